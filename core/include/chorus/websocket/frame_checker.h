@@ -1,0 +1,107 @@
+// RFC 6455 frame checker and message reassembler for the server adapter.
+//
+// CivetWeb 1.15 hands the WebSocket handler every frame as it arrives, valid or not, with
+// the payload already unmasked: the first header byte (FIN, RSV1-3, opcode) and the payload.
+// FrameChecker validates each frame against RFC 6455 and reassembles fragmented messages,
+// returning what the adapter must do: deliver a message, answer a ping, or close with a code.
+//
+// Rules enforced (RFC 6455 §5.2, §5.4, §5.5, §7.4, §8.1):
+//  - RSV1-3 must be 0 (no extension negotiated)               -> 1002
+//  - opcodes 3-7 and 0xB-0xF are reserved                      -> 1002
+//  - control frames: FIN set, payload <= 125 bytes             -> 1002
+//  - continuation with no message in progress, or a new data
+//    frame while one is in progress                            -> 1002
+//  - text message not valid UTF-8 (checked per fragment, so a
+//    bad byte fails fast)                                      -> 1007
+//  - close payload of 1 byte, or a close code that may not be
+//    sent on the wire (<1000, 1004-1006, 1015, 1016-2999, >=5000) -> 1002
+//  - close reason not valid UTF-8                              -> 1007
+//  - message larger than Limits::max_payload, or more than
+//    Limits::max_ws_fragments frames                           -> 1009
+// After a kClose result the checker stays closed: further frames yield kIgnore.
+//
+// Thread-safety: one FrameChecker per connection, used by one thread at a time.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "chorus/limits.h"
+#include "chorus/utf8.h"
+
+namespace chorus::websocket {
+
+enum class Opcode : std::uint8_t {
+  kContinuation = 0x0,
+  kText = 0x1,
+  kBinary = 0x2,
+  kClose = 0x8,
+  kPing = 0x9,
+  kPong = 0xA,
+};
+
+// RFC 6455 §7.4.1 status codes Chorus sends.
+namespace close_code {
+constexpr std::uint16_t kNormal = 1000;
+constexpr std::uint16_t kGoingAway = 1001;
+constexpr std::uint16_t kProtocolError = 1002;
+constexpr std::uint16_t kUnsupportedData = 1003;
+constexpr std::uint16_t kNoStatus = 1005;  // never sent: "the peer gave no code"
+constexpr std::uint16_t kInvalidPayload = 1007;
+constexpr std::uint16_t kPolicyViolation = 1008;
+constexpr std::uint16_t kMessageTooBig = 1009;
+constexpr std::uint16_t kInternalError = 1011;
+}  // namespace close_code
+
+// True when `code` may appear in a Close frame on the wire (RFC 6455 §7.4.1, §7.4.2).
+bool is_valid_close_code(std::uint16_t code);
+
+struct FrameResult {
+  enum class Kind {
+    kNone,     // fragment buffered; nothing to do yet
+    kMessage,  // a complete text or binary message: `opcode`, `data`
+    kPing,     // answer with a Pong carrying `data`
+    kPong,     // unsolicited or answering pong; `data` is its payload
+    kClose,    // send a Close frame with `close_code`/`reason`, then close the connection.
+               // `peer_initiated` tells whether this echoes the peer's Close; if so,
+               // `close_code` is the peer's code (1000 when it sent none), `reason` is
+               // empty and `data` holds the peer's raw Close payload (for logging).
+    kIgnore,   // frame after close; drop it
+  };
+  Kind kind = Kind::kNone;
+  Opcode opcode = Opcode::kText;
+  std::string data;  // message or control payload (moved out of the checker)
+  std::uint16_t close_code = 0;
+  std::string reason;  // for kClose: human-readable, valid UTF-8, <= 123 bytes
+  bool peer_initiated = false;
+};
+
+class FrameChecker {
+ public:
+  explicit FrameChecker(const Limits& limits = Limits{});
+
+  // `header_byte` is the first byte of the frame header (FIN | RSV1-3 | opcode); `payload`
+  // the unmasked payload. Any size, any order: this never crashes or throws. Limits are
+  // checked before a fragment is appended, so the checker never buffers past max_payload.
+  FrameResult on_frame(std::uint8_t header_byte, std::string_view payload);
+
+  bool closed() const { return closed_; }
+  // Bytes of the fragmented message buffered so far; never above Limits::max_payload, and 0
+  // once closed.
+  std::size_t buffered_bytes() const { return buffer_.size(); }
+
+ private:
+  FrameResult fail(std::uint16_t code, std::string reason);
+
+  Limits limits_;
+  bool in_message_ = false;
+  bool closed_ = false;
+  Opcode message_opcode_ = Opcode::kText;
+  std::uint32_t fragments_ = 0;
+  std::string buffer_;
+  utf8::Validator utf8_;
+};
+
+}  // namespace chorus::websocket
