@@ -240,7 +240,14 @@ void shortest_digits(double x, std::string& digits, int& n) {
   for (; i < len && sci[i] != 'e'; ++i) {
     if (is_digit(sci[i])) digits.push_back(sci[i]);  // skips the (locale's) decimal point
   }
-  int exp10 = std::atoi(sci + i + 1);
+  // Parse the exponent within [i + 1, len): to_chars does not NUL-terminate.
+  int exp10 = 0;
+  bool negative = false;
+  for (std::size_t j = i + 1; j < len; ++j) {
+    if (sci[j] == '-') negative = true;
+    if (is_digit(sci[j])) exp10 = exp10 * 10 + (sci[j] - '0');
+  }
+  if (negative) exp10 = -exp10;
   while (digits.size() > 1 && digits.back() == '0') digits.pop_back();
   n = exp10 + 1;
 }

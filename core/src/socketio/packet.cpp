@@ -160,6 +160,8 @@ Result<EncodedPacket> encode(const Packet& packet, const Limits& limits) {
     if (!is_binary_type(type)) return invalid(std::string(to_string(type)) + " cannot carry binary data");
     stripped = deconstruct(*data, out.attachments);
     data = &stripped;
+  } else if (is_binary_type(type)) {
+    type = (type == PacketType::kBinaryEvent) ? PacketType::kEvent : PacketType::kAck;
   }
 
   std::string& s = out.text;
@@ -208,7 +210,7 @@ Result<std::optional<Packet>> Decoder::feed_text(std::string_view text) {
       count = count * 10 + static_cast<std::uint64_t>(text[i] - '0');
       ++i;
     }
-    if (i == start || i >= n || text[i] != '-') return invalid("illegal attachments count");
+    if (i == start || i >= n || text[i] != '-' || count < 1) return invalid("illegal attachments count");
     if (count > limits_.max_attachments) {
       return make_error(ErrorCode::kLimitExceeded,
                         "too many attachments (limit " + std::to_string(limits_.max_attachments) + ")");
@@ -237,6 +239,9 @@ Result<std::optional<Packet>> Decoder::feed_text(std::string_view text) {
   }
 
   if (i < n) {
+    // The reference parser reads a space there as ack id 0: refuse the ambiguity.
+    char c = text[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') return invalid("whitespace before payload");
     auto parsed = json::parse(text.substr(i), limits_);
     if (!parsed) return Error{parsed.error().code, "invalid payload: " + parsed.error().message};
     p.data = std::move(parsed).value();
@@ -248,10 +253,9 @@ Result<std::optional<Packet>> Decoder::feed_text(std::string_view text) {
     if (p.data && contains_placeholder(*p.data)) return invalid("placeholder in a packet without attachments");
     return std::optional<Packet>(std::move(p));
   }
-  if (attachments == 0) {
-    if (p.data && contains_placeholder(*p.data)) return invalid("placeholder num is not an attachment index");
-    return std::optional<Packet>(std::move(p));
-  }
+  // Once reassembled, a binary packet is an ordinary EVENT/ACK whose data holds Binary
+  // values (the reference decoder reports it the same way); encode() restores the type.
+  p.type = (p.type == PacketType::kBinaryEvent) ? PacketType::kEvent : PacketType::kAck;
   pending_ = std::move(p);
   expected_ = attachments;
   buffers_.clear();

@@ -170,6 +170,10 @@ TEST(JsonFormat, MatchesJavaScriptNumberToString) {
   EXPECT_EQ(num(-1.25e-10), "-1.25e-10");
   EXPECT_EQ(num(123.456), "123.456");
   EXPECT_EQ(num(2.5e25), "2.5e+25");
+  // Formatting one number must not depend on the previous one (stale-buffer regression).
+  EXPECT_EQ(num(1e300), "1e+300");
+  EXPECT_EQ(num(3.141592653589793), "3.141592653589793");
+  EXPECT_EQ(num(2.225073858507201e-308), "2.225073858507201e-308");
 }
 
 TEST(JsonStringify, RejectsWhatJsonCannotCarry) {

@@ -75,6 +75,9 @@ TEST(SocketioPacket, PayloadValidation) {
   expect_reject("3\"x\"");
   expect_reject("2[\"a\"");
   expect_reject("2 ");
+  expect_reject("2 [\"a\"]");
+  expect_reject("2/admin, [\"a\"]");
+  expect_reject("2\t[\"a\"]");
 }
 
 TEST(SocketioPacket, ReservedEventNamesRejected) {
@@ -120,7 +123,7 @@ TEST(SocketioPacket, BinaryEventReassembly) {
   ASSERT_TRUE(done.ok());
   ASSERT_TRUE(done->has_value());
   const Packet& p = **done;
-  EXPECT_EQ(p.type, PacketType::kBinaryEvent);
+  EXPECT_EQ(p.type, PacketType::kEvent);  // reassembled: an EVENT holding Binary values
   EXPECT_EQ((*p.data)[1].as_binary(), (Binary{1, 2}));
   EXPECT_EQ((*p.data)[2].find("x")->as_binary(), (Binary{3}));
   EXPECT_FALSE(d.awaiting_attachments());
@@ -158,6 +161,7 @@ TEST(SocketioPacket, AttachmentCountRules) {
   expect_reject("51[\"a\"]");
   expect_reject("5 1-[\"a\"]");
   expect_reject("51");
+  expect_reject("50-[\"a\"]");  // at least one attachment, as the reference requires
 }
 
 TEST(SocketioPacket, PlaceholderRules) {

@@ -6,11 +6,11 @@
 // the JSON each binary value is replaced by {"_placeholder":true,"num":<index>}.
 //
 // Validation (matching the reference parser, stricter where it would accept nonsense):
-//  CONNECT takes an object or nothing; DISCONNECT nothing; CONNECT_ERROR an object or a
-//  string; EVENT a non-empty array whose first item is a string that is not a reserved event
-//  name; ACK an array. Ack ids are at most 2^53 - 1 (JavaScript's safe integers). A namespace
+//  CONNECT takes an object or nothing; DISCONNECT nothing; CONNECT_ERROR an object, a string or
+//  nothing; EVENT a non-empty array whose first item is a string that is not a reserved event
+//  name; ACK an array; no whitespace before the payload. Ack ids are at most 2^53 - 1 (JavaScript's safe integers). A namespace
 //  must start with '/' and be followed by ',' when anything follows it. Attachment counts
-//  are 0..Limits::max_attachments; placeholders must carry an integer index below the count
+//  are 1..Limits::max_attachments; placeholders must carry an integer index below the count
 //  and appear only in binary packets.
 //
 // Thread-safety: encode() is stateless. A Decoder belongs to one connection and one thread
@@ -70,7 +70,8 @@ struct EncodedPacket {
 // serialised (non-finite numbers, nesting past limits.max_json_depth).
 Result<EncodedPacket> encode(const Packet& packet, const Limits& limits = Limits{});
 
-// Reassembles packets from Engine.IO messages. Feed every message of the connection in
+// Reassembles packets from Engine.IO messages. A reassembled BINARY_EVENT/BINARY_ACK is
+// returned as EVENT/ACK whose data holds Binary values (encode() turns it back). Feed every message of the connection in
 // order; a result holding a Packet is complete, an empty optional means "waiting for more
 // attachments". After an error, call reset() before feeding again (the server closes the
 // connection instead).

@@ -1,0 +1,346 @@
+// Chorus server: a Socket.IO v4-compatible realtime server embedded in any C++ program.
+//
+//   chorus::ServerOptions opts;
+//   opts.port = 8080;
+//   opts.document_root = "demo";
+//   chorus::Server server(opts);
+//   server.of("/").on_connection([](chorus::Socket& s) {
+//     s.on("msg", [&s](const chorus::Args& a, chorus::Ack ack) {
+//       s.to("room1").emit("msg", a);
+//       ack({true});
+//     });
+//   });
+//   server.run();  // or start() and keep going
+//
+// Transports: HTTP long-polling, WebSocket (with the polling -> WebSocket upgrade), over
+// CivetWeb, speaking Engine.IO protocol 4 and Socket.IO protocol 5.
+//
+// Threading: CivetWeb runs one worker thread per open connection (WebSocket, held poll).
+//  - Handlers of one connection (middleware, on_connection, events, acks received, disconnect)
+//    run one at a time, on that connection's thread (or, for asynchronous middleware, on the
+//    thread that calls `next`).
+//  - Ack timeouts run on the server's timer thread.
+//  - Every emit, broadcast, join/leave, disconnect and server-side operation is safe from any
+//    thread. Emitting never blocks on the network: frames go to per-connection queues that
+//    the connection's own writer drains; a client that stops reading fills only its own
+//    queue (limit: ServerOptions::max_buffered_bytes; volatile packets are dropped first,
+//    then the connection is closed with reason "transport error").
+//  - Keep a socket beyond its handler with `socket.shared()`; after disconnect its emits are
+//    ignored.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <regex>
+#include <set>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "chorus/error.h"
+#include "chorus/limits.h"
+#include "chorus/value.h"
+
+namespace chorus {
+
+using Args = std::vector<Value>;
+
+enum class LogLevel { kError, kWarn, kInfo, kDebug };
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 8080;                      // 0: pick a free port (see Server::port())
+  std::string path = "/socket.io/";     // Engine.IO endpoint
+  std::string document_root;            // static files; empty: none
+  // CORS: origins allowed to call the endpoint from a browser ("*" for any). Empty: no CORS
+  // headers at all (same-origin only).
+  std::vector<std::string> cors_origins;
+  bool cors_credentials = false;
+  Limits limits;
+  // Engine.IO sessions at once (each open transport holds one CivetWeb worker thread).
+  std::size_t max_connections = 10'000;
+  // Transports accepted; upgrades offered from polling to the others in this list.
+  std::vector<std::string> transports = {"polling", "websocket"};
+  // Outbound bytes queued for one connection before it is considered stalled.
+  std::size_t max_buffered_bytes = 4 * 1024 * 1024;
+  // PEM file holding certificate and private key: serve https/wss only.
+  std::string tls_certificate;
+  LogLevel log_level = LogLevel::kInfo;
+};
+
+class Socket;
+class Namespace;
+class Server;
+class ServerImpl;
+class NamespaceImpl;
+class ClientConnection;
+
+// What a middleware passes to `next` to refuse a connection: the client gets CONNECT_ERROR
+// {"message": message, "data": data} (socket.io-client: `connect_error` with err.message
+// and err.data).
+struct ConnectError {
+  std::string message;
+  Value data;
+};
+
+using Next = std::function<void(std::optional<ConnectError>)>;
+using Middleware = std::function<void(Socket&, Next)>;
+
+// The acknowledgement callback handed to an event handler. Calling it sends an ACK with the
+// given arguments; only the first call counts; calling it when the client asked for no ack
+// does nothing. Copyable; safe from any thread.
+class Ack {
+ public:
+  Ack() = default;
+  bool requested() const { return static_cast<bool>(send_); }
+  void operator()(Args args = {}) const;
+  template <class... T, class = std::enable_if_t<(sizeof...(T) > 0) &&
+                                                 !(sizeof...(T) == 1 && (std::is_same_v<std::decay_t<T>, Args> && ...))>>
+  void operator()(T&&... values) const {
+    (*this)(Args{Value(std::forward<T>(values))...});
+  }
+
+ private:
+  friend class Socket;
+  std::shared_ptr<std::function<void(Args)>> send_;
+};
+
+// Error passed to emit-with-ack callbacks: "operation has timed out" or "socket has been
+// disconnected".
+struct AckError {
+  std::string message;
+};
+using AckCallback = std::function<void(std::optional<AckError>, Args)>;
+
+// The connection details socket.io calls `socket.handshake`.
+struct Handshake {
+  std::unordered_map<std::string, std::string> headers;  // lower-case names
+  std::unordered_map<std::string, std::string> query;
+  Value auth;               // the CONNECT payload (an object, or null)
+  std::string address;      // remote IP
+  std::string url;
+  bool secure = false;
+  std::int64_t issued_ms = 0;  // epoch milliseconds
+};
+
+// Targets of a broadcast: rooms to include (none = every socket of the namespace), rooms
+// and socket ids to exclude.
+struct BroadcastOptions {
+  std::set<std::string> rooms;
+  std::set<std::string> except;
+  bool is_volatile = false;
+  bool local = false;  // this node only (matters with a multi-node adapter)
+};
+
+// socket.to("a").except("b").emit(...), server.of("/").in("r").disconnect_sockets(), ...
+class BroadcastOperator {
+ public:
+  BroadcastOperator to(std::string room) const;
+  BroadcastOperator in(std::string room) const { return to(std::move(room)); }
+  BroadcastOperator except(std::string room_or_id) const;
+  BroadcastOperator volatile_() const;
+  BroadcastOperator local() const;
+
+  // Encodes the packet once and queues it for every target. Returns false when the
+  // arguments cannot be encoded (reserved event name, non-finite number, ...).
+  bool emit(std::string_view event, Args args = {}) const;
+  template <class... T>
+  bool emit(std::string_view event, T&&... values) const {
+    return emit(event, Args{Value(std::forward<T>(values))...});
+  }
+
+  std::vector<std::shared_ptr<Socket>> fetch_sockets() const;
+  void sockets_join(const std::vector<std::string>& rooms) const;
+  void sockets_leave(const std::vector<std::string>& rooms) const;
+  void disconnect_sockets(bool close = false) const;
+
+ private:
+  friend class Namespace;
+  friend class Socket;
+  BroadcastOperator(std::shared_ptr<NamespaceImpl> ns, BroadcastOptions opts) : ns_(std::move(ns)), opts_(std::move(opts)) {}
+  std::shared_ptr<NamespaceImpl> ns_;
+  BroadcastOptions opts_;
+};
+
+// Handler for an event: called with the arguments and an Ack (Ack::requested() tells
+// whether the client asked for one).
+using EventHandler = std::function<void(const Args&, Ack)>;
+using AnyHandler = std::function<void(const std::string& event, const Args&)>;
+
+class Socket : public std::enable_shared_from_this<Socket> {
+ public:
+  const std::string& id() const { return id_; }
+  const std::string& nsp() const;
+  const Handshake& handshake() const { return handshake_; }
+  bool connected() const;
+  std::shared_ptr<Socket> shared() { return shared_from_this(); }
+
+  // Per-socket application data (socket.data); touch it from the connection's handlers
+  // or guard it yourself.
+  Value& data() { return data_; }
+
+  // on("event", [](const Args&, Ack) {...}) or on("event", [](const Args&) {...}).
+  void on(std::string event, EventHandler handler);
+  template <class F, class = std::enable_if_t<std::is_invocable_v<F, const Args&> &&
+                                              !std::is_invocable_v<F, const Args&, Ack>>>
+  void on(std::string event, F handler) {
+    on(std::move(event), EventHandler([h = std::move(handler)](const Args& a, Ack) { h(a); }));
+  }
+  void on_any(AnyHandler handler);
+  // reason: "client namespace disconnect", "server namespace disconnect", "transport close",
+  // "transport error", "ping timeout", "parse error", "forced close",
+  // "forced server close", "server shutting down".
+  void on_disconnecting(std::function<void(const std::string& reason)> handler);
+  void on_disconnect(std::function<void(const std::string& reason)> handler);
+
+  bool emit(std::string_view event, Args args = {});
+  template <class... T>
+  bool emit(std::string_view event, T&&... values) {
+    return emit(event, Args{Value(std::forward<T>(values))...});
+  }
+  // The callback gets the client's ack arguments, or an AckError after `timeout`
+  // (or when the socket disconnects first).
+  bool emit_with_ack(std::string_view event, Args args, std::chrono::milliseconds timeout, AckCallback callback);
+
+  void join(std::string room);
+  void join(const std::vector<std::string>& rooms);
+  void leave(const std::string& room);
+  std::set<std::string> rooms() const;
+
+  // Broadcast to others: every socket in the room(s) but this one.
+  BroadcastOperator to(std::string room);
+  BroadcastOperator in(std::string room) { return to(std::move(room)); }
+  BroadcastOperator except(std::string room);
+  BroadcastOperator broadcast();
+
+  // Leaves the namespace ("server namespace disconnect"); with close = true, closes the
+  // whole connection ("forced server close").
+  void disconnect(bool close = false);
+
+  // Internal.
+  Socket(std::string id, std::shared_ptr<NamespaceImpl> ns, std::shared_ptr<ClientConnection> client,
+         Handshake handshake);
+  ~Socket();
+
+ private:
+  friend class NamespaceImpl;
+  friend class ClientConnection;
+  void on_packet_event(std::string event, Args args, std::optional<std::uint64_t> id);
+  void on_packet_ack(std::uint64_t id, Args args);
+  void on_close(const std::string& reason, bool notify_client);
+  void send_ack(std::uint64_t id, Args args);
+
+  std::string id_;
+  std::shared_ptr<NamespaceImpl> ns_;
+  std::weak_ptr<ClientConnection> client_;
+  Handshake handshake_;
+  Value data_;
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+class Namespace {
+ public:
+  const std::string& name() const;
+
+  void use(Middleware middleware);
+  void on_connection(std::function<void(Socket&)> handler);
+
+  BroadcastOperator to(std::string room) const;
+  BroadcastOperator in(std::string room) const { return to(std::move(room)); }
+  BroadcastOperator except(std::string room) const;
+  BroadcastOperator volatile_() const;
+  BroadcastOperator local() const;
+  bool emit(std::string_view event, Args args = {}) const;
+  template <class... T>
+  bool emit(std::string_view event, T&&... values) const {
+    return emit(event, Args{Value(std::forward<T>(values))...});
+  }
+  std::vector<std::shared_ptr<Socket>> fetch_sockets() const;
+  void sockets_join(const std::vector<std::string>& rooms) const;
+  void sockets_leave(const std::vector<std::string>& rooms) const;
+  void disconnect_sockets(bool close = false) const;
+  std::size_t socket_count() const;
+
+  // Internal.
+  explicit Namespace(std::shared_ptr<NamespaceImpl> impl) : impl_(std::move(impl)) {}
+  const std::shared_ptr<NamespaceImpl>& impl() const { return impl_; }
+
+ private:
+  BroadcastOperator all() const;
+  std::shared_ptr<NamespaceImpl> impl_;
+};
+
+// Engine.IO-level access, below Socket.IO (used by tests and raw echo apps).
+class EngineSocket {
+ public:
+  virtual ~EngineSocket() = default;
+  virtual const std::string& id() const = 0;
+  virtual void send(std::string data, bool binary) = 0;
+  virtual void close() = 0;
+};
+struct EngineHandlers {
+  std::function<void(EngineSocket&)> on_open;
+  std::function<void(EngineSocket&, const std::string& data, bool binary)> on_message;
+  std::function<void(EngineSocket&, const std::string& reason)> on_close;
+};
+
+// Decides whether a namespace name that no static namespace claims may be created
+// (socket.io's dynamic namespaces): io.of(/^\/room-\d+$/) or io.of(predicate).
+using NamespacePredicate = std::function<bool(const std::string& name, const Value& auth)>;
+
+class Server {
+ public:
+  explicit Server(ServerOptions options = {});
+  ~Server();  // stops the server
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The namespace with this name, created on first use. "/" exists from the start.
+  Namespace& of(const std::string& name);
+  // A parent for dynamic namespaces: every matching name becomes a child namespace that
+  // shares the parent's middleware and connection handlers; broadcasting on the parent
+  // reaches all children.
+  Namespace& of(NamespacePredicate predicate);
+  Namespace& of(const std::regex& pattern);
+
+  // Main namespace shortcuts (io.on("connection"), io.use, io.to(...)...).
+  void use(Middleware middleware) { of("/").use(std::move(middleware)); }
+  void on_connection(std::function<void(Socket&)> handler) { of("/").on_connection(std::move(handler)); }
+  BroadcastOperator to(std::string room) { return of("/").to(std::move(room)); }
+  bool emit(std::string_view event, Args args = {}) { return of("/").emit(event, std::move(args)); }
+
+  // Engine.IO-only mode: when set before start(), Socket.IO is bypassed.
+  void set_engine_handlers(EngineHandlers handlers);
+  // Refuse Engine.IO handshakes (HTTP 403, Engine.IO code 4 "Forbidden") when this returns
+  // an error message; called with the handshake request's headers and query.
+  void allow_request(std::function<std::optional<std::string>(const Handshake&)> check);
+
+  // Starts listening; returns an error (port in use, bad certificate...) instead of throwing.
+  Status start();
+  // start() if needed, then block until stop() (from another thread or a signal handler
+  // via request_stop()).
+  Status run();
+  void request_stop();  // async-signal-safe
+  void stop();          // closes every session ("server shutting down") and joins threads
+  int port() const;     // the bound port, after start()
+  const ServerOptions& options() const;
+
+  std::size_t connection_count() const;  // open Engine.IO sessions
+
+  ServerImpl& impl() { return *impl_; }
+
+ private:
+  std::unique_ptr<ServerImpl> impl_;
+};
+
+// Makes SIGINT and SIGTERM call server.request_stop() (for programs that own the process).
+void stop_on_signals(Server& server);
+
+}  // namespace chorus

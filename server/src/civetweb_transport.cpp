@@ -1,0 +1,1033 @@
+// Engine.IO v4 transports on CivetWeb 1.15: HTTP long-polling, WebSocket, the upgrade
+// between them, CORS, static files. The only file of Chorus that includes civetweb.h.
+//
+// Threads: CivetWeb gives each connection a worker (held polls and WebSockets keep theirs).
+// A WebSocket session also gets a small writer thread that drains the session's queue, so
+// that emitting never blocks on a slow client (DESIGN.md §2, §3).
+#include <civetweb.h>
+#include <pthread.h>
+
+#include <cstring>
+#include <deque>
+
+#include "chorus/base64.h"
+#include "chorus/json/json.h"
+#include "chorus/engineio/server_session.h"
+#include "chorus/websocket/frame_checker.h"
+#include "internal.h"
+
+namespace chorus {
+namespace {
+
+using engineio::Packet;
+using engineio::PacketType;
+using engineio::Transport;
+
+// Engine.IO error codes and messages (reference server's Server.errors).
+enum EioError { kUnknownTransport = 0, kUnknownSid = 1, kBadHandshakeMethod = 2, kBadRequest = 3, kForbidden = 4,
+                kUnsupportedProtocolVersion = 5 };
+const char* eio_error_message(int code) {
+  switch (code) {
+    case kUnknownTransport: return "Transport unknown";
+    case kUnknownSid: return "Session ID unknown";
+    case kBadHandshakeMethod: return "Bad handshake method";
+    case kBadRequest: return "Bad request";
+    case kForbidden: return "Forbidden";
+    case kUnsupportedProtocolVersion: return "Unsupported protocol version";
+  }
+  return "Bad request";
+}
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::unordered_map<std::string, std::string> parse_query(const char* qs) {
+  std::unordered_map<std::string, std::string> out;
+  if (qs == nullptr) return out;
+  std::string_view q(qs);
+  while (!q.empty()) {
+    std::size_t amp = q.find('&');
+    std::string_view pair = q.substr(0, amp);
+    std::size_t eq = pair.find('=');
+    std::string_view k = pair.substr(0, eq);
+    std::string_view v = eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1);
+    std::string key(k.size() + 1, '\0'), val(v.size() + 1, '\0');
+    int kl = mg_url_decode(k.data(), static_cast<int>(k.size()), key.data(), static_cast<int>(key.size()), 1);
+    int vl = mg_url_decode(v.data(), static_cast<int>(v.size()), val.data(), static_cast<int>(val.size()), 1);
+    if (kl >= 0 && vl >= 0 && !out.count(key.substr(0, static_cast<std::size_t>(kl)))) {
+      out.emplace(key.substr(0, static_cast<std::size_t>(kl)), val.substr(0, static_cast<std::size_t>(vl)));
+    }
+    if (amp == std::string_view::npos) break;
+    q.remove_prefix(amp + 1);
+  }
+  return out;
+}
+
+std::string query_value(const std::unordered_map<std::string, std::string>& q, const char* key) {
+  auto it = q.find(key);
+  return it == q.end() ? std::string() : it->second;
+}
+
+Handshake make_handshake(const mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  Handshake h;
+  for (int i = 0; i < ri->num_headers; ++i) {
+    h.headers[lower(ri->http_headers[i].name)] = ri->http_headers[i].value;
+  }
+  h.query = parse_query(ri->query_string);
+  h.address = ri->remote_addr;
+  h.url = ri->request_uri ? ri->request_uri : "";
+  if (ri->query_string) h.url += std::string("?") + ri->query_string;
+  h.secure = ri->is_ssl != 0;
+  h.issued_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  return h;
+}
+
+class Civet;
+class EngineConnection;
+
+// One WebSocket connection (current transport of a session, or an upgrade probe).
+struct WsConn {
+  mg_connection* conn = nullptr;
+  std::mutex write_mu;  // every write to `conn`, and `alive`
+  bool alive = true;    // false once CivetWeb closed it: never touch `conn` again
+  websocket::FrameChecker checker;
+  std::weak_ptr<EngineConnection> engine;
+  bool is_upgrade = false;
+  std::atomic<bool> close_sent{false};
+  std::string sid;  // for an upgrade: the session to join
+  Handshake handshake;
+
+  explicit WsConn(const Limits& limits) : checker(limits) {}
+
+  // Writes one frame; false when the connection is gone or the write failed.
+  bool write(int opcode, std::string_view data) {
+    std::lock_guard<std::mutex> lock(write_mu);
+    if (!alive) return false;
+    mg_lock_connection(conn);
+    int n = mg_websocket_write(conn, opcode, data.data(), data.size());
+    mg_unlock_connection(conn);
+    return n > 0;
+  }
+  bool write_close(std::uint16_t code, std::string_view reason) {
+    if (close_sent.exchange(true)) return false;  // RFC 6455 §5.5.1: one Close per side
+    std::string payload;
+    payload.push_back(static_cast<char>(code >> 8));
+    payload.push_back(static_cast<char>(code & 0xFF));
+    payload.append(reason.substr(0, 123));
+    return write(MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, payload);
+  }
+};
+
+class EngineConnection final : public EngineLink, public EngineSocket,
+                               public std::enable_shared_from_this<EngineConnection> {
+ public:
+  EngineConnection(Civet* civet, std::string sid, Transport transport, Handshake hs, const Limits& limits,
+                   std::vector<std::string> upgrades)
+      : civet_(civet),
+        sid_(sid),
+        handshake_(std::move(hs)),
+        session_(std::move(sid), transport, limits, now_ms(), std::move(upgrades)) {}
+
+  // EngineLink / EngineSocket
+  const std::string& sid() const override { return sid_; }
+  const std::string& id() const override { return sid_; }
+  const Handshake& handshake() const override { return handshake_; }
+  bool send(FramePtr frame) override;
+  void send(std::string data, bool binary) override {
+    send(binary ? [&] {
+      auto f = std::make_shared<OutFrame>();
+      f->bytes = data.size();
+      f->parts.push_back(OutFrame::Part{true, std::move(data)});
+      return FramePtr(f);
+    }()
+                : OutFrame::text("4" + data));
+  }
+  void close(const std::string& reason) override;
+  void close() override { close("forced close"); }
+
+  void set_listener(std::shared_ptr<EngineListener> l) { listener_ = std::move(l); }
+  Packet open_packet() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return session_.open_packet();
+  }
+
+  // Transport entry points.
+  void handle_poll(mg_connection* conn);
+  void handle_post(mg_connection* conn);
+  Status begin_upgrade(Transport to);
+  void attach_ws(const std::shared_ptr<WsConn>& ws, bool is_upgrade);
+  bool on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet);  // false: close it
+  void on_ws_closed(const std::shared_ptr<WsConn>& ws, bool error);
+  void on_ws_parse_error(const std::shared_ptr<WsConn>& ws);
+  void writer_loop();
+  void on_timer();
+  void schedule_timer_locked();
+  bool polling_transport() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return session_.transport() == Transport::kPolling;
+  }
+
+ private:
+  struct Deferred {  // work to do after releasing mu_
+    std::vector<Packet> messages;
+    std::vector<std::pair<std::shared_ptr<WsConn>, Packet>> replies;
+    std::shared_ptr<WsConn> close_probe;
+    bool closed = false;
+    std::string reason;
+  };
+  void apply_locked(const engineio::ServerSession::Output& out, const std::shared_ptr<WsConn>& via, Deferred& d);
+  bool finish_locked(const std::string& reason, Deferred& d);
+  void run_deferred(Deferred& d);
+  void start_writer_locked();
+  bool enqueue_locked(FramePtr frame, Deferred& d);
+
+  Civet* civet_;
+  const std::string sid_;
+  const Handshake handshake_;
+  std::shared_ptr<EngineListener> listener_;
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  engineio::ServerSession session_;
+  std::deque<FramePtr> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool poll_waiting_ = false;
+  bool post_active_ = false;
+  bool release_poll_ = false;
+  bool finished_ = false;
+  bool server_closed_ = false;  // closed by us: say goodbye on the transport
+  std::shared_ptr<WsConn> ws_;
+  std::shared_ptr<WsConn> probe_;
+  bool writer_started_ = false;
+  TimerService::Id timer_ = 0;
+  std::uint64_t timer_deadline_ = 0;
+};
+
+class Civet final : public CivetTransport {
+ public:
+  explicit Civet(ServerImpl* server) : server_(server) {}
+  ~Civet() override { stop(); }
+
+  Status start() override;
+  void stop() override;
+  int port() const override { return port_; }
+  std::size_t session_count() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sessions_.size();
+  }
+
+  ServerImpl* server() const { return server_; }
+  const Limits& limits() const { return server_->options.limits; }
+  void remove(const std::string& sid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sessions_.erase(sid);
+  }
+  std::shared_ptr<EngineConnection> find(const std::string& sid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sessions_.find(sid);
+    return it == sessions_.end() ? nullptr : it->second;
+  }
+  std::shared_ptr<EngineConnection> create_session(Transport transport, Handshake hs);
+  std::string cors_headers(const mg_connection* conn) const;
+  void respond(mg_connection* conn, int status, const char* type, std::string_view body,
+               const std::string& extra = {}) const;
+  void respond_error(mg_connection* conn, int status, int code, const std::string& message = {}) const;
+  std::vector<std::string> upgrades_for(Transport t) const;
+  bool transport_enabled(const std::string& name) const;
+
+  // Writer threads: counted so stop() can wait for them.
+  void writer_started() { writers_.fetch_add(1); }
+  void writer_done() {
+    std::lock_guard<std::mutex> lock(mu_);
+    writers_.fetch_sub(1);
+    writers_cv_.notify_all();
+  }
+  bool stopping() const { return stopping_.load(); }
+
+  // CivetWeb callbacks.
+  int on_http(mg_connection* conn);
+  int on_ws_connect(const mg_connection* conn);
+  void on_ws_ready(mg_connection* conn);
+  int on_ws_data(mg_connection* conn, int bits, char* data, std::size_t len);
+  void on_ws_close(const mg_connection* conn);
+
+ private:
+  ServerImpl* server_;
+  mg_context* ctx_ = nullptr;
+  int port_ = 0;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<EngineConnection>> sessions_;
+  std::atomic<int> writers_{0};
+  std::condition_variable writers_cv_;
+  std::atomic<bool> stopping_{false};
+};
+
+// Adapts the public EngineHandlers (Engine.IO-only mode) to EngineListener.
+class EngineModeListener final : public EngineListener {
+ public:
+  EngineModeListener(EngineHandlers& h, std::weak_ptr<EngineConnection> socket) : h_(h), socket_(std::move(socket)) {}
+  void on_message(const Packet& p) override {
+    if (auto s = socket_.lock(); s && h_.on_message) h_.on_message(*s, p.data, p.binary);
+  }
+  void on_close(const std::string& reason) override {
+    if (auto s = socket_.lock(); s && h_.on_close) h_.on_close(*s, reason);
+  }
+
+ private:
+  EngineHandlers& h_;
+  std::weak_ptr<EngineConnection> socket_;
+};
+
+// ---------------------------------------------------------------------------------------
+// EngineConnection
+
+bool EngineConnection::enqueue_locked(FramePtr frame, Deferred& d) {
+  if (finished_) return false;
+  bool polling = session_.transport() != Transport::kWebSocket;
+  if (frame->is_volatile && (!queue_.empty() || (polling && !poll_waiting_))) {
+    return false;  // volatile: only when the transport can take it right now
+  }
+  const std::size_t limit = civet_->server()->options.max_buffered_bytes;
+  if (queued_bytes_ + frame->bytes > limit && !queue_.empty()) {
+    // Stalled reader: shed volatile frames first, then give up on the client.
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      if ((*it)->is_volatile) {
+        queued_bytes_ -= (*it)->bytes;
+        it = queue_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (queued_bytes_ + frame->bytes > limit) {
+      log(LogLevel::kInfo, "session " + sid_ + ": outbound queue over " + std::to_string(limit) +
+                               " bytes, closing (client not reading)");
+      finish_locked("transport error", d);
+      return false;
+    }
+  }
+  queued_bytes_ += frame->bytes;
+  queue_.push_back(std::move(frame));
+  cv_.notify_all();
+  return true;
+}
+
+bool EngineConnection::send(FramePtr frame) {
+  Deferred d;
+  bool ok;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ok = enqueue_locked(std::move(frame), d);
+  }
+  run_deferred(d);
+  return ok;
+}
+
+void EngineConnection::close(const std::string& reason) {
+  Deferred d;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    server_closed_ = true;
+    session_.close(reason == "server shutting down" ? engineio::CloseReason::kServerShuttingDown
+                                                    : engineio::CloseReason::kForcedClose);
+    finish_locked(reason, d);
+  }
+  run_deferred(d);
+}
+
+bool EngineConnection::finish_locked(const std::string& reason, Deferred& d) {
+  if (finished_) return false;
+  finished_ = true;
+  d.closed = true;
+  d.reason = reason;
+  if (probe_) d.close_probe = std::move(probe_);
+  cv_.notify_all();
+  return true;
+}
+
+void EngineConnection::run_deferred(Deferred& d) {
+  for (auto& [ws, packet] : d.replies) ws->write(MG_WEBSOCKET_OPCODE_TEXT, engineio::encode_text(packet));
+  if (d.close_probe) d.close_probe->write_close(websocket::close_code::kNormal, "upgrade abandoned");
+  if (!d.messages.empty() && listener_) {
+    for (const Packet& p : d.messages) listener_->on_message(p);
+  }
+  if (d.closed) {
+    civet_->server()->timers.cancel(timer_);
+    civet_->remove(sid_);
+    log(LogLevel::kDebug, "session " + sid_ + " closed: " + d.reason);
+    if (listener_) listener_->on_close(d.reason);
+  }
+}
+
+void EngineConnection::apply_locked(const engineio::ServerSession::Output& out, const std::shared_ptr<WsConn>& via,
+                                    Deferred& d) {
+  for (const Packet& p : out.reply) {
+    if (via) d.replies.emplace_back(via, p);
+  }
+  if (out.release_poll) {
+    release_poll_ = true;
+    cv_.notify_all();
+  }
+  if (out.upgraded) {
+    ws_ = std::move(probe_);
+    release_poll_ = true;  // a poll still held must return now
+    start_writer_locked();
+    cv_.notify_all();
+  }
+  if (out.abandon_probe && probe_) d.close_probe = std::move(probe_);
+  for (const Packet& p : out.messages) d.messages.push_back(p);
+  if (out.closed) finish_locked(engineio::to_string(session_.close_reason()), d);
+  schedule_timer_locked();
+}
+
+void EngineConnection::schedule_timer_locked() {
+  std::uint64_t deadline = session_.next_deadline();
+  if (finished_ || deadline == timer_deadline_) return;
+  if (timer_ != 0) civet_->server()->timers.cancel(timer_);
+  timer_deadline_ = deadline;
+  std::weak_ptr<EngineConnection> weak = weak_from_this();
+  timer_ = civet_->server()->timers.schedule(deadline, [weak] {
+    if (auto self = weak.lock()) self->on_timer();
+  });
+}
+
+void EngineConnection::on_timer() {
+  Deferred d;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    timer_ = 0;
+    timer_deadline_ = 0;
+    if (finished_) return;
+    auto t = session_.on_timer(now_ms());
+    if (t.send_ping) {
+      queued_bytes_ += 1;
+      queue_.push_back(OutFrame::text("2"));  // heartbeat bypasses the volatile/stall rules
+      cv_.notify_all();
+    }
+    if (t.abandon_probe && probe_) d.close_probe = std::move(probe_);
+    if (t.closed) finish_locked(engineio::to_string(session_.close_reason()), d);
+    schedule_timer_locked();
+  }
+  run_deferred(d);
+}
+
+void EngineConnection::handle_poll(mg_connection* conn) {
+  std::string body;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (finished_ || session_.transport() != Transport::kPolling) {
+      lock.unlock();
+      civet_->respond_error(conn, 400, kBadRequest);
+      return;
+    }
+    if (poll_waiting_) {
+      // Engine.IO: one pending GET per session ("overlap from client").
+      Deferred d;
+      finish_locked("transport error", d);
+      lock.unlock();
+      run_deferred(d);
+      civet_->respond_error(conn, 400, kBadRequest);
+      return;
+    }
+    poll_waiting_ = true;
+    cv_.wait(lock, [&] { return !queue_.empty() || release_poll_ || finished_ || civet_->stopping(); });
+    poll_waiting_ = false;
+    std::vector<Packet> none;
+    bool first = true;
+    auto add = [&](bool binary, const std::string& data) {
+      if (!first) body.push_back(engineio::kRecordSeparator);
+      first = false;
+      if (binary) {
+        body.push_back('b');
+        base64::encode(data, body);
+      } else {
+        body += data;
+      }
+    };
+    while (!queue_.empty()) {
+      for (const OutFrame::Part& part : queue_.front()->parts) add(part.binary, part.data);
+      queued_bytes_ -= queue_.front()->bytes;
+      queue_.pop_front();
+    }
+    if (finished_) {
+      add(false, "1");  // CLOSE: the client stops polling
+    } else if (first && release_poll_) {
+      add(false, "6");  // NOOP releases the poll during an upgrade
+    }
+    if (release_poll_) release_poll_ = false;
+    if (first) add(false, "6");  // stopping
+  }
+  civet_->respond(conn, 200, "text/plain; charset=UTF-8", body);
+}
+
+void EngineConnection::handle_post(mg_connection* conn) {
+  {
+    Deferred d;
+    bool reject = false;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_ || session_.transport() != Transport::kPolling) {
+        reject = true;  // after an upgrade the reference answers stale polling requests 400
+      } else if (post_active_) {
+        finish_locked("transport error", d);  // "data request overlap from client"
+        reject = true;
+      } else {
+        post_active_ = true;
+      }
+    }
+    if (reject) {
+      run_deferred(d);
+      civet_->respond_error(conn, 400, kBadRequest);
+      return;
+    }
+  }
+  const std::size_t limit = civet_->limits().max_payload;
+  const mg_request_info* ri = mg_get_request_info(conn);
+  std::string body;
+  bool too_large = ri->content_length > static_cast<long long>(limit);
+  if (!too_large) {
+    body.resize(ri->content_length >= 0 ? static_cast<std::size_t>(ri->content_length) : 0);
+    std::size_t got = 0;
+    char buf[16384];
+    while (true) {
+      int n = mg_read(conn, buf, sizeof buf);
+      if (n <= 0) break;
+      if (got + static_cast<std::size_t>(n) > limit) {
+        too_large = true;
+        break;
+      }
+      if (got + static_cast<std::size_t>(n) > body.size()) body.resize(got + static_cast<std::size_t>(n));
+      std::memcpy(body.data() + got, buf, static_cast<std::size_t>(n));
+      got += static_cast<std::size_t>(n);
+    }
+    body.resize(got);
+  }
+  Deferred d;
+  if (too_large) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      post_active_ = false;
+      finish_locked("transport error", d);
+    }
+    run_deferred(d);
+    civet_->respond_error(conn, 413, kBadRequest, "Payload too large");
+    return;
+  }
+  auto packets = engineio::decode_payload(body, civet_->limits());
+  if (!packets) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      post_active_ = false;
+      session_.close(engineio::CloseReason::kParseError);
+      finish_locked("parse error", d);
+    }
+    run_deferred(d);
+    civet_->respond_error(conn, 400, kBadRequest, packets.error().message);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::uint64_t now = now_ms();
+    for (const Packet& p : *packets) {
+      if (finished_) break;
+      apply_locked(session_.on_packet(Transport::kPolling, p, now), nullptr, d);
+    }
+    post_active_ = false;
+  }
+  run_deferred(d);
+  civet_->respond(conn, 200, "text/html", "ok");
+}
+
+Status EngineConnection::begin_upgrade(Transport to) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (finished_) return make_error(ErrorCode::kProtocol, "session closed");
+  Status s = session_.begin_upgrade(to, now_ms());
+  if (s) schedule_timer_locked();
+  return s;
+}
+
+void EngineConnection::attach_ws(const std::shared_ptr<WsConn>& ws, bool is_upgrade) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (is_upgrade) {
+    probe_ = ws;
+    return;
+  }
+  ws_ = ws;
+  start_writer_locked();
+}
+
+bool EngineConnection::on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet) {
+  Deferred d;
+  bool keep = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return false;
+    if (ws != ws_ && ws != probe_) return false;  // an abandoned probe
+    auto out = session_.on_packet(Transport::kWebSocket, packet, now_ms());
+    if (out.abandon_probe) keep = false;
+    apply_locked(out, ws, d);
+    if (d.close_probe == ws) d.close_probe.reset();  // its own handler closes it
+  }
+  run_deferred(d);
+  return keep && !d.closed;
+}
+
+void EngineConnection::on_ws_closed(const std::shared_ptr<WsConn>& ws, bool error) {
+  Deferred d;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ws == probe_) {
+      probe_.reset();
+      apply_locked(session_.on_transport_closed(Transport::kWebSocket, error), nullptr, d);
+    } else if (ws == ws_) {
+      apply_locked(session_.on_transport_closed(Transport::kWebSocket, error), nullptr, d);
+      if (!finished_) finish_locked(error ? "transport error" : "transport close", d);
+    }
+    cv_.notify_all();
+  }
+  run_deferred(d);
+}
+
+void EngineConnection::on_ws_parse_error(const std::shared_ptr<WsConn>& ws) {
+  Deferred d;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ws == probe_) {
+      probe_.reset();
+      apply_locked(session_.on_transport_closed(Transport::kWebSocket, true), nullptr, d);
+    } else if (ws == ws_ && !finished_) {
+      session_.close(engineio::CloseReason::kParseError);
+      finish_locked("parse error", d);
+    }
+  }
+  run_deferred(d);
+}
+
+void* writer_entry(void* arg) {
+  auto* self = static_cast<std::shared_ptr<EngineConnection>*>(arg);
+  (*self)->writer_loop();
+  delete self;
+  return nullptr;
+}
+
+void EngineConnection::start_writer_locked() {
+  if (writer_started_) return;
+  writer_started_ = true;
+  civet_->writer_started();
+  // A small stack: the writer only copies frames into the socket.
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 128 * 1024);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  auto* arg = new std::shared_ptr<EngineConnection>(shared_from_this());
+  pthread_t thread;
+  if (pthread_create(&thread, &attr, writer_entry, arg) != 0) {
+    delete arg;
+    civet_->writer_done();
+    writer_started_ = false;
+    log(LogLevel::kError, "cannot start a writer thread for session " + sid_);
+  }
+  pthread_attr_destroy(&attr);
+}
+
+void EngineConnection::writer_loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::vector<FramePtr> batch;
+  while (true) {
+    cv_.wait(lock, [&] { return !queue_.empty() || finished_; });
+    std::shared_ptr<WsConn> ws = ws_;
+    batch.assign(queue_.begin(), queue_.end());
+    queue_.clear();
+    queued_bytes_ = 0;
+    lock.unlock();
+    bool ok = ws != nullptr;
+    for (const FramePtr& f : batch) {
+      for (const OutFrame::Part& part : f->parts) {
+        if (!ok) break;
+        ok = ws->write(part.binary ? MG_WEBSOCKET_OPCODE_BINARY : MG_WEBSOCKET_OPCODE_TEXT, part.data);
+      }
+    }
+    batch.clear();
+    lock.lock();
+    if (!ok && !finished_) {
+      Deferred d;
+      finish_locked("transport error", d);
+      lock.unlock();
+      run_deferred(d);
+      lock.lock();
+    }
+    if (finished_ && queue_.empty()) {
+      lock.unlock();
+      if (ws) ws->write_close(websocket::close_code::kNormal, "");
+      break;
+    }
+  }
+  civet_->writer_done();
+}
+
+// ---------------------------------------------------------------------------------------
+// Civet: HTTP and WebSocket entry points
+
+std::vector<std::string> Civet::upgrades_for(Transport t) const {
+  std::vector<std::string> out;
+  if (t != Transport::kWebSocket && transport_enabled("websocket")) out.push_back("websocket");
+  return out;
+}
+
+bool Civet::transport_enabled(const std::string& name) const {
+  for (const std::string& t : server_->options.transports) {
+    if (t == name) return true;
+  }
+  return false;
+}
+
+std::string Civet::cors_headers(const mg_connection* conn) const {
+  const auto& allowed = server_->options.cors_origins;
+  if (allowed.empty()) return {};
+  const char* origin = mg_get_header(conn, "Origin");
+  bool any = false, match = false;
+  for (const std::string& o : allowed) {
+    if (o == "*") any = true;
+    if (origin != nullptr && o == origin) match = true;
+  }
+  std::string h;
+  if (origin != nullptr && (match || (any && server_->options.cors_credentials))) {
+    h = std::string("Access-Control-Allow-Origin: ") + origin + "\r\n";
+    if (server_->options.cors_credentials) h += "Access-Control-Allow-Credentials: true\r\n";
+  } else if (any) {
+    h = "Access-Control-Allow-Origin: *\r\n";
+  }
+  // The answer depends on Origin: caches must keep one copy per origin.
+  h += "Vary: Origin\r\n";
+  return h;
+}
+
+void Civet::respond(mg_connection* conn, int status, const char* type, std::string_view body,
+                    const std::string& extra) const {
+  std::string head = "HTTP/1.1 " + std::to_string(status) + " " + mg_get_response_code_text(conn, status) +
+                     "\r\nContent-Type: " + type + "\r\nContent-Length: " + std::to_string(body.size()) +
+                     "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" + cors_headers(conn) +
+                     extra + "\r\n";
+  mg_write(conn, head.data(), head.size());
+  if (!body.empty()) mg_write(conn, body.data(), body.size());
+}
+
+void Civet::respond_error(mg_connection* conn, int status, int code, const std::string& message) const {
+  std::string body = "{\"code\":" + std::to_string(code) + ",\"message\":";
+  json::quote_string(message.empty() ? eio_error_message(code) : message, body);
+  body += "}";
+  respond(conn, status, "application/json", body);
+}
+
+std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, Handshake hs) {
+  std::string sid = server_->new_id();
+  auto conn = std::make_shared<EngineConnection>(this, sid, transport, std::move(hs), limits(), upgrades_for(transport));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || sessions_.size() >= server_->options.max_connections) return nullptr;
+    sessions_.emplace(sid, conn);
+  }
+  if (server_->engine_mode) {
+    conn->set_listener(std::make_shared<EngineModeListener>(server_->engine_handlers, conn));
+  } else {
+    conn->set_listener(server_->on_engine_open(conn));
+  }
+  return conn;
+}
+
+int Civet::on_http(mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  std::string method = ri->request_method ? ri->request_method : "";
+  if (method == "OPTIONS") {
+    std::string cors = cors_headers(conn);
+    if (cors.find("Allow-Origin") == std::string::npos) {
+      respond(conn, 403, "text/plain", "origin not allowed\n");
+      return 403;
+    }
+    const char* req_headers = mg_get_header(conn, "Access-Control-Request-Headers");
+    std::string extra = "Access-Control-Allow-Methods: GET, POST\r\nAccess-Control-Max-Age: 86400\r\n";
+    if (req_headers != nullptr) extra += std::string("Access-Control-Allow-Headers: ") + req_headers + "\r\n";
+    respond(conn, 204, "text/plain", "", extra);
+    return 204;
+  }
+  auto q = parse_query(ri->query_string);
+  std::string transport = query_value(q, "transport");
+  // Checks in the reference server's order: transport, sid, method, protocol version.
+  if (!transport_enabled(transport) || transport == "websocket") {
+    // A websocket request without an Upgrade header is a bad request (code 3).
+    respond_error(conn, 400, transport == "websocket" && transport_enabled(transport) ? kBadRequest : kUnknownTransport);
+    return 400;
+  }
+  std::string sid = query_value(q, "sid");
+  if (!sid.empty()) {
+    auto session = find(sid);
+    if (!session) {
+      respond_error(conn, 400, kUnknownSid);
+      return 400;
+    }
+    if (method == "GET") {
+      session->handle_poll(conn);
+    } else if (method == "POST") {
+      session->handle_post(conn);
+    } else {
+      respond_error(conn, 400, kBadRequest);
+    }
+    return 200;
+  }
+  if (method != "GET") {
+    respond_error(conn, 400, kBadHandshakeMethod);
+    return 400;
+  }
+  if (query_value(q, "EIO") != "4") {
+    respond_error(conn, 400, kUnsupportedProtocolVersion);
+    return 400;
+  }
+  Handshake hs = make_handshake(conn);
+  if (server_->allow_request) {
+    if (auto refused = server_->allow_request(hs)) {
+      respond_error(conn, 403, kForbidden, *refused);
+      return 403;
+    }
+  }
+  auto session = create_session(Transport::kPolling, std::move(hs));
+  if (!session) {
+    respond_error(conn, 503, kBadRequest, "Server at connection limit");
+    return 503;
+  }
+  respond(conn, 200, "text/plain; charset=UTF-8", engineio::encode_text(session->open_packet()));
+  if (server_->engine_mode && server_->engine_handlers.on_open) server_->engine_handlers.on_open(*session);
+  return 200;
+}
+
+int Civet::on_ws_connect(const mg_connection* cconn) {
+  auto* conn = const_cast<mg_connection*>(cconn);  // to answer a refused handshake with JSON
+  const mg_request_info* ri = mg_get_request_info(conn);
+  auto q = parse_query(ri->query_string);
+  std::string transport = query_value(q, "transport");
+  if (transport != "websocket" || !transport_enabled(transport)) {
+    respond_error(conn, 400, kUnknownTransport);
+    return 1;
+  }
+  auto wc = std::make_shared<WsConn>(limits());
+  std::string sid = query_value(q, "sid");
+  if (!sid.empty()) {
+    auto session = find(sid);
+    if (!session) {
+      respond_error(conn, 400, kUnknownSid);
+      return 1;
+    }
+    Status s = session->begin_upgrade(Transport::kWebSocket);
+    if (!s) {
+      respond_error(conn, 400, kBadRequest, s.error().message);
+      return 1;
+    }
+    wc->is_upgrade = true;
+    wc->sid = sid;
+  } else {
+    if (query_value(q, "EIO") != "4") {
+      respond_error(conn, 400, kUnsupportedProtocolVersion);
+      return 1;
+    }
+    wc->handshake = make_handshake(conn);
+    if (server_->allow_request) {
+      if (auto refused = server_->allow_request(wc->handshake)) {
+        respond_error(conn, 403, kForbidden, *refused);
+        return 1;
+      }
+    }
+    if (session_count() >= server_->options.max_connections) {
+      respond_error(conn, 503, kBadRequest, "Server at connection limit");
+      return 1;
+    }
+  }
+  mg_set_user_connection_data(conn, new std::shared_ptr<WsConn>(std::move(wc)));
+  return 0;
+}
+
+void Civet::on_ws_ready(mg_connection* conn) {
+  auto* holder = static_cast<std::shared_ptr<WsConn>*>(mg_get_user_connection_data(conn));
+  if (holder == nullptr) return;
+  std::shared_ptr<WsConn> wc = *holder;
+  wc->conn = conn;
+  if (wc->is_upgrade) {
+    auto session = find(wc->sid);
+    if (!session) {
+      wc->write_close(websocket::close_code::kNormal, "session closed");
+      return;
+    }
+    wc->engine = session;
+    session->attach_ws(wc, true);
+    return;
+  }
+  auto session = create_session(Transport::kWebSocket, std::move(wc->handshake));
+  if (!session) {
+    wc->write_close(1013, "server at connection limit");  // RFC 6455 §7.4.1 registry: Try Again Later
+    return;
+  }
+  wc->engine = session;
+  session->send(OutFrame::text(engineio::encode_text(session->open_packet())));
+  session->attach_ws(wc, false);
+  if (server_->engine_mode && server_->engine_handlers.on_open) server_->engine_handlers.on_open(*session);
+}
+
+int Civet::on_ws_data(mg_connection* conn, int bits, char* data, std::size_t len) {
+  auto* holder = static_cast<std::shared_ptr<WsConn>*>(mg_get_user_connection_data(conn));
+  if (holder == nullptr) return 0;
+  std::shared_ptr<WsConn> wc = *holder;
+  auto r = wc->checker.on_frame(static_cast<std::uint8_t>(bits), std::string_view(data, len));
+  using Kind = websocket::FrameResult::Kind;
+  switch (r.kind) {
+    case Kind::kNone:
+    case Kind::kPong:
+      return 1;
+    case Kind::kIgnore:
+      return 0;
+    case Kind::kPing:
+      wc->write(MG_WEBSOCKET_OPCODE_PONG, r.data);
+      return 1;
+    case Kind::kClose: {
+      wc->write_close(r.close_code, r.reason);
+      if (auto engine = wc->engine.lock()) engine->on_ws_closed(wc, !r.peer_initiated);
+      return 0;
+    }
+    case Kind::kMessage:
+      break;
+  }
+  auto engine = wc->engine.lock();
+  if (!engine) {
+    wc->write_close(websocket::close_code::kNormal, "session closed");
+    return 0;
+  }
+  Packet packet;
+  if (r.opcode == websocket::Opcode::kText) {
+    auto p = engineio::decode_text(r.data);
+    if (!p) {
+      wc->write_close(websocket::close_code::kProtocolError, "invalid Engine.IO packet");
+      engine->on_ws_parse_error(wc);
+      return 0;
+    }
+    packet = std::move(p).value();
+  } else {
+    packet = engineio::decode_binary(r.data);
+  }
+  if (!engine->on_ws_packet(wc, packet)) {
+    wc->write_close(websocket::close_code::kNormal, "");
+    return 0;
+  }
+  return 1;
+}
+
+void Civet::on_ws_close(const mg_connection* conn) {
+  auto* holder = static_cast<std::shared_ptr<WsConn>*>(mg_get_user_connection_data(conn));
+  if (holder == nullptr) return;
+  std::shared_ptr<WsConn> wc = std::move(*holder);
+  delete holder;
+  mg_set_user_connection_data(conn, nullptr);
+  {
+    std::lock_guard<std::mutex> lock(wc->write_mu);
+    wc->alive = false;  // from here on nobody writes to this mg_connection
+  }
+  if (auto engine = wc->engine.lock()) engine->on_ws_closed(wc, false);
+}
+
+// CivetWeb C callbacks: `cbdata` is the Civet instance.
+int http_cb(mg_connection* conn, void* cbdata) { return static_cast<Civet*>(cbdata)->on_http(conn); }
+int ws_connect_cb(const mg_connection* conn, void* cbdata) { return static_cast<Civet*>(cbdata)->on_ws_connect(conn); }
+void ws_ready_cb(mg_connection* conn, void* cbdata) { static_cast<Civet*>(cbdata)->on_ws_ready(conn); }
+int ws_data_cb(mg_connection* conn, int bits, char* data, std::size_t len, void* cbdata) {
+  return static_cast<Civet*>(cbdata)->on_ws_data(conn, bits, data, len);
+}
+void ws_close_cb(const mg_connection* conn, void* cbdata) { static_cast<Civet*>(cbdata)->on_ws_close(conn); }
+int log_cb(const mg_connection*, const char* message) {
+  log(LogLevel::kDebug, std::string("civetweb: ") + message);
+  return 1;
+}
+
+Status Civet::start() {
+  static std::once_flag init_once;
+  std::call_once(init_once, [] { mg_init_library(MG_FEATURES_TLS); });
+  const ServerOptions& o = server_->options;
+  bool tls = !o.tls_certificate.empty();
+  std::string ports = o.host + ":" + std::to_string(o.port) + (tls ? "s" : "");
+  // Every open transport holds a worker thread (DESIGN.md §3): size the pool from the
+  // connection limit, plus a few for short requests (static files, handshakes).
+  std::string threads = std::to_string(std::min<std::size_t>(o.max_connections + 16, 60000));
+  std::string ws_timeout = std::to_string(static_cast<std::uint64_t>(o.limits.ping_interval_ms) +
+                                          o.limits.ping_timeout_ms + 10000);
+  std::vector<std::string> kv = {
+      "listening_ports", ports,
+      "num_threads", threads,
+      "enable_directory_listing", "no",
+      "access_control_allow_origin", "",
+      "enable_keep_alive", "yes",
+      "keep_alive_timeout_ms", "30000",
+      "request_timeout_ms", "10000",
+      "websocket_timeout_ms", ws_timeout,
+      "enable_websocket_ping_pong", "no",
+      "tcp_nodelay", "1",
+      "decode_url", "yes",
+  };
+  if (!o.document_root.empty()) {
+    kv.insert(kv.end(), {"document_root", o.document_root});
+  }
+  if (tls) {
+    kv.insert(kv.end(), {"ssl_certificate", o.tls_certificate, "ssl_protocol_version", "4"});
+  }
+  std::vector<const char*> opts;
+  for (const std::string& s : kv) opts.push_back(s.c_str());
+  opts.push_back(nullptr);
+
+  mg_callbacks callbacks{};
+  callbacks.log_message = log_cb;
+
+  // Worker stacks: CivetWeb starts all its workers at once; 512 KiB of address space each
+  // instead of the 8 MiB default keeps 10,000 of them affordable. Restored right after.
+  pthread_attr_t old_attr, small;
+  bool have_old = pthread_getattr_default_np(&old_attr) == 0;
+  pthread_attr_init(&small);
+  pthread_attr_setstacksize(&small, 512 * 1024);
+  pthread_setattr_default_np(&small);
+  ctx_ = mg_start(&callbacks, this, opts.data());
+  if (have_old) pthread_setattr_default_np(&old_attr);
+  pthread_attr_destroy(&small);
+  if (have_old) pthread_attr_destroy(&old_attr);
+  if (ctx_ == nullptr) {
+    return make_error(ErrorCode::kProtocol, "cannot start the server on " + ports +
+                                                 (tls ? " (check the certificate file)" : " (address in use?)"));
+  }
+  std::string route = o.path;
+  while (route.size() > 1 && route.back() == '/') route.pop_back();
+  mg_set_request_handler(ctx_, route.c_str(), http_cb, this);
+  mg_set_websocket_handler(ctx_, route.c_str(), ws_connect_cb, ws_ready_cb, ws_data_cb, ws_close_cb, this);
+  mg_server_port sp[4];
+  int n = mg_get_server_ports(ctx_, 4, sp);
+  port_ = n > 0 ? sp[0].port : o.port;
+  return Ok{};
+}
+
+void Civet::stop() {
+  if (ctx_ == nullptr) return;
+  stopping_ = true;
+  std::vector<std::shared_ptr<EngineConnection>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [sid, c] : sessions_) all.push_back(c);
+  }
+  for (auto& c : all) c->close("server shutting down");
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    writers_cv_.wait_for(lock, std::chrono::seconds(12), [&] { return writers_.load() == 0; });
+  }
+  mg_stop(ctx_);
+  ctx_ = nullptr;
+}
+
+}  // namespace
+
+std::unique_ptr<CivetTransport> make_civet_transport(ServerImpl* server) { return std::make_unique<Civet>(server); }
+
+}  // namespace chorus

@@ -1,0 +1,201 @@
+// Internal plumbing of the Chorus server: outbound frames, the Engine.IO link between the
+// transport adapter and the Socket.IO layer, timers, and the room adapter.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "chorus/engineio/packet.h"
+#include "chorus/server.h"
+#include "chorus/socketio/packet.h"
+
+namespace chorus {
+
+std::uint64_t now_ms();  // steady clock
+void log(LogLevel level, const std::string& message);
+void set_log_level(LogLevel level);
+
+// One outbound Engine.IO unit, encoded once and shared by every recipient of a broadcast:
+// text parts carry their Engine.IO type digit ("42[...]", "2", "6"); binary parts are raw
+// attachment bytes (a binary WebSocket frame, or 'b' + base64 in a polling payload).
+struct OutFrame {
+  struct Part {
+    bool binary = false;
+    std::string data;
+  };
+  std::vector<Part> parts;
+  bool is_volatile = false;
+  std::size_t bytes = 0;
+
+  static std::shared_ptr<const OutFrame> text(std::string data, bool is_volatile = false);
+  // An encoded Socket.IO packet as Engine.IO MESSAGE packets.
+  static std::shared_ptr<const OutFrame> message(const socketio::EncodedPacket& packet, bool is_volatile = false);
+};
+using FramePtr = std::shared_ptr<const OutFrame>;
+
+// The Socket.IO layer's view of an Engine.IO session (implemented by the transport adapter).
+class EngineLink {
+ public:
+  virtual ~EngineLink() = default;
+  virtual const std::string& sid() const = 0;
+  // Queues a frame; false when the session is closed or the frame was dropped (volatile).
+  virtual bool send(FramePtr frame) = 0;
+  // Server-side close with a Socket.IO-visible reason ("forced close", ...).
+  virtual void close(const std::string& reason) = 0;
+  virtual const Handshake& handshake() const = 0;
+};
+
+// What the transport adapter tells the layer above about a session.
+class EngineListener {
+ public:
+  virtual ~EngineListener() = default;
+  virtual void on_message(const engineio::Packet& packet) = 0;
+  virtual void on_close(const std::string& reason) = 0;
+};
+
+// One thread running callbacks at deadlines (heartbeats, ack and connect timeouts).
+class TimerService {
+ public:
+  using Id = std::uint64_t;
+  TimerService();
+  ~TimerService();
+  Id schedule(std::uint64_t deadline_ms, std::function<void()> fn);
+  Id schedule_in(std::chrono::milliseconds delay, std::function<void()> fn) {
+    return schedule(now_ms() + static_cast<std::uint64_t>(delay.count()), std::move(fn));
+  }
+  void cancel(Id id);
+  void stop();
+
+ private:
+  void run();
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::multimap<std::uint64_t, Id> by_time_;
+  std::unordered_map<Id, std::pair<std::uint64_t, std::function<void()>>> fns_;
+  Id next_id_ = 1;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// Room membership for one namespace (in-memory; a multi-node adapter can extend it).
+class Adapter {
+ public:
+  virtual ~Adapter() = default;
+  virtual void add_all(const std::string& sid, const std::set<std::string>& rooms) = 0;
+  virtual void del(const std::string& sid, const std::string& room) = 0;
+  virtual void del_all(const std::string& sid) = 0;
+  virtual std::set<std::string> socket_rooms(const std::string& sid) const = 0;
+  // Ids of the local sockets matching `opts` (rooms: union; except: rooms and ids removed).
+  virtual std::vector<std::string> select(const BroadcastOptions& opts) const = 0;
+};
+std::unique_ptr<Adapter> make_in_memory_adapter();
+
+class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
+ public:
+  NamespaceImpl(ServerImpl* owner, std::string ns_name) : server(owner), name(std::move(ns_name)) {}
+
+  ServerImpl* server;
+  const std::string name;
+  std::unique_ptr<Adapter> adapter = make_in_memory_adapter();
+
+  mutable std::mutex mu;
+  std::vector<Middleware> middlewares;
+  std::vector<std::function<void(Socket&)>> connection_handlers;
+  std::unordered_map<std::string, std::shared_ptr<Socket>> sockets;
+  // Dynamic namespaces: a parent has a predicate and children.
+  NamespacePredicate predicate;
+  std::vector<std::shared_ptr<NamespaceImpl>> children;
+  std::weak_ptr<NamespaceImpl> parent;
+
+  // Encodes once and queues to every matching socket (and children's, for a parent).
+  bool broadcast(const Args& args_with_event, const BroadcastOptions& opts, const std::string* exclude_sid);
+  std::vector<std::shared_ptr<Socket>> select_sockets(const BroadcastOptions& opts);
+  std::shared_ptr<Socket> find_socket(const std::string& sid);
+  // Runs middleware, then connects the socket (or refuses it with CONNECT_ERROR).
+  void run_middleware(std::shared_ptr<Socket> socket, std::size_t index);
+  void add_socket(const std::shared_ptr<Socket>& socket);
+  void remove_socket(const std::string& sid);
+};
+
+// The Socket.IO side of one Engine.IO session: decoding, namespace sockets.
+class ClientConnection : public EngineListener, public std::enable_shared_from_this<ClientConnection> {
+ public:
+  ClientConnection(ServerImpl* server, std::shared_ptr<EngineLink> engine);
+  void start();  // arms the connect timeout
+
+  void on_message(const engineio::Packet& packet) override;
+  void on_close(const std::string& reason) override;
+
+  bool send(const socketio::Packet& packet, bool is_volatile = false);
+  bool send_frame(FramePtr frame) { return engine_->send(std::move(frame)); }
+  void close(const std::string& reason) { engine_->close(reason); }
+  void detach(const std::string& nsp);  // a socket left its namespace
+  const std::shared_ptr<EngineLink>& engine() const { return engine_; }
+
+ private:
+  void handle(socketio::Packet packet);
+  void connect(const std::string& nsp, Value auth);
+
+  ServerImpl* server_;
+  std::shared_ptr<EngineLink> engine_;
+  std::mutex dispatch_mu_;  // one packet of this connection handled at a time
+  socketio::Decoder decoder_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Socket>> sockets_;
+  bool closed_ = false;
+  bool ever_connected_ = false;
+  TimerService::Id connect_timer_ = 0;
+};
+
+// The CivetWeb adapter (civetweb_transport.cpp, the only file that includes civetweb.h).
+class CivetTransport {
+ public:
+  virtual ~CivetTransport() = default;
+  virtual Status start() = 0;
+  virtual void stop() = 0;
+  virtual int port() const = 0;
+  virtual std::size_t session_count() const = 0;
+};
+std::unique_ptr<CivetTransport> make_civet_transport(ServerImpl* server);
+
+class ServerImpl {
+ public:
+  explicit ServerImpl(ServerOptions options);
+  ~ServerImpl();
+
+  ServerOptions options;
+  TimerService timers;
+  std::atomic<std::uint64_t> id_counter{0};
+  std::string new_id();  // random, URL-safe, 20 chars
+
+  std::mutex ns_mu;
+  std::map<std::string, std::unique_ptr<Namespace>> namespaces;
+  std::vector<std::unique_ptr<Namespace>> parents;
+  // The namespace for a CONNECT, creating a dynamic child when a parent matches.
+  std::shared_ptr<NamespaceImpl> resolve_namespace(const std::string& name, const Value& auth);
+  Namespace& of(const std::string& name);
+
+  EngineHandlers engine_handlers;
+  bool engine_mode = false;
+  std::function<std::optional<std::string>(const Handshake&)> allow_request;
+
+  // Called by the transport for every new Engine.IO session.
+  std::shared_ptr<EngineListener> on_engine_open(const std::shared_ptr<EngineLink>& link);
+
+  std::unique_ptr<CivetTransport> transport;
+  std::atomic<bool> stop_requested{false};
+};
+
+}  // namespace chorus

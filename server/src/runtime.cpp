@@ -1,0 +1,210 @@
+// Server runtime pieces with no protocol logic: clock, logging, frames, timers, ids.
+#include <cstdio>
+#include <random>
+
+#include "internal.h"
+
+namespace chorus {
+
+namespace {
+std::atomic<int> g_log_level{static_cast<int>(LogLevel::kInfo)};
+std::mutex g_log_mu;
+}  // namespace
+
+std::uint64_t now_ms() {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now().time_since_epoch())
+          .count());
+}
+
+void set_log_level(LogLevel level) { g_log_level = static_cast<int>(level); }
+
+void log(LogLevel level, const std::string& message) {
+  if (static_cast<int>(level) > g_log_level.load()) return;
+  static const char* kNames[] = {"error", "warn", "info", "debug"};
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  std::fprintf(stderr, "chorus [%s] %s\n", kNames[static_cast<int>(level)], message.c_str());
+}
+
+FramePtr OutFrame::text(std::string data, bool is_volatile) {
+  auto f = std::make_shared<OutFrame>();
+  f->bytes = data.size();
+  f->parts.push_back(Part{false, std::move(data)});
+  f->is_volatile = is_volatile;
+  return f;
+}
+
+FramePtr OutFrame::message(const socketio::EncodedPacket& packet, bool is_volatile) {
+  auto f = std::make_shared<OutFrame>();
+  f->parts.reserve(1 + packet.attachments.size());
+  std::string text;
+  text.reserve(packet.text.size() + 1);
+  text.push_back('4');  // Engine.IO MESSAGE
+  text += packet.text;
+  f->bytes = text.size();
+  f->parts.push_back(Part{false, std::move(text)});
+  for (const Binary& b : packet.attachments) {
+    f->bytes += b.size();
+    f->parts.push_back(Part{true, std::string(b.begin(), b.end())});
+  }
+  f->is_volatile = is_volatile;
+  return f;
+}
+
+TimerService::TimerService() : thread_([this] { run(); }) {}
+
+TimerService::~TimerService() { stop(); }
+
+void TimerService::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+TimerService::Id TimerService::schedule(std::uint64_t deadline_ms, std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Id id = next_id_++;
+  bool earliest = by_time_.empty() || deadline_ms < by_time_.begin()->first;
+  by_time_.emplace(deadline_ms, id);
+  fns_.emplace(id, std::make_pair(deadline_ms, std::move(fn)));
+  if (earliest) cv_.notify_one();
+  return id;
+}
+
+void TimerService::cancel(Id id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = fns_.find(id);
+  if (it == fns_.end()) return;
+  auto range = by_time_.equal_range(it->second.first);
+  for (auto t = range.first; t != range.second; ++t) {
+    if (t->second == id) {
+      by_time_.erase(t);
+      break;
+    }
+  }
+  fns_.erase(it);
+}
+
+void TimerService::run() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    if (by_time_.empty()) {
+      cv_.wait(lock);
+      continue;
+    }
+    std::uint64_t deadline = by_time_.begin()->first;
+    std::uint64_t now = now_ms();
+    if (now < deadline) {
+      cv_.wait_for(lock, std::chrono::milliseconds(deadline - now));
+      continue;
+    }
+    Id id = by_time_.begin()->second;
+    by_time_.erase(by_time_.begin());
+    auto it = fns_.find(id);
+    if (it == fns_.end()) continue;
+    std::function<void()> fn = std::move(it->second.second);
+    fns_.erase(it);
+    lock.unlock();
+    fn();  // never under the timer lock: callbacks schedule and cancel
+    lock.lock();
+  }
+}
+
+std::string ServerImpl::new_id() {
+  // 120 random bits, base64url: unguessable session and socket ids.
+  static thread_local std::mt19937_64 rng([] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd()};
+    std::mt19937_64 g(seq);
+    return g;
+  }());
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string id(20, 'A');
+  std::uint64_t a = rng(), b = rng();
+  for (int i = 0; i < 10; ++i) id[i] = kAlphabet[(a >> (6 * i)) & 63];
+  for (int i = 0; i < 10; ++i) id[10 + i] = kAlphabet[(b >> (6 * i)) & 63];
+  id_counter.fetch_add(1, std::memory_order_relaxed);
+  return id;
+}
+
+namespace {
+
+class InMemoryAdapter final : public Adapter {
+ public:
+  void add_all(const std::string& sid, const std::set<std::string>& rooms) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& mine = sids_[sid];
+    for (const std::string& r : rooms) {
+      mine.insert(r);
+      rooms_[r].insert(sid);
+    }
+  }
+  void del(const std::string& sid, const std::string& room) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto s = sids_.find(sid);
+    if (s != sids_.end()) s->second.erase(room);
+    auto r = rooms_.find(room);
+    if (r != rooms_.end()) {
+      r->second.erase(sid);
+      if (r->second.empty()) rooms_.erase(r);
+    }
+  }
+  void del_all(const std::string& sid) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto s = sids_.find(sid);
+    if (s == sids_.end()) return;
+    for (const std::string& room : s->second) {
+      auto r = rooms_.find(room);
+      if (r != rooms_.end()) {
+        r->second.erase(sid);
+        if (r->second.empty()) rooms_.erase(r);
+      }
+    }
+    sids_.erase(s);
+  }
+  std::set<std::string> socket_rooms(const std::string& sid) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto s = sids_.find(sid);
+    return s == sids_.end() ? std::set<std::string>{} : s->second;
+  }
+  std::vector<std::string> select(const BroadcastOptions& opts) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::unordered_set<std::string> excluded;
+    for (const std::string& e : opts.except) {
+      auto r = rooms_.find(e);
+      if (r != rooms_.end()) excluded.insert(r->second.begin(), r->second.end());
+    }
+    std::vector<std::string> out;
+    if (opts.rooms.empty()) {
+      out.reserve(sids_.size());
+      for (const auto& [sid, _] : sids_) {
+        if (!excluded.count(sid)) out.push_back(sid);
+      }
+      return out;
+    }
+    std::unordered_set<std::string> seen;
+    for (const std::string& room : opts.rooms) {
+      auto r = rooms_.find(room);
+      if (r == rooms_.end()) continue;
+      for (const std::string& sid : r->second) {
+        if (!excluded.count(sid) && seen.insert(sid).second) out.push_back(sid);
+      }
+    }
+    return out;
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::unordered_set<std::string>> rooms_;
+  std::unordered_map<std::string, std::set<std::string>> sids_;
+};
+
+}  // namespace
+
+std::unique_ptr<Adapter> make_in_memory_adapter() { return std::make_unique<InMemoryAdapter>(); }
+
+}  // namespace chorus

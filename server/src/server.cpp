@@ -1,0 +1,94 @@
+// chorus::Server: the public facade over ServerImpl.
+#include <csignal>
+#include <thread>
+
+#include "internal.h"
+
+namespace chorus {
+
+ServerImpl::ServerImpl(ServerOptions opts) : options(std::move(opts)) {
+  if (options.path.empty() || options.path[0] != '/') options.path = "/" + options.path;
+}
+
+ServerImpl::~ServerImpl() {
+  if (transport) transport->stop();
+  timers.stop();
+}
+
+Server::Server(ServerOptions options) : impl_(std::make_unique<ServerImpl>(std::move(options))) {
+  set_log_level(impl_->options.log_level);
+  impl_->of("/");
+}
+
+Server::~Server() { stop(); }
+
+Namespace& Server::of(const std::string& name) { return impl_->of(name); }
+
+Namespace& Server::of(NamespacePredicate predicate) {
+  std::lock_guard<std::mutex> lock(impl_->ns_mu);
+  auto ns = std::make_shared<NamespaceImpl>(impl_.get(), "/_" + std::to_string(impl_->parents.size()));
+  ns->predicate = std::move(predicate);
+  impl_->parents.push_back(std::make_unique<Namespace>(ns));
+  return *impl_->parents.back();
+}
+
+Namespace& Server::of(const std::regex& pattern) {
+  return of(NamespacePredicate([pattern](const std::string& name, const Value&) { return std::regex_match(name, pattern); }));
+}
+
+void Server::set_engine_handlers(EngineHandlers handlers) {
+  impl_->engine_handlers = std::move(handlers);
+  impl_->engine_mode = true;
+}
+
+void Server::allow_request(std::function<std::optional<std::string>(const Handshake&)> check) {
+  impl_->allow_request = std::move(check);
+}
+
+Status Server::start() {
+  if (impl_->transport) return Ok{};
+  auto transport = make_civet_transport(impl_.get());
+  Status s = transport->start();
+  if (!s) return s;
+  impl_->transport = std::move(transport);
+  return Ok{};
+}
+
+Status Server::run() {
+  Status s = start();
+  if (!s) return s;
+  while (!impl_->stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  stop();
+  return Ok{};
+}
+
+void Server::request_stop() { impl_->stop_requested.store(true); }
+
+void Server::stop() {
+  if (impl_->transport) impl_->transport->stop();
+}
+
+int Server::port() const { return impl_->transport ? impl_->transport->port() : 0; }
+
+const ServerOptions& Server::options() const { return impl_->options; }
+
+std::size_t Server::connection_count() const { return impl_->transport ? impl_->transport->session_count() : 0; }
+
+namespace {
+std::atomic<Server*> g_signal_server{nullptr};
+extern "C" void on_stop_signal(int) {
+  if (Server* s = g_signal_server.load()) s->request_stop();  // only sets an atomic flag
+}
+}  // namespace
+
+void stop_on_signals(Server& server) {
+  g_signal_server.store(&server);
+  struct sigaction sa {};
+  sa.sa_handler = on_stop_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);  // a client vanishing mid-write is an error code, not a kill
+}
+
+}  // namespace chorus

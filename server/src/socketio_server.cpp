@@ -1,0 +1,635 @@
+// The Socket.IO v5 layer of the Chorus server: namespaces, sockets, rooms, acks,
+// middleware, broadcast. No transport code here (see civetweb_transport.cpp).
+#include <exception>
+
+#include "internal.h"
+
+namespace chorus {
+
+namespace {
+
+// User callbacks may throw; a throw must never take the server down.
+template <class F>
+void guarded(const char* what, F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    log(LogLevel::kError, std::string(what) + " threw: " + e.what());
+  } catch (...) {
+    log(LogLevel::kError, std::string(what) + " threw a non-standard exception");
+  }
+}
+
+Value event_array(std::string_view event, Args args) {
+  Array a;
+  a.reserve(args.size() + 1);
+  a.emplace_back(std::string(event));
+  for (Value& v : args) a.push_back(std::move(v));
+  return Value(std::move(a));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------
+// Ack
+
+void Ack::operator()(Args args) const {
+  if (send_) (*send_)(std::move(args));
+}
+
+// ---------------------------------------------------------------------------------------
+// Socket
+
+struct Socket::State {
+  std::mutex mu;
+  bool connected = false;
+  std::unordered_map<std::string, EventHandler> handlers;
+  std::vector<AnyHandler> any;
+  std::vector<std::function<void(const std::string&)>> disconnecting;
+  std::vector<std::function<void(const std::string&)>> disconnect;
+  struct PendingAck {
+    AckCallback callback;
+    TimerService::Id timer = 0;
+  };
+  std::unordered_map<std::uint64_t, PendingAck> acks;
+  std::uint64_t next_ack_id = 0;
+};
+
+Socket::Socket(std::string id, std::shared_ptr<NamespaceImpl> ns, std::shared_ptr<ClientConnection> client,
+               Handshake handshake)
+    : id_(std::move(id)),
+      ns_(std::move(ns)),
+      client_(client),
+      handshake_(std::move(handshake)),
+      state_(std::make_unique<State>()) {}
+
+Socket::~Socket() = default;
+
+const std::string& Socket::nsp() const { return ns_->name; }
+
+bool Socket::connected() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->connected;
+}
+
+void Socket::on(std::string event, EventHandler handler) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->handlers[std::move(event)] = std::move(handler);
+}
+
+void Socket::on_any(AnyHandler handler) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->any.push_back(std::move(handler));
+}
+
+void Socket::on_disconnecting(std::function<void(const std::string&)> handler) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->disconnecting.push_back(std::move(handler));
+}
+
+void Socket::on_disconnect(std::function<void(const std::string&)> handler) {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  state_->disconnect.push_back(std::move(handler));
+}
+
+bool Socket::emit(std::string_view event, Args args) {
+  auto client = client_.lock();
+  if (!client || !connected()) return false;
+  socketio::Packet p{socketio::PacketType::kEvent, ns_->name, std::nullopt, event_array(event, std::move(args))};
+  return client->send(p);
+}
+
+bool Socket::emit_with_ack(std::string_view event, Args args, std::chrono::milliseconds timeout,
+                           AckCallback callback) {
+  auto client = client_.lock();
+  if (!client) return false;
+  std::uint64_t id = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (!state_->connected) return false;
+    id = state_->next_ack_id++;
+    state_->acks[id].callback = std::move(callback);
+  }
+  std::weak_ptr<Socket> weak = weak_from_this();
+  TimerService::Id timer = ns_->server->timers.schedule_in(timeout, [weak, id] {
+    auto self = weak.lock();
+    if (!self) return;
+    AckCallback cb;
+    {
+      std::lock_guard<std::mutex> lock(self->state_->mu);
+      auto it = self->state_->acks.find(id);
+      if (it == self->state_->acks.end()) return;
+      cb = std::move(it->second.callback);
+      self->state_->acks.erase(it);
+    }
+    guarded("ack timeout callback", [&] { cb(AckError{"operation has timed out"}, {}); });
+  });
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    auto it = state_->acks.find(id);
+    if (it != state_->acks.end()) it->second.timer = timer;
+  }
+  socketio::Packet p{socketio::PacketType::kEvent, ns_->name, id, event_array(event, std::move(args))};
+  if (!client->send(p)) {
+    // Not encodable or not sent: fail now rather than at the timeout.
+    AckCallback cb;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      auto it = state_->acks.find(id);
+      if (it == state_->acks.end()) return false;
+      cb = std::move(it->second.callback);
+      state_->acks.erase(it);
+    }
+    ns_->server->timers.cancel(timer);
+    return false;
+  }
+  return true;
+}
+
+void Socket::join(std::string room) { ns_->adapter->add_all(id_, {std::move(room)}); }
+
+void Socket::join(const std::vector<std::string>& rooms) {
+  ns_->adapter->add_all(id_, std::set<std::string>(rooms.begin(), rooms.end()));
+}
+
+void Socket::leave(const std::string& room) { ns_->adapter->del(id_, room); }
+
+std::set<std::string> Socket::rooms() const { return ns_->adapter->socket_rooms(id_); }
+
+BroadcastOperator Socket::to(std::string room) {
+  BroadcastOptions o;
+  o.rooms.insert(std::move(room));
+  o.except.insert(id_);
+  return BroadcastOperator(ns_, std::move(o));
+}
+
+BroadcastOperator Socket::except(std::string room) {
+  BroadcastOptions o;
+  o.except.insert(std::move(room));
+  o.except.insert(id_);
+  return BroadcastOperator(ns_, std::move(o));
+}
+
+BroadcastOperator Socket::broadcast() {
+  BroadcastOptions o;
+  o.except.insert(id_);
+  return BroadcastOperator(ns_, std::move(o));
+}
+
+void Socket::disconnect(bool close) {
+  if (close) {
+    if (auto client = client_.lock()) client->close("forced server close");
+    return;
+  }
+  on_close("server namespace disconnect", true);
+}
+
+void Socket::on_packet_event(std::string event, Args args, std::optional<std::uint64_t> id) {
+  Ack ack;
+  if (id) {
+    std::weak_ptr<Socket> weak = weak_from_this();
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    ack.send_ = std::make_shared<std::function<void(Args)>>([weak, once, ack_id = *id](Args a) {
+      if (once->exchange(true)) return;
+      if (auto self = weak.lock()) self->send_ack(ack_id, std::move(a));
+    });
+  }
+  std::vector<AnyHandler> any;
+  EventHandler handler;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (!state_->connected) return;
+    any = state_->any;
+    auto it = state_->handlers.find(event);
+    if (it != state_->handlers.end()) handler = it->second;
+  }
+  for (const AnyHandler& h : any) guarded("onAny handler", [&] { h(event, args); });
+  if (handler) guarded("event handler", [&] { handler(args, ack); });
+}
+
+void Socket::on_packet_ack(std::uint64_t id, Args args) {
+  AckCallback cb;
+  TimerService::Id timer = 0;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    auto it = state_->acks.find(id);
+    if (it == state_->acks.end()) return;  // late (timed out) or unknown: ignored, as the reference does
+    cb = std::move(it->second.callback);
+    timer = it->second.timer;
+    state_->acks.erase(it);
+  }
+  ns_->server->timers.cancel(timer);
+  guarded("ack callback", [&] { cb(std::nullopt, std::move(args)); });
+}
+
+void Socket::send_ack(std::uint64_t id, Args args) {
+  auto client = client_.lock();
+  if (!client || !connected()) return;
+  socketio::Packet p{socketio::PacketType::kAck, ns_->name, id, Value(std::move(args))};
+  client->send(p);
+}
+
+void Socket::on_close(const std::string& reason, bool notify_client) {
+  std::vector<std::function<void(const std::string&)>> disconnecting, disconnect;
+  std::unordered_map<std::uint64_t, State::PendingAck> acks;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (!state_->connected) return;
+    state_->connected = false;
+    disconnecting = std::move(state_->disconnecting);
+    disconnect = std::move(state_->disconnect);
+    acks = std::move(state_->acks);
+    state_->handlers.clear();
+    state_->any.clear();
+  }
+  auto self = shared_from_this();  // keep alive while the namespace lets go of it
+  for (auto& h : disconnecting) guarded("disconnecting handler", [&] { h(reason); });
+  auto client = client_.lock();
+  if (notify_client && client) {
+    client->send(socketio::Packet{socketio::PacketType::kDisconnect, ns_->name, std::nullopt, std::nullopt});
+  }
+  ns_->remove_socket(id_);
+  if (client) client->detach(ns_->name);
+  for (auto& [id, pending] : acks) {
+    ns_->server->timers.cancel(pending.timer);
+    guarded("ack callback", [&] { pending.callback(AckError{"socket has been disconnected"}, {}); });
+  }
+  for (auto& h : disconnect) guarded("disconnect handler", [&] { h(reason); });
+}
+
+// ---------------------------------------------------------------------------------------
+// BroadcastOperator
+
+BroadcastOperator BroadcastOperator::to(std::string room) const {
+  BroadcastOperator b = *this;
+  b.opts_.rooms.insert(std::move(room));
+  return b;
+}
+
+BroadcastOperator BroadcastOperator::except(std::string room) const {
+  BroadcastOperator b = *this;
+  b.opts_.except.insert(std::move(room));
+  return b;
+}
+
+BroadcastOperator BroadcastOperator::volatile_() const {
+  BroadcastOperator b = *this;
+  b.opts_.is_volatile = true;
+  return b;
+}
+
+BroadcastOperator BroadcastOperator::local() const {
+  BroadcastOperator b = *this;
+  b.opts_.local = true;
+  return b;
+}
+
+bool BroadcastOperator::emit(std::string_view event, Args args) const {
+  Value payload = event_array(event, std::move(args));
+  return ns_->broadcast(payload.as_array(), opts_, nullptr);
+}
+
+std::vector<std::shared_ptr<Socket>> BroadcastOperator::fetch_sockets() const { return ns_->select_sockets(opts_); }
+
+void BroadcastOperator::sockets_join(const std::vector<std::string>& rooms) const {
+  for (auto& s : ns_->select_sockets(opts_)) s->join(rooms);
+}
+
+void BroadcastOperator::sockets_leave(const std::vector<std::string>& rooms) const {
+  for (auto& s : ns_->select_sockets(opts_)) {
+    for (const std::string& r : rooms) s->leave(r);
+  }
+}
+
+void BroadcastOperator::disconnect_sockets(bool close) const {
+  for (auto& s : ns_->select_sockets(opts_)) s->disconnect(close);
+}
+
+// ---------------------------------------------------------------------------------------
+// Namespace
+
+const std::string& Namespace::name() const { return impl_->name; }
+
+void Namespace::use(Middleware middleware) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->middlewares.push_back(std::move(middleware));
+}
+
+void Namespace::on_connection(std::function<void(Socket&)> handler) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->connection_handlers.push_back(std::move(handler));
+}
+
+BroadcastOperator Namespace::all() const { return BroadcastOperator(impl_, BroadcastOptions{}); }
+BroadcastOperator Namespace::to(std::string room) const { return all().to(std::move(room)); }
+BroadcastOperator Namespace::except(std::string room) const { return all().except(std::move(room)); }
+BroadcastOperator Namespace::volatile_() const { return all().volatile_(); }
+BroadcastOperator Namespace::local() const { return all().local(); }
+bool Namespace::emit(std::string_view event, Args args) const { return all().emit(event, std::move(args)); }
+std::vector<std::shared_ptr<Socket>> Namespace::fetch_sockets() const { return all().fetch_sockets(); }
+void Namespace::sockets_join(const std::vector<std::string>& rooms) const { all().sockets_join(rooms); }
+void Namespace::sockets_leave(const std::vector<std::string>& rooms) const { all().sockets_leave(rooms); }
+void Namespace::disconnect_sockets(bool close) const { all().disconnect_sockets(close); }
+
+std::size_t Namespace::socket_count() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::size_t n = impl_->sockets.size();
+  for (const auto& child : impl_->children) {
+    std::lock_guard<std::mutex> child_lock(child->mu);
+    n += child->sockets.size();
+  }
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------
+// NamespaceImpl
+
+std::shared_ptr<Socket> NamespaceImpl::find_socket(const std::string& sid) {
+  std::lock_guard<std::mutex> lock(mu);
+  auto it = sockets.find(sid);
+  return it == sockets.end() ? nullptr : it->second;
+}
+
+std::vector<std::shared_ptr<Socket>> NamespaceImpl::select_sockets(const BroadcastOptions& opts) {
+  std::vector<std::string> ids = adapter->select(opts);
+  std::vector<std::shared_ptr<Socket>> out;
+  std::vector<std::shared_ptr<NamespaceImpl>> kids;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    out.reserve(ids.size());
+    for (const std::string& id : ids) {
+      auto it = sockets.find(id);
+      if (it != sockets.end()) out.push_back(it->second);
+    }
+    kids = children;
+  }
+  for (auto& child : kids) {
+    auto more = child->select_sockets(opts);
+    out.insert(out.end(), more.begin(), more.end());
+  }
+  return out;
+}
+
+bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOptions& opts, const std::string* exclude_sid) {
+  std::vector<std::shared_ptr<NamespaceImpl>> kids;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    kids = children;
+  }
+  bool ok = true;
+  if (!predicate) {  // a parent has no sockets of its own
+    socketio::Packet p{socketio::PacketType::kEvent, name, std::nullopt, Value(args_with_event)};
+    auto encoded = socketio::encode(p, server->options.limits);
+    if (!encoded) {
+      log(LogLevel::kWarn, "broadcast on " + name + " not sent: " + encoded.error().message);
+      return false;
+    }
+    FramePtr frame = OutFrame::message(*encoded, opts.is_volatile);  // encoded once for all
+    std::vector<std::string> ids = adapter->select(opts);
+    std::vector<std::shared_ptr<ClientConnection>> targets;
+    targets.reserve(ids.size());
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (const std::string& id : ids) {
+        if (exclude_sid != nullptr && id == *exclude_sid) continue;
+        auto it = sockets.find(id);
+        if (it == sockets.end()) continue;
+        if (auto client = it->second->client_.lock()) targets.push_back(std::move(client));
+      }
+    }
+    for (auto& client : targets) client->send_frame(frame);  // never under the namespace lock
+  }
+  for (auto& child : kids) ok = child->broadcast(args_with_event, opts, exclude_sid) && ok;
+  return ok;
+}
+
+void NamespaceImpl::run_middleware(std::shared_ptr<Socket> socket, std::size_t index) {
+  Middleware mw;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (index < middlewares.size()) mw = middlewares[index];
+  }
+  if (!mw) {
+    add_socket(socket);
+    return;
+  }
+  auto once = std::make_shared<std::atomic<bool>>(false);
+  auto self = shared_from_this();
+  Next next = [self, socket, index, once](std::optional<ConnectError> err) {
+    if (once->exchange(true)) return;
+    if (err) {
+      auto client = socket->client_.lock();
+      if (!client) return;
+      Value data = Value::object({{"message", err->message}});
+      if (!err->data.is_null()) data.set("data", err->data);
+      client->send(socketio::Packet{socketio::PacketType::kConnectError, self->name, std::nullopt, std::move(data)});
+      return;
+    }
+    self->run_middleware(socket, index + 1);
+  };
+  try {
+    mw(*socket, next);
+  } catch (const std::exception& e) {
+    next(ConnectError{e.what(), Value()});
+  } catch (...) {
+    next(ConnectError{"middleware error", Value()});
+  }
+}
+
+void NamespaceImpl::add_socket(const std::shared_ptr<Socket>& socket) {
+  auto client = socket->client_.lock();
+  if (!client) return;
+  {
+    std::lock_guard<std::mutex> lock(socket->state_->mu);
+    socket->state_->connected = true;
+  }
+  std::vector<std::function<void(Socket&)>> handlers;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    sockets[socket->id()] = socket;
+    handlers = connection_handlers;
+  }
+  adapter->add_all(socket->id(), {socket->id()});
+  // CONNECT reply first, then the connection handlers (their emits follow it).
+  client->send(socketio::Packet{socketio::PacketType::kConnect, name, std::nullopt,
+                                Value::object({{"sid", socket->id()}})});
+  for (auto& h : handlers) guarded("connection handler", [&] { h(*socket); });
+}
+
+void NamespaceImpl::remove_socket(const std::string& sid) {
+  adapter->del_all(sid);
+  std::lock_guard<std::mutex> lock(mu);
+  sockets.erase(sid);
+}
+
+// ---------------------------------------------------------------------------------------
+// ClientConnection
+
+ClientConnection::ClientConnection(ServerImpl* server, std::shared_ptr<EngineLink> engine)
+    : server_(server), engine_(std::move(engine)), decoder_(server->options.limits) {}
+
+void ClientConnection::start() {
+  std::weak_ptr<ClientConnection> weak = weak_from_this();
+  connect_timer_ = server_->timers.schedule_in(
+      std::chrono::milliseconds(server_->options.limits.connect_timeout_ms), [weak] {
+        auto self = weak.lock();
+        if (!self) return;
+        {
+          std::lock_guard<std::mutex> lock(self->mu_);
+          if (self->ever_connected_ || self->closed_) return;
+        }
+        log(LogLevel::kDebug, "no namespace joined within connectTimeout: closing");
+        self->close("forced close");
+      });
+}
+
+bool ClientConnection::send(const socketio::Packet& packet, bool is_volatile) {
+  auto encoded = socketio::encode(packet, server_->options.limits);
+  if (!encoded) {
+    log(LogLevel::kWarn, std::string("packet not sent: ") + encoded.error().message);
+    return false;
+  }
+  return engine_->send(OutFrame::message(*encoded, is_volatile));
+}
+
+void ClientConnection::on_message(const engineio::Packet& packet) {
+  std::lock_guard<std::mutex> dispatch(dispatch_mu_);
+  auto r = packet.binary ? decoder_.feed_binary(packet.data) : decoder_.feed_text(packet.data);
+  if (!r) {
+    log(LogLevel::kDebug, "closing connection: " + r.error().message);
+    close("parse error");
+    return;
+  }
+  if (r.value()) handle(std::move(*r.value()));
+}
+
+void ClientConnection::handle(socketio::Packet packet) {
+  using socketio::PacketType;
+  std::shared_ptr<Socket> socket;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    auto it = sockets_.find(packet.nsp);
+    if (it != sockets_.end()) socket = it->second;
+  }
+  if (packet.type == PacketType::kConnect) {
+    if (socket) {
+      close("forced close");  // CONNECT twice to one namespace: invalid state
+      return;
+    }
+    connect(packet.nsp, packet.data ? std::move(*packet.data) : Value());
+    return;
+  }
+  if (!socket) {
+    // A packet for a namespace this client never joined: invalid state, as the reference.
+    close("forced close");
+    return;
+  }
+  switch (packet.type) {
+    case PacketType::kEvent: {
+      Array& all = packet.data->as_array();
+      std::string event = std::move(all[0].as_string());
+      Args args(std::make_move_iterator(all.begin() + 1), std::make_move_iterator(all.end()));
+      socket->on_packet_event(std::move(event), std::move(args), packet.id);
+      return;
+    }
+    case PacketType::kAck:
+      if (packet.id) socket->on_packet_ack(*packet.id, std::move(packet.data->as_array()));
+      return;
+    case PacketType::kDisconnect:
+      socket->on_close("client namespace disconnect", false);
+      return;
+    default:
+      close("forced close");
+      return;
+  }
+}
+
+void ClientConnection::connect(const std::string& nsp, Value auth) {
+  auto ns = server_->resolve_namespace(nsp, auth);
+  if (!ns) {
+    send(socketio::Packet{socketio::PacketType::kConnectError, nsp, std::nullopt,
+                          Value::object({{"message", "Invalid namespace"}})});
+    return;
+  }
+  Handshake hs = engine_->handshake();
+  hs.auth = std::move(auth);
+  auto socket = std::make_shared<Socket>(server_->new_id(), ns, shared_from_this(), std::move(hs));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    sockets_[nsp] = socket;
+    ever_connected_ = true;
+  }
+  server_->timers.cancel(connect_timer_);
+  ns->run_middleware(socket, 0);
+}
+
+void ClientConnection::detach(const std::string& nsp) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sockets_.erase(nsp);
+}
+
+void ClientConnection::on_close(const std::string& reason) {
+  std::unordered_map<std::string, std::shared_ptr<Socket>> sockets;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closed_) return;
+    closed_ = true;
+    sockets = std::move(sockets_);
+    sockets_.clear();
+  }
+  server_->timers.cancel(connect_timer_);
+  for (auto& [nsp, socket] : sockets) socket->on_close(reason, false);
+}
+
+// ---------------------------------------------------------------------------------------
+// ServerImpl (protocol side)
+
+Namespace& ServerImpl::of(const std::string& raw) {
+  std::string name = raw.empty() || raw[0] != '/' ? "/" + raw : raw;
+  std::lock_guard<std::mutex> lock(ns_mu);
+  auto it = namespaces.find(name);
+  if (it != namespaces.end()) return *it->second;
+  auto ns = std::make_unique<Namespace>(std::make_shared<NamespaceImpl>(this, name));
+  Namespace& ref = *ns;
+  namespaces.emplace(name, std::move(ns));
+  return ref;
+}
+
+std::shared_ptr<NamespaceImpl> ServerImpl::resolve_namespace(const std::string& name, const Value& auth) {
+  std::vector<std::shared_ptr<NamespaceImpl>> candidates;
+  {
+    std::lock_guard<std::mutex> lock(ns_mu);
+    auto it = namespaces.find(name);
+    if (it != namespaces.end()) return it->second->impl();
+    for (auto& p : parents) candidates.push_back(p->impl());
+  }
+  for (auto& parent : candidates) {
+    bool match = false;
+    guarded("namespace predicate", [&] { match = parent->predicate(name, auth); });
+    if (!match) continue;
+    std::lock_guard<std::mutex> lock(ns_mu);
+    auto it = namespaces.find(name);  // another connection may have created it meanwhile
+    if (it != namespaces.end()) return it->second->impl();
+    auto child = std::make_shared<NamespaceImpl>(this, name);
+    {
+      std::lock_guard<std::mutex> parent_lock(parent->mu);
+      child->middlewares = parent->middlewares;
+      child->connection_handlers = parent->connection_handlers;
+      parent->children.push_back(child);
+    }
+    child->parent = parent;
+    namespaces.emplace(name, std::make_unique<Namespace>(child));
+    return child;
+  }
+  return nullptr;
+}
+
+std::shared_ptr<EngineListener> ServerImpl::on_engine_open(const std::shared_ptr<EngineLink>& link) {
+  auto client = std::make_shared<ClientConnection>(this, link);
+  client->start();
+  return client;
+}
+
+}  // namespace chorus

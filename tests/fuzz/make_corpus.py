@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""Writes the Chorus fuzz seed corpora: tests/fuzz/corpus/<target>/<seed name>.
+
+Run from anywhere; it rewrites every corpus/<target>/ directory it knows and creates an
+empty regressions/<target>/ (with a .keep) where there is none. Seeds stay small (well under
+64 KiB) so libFuzzer's max_len stays small; the large inputs (100000 '[', 1 MB bodies) are
+generated into the build tree by generate_inputs.cmake instead.
+
+Input formats (see the header comment of each <target>_fuzz.cpp):
+  json_parse, base64, utf8, engineio_packet: the raw input.
+  engineio_payload: config byte (< 0x80: max_payload = byte * 8; >= 0x80: default), body.
+  socketio_decoder: config byte (bits 0-2 max_attachments, bit 7 depth 8), separator byte,
+    messages split on the separator; 'B' prefix = binary message.
+  frame_checker: max_payload byte (* 3, 0xFF = default), fragments byte (1 + low nibble,
+    bit 7 = default), then frames: header byte, length byte, payload.
+"""
+import os
+import shutil
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RS = b"\x1e"
+
+
+def placeholder(n):
+    return b'{"_placeholder":true,"num":%d}' % n
+
+
+def json_parse():
+    deep = lambda n: b"[" * n + b"]" * n
+    return {
+        "null": b"null",
+        "true": b"true",
+        "false": b"false",
+        "zero": b"0",
+        "minus_zero": b"-0",
+        "fraction": b"-1.5e-3",
+        "exp_form": b"1e21",
+        "small_exp": b"1e-7",
+        "max_double": b"1.7976931348623157e308",
+        "min_subnormal": b"5e-324",
+        "too_big": b"1e309",
+        "exp_huge": b"1e999999999",
+        "exp_4_digits": b"[1e1234,1e-1234]",
+        "exp_5_digits": b"1e12345",
+        "cve_2024_38517": b"[0.00000000001e-2147483639]",
+        "unsafe_int": b"[9007199254740993,123456789012345678901234567890]",
+        "number_256": b"1" * 256,
+        "number_257": b"1" * 257,
+        "bad_numbers": b"[01,1.,.5,-,+1,0x10,NaN,Infinity]",
+        "strings": b'["","a\\u0000b","\\ud83d\\ude00","\\u2028\\u2029","\\"\\\\\\/\\b\\f\\n\\r\\t"]',
+        "lone_surrogate": b'"\\ud800"',
+        "lone_low_surrogate": b'"\\udc00x"',
+        "raw_control": b'"a\x01b"',
+        "bad_utf8": b'"\xff\xfe"',
+        "overlong_utf8": b'"\xc0\xaf"',
+        "utf8_raw": '"é€😀"'.encode(),
+        "duplicate_keys": b'{"a":1,"b":2,"a":3}',
+        "proto_key": b'{"__proto__":{"x":1},"constructor":null}',
+        "nested_mixed": b'{"a":[{"b":[1,{"c":null}]},true],"d":{}}',
+        "depth_128": deep(128),
+        "depth_129": deep(129),
+        "unclosed_100": b"[" * 100,
+        "whitespace": b" \t\n\r[ 1 ,\t2 ]\n",
+        "trailing_garbage": b"[1]x",
+        "trailing_comma": b"[1,]",
+        "bom": b"\xef\xbb\xbf[]",
+        "missing_value": b'{"a"}',
+        "truncated": b'{"a":[1,2',
+        "empty": b"",
+    }
+
+
+def base64():
+    return {
+        "empty": b"",
+        "one_byte": b"QQ==",
+        "two_bytes": b"QUI=",
+        "three_bytes": b"QUJD",
+        "unpadded_1": b"QQ",
+        "unpadded_2": b"QUI",
+        "single_char": b"Q",
+        "nonzero_bits": b"QR==",
+        "nonzero_bits_2": b"QUJ=",
+        "three_pads": b"A===",
+        "all_pads": b"====",
+        "pad_after_group": b"QUJD=",
+        "pad_in_middle": b"QQ==QQ==",
+        "partial_pad": b"QQ=",
+        "pad_then_char": b"QQ=A",
+        "space": b"QU JD",
+        "newline": b"QUJD\n",
+        "url_safe": b"-_8=",
+        "all_ones": b"////",
+        "plus": b"++++",
+        "binary_bytes": b"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        "high_bit": b"QU\xffJD",
+        "long": b"QUJD" * 64,
+    }
+
+
+def utf8():
+    return {
+        "ascii": b"hello, world",
+        "empty": b"",
+        "nul": b"a\x00b",
+        "two_byte": "é".encode(),
+        "three_byte": "€".encode(),
+        "four_byte": "😀".encode(),
+        "max_code_point": b"\xf4\x8f\xbf\xbf",
+        "past_max": b"\xf4\x90\x80\x80",
+        "u_ffff": b"\xef\xbf\xbf",
+        "bom": b"\xef\xbb\xbf",
+        "overlong_2": b"\xc0\xaf",
+        "overlong_3": b"\xe0\x80\xaf",
+        "overlong_4": b"\xf0\x80\x80\xaf",
+        "surrogate_high": b"\xed\xa0\x80",
+        "surrogate_low": b"\xed\xbf\xbf",
+        "before_surrogates": b"\xed\x9f\xbf",
+        "f5": b"\xf5\x80\x80\x80",
+        "ff": b"\xff",
+        "lone_continuation": b"\x80",
+        "truncated_3": b"\xe2\x82",
+        "truncated_4": b"\xf0\x9f\x98",
+        "mixed": "aé€😀z".encode(),
+        "valid_then_bad": "€€€".encode() + b"\xe2\x28\xa1",
+    }
+
+
+def engineio_packet():
+    handshake = (b'0{"sid":"lv_VI97HAXpY6yYWAAAC","upgrades":["websocket"],'
+                 b'"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000}')
+    return {
+        "open": handshake,
+        "open_no_max_payload": b'0{"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":2}',
+        "open_max_payload_u64": b'0{"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":2,"maxPayload":18446744073709551615}',
+        "open_max_payload_2p53": b'0{"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":2,"maxPayload":9007199254740993}',
+        "open_negative": b'0{"sid":"a","upgrades":[],"pingInterval":-1,"pingTimeout":2.5}',
+        "open_u32_overflow": b'0{"sid":"a","upgrades":[],"pingInterval":4294967296,"pingTimeout":2}',
+        "open_sid_escapes": b'0{"sid":"\\u0000\\"\\ud83d\\ude00","upgrades":["websocket","polling"],"pingInterval":1e3,"pingTimeout":0}',
+        "open_bad_upgrades": b'0{"sid":"a","upgrades":"websocket","pingInterval":1,"pingTimeout":2}',
+        "open_missing_sid": b'0{"upgrades":[],"pingInterval":1,"pingTimeout":2}',
+        "open_empty": b"0{}",
+        "open_cve": b"0[0.00000000001e-2147483639]",
+        "open_exp_huge": b"01e999999999",
+        "close": b"1",
+        "ping": b"2",
+        "ping_probe": b"2probe",
+        "pong_probe": b"3probe",
+        "message": b"4hello",
+        "message_empty": b"4",
+        "message_utf8": "4é€😀".encode(),
+        "message_rs": b"4a\x1eb",
+        "upgrade": b"5",
+        "noop": b"6",
+        "type_7": b"7",
+        "type_letter": b"x",
+        "empty": b"",
+        "binary": b"bAQID",
+        "binary_empty": b"b",
+        "binary_unpadded": b"bAQ",
+        "binary_bad": b"b!!!",
+        "binary_pad_only": b"b====",
+        "bad_utf8": b"4\xff",
+        "truncated_utf8": b"4\xe2\x82",
+    }
+
+
+def engineio_payload():
+    dflt = b"\x80"
+    limit_8 = b"\x01"   # max_payload 8
+    limit_0 = b"\x00"   # max_payload 0
+    return {
+        "two_messages": dflt + b"4hello" + RS + b"4world",
+        "mixed": dflt + b"2" + RS + b"3probe" + RS + b"6" + RS + b"bAQID" + RS + b"4x",
+        "single": dflt + b"4",
+        "empty_items": dflt + b"4" + RS + b"4" + RS + b"4",
+        "empty_body": dflt,
+        "lone_rs": dflt + RS,
+        "leading_rs": dflt + RS + b"4a",
+        "trailing_rs": dflt + b"4a" + RS,
+        "double_rs": dflt + b"4a" + RS + RS + b"4b",
+        "only_rs": dflt + RS * 3,
+        "bad_item": dflt + b"4a" + RS + b"7b",
+        "bad_base64": dflt + b"b!!" + RS + b"4a",
+        "bad_utf8": dflt + b"4a" + RS + b"4\xff",
+        "at_limit_8": limit_8 + b"4abcdefg",
+        "past_limit_8": limit_8 + b"4abcdefgh",
+        "at_limit_8_items": limit_8 + b"4a" + RS + b"4b" + RS + b"2",
+        "limit_0": limit_0 + b"4",
+        "limit_0_empty": limit_0,
+        "open": dflt + b'0{"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":2}' + RS + b"40",
+        "socketio_inside": dflt + b'42["chat","hi"]' + RS + b'451-["up",' + placeholder(0) + b"]" + RS + b"bAQID",
+        "many_pings": dflt + RS.join([b"2"] * 200),
+    }
+
+
+def socketio_decoder():
+    def seed(config, *messages, sep=b"\n"):
+        return bytes([config]) + sep + sep.join(messages)
+
+    ev = b'["up",' + placeholder(0) + b"]"
+    two = b'["up",' + placeholder(0) + b"," + placeholder(1) + b"]"
+    return {
+        "connect": seed(2, b"0", b"0/admin,"),
+        "connect_auth": seed(2, b'0{"token":"abc"}'),
+        "connect_nsp_auth": seed(2, b'0/admin,{"token":1}'),
+        "connect_array": seed(2, b"0[]"),
+        "disconnect": seed(2, b"1", b"1/admin,", b"1{}"),
+        "event": seed(2, b'2["hello"]'),
+        "event_args": seed(2, b'2["hello",1,{"a":[true,null,"x"]},-0.5]'),
+        "event_ack": seed(2, b'212["ev"]', b'2/chat,12["ev"]'),
+        "ack_id_max": seed(2, b'29007199254740991["a"]'),
+        "ack_id_past_max": seed(2, b'29007199254740992["a"]'),
+        "ack_id_20_digits": seed(2, b'212345678901234567890["a"]', b'3/x,99999999999999999999[]'),
+        "reserved_events": seed(2, b'2["connect"]', b'2["disconnecting"]', b'2["newListener"]', b'2["error"]'),
+        "bad_events": seed(2, b"2[]", b"2[1]", b'2"x"', b"2", b"2{}"),
+        "ack": seed(2, b"3[]", b'31["ok"]', b"3/chat,5[1,2]", b"3{}"),
+        "connect_error": seed(2, b'4{"message":"no"}', b'4"err"', b"4", b"41"),
+        "binary_event": seed(2, b"51-" + ev, b"B\x01\x02\x03"),
+        "binary_event_two": seed(2, b"52-" + two, b"Babc", b"Bdef"),
+        "binary_event_nsp_ack": seed(2, b"5/chat,1-7" + ev, b"Bx"),
+        "binary_ack": seed(2, b"61-3[" + placeholder(0) + b"]", b"Bx"),
+        "binary_empty_attachment": seed(2, b"51-" + ev, b"B"),
+        "placeholder_out_of_range": seed(2, b'51-["up",' + placeholder(1) + b"]", b"Bx"),
+        "placeholder_negative": seed(2, b'51-["up",' + placeholder(-1) + b"]", b"Bx"),
+        "placeholder_fraction": seed(2, b'51-["up",{"_placeholder":true,"num":0.5}]', b"Bx"),
+        "placeholder_not_binary": seed(2, b'2["a",' + placeholder(0) + b"]"),
+        "placeholder_twice": seed(2, b'51-["a",' + placeholder(0) + b"," + placeholder(0) + b"]", b"Bx"),
+        "placeholder_extra_keys": seed(2, b'51-["a",{"_placeholder":true,"num":0,"x":1}]', b"Bx"),
+        "attachments_huge": seed(2, b'599999999999999999999-["a"]'),
+        "attachments_2p32": seed(2, b'54294967297-["a"]', b"Bx"),
+        "attachments_at_limit": seed(3, b"53-[\"a\"," + placeholder(2) + b"]", b"Ba", b"Bb", b"Bc"),
+        "attachments_past_limit": seed(2, b"53-[\"a\"," + placeholder(2) + b"]", b"Ba", b"Bb", b"Bc"),
+        "attachments_zero": seed(0, b'50-["a"]', b'51-["a"]'),
+        "attachments_malformed": seed(2, b'5-["a"]', b'51["a"]', b"5", b"51-"),
+        "text_while_waiting": seed(2, b"51-" + ev, b'2["a"]', b"Bx"),
+        "binary_unexpected": seed(2, b"Bxyz", b'2["a"]'),
+        "nsp_no_comma": seed(2, b"0/admin", b'2/admin["a"]', b"0admin,"),
+        "cve_2024_38517": seed(2, b'2["a",0.00000000001e-2147483639]'),
+        "exp_huge": seed(2, b'2["a",1e999999999]'),
+        "depth_8": seed(0x82, b'2["a",[[[[[[1]]]]]]]', b'2["a",[[[[[[[1]]]]]]]]'),
+        "deep_200": seed(2, b'2["a",' + b"[" * 200),
+        "sep_rs_binary_newline": seed(2, b"51-" + ev, b"B\n\n\x00", sep=RS),
+    }
+
+
+def frame_checker():
+    def frame(header, payload=b""):
+        assert len(payload) < 256
+        return bytes([header, len(payload)]) + payload
+
+    def seed(*frames, payload=0xFF, fragments=0x80):
+        return bytes([payload, fragments]) + b"".join(frames)
+
+    def close(code, reason=b""):
+        return frame(0x88, code.to_bytes(2, "big") + reason)
+
+    one_byte_fragments = lambda n: frame(0x01, b"a") + frame(0x00, b"a") * (n - 2) + frame(0x80, b"a")
+    return {
+        "text": seed(frame(0x81, b"hello"), frame(0x81)),
+        "binary": seed(frame(0x82, b"\x00\xff\xfe")),
+        "fragmented": seed(frame(0x01, b"hel"), frame(0x00, b"l"), frame(0x80, b"o")),
+        "ping_between_fragments": seed(frame(0x02, b"ab"), frame(0x89, b"p"), frame(0x80, b"cd")),
+        "ping_pong": seed(frame(0x89, b"ping"), frame(0x8A, b"pong"), frame(0x8A)),
+        "ping_125": seed(frame(0x89, b"p" * 125)),
+        "ping_126": seed(frame(0x89, b"p" * 126)),
+        "ping_fragmented": seed(frame(0x09, b"p")),
+        "close_empty": seed(frame(0x88), frame(0x81, b"late")),
+        "close_normal": seed(close(1000, b"bye"), frame(0x89)),
+        "close_one_byte": seed(frame(0x88, b"\x03")),
+        "close_0": seed(close(0)),
+        "close_999": seed(close(999)),
+        "close_1004": seed(close(1004)),
+        "close_1005": seed(close(1005)),
+        "close_1015": seed(close(1015)),
+        "close_1016": seed(close(1016)),
+        "close_3000": seed(close(3000)),
+        "close_4999": seed(close(4999)),
+        "close_5000": seed(close(5000)),
+        "close_reason_bad_utf8": seed(close(1000, b"\xff")),
+        "close_reason_123": seed(close(1000, b"r" * 123)),
+        "close_reason_124": seed(close(1000, b"r" * 124)),
+        "rsv1": seed(frame(0xC1, b"a")),
+        "reserved_opcodes": seed(frame(0x83), frame(0x8B)),
+        "continuation_first": seed(frame(0x80, b"a")),
+        "data_during_fragments": seed(frame(0x01, b"a"), frame(0x81, b"b")),
+        "text_bad_utf8": seed(frame(0x81, b"\xff")),
+        "utf8_split": seed(frame(0x01, b"\xe2\x82"), frame(0x80, b"\xac")),
+        "utf8_split_bad": seed(frame(0x01, b"\xe2"), frame(0x80, b"a")),
+        "utf8_fail_fast": seed(frame(0x01, b"\xe0\x80"), frame(0x80, b"\x80")),
+        "utf8_truncated": seed(frame(0x81, b"\xe2\x82")),
+        "utf8_surrogate": seed(frame(0x81, b"\xed\xa0\x80")),
+        "payload_at_limit": seed(frame(0x81, b"abcdef"), frame(0x01, b"abc"), frame(0x80, b"def"), payload=2),
+        "payload_past_limit": seed(frame(0x01, b"abc"), frame(0x80, b"defg"), payload=2),
+        "payload_limit_0": seed(frame(0x81), frame(0x82, b"x"), payload=0),
+        "fragments_at_limit": seed(one_byte_fragments(3), fragments=0x02),
+        "fragments_past_limit": seed(one_byte_fragments(4), fragments=0x02),
+        "fragments_1024": seed(one_byte_fragments(1024)),
+        "fragments_1025": seed(one_byte_fragments(1025)),
+    }
+
+
+TARGETS = {
+    "json_parse": json_parse,
+    "base64": base64,
+    "utf8": utf8,
+    "engineio_packet": engineio_packet,
+    "engineio_payload": engineio_payload,
+    "socketio_decoder": socketio_decoder,
+    "frame_checker": frame_checker,
+}
+
+
+def main():
+    for name, make in TARGETS.items():
+        seeds = make()
+        corpus = os.path.join(HERE, "corpus", name)
+        shutil.rmtree(corpus, ignore_errors=True)
+        os.makedirs(corpus)
+        for seed_name, content in seeds.items():
+            assert len(content) < 64 * 1024, seed_name
+            with open(os.path.join(corpus, seed_name), "wb") as f:
+                f.write(content)
+        regressions = os.path.join(HERE, "regressions", name)
+        os.makedirs(regressions, exist_ok=True)
+        if not os.listdir(regressions):
+            open(os.path.join(regressions, ".keep"), "wb").close()
+        print(f"{name}: {len(seeds)} seeds")
+
+
+if __name__ == "__main__":
+    main()

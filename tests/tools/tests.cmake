@@ -1,0 +1,28 @@
+# Command-line tools over the core, and the differential test against the reference npm
+# parsers (included by tests/CMakeLists.txt).
+#
+#  chorus_codec <corpus.jsonl>: decodes every corpus line with the Chorus codecs and prints
+#    one canonical JSON line each (tests/tools/codec_tool.cpp). The same source builds to
+#    WASM in wasm/CMakeLists.txt for the parity test (tests/wasm/tests.cmake).
+#  differential (label "differential"): chorus_codec and tests/differential/js_codec.mjs
+#    (engine.io-parser, socket.io-parser from node_modules) over the corpus, diffed by
+#    tests/differential/compare.mjs.
+add_executable(chorus_codec ${CMAKE_CURRENT_LIST_DIR}/codec_tool.cpp)
+target_link_libraries(chorus_codec PRIVATE chorus_core)
+
+find_program(CHORUS_NODE node)
+if(CHORUS_NODE)
+  set(_chorus_diff_dir ${CMAKE_CURRENT_LIST_DIR}/../differential)
+  get_filename_component(_chorus_diff_dir ${_chorus_diff_dir} ABSOLUTE)
+  add_test(NAME differential
+           COMMAND ${CMAKE_COMMAND}
+             -DNODE=${CHORUS_NODE}
+             -DCODEC=$<TARGET_FILE:chorus_codec>
+             -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
+             -DCORPUS=${_chorus_diff_dir}/corpus.jsonl
+             -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/differential
+             -P ${_chorus_diff_dir}/run_differential.cmake)
+  set_tests_properties(differential PROPERTIES LABELS "differential" TIMEOUT 300)
+else()
+  message(WARNING "node not found: the differential test is not added")
+endif()

@@ -1,0 +1,18 @@
+# WASM parity (included by tests/CMakeLists.txt): when CHORUS_WASM_DIR names a build tree of
+# the wasm preset, run the Emscripten build of chorus_codec (wasm/CMakeLists.txt) under Node
+# and the native one over the differential corpus; their outputs must be byte-identical.
+if(CHORUS_WASM_DIR)
+  find_program(CHORUS_NODE node)
+  if(NOT CHORUS_NODE)
+    message(FATAL_ERROR "CHORUS_WASM_DIR is set but node was not found")
+  endif()
+  add_test(NAME wasm_parity
+           COMMAND ${CMAKE_COMMAND}
+             -DNODE=${CHORUS_NODE}
+             -DWASM_CODEC=${CHORUS_WASM_DIR}/wasm/chorus_codec.cjs
+             -DNATIVE_CODEC=$<TARGET_FILE:chorus_codec>
+             -DCORPUS=${CMAKE_CURRENT_LIST_DIR}/../differential/corpus.jsonl
+             -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/wasm_parity
+             -P ${CMAKE_CURRENT_LIST_DIR}/run_parity.cmake)
+  set_tests_properties(wasm_parity PROPERTIES LABELS "wasm" TIMEOUT 300)
+endif()
