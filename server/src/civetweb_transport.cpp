@@ -6,6 +6,7 @@
 // that emitting never blocks on a slow client (DESIGN.md §2, §3).
 #include <civetweb.h>
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include <cstring>
 #include <deque>
@@ -15,6 +16,7 @@
 #include "chorus/engineio/server_session.h"
 #include "chorus/websocket/frame_checker.h"
 #include "internal.h"
+#include "large_stack.h"
 
 namespace chorus {
 namespace {
@@ -167,6 +169,10 @@ class EngineConnection final : public EngineLink, public EngineSocket,
   void writer_loop();
   void on_timer();
   void schedule_timer_locked();
+  void arm_heartbeat() {
+    std::lock_guard<std::mutex> lock(mu_);
+    schedule_timer_locked();
+  }
   bool polling_transport() const {
     std::lock_guard<std::mutex> lock(mu_);
     return session_.transport() == Transport::kPolling;
@@ -248,6 +254,14 @@ class Civet final : public CivetTransport {
     writers_cv_.notify_all();
   }
   bool stopping() const { return stopping_.load(); }
+  // Held polls: stop() lets them answer (CLOSE) before CivetWeb shuts the sockets.
+  void poll_begin() { polls_.fetch_add(1); }
+  void poll_end() {
+    std::lock_guard<std::mutex> lock(mu_);
+    polls_.fetch_sub(1);
+    writers_cv_.notify_all();
+  }
+  int on_begin_request(mg_connection* conn);
 
   // CivetWeb callbacks.
   int on_http(mg_connection* conn);
@@ -263,6 +277,9 @@ class Civet final : public CivetTransport {
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<EngineConnection>> sessions_;
   std::atomic<int> writers_{0};
+  std::atomic<int> polls_{0};
+  std::size_t max_sessions_ = 0;
+  std::string route_;
   std::condition_variable writers_cv_;
   std::atomic<bool> stopping_{false};
 };
@@ -434,6 +451,7 @@ void EngineConnection::handle_poll(mg_connection* conn) {
       return;
     }
     poll_waiting_ = true;
+    civet_->poll_begin();
     cv_.wait(lock, [&] { return !queue_.empty() || release_poll_ || finished_ || civet_->stopping(); });
     poll_waiting_ = false;
     std::vector<Packet> none;
@@ -462,6 +480,7 @@ void EngineConnection::handle_poll(mg_connection* conn) {
     if (first) add(false, "6");  // stopping
   }
   civet_->respond(conn, 200, "text/plain; charset=UTF-8", body);
+  civet_->poll_end();
 }
 
 void EngineConnection::handle_post(mg_connection* conn) {
@@ -728,7 +747,7 @@ std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, Han
   auto conn = std::make_shared<EngineConnection>(this, sid, transport, std::move(hs), limits(), upgrades_for(transport));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || sessions_.size() >= server_->options.max_connections) return nullptr;
+    if (stopping_ || sessions_.size() >= max_sessions_) return nullptr;
     sessions_.emplace(sid, conn);
   }
   if (server_->engine_mode) {
@@ -736,6 +755,7 @@ std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, Han
   } else {
     conn->set_listener(server_->on_engine_open(conn));
   }
+  conn->arm_heartbeat();  // first PING due pingInterval from now
   return conn;
 }
 
@@ -839,7 +859,7 @@ int Civet::on_ws_connect(const mg_connection* cconn) {
         return 1;
       }
     }
-    if (session_count() >= server_->options.max_connections) {
+    if (session_count() >= max_sessions_) {
       respond_error(conn, 503, kBadRequest, "Server at connection limit");
       return 1;
     }
@@ -878,6 +898,11 @@ int Civet::on_ws_data(mg_connection* conn, int bits, char* data, std::size_t len
   auto* holder = static_cast<std::shared_ptr<WsConn>*>(mg_get_user_connection_data(conn));
   if (holder == nullptr) return 0;
   std::shared_ptr<WsConn> wc = *holder;
+  if (wc->close_sent.load()) {
+    // We sent Close: discard what is still in flight until the peer's Close arrives
+    // (RFC 6455 §7.1.1), so that closing never resets a connection with unread input.
+    return (bits & 0x0F) == 0x8 ? 0 : 1;
+  }
   auto r = wc->checker.on_frame(static_cast<std::uint8_t>(bits), std::string_view(data, len));
   using Kind = websocket::FrameResult::Kind;
   switch (r.kind) {
@@ -892,7 +917,8 @@ int Civet::on_ws_data(mg_connection* conn, int bits, char* data, std::size_t len
     case Kind::kClose: {
       wc->write_close(r.close_code, r.reason);
       if (auto engine = wc->engine.lock()) engine->on_ws_closed(wc, !r.peer_initiated);
-      return 0;
+      // Echoing the peer's Close ends the handshake; after our own Close, wait for theirs.
+      return r.peer_initiated ? 0 : 1;
     }
     case Kind::kMessage:
       break;
@@ -908,7 +934,7 @@ int Civet::on_ws_data(mg_connection* conn, int bits, char* data, std::size_t len
     if (!p) {
       wc->write_close(websocket::close_code::kProtocolError, "invalid Engine.IO packet");
       engine->on_ws_parse_error(wc);
-      return 0;
+      return 1;
     }
     packet = std::move(p).value();
   } else {
@@ -916,7 +942,6 @@ int Civet::on_ws_data(mg_connection* conn, int bits, char* data, std::size_t len
   }
   if (!engine->on_ws_packet(wc, packet)) {
     wc->write_close(websocket::close_code::kNormal, "");
-    return 0;
   }
   return 1;
 }
@@ -934,18 +959,83 @@ void Civet::on_ws_close(const mg_connection* conn) {
   if (auto engine = wc->engine.lock()) engine->on_ws_closed(wc, false);
 }
 
-// CivetWeb C callbacks: `cbdata` is the Civet instance.
-int http_cb(mg_connection* conn, void* cbdata) { return static_cast<Civet*>(cbdata)->on_http(conn); }
-int ws_connect_cb(const mg_connection* conn, void* cbdata) { return static_cast<Civet*>(cbdata)->on_ws_connect(conn); }
-void ws_ready_cb(mg_connection* conn, void* cbdata) { static_cast<Civet*>(cbdata)->on_ws_ready(conn); }
-int ws_data_cb(mg_connection* conn, int bits, char* data, std::size_t len, void* cbdata) {
-  return static_cast<Civet*>(cbdata)->on_ws_data(conn, bits, data, len);
+// CivetWeb C callbacks: `cbdata` is the Civet instance. Each runs on the worker's large
+// stack (large_stack.h): CivetWeb's own worker stacks are 100 KiB.
+int http_cb(mg_connection* conn, void* cbdata) {
+  int r = 0;
+  run_on_large_stack([&] { r = static_cast<Civet*>(cbdata)->on_http(conn); });
+  return r;
 }
-void ws_close_cb(const mg_connection* conn, void* cbdata) { static_cast<Civet*>(cbdata)->on_ws_close(conn); }
+int ws_connect_cb(const mg_connection* conn, void* cbdata) {
+  int r = 1;
+  run_on_large_stack([&] { r = static_cast<Civet*>(cbdata)->on_ws_connect(conn); });
+  return r;
+}
+void ws_ready_cb(mg_connection* conn, void* cbdata) {
+  run_on_large_stack([&] { static_cast<Civet*>(cbdata)->on_ws_ready(conn); });
+}
+int ws_data_cb(mg_connection* conn, int bits, char* data, std::size_t len, void* cbdata) {
+  int r = 0;
+  run_on_large_stack([&] { r = static_cast<Civet*>(cbdata)->on_ws_data(conn, bits, data, len); });
+  return r;
+}
+void ws_close_cb(const mg_connection* conn, void* cbdata) {
+  run_on_large_stack([&] { static_cast<Civet*>(cbdata)->on_ws_close(conn); });
+}
+int begin_request_cb(mg_connection* conn) {
+  return static_cast<Civet*>(mg_get_user_data(mg_get_context(conn)))->on_begin_request(conn);
+}
 int log_cb(const mg_connection*, const char* message) {
   log(LogLevel::kDebug, std::string("civetweb: ") + message);
   return 1;
 }
+
+// CivetWeb 1.15 drops a WebSocket handshake with a missing key or another version without
+// an answer; RFC 6455 §4.2.2 wants 400, or 426 with the version we speak.
+int Civet::on_begin_request(mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  const char* upgrade = mg_get_header(conn, "Upgrade");
+  if (upgrade == nullptr || lower(upgrade) != "websocket" || ri->local_uri == nullptr) return 0;
+  std::string_view uri(ri->local_uri);
+  if (uri.substr(0, route_.size()) != route_) return 0;
+  const char* version = mg_get_header(conn, "Sec-WebSocket-Version");
+  if (version == nullptr || std::string_view(version) != "13") {
+    respond_error(conn, 426, kBadRequest, "WebSocket version 13 required");
+    return 426;
+  }
+  const char* key = mg_get_header(conn, "Sec-WebSocket-Key");
+  auto decoded = key == nullptr ? Result<std::string>(make_error(ErrorCode::kInvalidPacket, "")) : base64::decode(key);
+  if (!decoded || decoded->size() != 16) {
+    respond_error(conn, 400, kBadRequest, "invalid Sec-WebSocket-Key");
+    return 400;
+  }
+  return 0;
+}
+
+namespace {
+// How many threads this process may still create: the per-user limit and, since each
+// thread stack is a memory mapping or more, vm.max_map_count.
+std::size_t thread_capacity() {
+  std::size_t cap = 1'000'000;
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 512) {
+    cap = std::min<std::size_t>(cap, rl.rlim_cur - 512);
+  }
+  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
+    unsigned long maps = 0;
+    if (std::fscanf(f, "%lu", &maps) == 1 && maps > 4096) {
+#if defined(__SANITIZE_ADDRESS__)
+      constexpr std::size_t kMapsPerThread = 14;  // ASan adds shadow and fake-stack mappings
+#else
+      constexpr std::size_t kMapsPerThread = 5;  // stack + guard, large stack + guard, slack
+#endif
+      cap = std::min<std::size_t>(cap, (maps - 4096) / kMapsPerThread);
+    }
+    std::fclose(f);
+  }
+  return cap;
+}
+}  // namespace
 
 Status Civet::start() {
   static std::once_flag init_once;
@@ -955,7 +1045,16 @@ Status Civet::start() {
   std::string ports = o.host + ":" + std::to_string(o.port) + (tls ? "s" : "");
   // Every open transport holds a worker thread (DESIGN.md §3): size the pool from the
   // connection limit, plus a few for short requests (static files, handshakes).
-  std::string threads = std::to_string(std::min<std::size_t>(o.max_connections + 16, 60000));
+  std::size_t wanted = o.max_connections + 16;
+  std::size_t cap = std::min<std::size_t>(thread_capacity(), 60000);
+  if (wanted > cap) {
+    log(LogLevel::kWarn, "max_connections " + std::to_string(o.max_connections) + " needs " + std::to_string(wanted) +
+                             " threads; this system allows about " + std::to_string(cap) + ": serving at most " +
+                             std::to_string(cap - 16) + " connections");
+    wanted = cap;
+  }
+  max_sessions_ = wanted - 16;
+  std::string threads = std::to_string(wanted);
   std::string ws_timeout = std::to_string(static_cast<std::uint64_t>(o.limits.ping_interval_ms) +
                                           o.limits.ping_timeout_ms + 10000);
   std::vector<std::string> kv = {
@@ -971,8 +1070,17 @@ Status Civet::start() {
       "tcp_nodelay", "1",
       "decode_url", "yes",
   };
-  if (!o.document_root.empty()) {
-    kv.insert(kv.end(), {"document_root", o.document_root});
+  if (!o.document_root.empty() || !o.mounts.empty()) {
+    kv.insert(kv.end(), {"document_root", o.document_root.empty() ? std::string(".") : o.document_root});
+  }
+  if (!o.mounts.empty()) {
+    std::string rewrite;
+    for (const auto& [prefix, dir] : o.mounts) {
+      if (!rewrite.empty()) rewrite += ",";
+      // CivetWeb appends the rest of the URI to the target as is: end it with '/'.
+      rewrite += prefix + "=" + dir + (dir.empty() || dir.back() != '/' ? "/" : "");
+    }
+    kv.insert(kv.end(), {"url_rewrite_patterns", rewrite});
   }
   if (tls) {
     kv.insert(kv.end(), {"ssl_certificate", o.tls_certificate, "ssl_protocol_version", "4"});
@@ -983,26 +1091,17 @@ Status Civet::start() {
 
   mg_callbacks callbacks{};
   callbacks.log_message = log_cb;
+  callbacks.begin_request = begin_request_cb;
+  route_ = o.path;
+  while (route_.size() > 1 && route_.back() == '/') route_.pop_back();
 
-  // Worker stacks: CivetWeb starts all its workers at once; 512 KiB of address space each
-  // instead of the 8 MiB default keeps 10,000 of them affordable. Restored right after.
-  pthread_attr_t old_attr, small;
-  bool have_old = pthread_getattr_default_np(&old_attr) == 0;
-  pthread_attr_init(&small);
-  pthread_attr_setstacksize(&small, 512 * 1024);
-  pthread_setattr_default_np(&small);
   ctx_ = mg_start(&callbacks, this, opts.data());
-  if (have_old) pthread_setattr_default_np(&old_attr);
-  pthread_attr_destroy(&small);
-  if (have_old) pthread_attr_destroy(&old_attr);
   if (ctx_ == nullptr) {
     return make_error(ErrorCode::kProtocol, "cannot start the server on " + ports +
                                                  (tls ? " (check the certificate file)" : " (address in use?)"));
   }
-  std::string route = o.path;
-  while (route.size() > 1 && route.back() == '/') route.pop_back();
-  mg_set_request_handler(ctx_, route.c_str(), http_cb, this);
-  mg_set_websocket_handler(ctx_, route.c_str(), ws_connect_cb, ws_ready_cb, ws_data_cb, ws_close_cb, this);
+  mg_set_request_handler(ctx_, route_.c_str(), http_cb, this);
+  mg_set_websocket_handler(ctx_, route_.c_str(), ws_connect_cb, ws_ready_cb, ws_data_cb, ws_close_cb, this);
   mg_server_port sp[4];
   int n = mg_get_server_ports(ctx_, 4, sp);
   port_ = n > 0 ? sp[0].port : o.port;
@@ -1019,11 +1118,15 @@ void Civet::stop() {
   }
   for (auto& c : all) c->close("server shutting down");
   {
+    // Held polls answer CLOSE and writers say goodbye; a stalled client gets 2 s, then
+    // mg_stop's stop flag aborts its write.
     std::unique_lock<std::mutex> lock(mu_);
-    writers_cv_.wait_for(lock, std::chrono::seconds(12), [&] { return writers_.load() == 0; });
+    writers_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return writers_.load() == 0 && polls_.load() == 0; });
   }
   mg_stop(ctx_);
   ctx_ = nullptr;
+  std::unique_lock<std::mutex> lock(mu_);
+  writers_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return writers_.load() == 0; });
 }
 
 }  // namespace

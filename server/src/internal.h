@@ -139,17 +139,23 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
   void on_close(const std::string& reason) override;
 
   bool send(const socketio::Packet& packet, bool is_volatile = false);
-  bool send_frame(FramePtr frame) { return engine_->send(std::move(frame)); }
-  void close(const std::string& reason) { engine_->close(reason); }
+  bool send_frame(FramePtr frame) {
+    auto engine = engine_.lock();
+    return engine && engine->send(std::move(frame));
+  }
+  void close(const std::string& reason) {
+    if (auto engine = engine_.lock()) engine->close(reason);
+  }
   void detach(const std::string& nsp);  // a socket left its namespace
-  const std::shared_ptr<EngineLink>& engine() const { return engine_; }
 
  private:
   void handle(socketio::Packet packet);
   void connect(const std::string& nsp, Value auth);
 
   ServerImpl* server_;
-  std::shared_ptr<EngineLink> engine_;
+  // Weak: the session owns this listener; a strong reference back would be a cycle.
+  std::weak_ptr<EngineLink> engine_;
+  Handshake handshake_;
   std::mutex dispatch_mu_;  // one packet of this connection handled at a time
   socketio::Decoder decoder_;
   std::mutex mu_;

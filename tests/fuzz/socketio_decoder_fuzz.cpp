@@ -38,7 +38,8 @@ void check_rules(const sio::Packet& packet, const chorus::fuzz::ValueStats& stat
       CHORUS_FUZZ_CHECK(!data);
       break;
     case sio::PacketType::kConnectError:
-      CHORUS_FUZZ_CHECK(data && (data->is_object() || data->is_string()));
+      // No payload is accepted, as the reference parser does.
+      CHORUS_FUZZ_CHECK(!data || data->is_object() || data->is_string());
       break;
     case sio::PacketType::kEvent:
     case sio::PacketType::kBinaryEvent:
@@ -135,8 +136,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       CHORUS_FUZZ_CHECK(!decoder.awaiting_attachments());
     } else if (!result.value().has_value()) {
       CHORUS_FUZZ_CHECK(decoder.awaiting_attachments());
-      // Only a binary packet announcing at least one attachment waits ("50-[...]" is
-      // complete at once, as in the reference decoder).
+      // Only a binary packet announcing at least one attachment waits: "50-[...]" is
+      // either complete at once (as in the reference decoder) or rejected.
       if (!binary) CHORUS_FUZZ_CHECK(announced_attachments(message) > 0);
     } else {
       CHORUS_FUZZ_CHECK(!decoder.awaiting_attachments());

@@ -100,6 +100,31 @@ Status guard(std::string_view text, const Limits& limits) {
   return Ok{};
 }
 
+// Correctly rounded decimal -> double, independent of the C locale where possible.
+bool to_double(std::string_view literal, double& out) {
+#if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
+  auto r = std::from_chars(literal.data(), literal.data() + literal.size(), out);
+  if (r.ec == std::errc::result_out_of_range) {
+    // Literals are at most max_number_length characters, so only an exponent can take a
+    // value out of range: a negative one underflows to (signed) zero, as in JavaScript;
+    // a positive one overflows, which JSON cannot carry.
+    std::size_t e = literal.find_first_of("eE");
+    if (e != std::string_view::npos && e + 1 < literal.size() && literal[e + 1] == '-') {
+      out = literal[0] == '-' ? -0.0 : 0.0;
+      return true;
+    }
+    return false;
+  }
+  return r.ec == std::errc() && r.ptr == literal.data() + literal.size();
+#else
+  // Emscripten's libc++ has no floating-point from_chars; its strtod runs in the C locale.
+  std::string copy(literal);
+  char* end = nullptr;
+  out = std::strtod(copy.c_str(), &end);
+  return end == copy.c_str() + copy.size();
+#endif
+}
+
 // SAX handler building a Value with an explicit stack (no recursion at any depth).
 class Builder {
  public:
@@ -107,18 +132,22 @@ class Builder {
 
   bool Null() { return add(Value()); }
   bool Bool(bool b) { return add(Value(b)); }
-  bool Int(int i) { return add(Value(i)); }
-  bool Uint(unsigned u) { return add(Value(u)); }
-  bool Int64(std::int64_t i) { return add(Value(i)); }
-  bool Uint64(std::uint64_t u) { return add(Value(u)); }
-  bool Double(double d) {
-    if (!std::isfinite(d)) {
+  // kParseNumbersAsStringsFlag routes every number here: RapidJSON 1.1.0's own conversion
+  // misreads some literals (an all-zero significand with a large exponent hits clz(0); a
+  // long significand with e308 indexes past its power table), so Chorus converts them.
+  bool Int(int) { return false; }
+  bool Uint(unsigned) { return false; }
+  bool Int64(std::int64_t) { return false; }
+  bool Uint64(std::uint64_t) { return false; }
+  bool Double(double) { return false; }
+  bool RawNumber(const char* s, rapidjson::SizeType n, bool) {
+    double d = 0;
+    if (!to_double(std::string_view(s, n), d) || !std::isfinite(d)) {
       number_out_of_range_ = true;
       return false;
     }
     return add(Value(d));
   }
-  bool RawNumber(const char*, rapidjson::SizeType, bool) { return false; }  // flag not used
   bool String(const char* s, rapidjson::SizeType n, bool) { return add(Value(std::string(s, n))); }
   bool Key(const char* s, rapidjson::SizeType n, bool) {
     key_.assign(s, n);
@@ -319,7 +348,7 @@ Result<Value> parse(std::string_view text, const Limits& limits) {
   rapidjson::Reader reader;
   Builder builder(limits.max_json_depth);
   constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
-                              rapidjson::kParseFullPrecisionFlag;
+                              rapidjson::kParseNumbersAsStringsFlag;
   rapidjson::ParseResult r = reader.Parse<kFlags>(stream, builder);
   if (r.IsError()) {
     if (builder.depth_exceeded()) {

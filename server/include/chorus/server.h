@@ -58,6 +58,8 @@ struct ServerOptions {
   int port = 8080;                      // 0: pick a free port (see Server::port())
   std::string path = "/socket.io/";     // Engine.IO endpoint
   std::string document_root;            // static files; empty: none
+  // Extra static folders: URL prefix (e.g. "/chorus/") -> directory.
+  std::vector<std::pair<std::string, std::string>> mounts;
   // CORS: origins allowed to call the endpoint from a browser ("*" for any). Empty: no CORS
   // headers at all (same-origin only).
   std::vector<std::string> cors_origins;

@@ -142,6 +142,25 @@ TEST(JsonParse, NumberGuards) {
   EXPECT_TRUE(parse("[\"1e999999999\"]").ok());
 }
 
+TEST(JsonParse, NumberConversionEdgeCases) {
+  // Fuzzer finds: RapidJSON 1.1.0's own conversion got these wrong; Chorus converts itself.
+  auto zeros = parse("[0e130,0.0e50,-0e40,0e-300,0.000000000000000000000000000000000000000e99]");
+  ASSERT_TRUE(zeros.ok());
+  for (const Value& v : zeros->as_array()) EXPECT_EQ(v.as_number(), 0.0);
+  EXPECT_FALSE(parse("[10e308]").ok());
+  EXPECT_FALSE(parse("[100e307]").ok());
+  auto big = parse("[1" + std::string(60, '0') + "1e200]");
+  ASSERT_TRUE(big.ok());
+  EXPECT_EQ((*big)[0].as_number(), 1e261);
+  EXPECT_FALSE(parse("[1" + std::string(60, '0') + "1e308]").ok());
+  EXPECT_EQ(parse("[1e-400]")->as_array()[0].as_number(), 0.0);
+  EXPECT_TRUE(std::signbit(parse("[-1e-400]")->as_array()[0].as_number()));
+  EXPECT_EQ(parse("[2.2250738585072011e-308]")->as_array()[0].as_number(), 2.2250738585072011e-308);
+  EXPECT_EQ(parse("[4.9e-324]")->as_array()[0].as_number(), 4.9e-324);
+  EXPECT_EQ(parse("[1.7976931348623157e308]")->as_array()[0].as_number(), 1.7976931348623157e308);
+  EXPECT_EQ(parse("[0.1]")->as_array()[0].as_number(), 0.1);
+}
+
 TEST(JsonParse, NumbersAreJavaScriptDoubles) {
   auto v = parse("[9007199254740993, 1e-400, -0, 123456789012345678901234567890]");
   ASSERT_TRUE(v.ok());

@@ -1,0 +1,228 @@
+// chorus-server: a ready-to-run Chorus server.
+//
+// Serves a static document root (the demo by default) and the browser SDK under /chorus/,
+// and runs a small publish/subscribe app on the main namespace:
+//   emit("join", room[, ack])  emit("leave", room[, ack])
+//   emit("publish", room, event, ...args)  -> every other socket in `room` gets event(...args)
+// With --jwt-secret, every connection must present an HS256 token (auth.token, ?token= or
+// Authorization: Bearer), whose claims land in socket.data()["user"].
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "chorus/json/json.h"
+#include "chorus/server.h"
+#if __has_include("chorus/jwt.h")
+#include "chorus/jwt.h"
+#define CHORUS_HAVE_JWT 1
+#endif
+
+namespace {
+
+constexpr const char* kUsage = R"(usage: chorus-server [options]
+
+  --host ADDR            listen address (default 127.0.0.1)
+  --port N               listen port (default 8080; 0 picks a free one)
+  --root DIR             static files (default: demo)
+  --sdk DIR              browser SDK served at /chorus/ (default: build/wasm/wasm)
+  --path PATH            Engine.IO endpoint (default /socket.io/)
+  --cors ORIGINS         comma-separated allowed origins, or * (default: none)
+  --cors-credentials     allow credentials in CORS answers
+  --max-payload BYTES    largest message/body accepted (default 1000000)
+  --ping-interval MS     heartbeat interval (default 25000)
+  --ping-timeout MS      heartbeat timeout (default 20000)
+  --connect-timeout MS   time to join a namespace (default 45000)
+  --max-connections N    Engine.IO sessions at once (default 10000)
+  --transports LIST      comma-separated: polling,websocket (default both)
+  --jwt-secret SECRET    require an HS256 token on every connection
+  --tls-cert FILE        PEM with certificate and key: serve https/wss
+  --log-level LEVEL      error, warn, info or debug (default info)
+  --config FILE          JSON file with any of the above (keys without "--")
+  --help                 this text
+)";
+
+std::vector<std::string> split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream ss(s);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (!item.empty()) out.push_back(item);
+  }
+  return out;
+}
+
+bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, const std::string& key,
+           const std::string& value, std::string& error) {
+  auto number = [&](std::uint64_t& out) {
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(value.c_str(), &end, 10);
+    if (value.empty() || *end != '\0') {
+      error = "--" + key + " needs a number, got '" + value + "'";
+      return false;
+    }
+    out = v;
+    return true;
+  };
+  std::uint64_t n = 0;
+  if (key == "host") o.host = value;
+  else if (key == "port") { if (!number(n) || n > 65535) { error = "--port needs 0..65535"; return false; } o.port = static_cast<int>(n); }
+  else if (key == "root") o.document_root = value;
+  else if (key == "sdk") sdk = value;
+  else if (key == "path") o.path = value;
+  else if (key == "cors") o.cors_origins = split(value);
+  else if (key == "cors-credentials") o.cors_credentials = value != "false";
+  else if (key == "max-payload") { if (!number(n)) return false; o.limits.max_payload = n; }
+  else if (key == "ping-interval") { if (!number(n)) return false; o.limits.ping_interval_ms = static_cast<std::uint32_t>(n); }
+  else if (key == "ping-timeout") { if (!number(n)) return false; o.limits.ping_timeout_ms = static_cast<std::uint32_t>(n); }
+  else if (key == "connect-timeout") { if (!number(n)) return false; o.limits.connect_timeout_ms = static_cast<std::uint32_t>(n); }
+  else if (key == "max-connections") { if (!number(n) || n == 0) return false; o.max_connections = n; }
+  else if (key == "transports") o.transports = split(value);
+  else if (key == "jwt-secret") jwt_secret = value;
+  else if (key == "tls-cert") o.tls_certificate = value;
+  else if (key == "log-level") {
+    if (value == "error") o.log_level = chorus::LogLevel::kError;
+    else if (value == "warn") o.log_level = chorus::LogLevel::kWarn;
+    else if (value == "info") o.log_level = chorus::LogLevel::kInfo;
+    else if (value == "debug") o.log_level = chorus::LogLevel::kDebug;
+    else { error = "--log-level: error, warn, info or debug"; return false; }
+  } else {
+    error = "unknown option --" + key;
+    return false;
+  }
+  return true;
+}
+
+bool load_config(const std::string& path, chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret,
+                 std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = "cannot read config file " + path;
+    return false;
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  auto v = chorus::json::parse(ss.str());
+  if (!v || !v->is_object()) {
+    error = path + ": " + (v ? std::string("not a JSON object") : v.error().message);
+    return false;
+  }
+  for (const chorus::Member& m : v->as_object()) {
+    std::string value;
+    if (m.value.is_string()) value = m.value.as_string();
+    else if (m.value.is_bool()) value = m.value.as_bool() ? "true" : "false";
+    else if (m.value.is_number()) value = std::to_string(static_cast<long long>(m.value.as_number()));
+    else if (m.value.is_array()) {
+      for (const chorus::Value& item : m.value.as_array()) value += (value.empty() ? "" : ",") + item.get_string();
+    }
+    if (!apply(o, sdk, jwt_secret, m.key, value, error)) {
+      error = path + ": " + error;
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  chorus::ServerOptions opts;
+  opts.document_root = "demo";
+  std::string sdk = "build/wasm/wasm";
+  std::string jwt_secret;
+  std::string error;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      std::fprintf(stderr, "chorus-server: unexpected argument '%s' (see --help)\n", arg.c_str());
+      return 2;
+    }
+    std::string key = arg.substr(2);
+    std::string value;
+    if (key == "cors-credentials") {
+      value = "true";
+    } else if (i + 1 < argc) {
+      value = argv[++i];
+    } else {
+      std::fprintf(stderr, "chorus-server: %s needs a value (see --help)\n", arg.c_str());
+      return 2;
+    }
+    bool ok = key == "config" ? load_config(value, opts, sdk, jwt_secret, error)
+                              : apply(opts, sdk, jwt_secret, key, value, error);
+    if (!ok) {
+      std::fprintf(stderr, "chorus-server: %s\n", error.empty() ? ("bad value for " + arg).c_str() : error.c_str());
+      return 2;
+    }
+  }
+  // CivetWeb resolves rewrite targets literally: give it absolute folders.
+  auto absolute = [](const std::string& dir) {
+    char buf[PATH_MAX];
+    return realpath(dir.c_str(), buf) != nullptr ? std::string(buf) : std::string();
+  };
+  if (!opts.document_root.empty()) {
+    std::string root = absolute(opts.document_root);
+    if (root.empty()) {
+      std::fprintf(stderr, "chorus-server: document root '%s' does not exist\n", opts.document_root.c_str());
+      return 2;
+    }
+    opts.document_root = root;
+  }
+  if (!sdk.empty()) {
+    std::string dir = absolute(sdk);
+    if (dir.empty()) {
+      std::fprintf(stderr, "chorus-server: SDK folder '%s' not found; /chorus/ is not served\n", sdk.c_str());
+    } else {
+      opts.mounts.emplace_back("/chorus/", dir);
+    }
+  }
+
+  chorus::Server server(opts);
+  if (!jwt_secret.empty()) {
+#ifdef CHORUS_HAVE_JWT
+    server.use(chorus::jwt_middleware(chorus::JwtOptions{jwt_secret}));
+#else
+    std::fprintf(stderr, "chorus-server: built without JWT support\n");
+    return 2;
+#endif
+  }
+  server.on_connection([](chorus::Socket& socket) {
+    socket.on("join", [&socket](const chorus::Args& a, chorus::Ack ack) {
+      if (a.empty() || !a[0].is_string()) return ack(chorus::Args{false, "join needs a room name"});
+      socket.join(a[0].as_string());
+      ack(chorus::Args{true});
+    });
+    socket.on("leave", [&socket](const chorus::Args& a, chorus::Ack ack) {
+      if (a.empty() || !a[0].is_string()) return ack(chorus::Args{false, "leave needs a room name"});
+      socket.leave(a[0].as_string());
+      ack(chorus::Args{true});
+    });
+    socket.on("publish", [&socket](const chorus::Args& a, chorus::Ack ack) {
+      if (a.size() < 2 || !a[0].is_string() || !a[1].is_string()) {
+        return ack(chorus::Args{false, "publish needs a room and an event name"});
+      }
+      chorus::Args rest(a.begin() + 2, a.end());
+      bool sent = socket.to(a[0].as_string()).emit(a[1].as_string(), std::move(rest));
+      ack(chorus::Args{sent});
+    });
+  });
+
+  chorus::stop_on_signals(server);
+  chorus::Status started = server.start();
+  if (!started) {
+    std::fprintf(stderr, "chorus-server: %s\n", started.error().message.c_str());
+    return 1;
+  }
+  std::printf("chorus: listening on %s://%s:%d%s\n", opts.tls_certificate.empty() ? "http" : "https",
+              opts.host.c_str(), server.port(), opts.path.c_str());
+  std::fflush(stdout);
+  chorus::Status ran = server.run();
+  std::printf("chorus: stopped\n");
+  return ran ? 0 : 1;
+}
