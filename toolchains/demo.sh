@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts the Chorus demo on http://127.0.0.1:8080: installs what is missing, builds native
-# and WASM, serves the page. Idempotent; Ctrl-C stops it.
+# and WASM, and runs chorus-server on the demo page. Idempotent; Ctrl-C stops it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -9,5 +9,6 @@ jobs="${CHORUS_JOBS:-$(nproc)}"
 cmake --preset wasm >/dev/null
 cmake --build --preset wasm -j "$jobs"
 cmake --preset release >/dev/null
-cmake --build --preset release -j "$jobs"
-exec node toolchains/serve_static.mjs "${CHORUS_PORT:-8080}" /chorus/="$root/build/wasm/wasm" /="$root/demo/inspector"
+cmake --build --preset release -j "$jobs" --target chorus-server
+exec build/release/server/chorus-server --host 127.0.0.1 --port "${CHORUS_PORT:-8080}" \
+  --root demo/inspector --sdk build/wasm/wasm "$@"
