@@ -6,6 +6,7 @@
 // that emitting never blocks on a slow client (DESIGN.md §2, §3).
 #include <civetweb.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <cstring>
@@ -91,6 +92,15 @@ Handshake make_handshake(const mg_connection* conn) {
 
 class Civet;
 class EngineConnection;
+void append_sse_event(std::string& out, bool binary, const std::string& data);
+struct RawWsRoute {
+  Civet* civet;
+  const WebSocketHandlers* handlers;
+};
+struct SseRouteData {
+  Civet* civet;
+  std::size_t index;
+};
 
 // One WebSocket connection (current transport of a session, or an upgrade probe).
 struct WsConn {
@@ -153,6 +163,15 @@ class EngineConnection final : public EngineLink, public EngineSocket,
   void close() override { close("forced close"); }
 
   void set_listener(std::shared_ptr<EngineListener> l) { listener_ = std::move(l); }
+  // Wake whoever waits for outbound data; no futex call when nobody does (broadcasts wake
+  // thousands of sessions).
+  void wake_locked() {
+    if (writer_waiting_ && poll_waiting_) {
+      cv_.notify_all();
+    } else if (writer_waiting_ || poll_waiting_) {
+      cv_.notify_one();
+    }
+  }
   Packet open_packet() const {
     std::lock_guard<std::mutex> lock(mu_);
     return session_.open_packet();
@@ -161,6 +180,8 @@ class EngineConnection final : public EngineLink, public EngineSocket,
   // Transport entry points.
   void handle_poll(mg_connection* conn);
   void handle_post(mg_connection* conn);
+  void handle_sse(mg_connection* conn);
+  void on_sse_closed();
   Status begin_upgrade(Transport to);
   void attach_ws(const std::shared_ptr<WsConn>& ws, bool is_upgrade);
   bool on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet);  // false: close it
@@ -210,6 +231,7 @@ class EngineConnection final : public EngineLink, public EngineSocket,
   std::shared_ptr<WsConn> ws_;
   std::shared_ptr<WsConn> probe_;
   bool writer_started_ = false;
+  bool writer_waiting_ = false;
   TimerService::Id timer_ = 0;
   std::uint64_t timer_deadline_ = 0;
 };
@@ -262,6 +284,10 @@ class Civet final : public CivetTransport {
     writers_cv_.notify_all();
   }
   int on_begin_request(mg_connection* conn);
+  int on_route(mg_connection* conn);
+  int on_feed(mg_connection* conn);
+  int on_sse_route(mg_connection* conn, std::size_t index);
+  const std::atomic<bool>& stopping_flag() const { return stopping_; }
 
   // CivetWeb callbacks.
   int on_http(mg_connection* conn);
@@ -280,6 +306,8 @@ class Civet final : public CivetTransport {
   std::atomic<int> polls_{0};
   std::size_t max_sessions_ = 0;
   std::string route_;
+  std::vector<std::unique_ptr<SseRouteData>> sse_data_;
+  std::vector<std::unique_ptr<RawWsRoute>> ws_data_;
   std::condition_variable writers_cv_;
   std::atomic<bool> stopping_{false};
 };
@@ -329,7 +357,7 @@ bool EngineConnection::enqueue_locked(FramePtr frame, Deferred& d) {
   }
   queued_bytes_ += frame->bytes;
   queue_.push_back(std::move(frame));
-  cv_.notify_all();
+  wake_locked();
   return true;
 }
 
@@ -423,7 +451,7 @@ void EngineConnection::on_timer() {
     if (t.send_ping) {
       queued_bytes_ += 1;
       queue_.push_back(OutFrame::text("2"));  // heartbeat bypasses the volatile/stall rules
-      cv_.notify_all();
+      wake_locked();
     }
     if (t.abandon_probe && probe_) d.close_probe = std::move(probe_);
     if (t.closed) finish_locked(engineio::to_string(session_.close_reason()), d);
@@ -489,7 +517,7 @@ void EngineConnection::handle_post(mg_connection* conn) {
     bool reject = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (finished_ || session_.transport() != Transport::kPolling) {
+      if (finished_ || session_.transport() == Transport::kWebSocket) {
         reject = true;  // after an upgrade the reference answers stale polling requests 400
       } else if (post_active_) {
         finish_locked("transport error", d);  // "data request overlap from client"
@@ -551,14 +579,76 @@ void EngineConnection::handle_post(mg_connection* conn) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     std::uint64_t now = now_ms();
+    const Transport via = session_.transport();  // polling, or SSE's upstream
     for (const Packet& p : *packets) {
       if (finished_) break;
-      apply_locked(session_.on_packet(Transport::kPolling, p, now), nullptr, d);
+      apply_locked(session_.on_packet(via, p, now), nullptr, d);
     }
     post_active_ = false;
   }
   run_deferred(d);
   civet_->respond(conn, 200, "text/html", "ok");
+}
+
+void EngineConnection::handle_sse(mg_connection* conn) {
+  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+                     "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\n"
+                     "Connection: close\r\n" + civet_->cors_headers(conn) + "\r\n";
+  // retry: a reconnection hint for generic clients; the Chorus SDK reconnects itself.
+  std::string out = head + "retry: 2000\n\n";
+  append_sse_event(out, false, engineio::encode_text(open_packet()));
+  if (mg_write(conn, out.data(), out.size()) <= 0) {
+    on_sse_closed();
+    return;
+  }
+  constexpr auto kKeepAlive = std::chrono::seconds(15);  // proxies drop silent streams
+  std::unique_lock<std::mutex> lock(mu_);
+  civet_->poll_begin();
+  while (true) {
+    out.clear();
+    poll_waiting_ = true;
+    bool woke = cv_.wait_for(lock, kKeepAlive, [&] {
+      return !queue_.empty() || release_poll_ || finished_ || civet_->stopping() ||
+             session_.transport() != Transport::kSse;
+    });
+    poll_waiting_ = false;
+    while (!queue_.empty()) {
+      for (const OutFrame::Part& part : queue_.front()->parts) append_sse_event(out, part.binary, part.data);
+      queued_bytes_ -= queue_.front()->bytes;
+      queue_.pop_front();
+    }
+    bool end = false;
+    if (finished_) {
+      append_sse_event(out, false, "1");  // CLOSE
+      end = true;
+    } else if (session_.transport() != Transport::kSse || civet_->stopping()) {
+      end = true;  // upgraded: the WebSocket carries the session now
+    } else if (release_poll_) {
+      release_poll_ = false;
+      append_sse_event(out, false, "6");  // NOOP during an upgrade, as polling gets
+    } else if (!woke && out.empty()) {
+      out = ": keep-alive\n\n";
+    }
+    lock.unlock();
+    bool ok = out.empty() || mg_write(conn, out.data(), out.size()) > 0;
+    lock.lock();
+    if (!ok || end) break;
+  }
+  lock.unlock();
+  civet_->poll_end();
+  on_sse_closed();
+}
+
+void EngineConnection::on_sse_closed() {
+  Deferred d;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finished_ && session_.transport() == Transport::kSse) {
+      apply_locked(session_.on_transport_closed(Transport::kSse, false), nullptr, d);
+      if (!finished_) finish_locked("transport close", d);
+    }
+  }
+  run_deferred(d);
 }
 
 Status EngineConnection::begin_upgrade(Transport to) {
@@ -657,7 +747,9 @@ void EngineConnection::writer_loop() {
   std::unique_lock<std::mutex> lock(mu_);
   std::vector<FramePtr> batch;
   while (true) {
+    writer_waiting_ = true;
     cv_.wait(lock, [&] { return !queue_.empty() || finished_; });
+    writer_waiting_ = false;
     std::shared_ptr<WsConn> ws = ws_;
     batch.assign(queue_.begin(), queue_.end());
     queue_.clear();
@@ -690,6 +782,37 @@ void EngineConnection::writer_loop() {
 
 // ---------------------------------------------------------------------------------------
 // Civet: HTTP and WebSocket entry points
+
+// SSE framing of one Engine.IO packet (README, "Protocol: the SSE transport"): the packet
+// text split at LF into `data:` lines (EventSource joins them with LF again). CR cannot
+// survive an EventSource (it normalises CR and CRLF to LF), so a packet holding CR travels
+// as `event: b64` with base64 of its UTF-8 text. Binary messages are 'b' + base64, as in
+// polling.
+void append_sse_event(std::string& out, bool binary, const std::string& data) {
+  std::string text;
+  const std::string* packet = &data;
+  if (binary) {
+    text.push_back('b');
+    base64::encode(data, text);
+    packet = &text;
+  }
+  if (packet->find('\r') != std::string::npos) {
+    out += "event: b64\ndata: ";
+    base64::encode(*packet, out);
+    out += "\n\n";
+    return;
+  }
+  std::size_t start = 0;
+  while (true) {
+    std::size_t nl = packet->find('\n', start);
+    out += "data: ";
+    out.append(*packet, start, nl == std::string::npos ? std::string::npos : nl - start);
+    out.push_back('\n');
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  out.push_back('\n');
+}
 
 std::vector<std::string> Civet::upgrades_for(Transport t) const {
   std::vector<std::string> out;
@@ -782,6 +905,7 @@ int Civet::on_http(mg_connection* conn) {
     respond_error(conn, 400, transport == "websocket" && transport_enabled(transport) ? kBadRequest : kUnknownTransport);
     return 400;
   }
+  const bool sse = transport == "sse";
   std::string sid = query_value(q, "sid");
   if (!sid.empty()) {
     auto session = find(sid);
@@ -789,7 +913,9 @@ int Civet::on_http(mg_connection* conn) {
       respond_error(conn, 400, kUnknownSid);
       return 400;
     }
-    if (method == "GET") {
+    if (method == "GET" && sse) {
+      respond_error(conn, 400, kBadRequest, "one SSE stream per session");  // it opened the session
+    } else if (method == "GET") {
       session->handle_poll(conn);
     } else if (method == "POST") {
       session->handle_post(conn);
@@ -813,10 +939,15 @@ int Civet::on_http(mg_connection* conn) {
       return 403;
     }
   }
-  auto session = create_session(Transport::kPolling, std::move(hs));
+  auto session = create_session(sse ? Transport::kSse : Transport::kPolling, std::move(hs));
   if (!session) {
     respond_error(conn, 503, kBadRequest, "Server at connection limit");
     return 503;
+  }
+  if (sse) {
+    if (server_->engine_mode && server_->engine_handlers.on_open) server_->engine_handlers.on_open(*session);
+    session->handle_sse(conn);  // holds this worker for the life of the stream
+    return 200;
   }
   respond(conn, 200, "text/plain; charset=UTF-8", engineio::encode_text(session->open_packet()));
   if (server_->engine_mode && server_->engine_handlers.on_open) server_->engine_handlers.on_open(*session);
@@ -959,6 +1090,281 @@ void Civet::on_ws_close(const mg_connection* conn) {
   if (auto engine = wc->engine.lock()) engine->on_ws_closed(wc, false);
 }
 
+
+// ---------------------------------------------------------------------------------------
+// Raw routes, plain SSE, feeds, plain WebSocket
+
+class CivetIo final : public HttpIo {
+ public:
+  CivetIo(mg_connection* conn, const Civet* civet) : conn_(conn), civet_(civet) {}
+  bool write(std::string_view data) override { return mg_write(conn_, data.data(), data.size()) > 0; }
+  std::string cors_headers() const override { return civet_->cors_headers(conn_); }
+
+ private:
+  mg_connection* conn_;
+  const Civet* civet_;
+};
+
+HttpRequest make_request(const mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  HttpRequest r;
+  r.method = ri->request_method ? ri->request_method : "";
+  r.path = ri->local_uri ? ri->local_uri : "/";
+  r.query = parse_query(ri->query_string);
+  for (int i = 0; i < ri->num_headers; ++i) r.headers[lower(ri->http_headers[i].name)] = ri->http_headers[i].value;
+  r.address = ri->remote_addr;
+  return r;
+}
+
+// Reads the body, refusing (false) past `limit` bytes without buffering them.
+bool read_body(mg_connection* conn, std::size_t limit, std::string& body) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  if (ri->content_length > static_cast<long long>(limit)) return false;
+  char buf[16384];
+  while (true) {
+    int n = mg_read(conn, buf, sizeof buf);
+    if (n <= 0) break;
+    if (body.size() + static_cast<std::size_t>(n) > limit) return false;
+    body.append(buf, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+int Civet::on_route(mg_connection* conn) {
+  HttpRequest req = make_request(conn);
+  CivetIo io(conn, this);
+  if (req.method == "OPTIONS") {
+    std::string cors = cors_headers(conn);
+    HttpResponse r;
+    r.status = cors.find("Allow-Origin") == std::string::npos ? 403 : 204;
+    r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
+    if (auto h = req.headers.find("access-control-request-headers"); h != req.headers.end()) {
+      r.headers.emplace_back("Access-Control-Allow-Headers", h->second);
+    }
+    io.write(render_response(r, cors));
+    return r.status;
+  }
+  const RouteSpec* route = nullptr;
+  bool path_matched = false;
+  for (const RouteSpec& candidate : server_->routes) {
+    std::unordered_map<std::string, std::string> params;
+    if (!match_route(candidate, req.path, params)) continue;
+    path_matched = true;
+    if (candidate.method == req.method || (candidate.method == "GET" && req.method == "HEAD")) {
+      route = &candidate;
+      req.params = std::move(params);
+      break;
+    }
+  }
+  HttpResponse res;
+  if (route == nullptr) {
+    res.error(path_matched ? 405 : 404, path_matched ? "method not allowed" : "not found");
+  } else if (!read_body(conn, route->max_body, req.body)) {
+    res.error(413, "request body exceeds " + std::to_string(route->max_body) + " bytes");
+  } else {
+    try {
+      route->handler(req, res);
+    } catch (const std::exception& e) {
+      log(LogLevel::kError, "route " + req.method + " " + req.path + " threw: " + e.what());
+      res = HttpResponse{};
+      res.error(500, "internal error");
+    }
+  }
+  io.write(render_response(res, cors_headers(conn)));
+  return res.status;
+}
+
+int Civet::on_sse_route(mg_connection* conn, std::size_t index) {
+  auto stream = std::make_shared<SseStreamImpl>(make_request(conn), server_->options.max_feed_queue_bytes);
+  try {
+    server_->sse_routes[index].second(stream);
+  } catch (const std::exception& e) {
+    log(LogLevel::kError, std::string("SSE route threw: ") + e.what());
+  }
+  CivetIo io(conn, this);
+  poll_begin();
+  stream->run(io, "", stopping_);
+  poll_end();
+  return 200;
+}
+
+int Civet::on_feed(mg_connection* conn) {
+  HttpRequest req = make_request(conn);
+  CivetIo io(conn, this);
+  auto fail = [&](int status, const std::string& message, const Value& data = Value()) {
+    HttpResponse r;
+    Value body = Value::object({{"error", message}});
+    if (!data.is_null()) body.set("data", data);
+    r.json(body, status);
+    io.write(render_response(r, cors_headers(conn)));
+    return status;
+  };
+  if (req.method != "GET") return fail(405, "feeds are read-only: GET only");
+  std::string prefix = server_->options.feeds_path;
+  std::string room = req.path.size() > prefix.size() ? req.path.substr(prefix.size()) : "";
+  if (room.empty()) return fail(404, "no room: GET " + prefix + "<room>");
+  std::string nsp = query_value(req.query, "nsp");
+  if (nsp.empty()) nsp = "/";
+  Handshake hs = make_handshake(conn);
+  // The token, wherever the client could put it (EventSource cannot set headers).
+  std::string token = query_value(req.query, "token");
+  if (token.empty()) {
+    auto h = req.headers.find("authorization");
+    if (h != req.headers.end() && h->second.rfind("Bearer ", 0) == 0) token = h->second.substr(7);
+  }
+  hs.auth = token.empty() ? Value::object() : Value::object({{"token", token}});
+  auto ns = server_->resolve_namespace(nsp, hs.auth);
+  if (!ns) return fail(404, "unknown namespace " + nsp);
+  if (auto refused = server_->authorize_feed(ns, hs)) {
+    return fail(token.empty() ? 401 : 403, refused->message, refused->data);
+  }
+  std::optional<std::uint64_t> last_id;
+  std::string last = query_value(req.query, "lastEventId");
+  if (auto h = req.headers.find("last-event-id"); h != req.headers.end()) last = h->second;
+  if (!last.empty()) {
+    std::uint64_t v = 0;
+    bool digits = last.size() <= 19;
+    for (char c : last) digits = digits && c >= '0' && c <= '9';
+    if (digits) {
+      for (char c : last) v = v * 10 + static_cast<std::uint64_t>(c - '0');
+      last_id = v;
+    } else {
+      last_id = std::numeric_limits<std::uint64_t>::max() - 1;  // unparseable: answered with a reset
+    }
+  }
+  auto stream = std::make_shared<SseStreamImpl>(std::move(req), server_->feeds.max_queue());
+  std::string backlog = server_->feeds.subscribe(nsp, room, last_id, stream);
+  poll_begin();
+  stream->run(io, backlog, stopping_);
+  poll_end();
+  return 200;
+}
+
+// A plain WebSocket of a Server::websocket route.
+class RawWs final : public WebSocketConnection, public std::enable_shared_from_this<RawWs> {
+ public:
+  RawWs(HttpRequest req, const Limits& limits, const WebSocketHandlers* handlers)
+      : request_(std::move(req)), checker_(limits), handlers_(handlers) {}
+  bool send_text(std::string_view text) override { return write(MG_WEBSOCKET_OPCODE_TEXT, text); }
+  bool send_binary(std::string_view bytes) override { return write(MG_WEBSOCKET_OPCODE_BINARY, bytes); }
+  void close(std::uint16_t code, std::string_view reason) override {
+    if (close_sent_.exchange(true)) return;
+    std::string payload;
+    payload.push_back(static_cast<char>(code >> 8));
+    payload.push_back(static_cast<char>(code & 0xFF));
+    payload.append(reason.substr(0, 123));
+    write(MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, payload);
+  }
+  const HttpRequest& request() const override { return request_; }
+
+  bool write(int opcode, std::string_view data) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (conn_ == nullptr) return false;
+    mg_lock_connection(conn_);
+    int n = mg_websocket_write(conn_, opcode, data.data(), data.size());
+    mg_unlock_connection(conn_);
+    return n > 0;
+  }
+  void attach(mg_connection* conn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    conn_ = conn;
+  }
+  int on_data(int bits, std::string_view data) {
+    if (close_sent_.load()) return (bits & 0x0F) == 0x8 ? finish(1000, "") : 1;  // RFC 6455 §7.1.1
+    auto r = checker_.on_frame(static_cast<std::uint8_t>(bits), data);
+    using Kind = websocket::FrameResult::Kind;
+    auto self = shared_from_this();
+    switch (r.kind) {
+      case Kind::kNone:
+      case Kind::kPong: return 1;
+      case Kind::kIgnore: return 0;
+      case Kind::kPing: write(MG_WEBSOCKET_OPCODE_PONG, r.data); return 1;
+      case Kind::kClose:
+        close(r.close_code, r.reason);
+        if (r.peer_initiated) return finish(r.close_code, r.reason);
+        report_close(r.close_code, r.reason);
+        return 1;
+      case Kind::kMessage:
+        if (handlers_->on_message) {
+          try {
+            handlers_->on_message(self, r.data, r.opcode == websocket::Opcode::kBinary);
+          } catch (const std::exception& e) {
+            log(LogLevel::kError, std::string("WebSocket handler threw: ") + e.what());
+          }
+        }
+        return 1;
+    }
+    return 1;
+  }
+  void on_gone() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      conn_ = nullptr;  // CivetWeb reuses the connection object: never write to it again
+    }
+    report_close(1006, "");  // RFC 6455 §7.1.5: closed without a Close frame
+  }
+
+ private:
+  int finish(std::uint16_t code, const std::string& reason) {
+    report_close(code, reason);
+    return 0;
+  }
+  void report_close(std::uint16_t code, const std::string& reason) {
+    if (reported_.exchange(true) || !handlers_->on_close) return;
+    try {
+      handlers_->on_close(shared_from_this(), code, reason);
+    } catch (const std::exception& e) {
+      log(LogLevel::kError, std::string("WebSocket close handler threw: ") + e.what());
+    }
+  }
+
+  HttpRequest request_;
+  websocket::FrameChecker checker_;
+  const WebSocketHandlers* handlers_;
+  std::mutex mu_;
+  mg_connection* conn_ = nullptr;
+  std::atomic<bool> close_sent_{false};
+  std::atomic<bool> reported_{false};
+};
+
+
+int raw_ws_connect(const mg_connection* conn, void* cbdata) {
+  auto* route = static_cast<RawWsRoute*>(cbdata);
+  auto ws = std::make_shared<RawWs>(make_request(conn), route->civet->limits(), route->handlers);
+  mg_set_user_connection_data(conn, new std::shared_ptr<RawWs>(std::move(ws)));
+  return 0;
+}
+void raw_ws_ready(mg_connection* conn, void* cbdata) {
+  auto* route = static_cast<RawWsRoute*>(cbdata);
+  auto* holder = static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
+  if (holder == nullptr) return;
+  (*holder)->attach(conn);
+  if (route->handlers->on_open) {
+    run_on_large_stack([&] {
+      try {
+        route->handlers->on_open(*holder);
+      } catch (const std::exception& e) {
+        log(LogLevel::kError, std::string("WebSocket open handler threw: ") + e.what());
+      }
+    });
+  }
+}
+int raw_ws_data(mg_connection* conn, int bits, char* data, std::size_t len, void*) {
+  auto* holder = static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
+  if (holder == nullptr) return 0;
+  int r = 0;
+  run_on_large_stack([&] { r = (*holder)->on_data(bits, std::string_view(data, len)); });
+  return r;
+}
+void raw_ws_close(const mg_connection* conn, void*) {
+  auto* holder = static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
+  if (holder == nullptr) return;
+  std::shared_ptr<RawWs> ws = std::move(*holder);
+  delete holder;
+  mg_set_user_connection_data(conn, nullptr);
+  run_on_large_stack([&] { ws->on_gone(); });
+}
+
 // CivetWeb C callbacks: `cbdata` is the Civet instance. Each runs on the worker's large
 // stack (large_stack.h): CivetWeb's own worker stacks are 100 KiB.
 int http_cb(mg_connection* conn, void* cbdata) {
@@ -981,6 +1387,22 @@ int ws_data_cb(mg_connection* conn, int bits, char* data, std::size_t len, void*
 }
 void ws_close_cb(const mg_connection* conn, void* cbdata) {
   run_on_large_stack([&] { static_cast<Civet*>(cbdata)->on_ws_close(conn); });
+}
+int route_cb(mg_connection* conn, void* cbdata) {
+  int r = 0;
+  run_on_large_stack([&] { r = static_cast<Civet*>(cbdata)->on_route(conn); });
+  return r;
+}
+int feed_cb(mg_connection* conn, void* cbdata) {
+  int r = 0;
+  run_on_large_stack([&] { r = static_cast<Civet*>(cbdata)->on_feed(conn); });
+  return r;
+}
+int sse_route_cb(mg_connection* conn, void* cbdata) {
+  auto* d = static_cast<SseRouteData*>(cbdata);
+  int r = 0;
+  run_on_large_stack([&] { r = d->civet->on_sse_route(conn, d->index); });
+  return r;
 }
 int begin_request_cb(mg_connection* conn) {
   return static_cast<Civet*>(mg_get_user_data(mg_get_context(conn)))->on_begin_request(conn);
@@ -1089,6 +1511,14 @@ Status Civet::start() {
   for (const std::string& s : kv) opts.push_back(s.c_str());
   opts.push_back(nullptr);
 
+  // Thousands of parked workers hash into the kernel's futex table; a private table sized
+  // for them keeps every wake-up cheap (PR_FUTEX_HASH, Linux 6.16+; ignored elsewhere).
+  if (wanted > 256) {
+    constexpr int kPrFutexHash = 78, kPrFutexHashSetSlots = 1;
+    unsigned long slots = 1;
+    while (slots < wanted * 2 && slots < 65536) slots <<= 1;
+    (void)prctl(kPrFutexHash, kPrFutexHashSetSlots, slots, 0, 0);
+  }
   mg_callbacks callbacks{};
   callbacks.log_message = log_cb;
   callbacks.begin_request = begin_request_cb;
@@ -1102,6 +1532,24 @@ Status Civet::start() {
   }
   mg_set_request_handler(ctx_, route_.c_str(), http_cb, this);
   mg_set_websocket_handler(ctx_, route_.c_str(), ws_connect_cb, ws_ready_cb, ws_data_cb, ws_close_cb, this);
+  // Raw routes: one CivetWeb handler per first path segment; on_route matches the rest.
+  std::set<std::string> prefixes;
+  for (const RouteSpec& r : server_->routes) prefixes.insert("/" + r.segments.front());
+  for (const std::string& p : prefixes) mg_set_request_handler(ctx_, p.c_str(), route_cb, this);
+  for (std::size_t i = 0; i < server_->sse_routes.size(); ++i) {
+    sse_data_.push_back(std::make_unique<SseRouteData>(SseRouteData{this, i}));
+    mg_set_request_handler(ctx_, (server_->sse_routes[i].first + "$").c_str(), sse_route_cb, sse_data_.back().get());
+  }
+  for (auto& [path, handlers] : server_->ws_routes) {
+    ws_data_.push_back(std::make_unique<RawWsRoute>(RawWsRoute{this, &handlers}));
+    mg_set_websocket_handler(ctx_, path.c_str(), raw_ws_connect, raw_ws_ready, raw_ws_data, raw_ws_close,
+                             ws_data_.back().get());
+  }
+  if (!o.feeds_path.empty()) {
+    std::string feeds = o.feeds_path;
+    while (feeds.size() > 1 && feeds.back() == '/') feeds.pop_back();
+    mg_set_request_handler(ctx_, feeds.c_str(), feed_cb, this);
+  }
   mg_server_port sp[4];
   int n = mg_get_server_ports(ctx_, 4, sp);
   port_ = n > 0 ? sp[0].port : o.port;

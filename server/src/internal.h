@@ -6,6 +6,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <optional>
 #include <functional>
 #include <map>
 #include <memory>
@@ -125,6 +127,9 @@ class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
   std::shared_ptr<Socket> find_socket(const std::string& sid);
   // Runs middleware, then connects the socket (or refuses it with CONNECT_ERROR).
   void run_middleware(std::shared_ptr<Socket> socket, std::size_t index);
+  // Runs middleware from `index` and reports the outcome (nullopt: every one passed).
+  void authorize(std::shared_ptr<Socket> socket, std::size_t index,
+                 std::function<void(std::optional<ConnectError>)> done);
   void add_socket(const std::shared_ptr<Socket>& socket);
   void remove_socket(const std::string& sid);
 };
@@ -165,6 +170,87 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
   TimerService::Id connect_timer_ = 0;
 };
 
+// ---------------------------------------------------------------------------------------
+// Raw routes and feeds (routes.cpp): transport-free logic over a tiny I/O interface.
+
+// Writes of one held HTTP response (the CivetWeb adapter implements it).
+class HttpIo {
+ public:
+  virtual ~HttpIo() = default;
+  virtual bool write(std::string_view data) = 0;
+  virtual std::string cors_headers() const = 0;
+};
+
+struct RouteSpec {
+  std::string method;
+  std::vector<std::string> segments;  // "api", "items", ":id"
+  HttpHandler handler;
+  std::size_t max_body;
+};
+// Matches `path` against a route's segments, filling `params`.
+bool match_route(const RouteSpec& route, std::string_view path, std::unordered_map<std::string, std::string>& params);
+std::vector<std::string> split_path(std::string_view path);
+// A complete HTTP/1.1 response (status line, headers, body) for `response`.
+std::string render_response(const HttpResponse& response, const std::string& cors);
+
+// A plain SSE stream: a queue filled from any thread, drained by its connection's thread.
+class SseStreamImpl final : public SseStream, public std::enable_shared_from_this<SseStreamImpl> {
+ public:
+  SseStreamImpl(HttpRequest request, std::size_t max_queue_bytes)
+      : request_(std::move(request)), max_queue_(max_queue_bytes) {}
+  bool send(std::string_view event, std::string_view data, std::string_view id = {}) override;
+  bool closed() const override;
+  void close() override;
+  const HttpRequest& request() const override { return request_; }
+  void on_close(std::function<void()> handler) override;
+
+  bool push_raw(std::string text);  // pre-rendered SSE text
+  // Writes headers, then queued events and keep-alive comments until the client leaves,
+  // close() is called or `stopping` turns true. Runs on the connection's thread.
+  void run(HttpIo& io, const std::string& first_chunk, const std::atomic<bool>& stopping);
+  void wake();
+
+ private:
+  HttpRequest request_;
+  std::size_t max_queue_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::string pending_;
+  bool closed_ = false;
+  std::vector<std::function<void()>> on_close_;
+};
+
+// Appends one SSE event (`event:`, `data:` lines split at line ends, `id:`).
+void append_sse(std::string& out, std::string_view event, std::string_view data, std::string_view id);
+
+// Per-room history and live followers of plain SSE feeds.
+class FeedHub {
+ public:
+  FeedHub(std::size_t history, std::size_t max_queue) : history_(history), max_queue_(max_queue) {}
+  // A broadcast of `args_with_event` to `rooms` of namespace `nsp`.
+  void publish(const std::string& nsp, const std::set<std::string>& rooms, const Args& args_with_event);
+  // The backlog (replay after `last_id`, or a reset event) and live delivery from then on.
+  std::string subscribe(const std::string& nsp, const std::string& room, std::optional<std::uint64_t> last_id,
+                        const std::shared_ptr<SseStreamImpl>& stream);
+  std::size_t max_queue() const { return max_queue_; }
+
+ private:
+  struct Event {
+    std::uint64_t id;
+    std::string text;  // rendered SSE event
+  };
+  struct Room {
+    std::uint64_t next_id = 1;
+    std::deque<Event> history;
+    std::vector<std::weak_ptr<SseStreamImpl>> followers;
+  };
+  std::size_t history_;
+  std::size_t max_queue_;
+  std::mutex mu_;
+  std::unordered_map<std::string, Room> rooms_;  // key: nsp + '\n' + room
+  std::atomic<std::size_t> followed_{0};
+};
+
 // The CivetWeb adapter (civetweb_transport.cpp, the only file that includes civetweb.h).
 class CivetTransport {
  public:
@@ -202,6 +288,13 @@ class ServerImpl {
 
   std::unique_ptr<CivetTransport> transport;
   std::atomic<bool> stop_requested{false};
+
+  std::vector<RouteSpec> routes;
+  std::vector<std::pair<std::string, std::function<void(const std::shared_ptr<SseStream>&)>>> sse_routes;
+  std::vector<std::pair<std::string, WebSocketHandlers>> ws_routes;
+  FeedHub feeds{options.feed_history, options.max_feed_queue_bytes};
+  // Runs `ns`'s middleware for a feed request; nullopt when it lets the request through.
+  std::optional<ConnectError> authorize_feed(const std::shared_ptr<NamespaceImpl>& ns, Handshake handshake);
 };
 
 }  // namespace chorus

@@ -36,6 +36,23 @@ Namespace& Server::of(const std::regex& pattern) {
   return of(NamespacePredicate([pattern](const std::string& name, const Value&) { return std::regex_match(name, pattern); }));
 }
 
+void Server::route(std::string method, std::string pattern, HttpHandler handler, std::size_t max_body) {
+  RouteSpec r{std::move(method), split_path(pattern), std::move(handler), max_body};
+  if (r.segments.empty() || r.segments.front()[0] == ':') {
+    log(LogLevel::kError, "route " + pattern + " ignored: it must start with a literal segment (\"/api/...\")");
+    return;
+  }
+  impl_->routes.push_back(std::move(r));
+}
+
+void Server::sse(std::string path, std::function<void(const std::shared_ptr<SseStream>&)> on_open) {
+  impl_->sse_routes.emplace_back(std::move(path), std::move(on_open));
+}
+
+void Server::websocket(std::string path, WebSocketHandlers handlers) {
+  impl_->ws_routes.emplace_back(std::move(path), std::move(handlers));
+}
+
 void Server::set_engine_handlers(EngineHandlers handlers) {
   impl_->engine_handlers = std::move(handlers);
   impl_->engine_mode = true;

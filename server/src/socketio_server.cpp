@@ -1,6 +1,7 @@
 // The Socket.IO v5 layer of the Chorus server: namespaces, sockets, rooms, acks,
 // middleware, broadcast. No transport code here (see civetweb_transport.cpp).
 #include <exception>
+#include <future>
 
 #include "internal.h"
 
@@ -378,6 +379,7 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
     kids = children;
   }
   bool ok = true;
+  if (!opts.rooms.empty()) server->feeds.publish(name, opts.rooms, args_with_event);
   if (!predicate) {  // a parent has no sockets of its own
     socketio::Packet p{socketio::PacketType::kEvent, name, std::nullopt, Value(args_with_event)};
     auto encoded = socketio::encode(p, server->options.limits);
@@ -404,29 +406,26 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
   return ok;
 }
 
-void NamespaceImpl::run_middleware(std::shared_ptr<Socket> socket, std::size_t index) {
+void NamespaceImpl::authorize(std::shared_ptr<Socket> socket, std::size_t index,
+                              std::function<void(std::optional<ConnectError>)> done) {
   Middleware mw;
   {
     std::lock_guard<std::mutex> lock(mu);
     if (index < middlewares.size()) mw = middlewares[index];
   }
   if (!mw) {
-    add_socket(socket);
+    done(std::nullopt);
     return;
   }
   auto once = std::make_shared<std::atomic<bool>>(false);
   auto self = shared_from_this();
-  Next next = [self, socket, index, once](std::optional<ConnectError> err) {
-    if (once->exchange(true)) return;
+  Next next = [self, socket, index, once, done](std::optional<ConnectError> err) {
+    if (once->exchange(true)) return;  // `next` counts once, as in socket.io
     if (err) {
-      auto client = socket->client_.lock();
-      if (!client) return;
-      Value data = Value::object({{"message", err->message}});
-      if (!err->data.is_null()) data.set("data", err->data);
-      client->send(socketio::Packet{socketio::PacketType::kConnectError, self->name, std::nullopt, std::move(data)});
+      done(std::move(err));
       return;
     }
-    self->run_middleware(socket, index + 1);
+    self->authorize(socket, index + 1, done);
   };
   try {
     mw(*socket, next);
@@ -435,6 +434,21 @@ void NamespaceImpl::run_middleware(std::shared_ptr<Socket> socket, std::size_t i
   } catch (...) {
     next(ConnectError{"middleware error", Value()});
   }
+}
+
+void NamespaceImpl::run_middleware(std::shared_ptr<Socket> socket, std::size_t index) {
+  auto self = shared_from_this();
+  authorize(socket, index, [self, socket](std::optional<ConnectError> err) {
+    if (!err) {
+      self->add_socket(socket);
+      return;
+    }
+    auto client = socket->client_.lock();
+    if (!client) return;
+    Value data = Value::object({{"message", err->message}});
+    if (!err->data.is_null()) data.set("data", err->data);
+    client->send(socketio::Packet{socketio::PacketType::kConnectError, self->name, std::nullopt, std::move(data)});
+  });
 }
 
 void NamespaceImpl::add_socket(const std::shared_ptr<Socket>& socket) {
@@ -626,6 +640,21 @@ std::shared_ptr<NamespaceImpl> ServerImpl::resolve_namespace(const std::string& 
     return child;
   }
   return nullptr;
+}
+
+std::optional<ConnectError> ServerImpl::authorize_feed(const std::shared_ptr<NamespaceImpl>& ns, Handshake handshake) {
+  auto socket = std::make_shared<Socket>(new_id(), ns, nullptr, std::move(handshake));
+  auto result = std::make_shared<std::promise<std::optional<ConnectError>>>();
+  auto future = result->get_future();
+  auto once = std::make_shared<std::atomic<bool>>(false);
+  ns->authorize(socket, 0, [result, once](std::optional<ConnectError> err) {
+    if (!once->exchange(true)) result->set_value(std::move(err));
+  });
+  // Asynchronous middleware gets as long as a namespace CONNECT would.
+  if (future.wait_for(std::chrono::milliseconds(options.limits.connect_timeout_ms)) != std::future_status::ready) {
+    return ConnectError{"authorization timed out", Value()};
+  }
+  return future.get();
 }
 
 std::shared_ptr<EngineListener> ServerImpl::on_engine_open(const std::shared_ptr<EngineLink>& link) {

@@ -6,20 +6,30 @@
 //   emit("publish", room, event, ...args)  -> every other socket in `room` gets event(...args)
 // With --jwt-secret, every connection must present an HS256 token (auth.token, ?token= or
 // Authorization: Bearer), whose claims land in socket.data()["user"].
+//
+// Beside realtime ("REST for CRUD, realtime for updates"):
+//   POST /api/login {"name": "..."}  -> {"token": "<HS256 JWT, 12 h>", "name": "..."}
+//   GET  /api/health                 -> {"ok": true, "connections": N}
+//   GET  /events/time                -> SSE: a "time" event every second
+//   WS   /ws/echo                    -> plain WebSocket echo
+//   GET  /feeds/<room>[?nsp=&token=] -> the room as a plain SSE feed
+#include <algorithm>
+#include <atomic>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <chrono>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "chorus/json/json.h"
 #include "chorus/server.h"
-#if __has_include("chorus/jwt.h")
 #include "chorus/jwt.h"
-#define CHORUS_HAVE_JWT 1
-#endif
 
 namespace {
 
@@ -37,7 +47,7 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --ping-timeout MS      heartbeat timeout (default 20000)
   --connect-timeout MS   time to join a namespace (default 45000)
   --max-connections N    Engine.IO sessions at once (default 10000)
-  --transports LIST      comma-separated: polling,websocket (default both)
+  --transports LIST      comma-separated: polling,websocket,sse (default all three)
   --jwt-secret SECRET    require an HS256 token on every connection
   --tls-cert FILE        PEM with certificate and key: serve https/wss
   --log-level LEVEL      error, warn, info or debug (default info)
@@ -184,14 +194,59 @@ int main(int argc, char** argv) {
   }
 
   chorus::Server server(opts);
-  if (!jwt_secret.empty()) {
-#ifdef CHORUS_HAVE_JWT
-    server.use(chorus::jwt_middleware(chorus::JwtOptions{jwt_secret}));
-#else
-    std::fprintf(stderr, "chorus-server: built without JWT support\n");
-    return 2;
-#endif
+  const bool require_token = !jwt_secret.empty();
+  if (jwt_secret.empty()) {
+    // Tokens are still issued (the demo shows the flow) but signed with a per-run secret.
+    std::random_device rd;
+    for (int i = 0; i < 4; ++i) jwt_secret += std::to_string(rd());
   }
+  if (require_token) server.use(chorus::jwt_middleware(chorus::JwtOptions{jwt_secret}));
+
+  server.route("POST", "/api/login", [jwt_secret](const chorus::HttpRequest& req, chorus::HttpResponse& res) {
+    auto body = req.json();
+    if (!body) return res.error(400, "invalid JSON: " + body.error().message);
+    const chorus::Value* name = body->find("name");
+    if (name == nullptr || !name->is_string() || name->as_string().empty() || name->as_string().size() > 64) {
+      return res.error(422, "name must be a string of 1 to 64 bytes");
+    }
+    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    chorus::Value claims = chorus::Value::object(
+        {{"sub", name->as_string()}, {"name", name->as_string()}, {"iat", now}, {"exp", now + 12 * 3600}});
+    res.json(chorus::Value::object({{"token", chorus::jwt::sign_hs256(claims, jwt_secret)}, {"name", name->as_string()}}));
+  }, 4096);
+  server.route("GET", "/api/health", [&server](const chorus::HttpRequest&, chorus::HttpResponse& res) {
+    res.json(chorus::Value::object({{"ok", true}, {"connections", static_cast<double>(server.connection_count())}}));
+  });
+
+  // Server time over plain SSE: one ticker thread feeds every open stream.
+  struct TimeStreams {
+    std::mutex mu;
+    std::vector<std::weak_ptr<chorus::SseStream>> streams;
+  };
+  auto time_streams = std::make_shared<TimeStreams>();
+  server.sse("/events/time", [time_streams](const std::shared_ptr<chorus::SseStream>& s) {
+    std::lock_guard<std::mutex> lock(time_streams->mu);
+    time_streams->streams.push_back(s);
+  });
+  std::atomic<bool> ticking{true};
+  std::thread ticker([time_streams, &ticking] {
+    while (ticking.load()) {
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      std::lock_guard<std::mutex> lock(time_streams->mu);
+      auto& v = time_streams->streams;
+      v.erase(std::remove_if(v.begin(), v.end(), [&](const auto& w) {
+                auto s = w.lock();
+                return !s || !s->send("time", "{\"epochMs\":" + std::to_string(ms) + "}");
+              }), v.end());
+    }
+  });
+
+  chorus::WebSocketHandlers echo;
+  echo.on_message = [](const std::shared_ptr<chorus::WebSocketConnection>& ws, const std::string& data, bool binary) {
+    if (binary) ws->send_binary(data); else ws->send_text(data);
+  };
+  server.websocket("/ws/echo", echo);
   server.on_connection([](chorus::Socket& socket) {
     socket.on("join", [&socket](const chorus::Args& a, chorus::Ack ack) {
       if (a.empty() || !a[0].is_string()) return ack(chorus::Args{false, "join needs a room name"});
@@ -223,6 +278,8 @@ int main(int argc, char** argv) {
               opts.host.c_str(), server.port(), opts.path.c_str());
   std::fflush(stdout);
   chorus::Status ran = server.run();
+  ticking = false;
+  ticker.join();
   std::printf("chorus: stopped\n");
   return ran ? 0 : 1;
 }

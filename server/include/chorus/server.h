@@ -67,12 +67,18 @@ struct ServerOptions {
   Limits limits;
   // Engine.IO sessions at once (each open transport holds one CivetWeb worker thread).
   std::size_t max_connections = 10'000;
-  // Transports accepted; upgrades offered from polling to the others in this list.
-  std::vector<std::string> transports = {"polling", "websocket"};
+  // Transports accepted. Handshakes offer the upgrade to "websocket" from polling and SSE;
+  // "sse" is chosen by the client only (it never appears in `upgrades`).
+  std::vector<std::string> transports = {"polling", "websocket", "sse"};
   // Outbound bytes queued for one connection before it is considered stalled.
   std::size_t max_buffered_bytes = 4 * 1024 * 1024;
   // PEM file holding certificate and private key: serve https/wss only.
   std::string tls_certificate;
+  // Plain SSE feeds: GET <feeds_path><room>[?nsp=/name&token=...] follows a room with a bare
+  // EventSource (event: name, data: JSON arguments, id: per-room offset). Empty: off.
+  std::string feeds_path = "/feeds/";
+  std::size_t feed_history = 1000;  // events kept per followed room, for Last-Event-ID resume
+  std::size_t max_feed_queue_bytes = 1024 * 1024;  // a feed reader that falls further behind is dropped
   LogLevel log_level = LogLevel::kInfo;
 };
 
@@ -293,6 +299,63 @@ struct EngineHandlers {
   std::function<void(EngineSocket&, const std::string& reason)> on_close;
 };
 
+// ---------------------------------------------------------------------------------------
+// Raw routes beside realtime: REST handlers, plain SSE streams, plain WebSockets.
+
+struct HttpRequest {
+  std::string method;
+  std::string path;
+  std::unordered_map<std::string, std::string> params;   // ":name" segments of the pattern
+  std::unordered_map<std::string, std::string> query;
+  std::unordered_map<std::string, std::string> headers;  // lower-case names
+  std::string body;                                       // at most the route's body limit
+  std::string address;
+  // The body as JSON (Limits apply); an error says what is wrong with it.
+  Result<Value> json() const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  void json(const Value& value, int status_code = 200);
+  void text(std::string text, int status_code = 200);
+  // {"error": message} with the status.
+  void error(int status_code, const std::string& message);
+};
+using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
+
+// A plain Server-Sent Events stream. Safe from any thread; sends are queued (a reader that
+// falls behind by more than max_feed_queue_bytes is dropped) and written by the stream's
+// own connection thread.
+class SseStream {
+ public:
+  virtual ~SseStream() = default;
+  // event: optional name; data may hold newlines (sent as several data: lines); id optional.
+  virtual bool send(std::string_view event, std::string_view data, std::string_view id = {}) = 0;
+  virtual bool closed() const = 0;  // the client went away (or close() was called)
+  virtual void close() = 0;
+  virtual const HttpRequest& request() const = 0;
+  // Called once, from the stream's thread, when the client has gone.
+  virtual void on_close(std::function<void()> handler) = 0;
+};
+
+// A plain WebSocket connection (RFC 6455, checked by Chorus). Safe from any thread.
+class WebSocketConnection {
+ public:
+  virtual ~WebSocketConnection() = default;
+  virtual bool send_text(std::string_view text) = 0;
+  virtual bool send_binary(std::string_view bytes) = 0;
+  virtual void close(std::uint16_t code = 1000, std::string_view reason = {}) = 0;
+  virtual const HttpRequest& request() const = 0;
+};
+struct WebSocketHandlers {
+  std::function<void(const std::shared_ptr<WebSocketConnection>&)> on_open;
+  std::function<void(const std::shared_ptr<WebSocketConnection>&, const std::string& data, bool binary)> on_message;
+  std::function<void(const std::shared_ptr<WebSocketConnection>&, std::uint16_t code, const std::string& reason)> on_close;
+};
+
 // Decides whether a namespace name that no static namespace claims may be created
 // (socket.io's dynamic namespaces): io.of(/^\/room-\d+$/) or io.of(predicate).
 using NamespacePredicate = std::function<bool(const std::string& name, const Value& auth)>;
@@ -317,6 +380,12 @@ class Server {
   void on_connection(std::function<void(Socket&)> handler) { of("/").on_connection(std::move(handler)); }
   BroadcastOperator to(std::string room) { return of("/").to(std::move(room)); }
   bool emit(std::string_view event, Args args = {}) { return of("/").emit(event, std::move(args)); }
+
+  // Raw routes, registered before start(). Patterns are paths with ":name" segments
+  // ("/api/items/:id"); a request body above `max_body` bytes gets 413, never a handler call.
+  void route(std::string method, std::string pattern, HttpHandler handler, std::size_t max_body = 1'000'000);
+  void sse(std::string path, std::function<void(const std::shared_ptr<SseStream>&)> on_open);
+  void websocket(std::string path, WebSocketHandlers handlers);
 
   // Engine.IO-only mode: when set before start(), Socket.IO is bypassed.
   void set_engine_handlers(EngineHandlers handlers);
