@@ -1,0 +1,108 @@
+// chorus-bench-server: the Chorus side of the benchmarks, built from the public API only.
+//
+//   chorus-bench-server --port N [--host ADDR] [--max-connections N]
+//
+// Every socket joins "room1"; "echo" with an ack callback acks its argument, without one
+// emits "echo" back; "broadcast" emits "bcast" with its argument to room1 (namespace-wide,
+// sender included). First stdout line: "chorus: listening on http://127.0.0.1:PORT".
+// Exits on SIGTERM / SIGINT.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+
+#include "chorus/server.h"
+
+namespace {
+
+chorus::Server* g_server = nullptr;
+
+void on_signal(int) {
+  if (g_server != nullptr) g_server->request_stop();
+}
+
+// Each connection holds a descriptor; the bench opens thousands.
+void raise_nofile_limit() {
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
+  rlimit want = rl;
+  want.rlim_cur = want.rlim_max = std::max<rlim_t>(rl.rlim_max, 65536);
+  if (setrlimit(RLIMIT_NOFILE, &want) != 0) {
+    want = rl;
+    want.rlim_cur = rl.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &want);
+  }
+}
+
+void usage() { std::fprintf(stderr, "usage: chorus-bench-server --port N [--host ADDR] [--max-connections N]\n"); }
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  chorus::ServerOptions opts;
+  opts.port = 0;
+  opts.log_level = chorus::LogLevel::kWarn;
+  // The largest scenario holds 5k connections; CivetWeb starts one worker thread per allowed
+  // connection up front, so a cap far above the need only costs (memory, futex traffic).
+  opts.max_connections = 6'000;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if ((a == "--port" || a == "--host" || a == "--max-connections") && i + 1 < argc) {
+      std::string v = argv[++i];
+      if (a == "--port")
+        opts.port = std::atoi(v.c_str());
+      else if (a == "--host")
+        opts.host = v;
+      else
+        opts.max_connections = static_cast<std::size_t>(std::strtoull(v.c_str(), nullptr, 10));
+    } else if (a == "--help" || a == "-h") {
+      usage();
+      return 0;
+    } else {
+      usage();
+      return 2;
+    }
+  }
+  raise_nofile_limit();
+
+  chorus::Server server(opts);
+  server.on_connection([&server](chorus::Socket& s) {
+    s.join("room1");
+    s.on("echo", [&s](const chorus::Args& args, chorus::Ack ack) {
+      if (ack.requested()) {
+        ack(args);
+      } else {
+        s.emit("echo", args);
+      }
+    });
+    s.on("broadcast",
+         [&server](const chorus::Args& args, chorus::Ack) { server.of("/").to("room1").emit("bcast", args); });
+  });
+
+  g_server = &server;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGINT, &sa, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto started = server.start();
+  if (!started.ok()) {
+    std::fprintf(stderr, "chorus-bench-server: %s\n", started.error().message.c_str());
+    return 1;
+  }
+  std::printf("chorus: listening on http://127.0.0.1:%d\n", server.port());
+  std::fflush(stdout);
+  auto ran = server.run();
+  g_server = nullptr;
+  if (!ran.ok()) {
+    std::fprintf(stderr, "chorus-bench-server: %s\n", ran.error().message.c_str());
+    return 1;
+  }
+  return 0;
+}
