@@ -125,7 +125,8 @@ bool to_double(std::string_view literal, double& out) {
 #endif
 }
 
-// SAX handler building a Value with an explicit stack (no recursion at any depth).
+// SAX handler building a Value with an explicit stack (no recursion at any depth). Its
+// method names are RapidJSON's Handler concept, hence NOLINT(readability-identifier-naming).
 class Builder {
  public:
   explicit Builder(std::uint32_t max_depth) : max_depth_(max_depth) {}

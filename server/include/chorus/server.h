@@ -71,14 +71,14 @@ struct ServerOptions {
   // "sse" is chosen by the client only (it never appears in `upgrades`).
   std::vector<std::string> transports = {"polling", "websocket", "sse"};
   // Outbound bytes queued for one connection before it is considered stalled.
-  std::size_t max_buffered_bytes = 4 * 1024 * 1024;
+  std::size_t max_buffered_bytes = std::size_t{4} << 20;
   // PEM file holding certificate and private key: serve https/wss only.
   std::string tls_certificate;
   // Plain SSE feeds: GET <feeds_path><room>[?nsp=/name&token=...] follows a room with a bare
   // EventSource (event: name, data: JSON arguments, id: per-room offset). Empty: off.
   std::string feeds_path = "/feeds/";
   std::size_t feed_history = 1000;  // events kept per followed room, for Last-Event-ID resume
-  std::size_t max_feed_queue_bytes = 1024 * 1024;  // a feed reader that falls further behind is dropped
+  std::size_t max_feed_queue_bytes = std::size_t{1} << 20;  // a feed reader that falls further behind is dropped
   LogLevel log_level = LogLevel::kInfo;
 };
 
