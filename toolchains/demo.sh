@@ -10,5 +10,6 @@ cmake --preset wasm >/dev/null
 cmake --build --preset wasm -j "$jobs"
 cmake --preset release >/dev/null
 cmake --build --preset release -j "$jobs" --target chorus-server
+node demo/build.mjs
 exec build/release/server/chorus-server --host 127.0.0.1 --port "${CHORUS_PORT:-8080}" \
-  --root demo/inspector --sdk build/wasm/wasm "$@"
+  --root demo --sdk build/wasm/wasm --docs-db build/demo-docs.db "$@"

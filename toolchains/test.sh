@@ -10,6 +10,8 @@ jobs="${CHORUS_JOBS:-$(nproc)}"
 echo "== building wasm (Emscripten)"
 cmake --preset wasm >/dev/null
 cmake --build --preset wasm -j "$jobs"
+echo "== bundling the demo (esbuild)"
+node demo/build.mjs
 echo "== building fuzz targets (clang, libFuzzer)"
 cmake --preset fuzz >/dev/null
 cmake --build --preset fuzz -j "$jobs"

@@ -288,6 +288,13 @@ class Civet final : public CivetTransport {
   int on_feed(mg_connection* conn);
   int on_sse_route(mg_connection* conn, std::size_t index);
   const std::atomic<bool>& stopping_flag() const { return stopping_; }
+  // Open plain SSE streams and feeds, woken by stop().
+  void track_stream(const std::shared_ptr<SseStreamImpl>& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    streams_.erase(std::remove_if(streams_.begin(), streams_.end(), [](const auto& w) { return w.expired(); }),
+                   streams_.end());
+    streams_.push_back(s);
+  }
 
   // CivetWeb callbacks.
   int on_http(mg_connection* conn);
@@ -307,6 +314,7 @@ class Civet final : public CivetTransport {
   std::size_t max_sessions_ = 0;
   std::string route_;
   std::vector<std::unique_ptr<SseRouteData>> sse_data_;
+  std::vector<std::weak_ptr<SseStreamImpl>> streams_;
   std::vector<std::unique_ptr<RawWsRoute>> ws_data_;
   std::condition_variable writers_cv_;
   std::atomic<bool> stopping_{false};
@@ -591,6 +599,7 @@ void EngineConnection::handle_post(mg_connection* conn) {
 }
 
 void EngineConnection::handle_sse(mg_connection* conn) {
+  mg_disable_connection_keep_alive(conn);  // the stream ends with the connection
   std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
                      "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\n"
                      "Connection: close\r\n" + civet_->cors_headers(conn) + "\r\n";
@@ -1137,28 +1146,34 @@ int Civet::on_route(mg_connection* conn) {
     std::string cors = cors_headers(conn);
     HttpResponse r;
     r.status = cors.find("Allow-Origin") == std::string::npos ? 403 : 204;
-    r.headers.emplace_back("Access-Control-Allow-Methods", "GET, POST, PUT, PATCH, DELETE");
-    if (auto h = req.headers.find("access-control-request-headers"); h != req.headers.end()) {
-      r.headers.emplace_back("Access-Control-Allow-Headers", h->second);
+    if (r.status == 204) {
+      r.headers.emplace_back("Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, PATCH, DELETE");
+      if (auto h = req.headers.find("access-control-request-headers"); h != req.headers.end()) {
+        r.headers.emplace_back("Access-Control-Allow-Headers", h->second);
+      }
     }
     io.write(render_response(r, cors));
     return r.status;
   }
   const RouteSpec* route = nullptr;
-  bool path_matched = false;
+  std::string allow;  // methods of the routes matching the path (405's Allow, RFC 9110 §15.5.6)
   for (const RouteSpec& candidate : server_->routes) {
     std::unordered_map<std::string, std::string> params;
     if (!match_route(candidate, req.path, params)) continue;
-    path_matched = true;
-    if (candidate.method == req.method || (candidate.method == "GET" && req.method == "HEAD")) {
+    allow += (allow.empty() ? "" : ", ") + candidate.method + (candidate.method == "GET" ? ", HEAD" : "");
+    if (route == nullptr && (candidate.method == req.method || (candidate.method == "GET" && req.method == "HEAD"))) {
       route = &candidate;
       req.params = std::move(params);
-      break;
     }
   }
   HttpResponse res;
   if (route == nullptr) {
-    res.error(path_matched ? 405 : 404, path_matched ? "method not allowed" : "not found");
+    if (allow.empty()) {
+      res.error(404, "not found");
+    } else {
+      res.error(405, "method not allowed");
+      res.headers.emplace_back("Allow", allow);
+    }
   } else if (!read_body(conn, route->max_body, req.body)) {
     res.error(413, "request body exceeds " + std::to_string(route->max_body) + " bytes");
   } else {
@@ -1170,12 +1185,14 @@ int Civet::on_route(mg_connection* conn) {
       res.error(500, "internal error");
     }
   }
-  io.write(render_response(res, cors_headers(conn)));
+  io.write(render_response(res, cors_headers(conn), req.method == "HEAD"));
   return res.status;
 }
 
 int Civet::on_sse_route(mg_connection* conn, std::size_t index) {
+  mg_disable_connection_keep_alive(conn);  // the stream ends with the connection
   auto stream = std::make_shared<SseStreamImpl>(make_request(conn), server_->options.max_feed_queue_bytes);
+  track_stream(stream);
   try {
     server_->sse_routes[index].second(stream);
   } catch (const std::exception& e) {
@@ -1199,7 +1216,13 @@ int Civet::on_feed(mg_connection* conn) {
     io.write(render_response(r, cors_headers(conn)));
     return status;
   };
-  if (req.method != "GET") return fail(405, "feeds are read-only: GET only");
+  if (req.method != "GET") {
+    HttpResponse r;
+    r.error(405, "feeds are read-only: GET only");
+    r.headers.emplace_back("Allow", "GET");
+    io.write(render_response(r, cors_headers(conn)));
+    return 405;
+  }
   std::string prefix = server_->options.feeds_path;
   std::string room = req.path.size() > prefix.size() ? req.path.substr(prefix.size()) : "";
   if (room.empty()) return fail(404, "no room: GET " + prefix + "<room>");
@@ -1232,7 +1255,9 @@ int Civet::on_feed(mg_connection* conn) {
       last_id = std::numeric_limits<std::uint64_t>::max() - 1;  // unparseable: answered with a reset
     }
   }
+  mg_disable_connection_keep_alive(conn);  // the stream ends with the connection
   auto stream = std::make_shared<SseStreamImpl>(std::move(req), server_->feeds.max_queue());
+  track_stream(stream);
   std::string backlog = server_->feeds.subscribe(nsp, room, last_id, stream);
   poll_begin();
   stream->run(io, backlog, stopping_);
@@ -1269,8 +1294,20 @@ class RawWs final : public WebSocketConnection, public std::enable_shared_from_t
     std::lock_guard<std::mutex> lock(mu_);
     conn_ = conn;
   }
+  // The status code and reason of a Close frame's payload (1005: none, RFC 6455 §7.1.5).
+  static std::pair<std::uint16_t, std::string> close_info(std::string_view payload) {
+    if (payload.size() < 2) return {1005, ""};
+    auto code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
+                                           static_cast<unsigned char>(payload[1]));
+    return {code, std::string(payload.substr(2))};
+  }
   int on_data(int bits, std::string_view data) {
-    if (close_sent_.load()) return (bits & 0x0F) == 0x8 ? finish(1000, "") : 1;  // RFC 6455 §7.1.1
+    if (close_sent_.load()) {
+      // We sent Close: discard data until the peer's Close, which completes the handshake.
+      if ((bits & 0x0F) != 0x8) return 1;
+      auto [code, reason] = close_info(data);
+      return finish(code, reason);
+    }
     auto r = checker_.on_frame(static_cast<std::uint8_t>(bits), data);
     using Kind = websocket::FrameResult::Kind;
     auto self = shared_from_this();
@@ -1281,7 +1318,10 @@ class RawWs final : public WebSocketConnection, public std::enable_shared_from_t
       case Kind::kPing: write(MG_WEBSOCKET_OPCODE_PONG, r.data); return 1;
       case Kind::kClose:
         close(r.close_code, r.reason);
-        if (r.peer_initiated) return finish(r.close_code, r.reason);
+        if (r.peer_initiated) {
+          auto [code, reason] = close_info(data);
+          return finish(code, reason);
+        }
         report_close(r.close_code, r.reason);
         return 1;
       case Kind::kMessage:
@@ -1419,10 +1459,13 @@ int Civet::on_begin_request(mg_connection* conn) {
   const char* upgrade = mg_get_header(conn, "Upgrade");
   if (upgrade == nullptr || lower(upgrade) != "websocket" || ri->local_uri == nullptr) return 0;
   std::string_view uri(ri->local_uri);
-  if (uri.substr(0, route_.size()) != route_) return 0;
+  bool ours = uri.substr(0, route_.size()) == route_;
+  for (const auto& [path, handlers] : server_->ws_routes) ours = ours || uri == path;
+  if (!ours) return 0;
   const char* version = mg_get_header(conn, "Sec-WebSocket-Version");
   if (version == nullptr || std::string_view(version) != "13") {
-    respond_error(conn, 426, kBadRequest, "WebSocket version 13 required");
+    respond(conn, 426, "application/json", "{\"code\":3,\"message\":\"WebSocket version 13 required\"}",
+            "Sec-WebSocket-Version: 13\r\n");
     return 426;
   }
   const char* key = mg_get_header(conn, "Sec-WebSocket-Key");
@@ -1459,7 +1502,12 @@ std::size_t thread_capacity() {
 }
 }  // namespace
 
+extern "C" int chorus_tls_compat_loaded(void);
+
 Status Civet::start() {
+  if (!server_->options.tls_certificate.empty() && chorus_tls_compat_loaded() != 1) {
+    return make_error(ErrorCode::kProtocol, "TLS compatibility library missing");
+  }
   static std::once_flag init_once;
   std::call_once(init_once, [] { mg_init_library(MG_FEATURES_TLS); });
   const ServerOptions& o = server_->options;
@@ -1491,6 +1539,8 @@ Status Civet::start() {
       "enable_websocket_ping_pong", "no",
       "tcp_nodelay", "1",
       "decode_url", "yes",
+      // ES modules and WebAssembly must carry their types or browsers refuse to load them.
+      "extra_mime_types", ".mjs=text/javascript,.wasm=application/wasm",
   };
   if (!o.document_root.empty() || !o.mounts.empty()) {
     kv.insert(kv.end(), {"document_root", o.document_root.empty() ? std::string(".") : o.document_root});
@@ -1527,8 +1577,10 @@ Status Civet::start() {
 
   ctx_ = mg_start(&callbacks, this, opts.data());
   if (ctx_ == nullptr) {
-    return make_error(ErrorCode::kProtocol, "cannot start the server on " + ports +
-                                                 (tls ? " (check the certificate file)" : " (address in use?)"));
+    return make_error(ErrorCode::kProtocol,
+                      "cannot start the server on " + o.host + ":" + std::to_string(o.port) +
+                          (tls ? " (check the certificate file " + o.tls_certificate + ": PEM with certificate and key)"
+                               : " (address in use?)"));
   }
   mg_set_request_handler(ctx_, route_.c_str(), http_cb, this);
   mg_set_websocket_handler(ctx_, route_.c_str(), ws_connect_cb, ws_ready_cb, ws_data_cb, ws_close_cb, this);
@@ -1565,6 +1617,14 @@ void Civet::stop() {
     for (auto& [sid, c] : sessions_) all.push_back(c);
   }
   for (auto& c : all) c->close("server shutting down");
+  std::vector<std::weak_ptr<SseStreamImpl>> streams;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    streams = streams_;
+  }
+  for (auto& w : streams) {
+    if (auto st = w.lock()) st->close();
+  }
   {
     // Held polls answer CLOSE and writers say goodbye; a stalled client gets 2 s, then
     // mg_stop's stop flag aborts its write.

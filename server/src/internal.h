@@ -191,7 +191,7 @@ struct RouteSpec {
 bool match_route(const RouteSpec& route, std::string_view path, std::unordered_map<std::string, std::string>& params);
 std::vector<std::string> split_path(std::string_view path);
 // A complete HTTP/1.1 response (status line, headers, body) for `response`.
-std::string render_response(const HttpResponse& response, const std::string& cors);
+std::string render_response(const HttpResponse& response, const std::string& cors, bool head_only = false);
 
 // A plain SSE stream: a queue filled from any thread, drained by its connection's thread.
 class SseStreamImpl final : public SseStream, public std::enable_shared_from_this<SseStreamImpl> {

@@ -84,17 +84,21 @@ const char* reason_phrase(int status) {
 }
 }  // namespace
 
-std::string render_response(const HttpResponse& r, const std::string& cors) {
+std::string render_response(const HttpResponse& r, const std::string& cors, bool head_only) {
+  // 204 and 304 carry no body and no Content-Length (RFC 9110 §8.6, §15.3.5).
+  const bool no_body = r.status == 204 || r.status == 304;
   std::string out = "HTTP/1.1 " + std::to_string(r.status) + " " + reason_phrase(r.status) + "\r\n";
-  out += "Content-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) +
-         "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" + cors;
+  if (!no_body) {
+    out += "Content-Type: " + r.content_type + "\r\nContent-Length: " + std::to_string(r.body.size()) + "\r\n";
+  }
+  out += "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" + cors;
   for (const auto& [k, v] : r.headers) {
     // Header injection guard: a value with CR/LF would start a new header.
     if (k.find_first_of("\r\n:") != std::string::npos || v.find_first_of("\r\n") != std::string::npos) continue;
     out += k + ": " + v + "\r\n";
   }
   out += "\r\n";
-  out += r.body;
+  if (!no_body && !head_only) out += r.body;  // HEAD: the headers GET would send (RFC 9110 §9.3.2)
   return out;
 }
 

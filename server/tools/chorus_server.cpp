@@ -29,6 +29,7 @@
 
 #include "chorus/json/json.h"
 #include "chorus/server.h"
+#include "chorus/collab_service.h"
 #include "chorus/jwt.h"
 
 namespace {
@@ -49,6 +50,8 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --max-connections N    Engine.IO sessions at once (default 10000)
   --transports LIST      comma-separated: polling,websocket,sse (default all three)
   --jwt-secret SECRET    require an HS256 token on every connection
+  --docs-db FILE         SQLite file of the collaborative documents (default chorus-docs.db;
+                         "" keeps them in memory only)
   --tls-cert FILE        PEM with certificate and key: serve https/wss
   --log-level LEVEL      error, warn, info or debug (default info)
   --config FILE          JSON file with any of the above (keys without "--")
@@ -65,13 +68,20 @@ std::vector<std::string> split(const std::string& s) {
   return out;
 }
 
+std::string g_docs_db = "chorus-docs.db";
+
 bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, const std::string& key,
            const std::string& value, std::string& error) {
+  // Plain decimal digits only (no sign, no spaces), at most 4294967295.
   auto number = [&](std::uint64_t& out) {
-    char* end = nullptr;
-    unsigned long long v = std::strtoull(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0') {
-      error = "--" + key + " needs a number, got '" + value + "'";
+    bool ok = !value.empty() && value.size() <= 10;
+    std::uint64_t v = 0;
+    for (char c : value) {
+      ok = ok && c >= '0' && c <= '9';
+      if (ok) v = v * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (!ok || v > 4294967295ull) {
+      error = "--" + key + " needs a whole number from 0 to 4294967295, got '" + value + "'";
       return false;
     }
     out = v;
@@ -85,13 +95,29 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
   else if (key == "path") o.path = value;
   else if (key == "cors") o.cors_origins = split(value);
   else if (key == "cors-credentials") o.cors_credentials = value != "false";
-  else if (key == "max-payload") { if (!number(n)) return false; o.limits.max_payload = n; }
-  else if (key == "ping-interval") { if (!number(n)) return false; o.limits.ping_interval_ms = static_cast<std::uint32_t>(n); }
-  else if (key == "ping-timeout") { if (!number(n)) return false; o.limits.ping_timeout_ms = static_cast<std::uint32_t>(n); }
-  else if (key == "connect-timeout") { if (!number(n)) return false; o.limits.connect_timeout_ms = static_cast<std::uint32_t>(n); }
-  else if (key == "max-connections") { if (!number(n) || n == 0) return false; o.max_connections = n; }
+  else if (key == "max-payload") {
+    if (!number(n)) return false;
+    if (n < 16 || n > 256'000'000) { error = "--max-payload must be 16 to 256000000 bytes"; return false; }
+    o.limits.max_payload = n;
+  }
+  else if (key == "ping-interval" || key == "ping-timeout") {
+    if (!number(n)) return false;
+    if (n == 0 || n > 86'400'000) { error = "--" + key + " must be 1 to 86400000 ms"; return false; }
+    (key == "ping-interval" ? o.limits.ping_interval_ms : o.limits.ping_timeout_ms) = static_cast<std::uint32_t>(n);
+  }
+  else if (key == "connect-timeout") {
+    if (!number(n)) return false;
+    if (n == 0 || n > 86'400'000) { error = "--connect-timeout must be 1 to 86400000 ms"; return false; }
+    o.limits.connect_timeout_ms = static_cast<std::uint32_t>(n);
+  }
+  else if (key == "max-connections") {
+    if (!number(n)) return false;
+    if (n == 0) { error = "--max-connections must be at least 1"; return false; }
+    o.max_connections = n;
+  }
   else if (key == "transports") o.transports = split(value);
   else if (key == "jwt-secret") jwt_secret = value;
+  else if (key == "docs-db") g_docs_db = value;
   else if (key == "tls-cert") o.tls_certificate = value;
   else if (key == "log-level") {
     if (value == "error") o.log_level = chorus::LogLevel::kError;
@@ -229,7 +255,8 @@ int main(int argc, char** argv) {
     time_streams->streams.push_back(s);
   });
   std::atomic<bool> ticking{true};
-  std::thread ticker([time_streams, &ticking] {
+  std::thread ticker;
+  auto start_ticker = [&] { ticker = std::thread([time_streams, &ticking] {
     while (ticking.load()) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
@@ -240,7 +267,17 @@ int main(int argc, char** argv) {
                 return !s || !s->send("time", "{\"epochMs\":" + std::to_string(ms) + "}");
               }), v.end());
     }
-  });
+  }); };
+
+  // Collaborative documents (the editor demo) on "/docs", persisted in SQLite.
+  chorus::CollabOptions collab_options;
+  collab_options.database_path = g_docs_db;
+  auto collab = chorus::CollabService::attach(server, collab_options);
+  if (!collab) {
+    std::fprintf(stderr, "chorus-server: %s\n", collab.error().message.c_str());
+    return 1;
+  }
+  if (require_token) server.of("/docs").use(chorus::jwt_middleware(chorus::JwtOptions{jwt_secret}));
 
   chorus::WebSocketHandlers echo;
   echo.on_message = [](const std::shared_ptr<chorus::WebSocketConnection>& ws, const std::string& data, bool binary) {
@@ -274,6 +311,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chorus-server: %s\n", started.error().message.c_str());
     return 1;
   }
+  start_ticker();
   std::printf("chorus: listening on %s://%s:%d%s\n", opts.tls_certificate.empty() ? "http" : "https",
               opts.host.c_str(), server.port(), opts.path.c_str());
   std::fflush(stdout);

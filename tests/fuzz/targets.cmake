@@ -8,4 +8,5 @@ set(CHORUS_FUZZ_TARGETS
   engineio_payload
   socketio_decoder
   frame_checker
+  collab_update
 )

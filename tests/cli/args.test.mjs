@@ -1,0 +1,225 @@
+// chorus-server command line: --help, argument errors (exit 2), --config files, startup
+// failures (exit 1).
+import assert from "node:assert/strict";
+import net from "node:net";
+import { join } from "node:path";
+import { writeFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import WebSocket from "ws";
+import { freePort, handshake, request, run, startServer, tempDir } from "./helpers.mjs";
+
+// Every flag chorus-server documents, with a valid value ("" for a flag without value).
+const FLAGS = {
+  "--host": "127.0.0.1",
+  "--port": "0",
+  "--root": ".",
+  "--sdk": ".",
+  "--path": "/socket.io/",
+  "--cors": "*",
+  "--cors-credentials": "",
+  "--max-payload": "1000",
+  "--ping-interval": "1000",
+  "--ping-timeout": "1000",
+  "--connect-timeout": "1000",
+  "--max-connections": "10",
+  "--transports": "polling,websocket",
+  "--jwt-secret": "s3cret",
+  "--docs-db": "docs.db",
+  "--tls-cert": "cert.pem",
+  "--log-level": "debug",
+  "--config": null,
+  "--help": null,
+};
+
+const dir = tempDir();
+
+describe("chorus-server command line", { concurrency: true }, () => {
+  test("--help exits 0 and lists every flag", async () => {
+    for (const arg of ["--help", "-h"]) {
+      const r = await run([arg]);
+      assert.equal(r.code, 0, `${arg}: exit code`);
+      assert.match(r.stdout, /^usage: chorus-server/);
+      for (const flag of Object.keys(FLAGS)) {
+        assert.match(r.stdout, new RegExp(`^\\s+${flag}\\b`, "m"), `${arg} does not list ${flag}`);
+      }
+      // And nothing else: a new flag needs its line in FLAGS (and tests).
+      const listed = [...r.stdout.matchAll(/^\s+(--[a-z-]+)/gm)].map((m) => m[1]);
+      assert.deepEqual(listed.sort(), Object.keys(FLAGS).sort(), "--help and FLAGS differ");
+    }
+  });
+
+  test("every documented flag is accepted with a valid value", async () => {
+    // Options are applied in order: a bad --port after the flag proves the flag itself passed.
+    const results = await Promise.all(
+      Object.entries(FLAGS)
+        .filter(([, value]) => value !== null)
+        .map(async ([flag, value]) => {
+          const args = value === "" ? [flag] : [flag, value];
+          return [flag, await run([...args, "--port", "nope"])];
+        }),
+    );
+    for (const [flag, r] of results) {
+      assert.equal(r.code, 2, `${flag}: exit code (stderr: ${r.stderr})`);
+      assert.match(r.stderr, /--port/, `${flag} was refused: ${r.stderr}`);
+      assert.doesNotMatch(r.stderr, /unknown option/);
+    }
+  });
+
+  test("argument errors exit 2 with a message on stderr", async () => {
+    const cases = [
+      [["--bogus", "1"], /unknown option --bogus/],
+      [["stray"], /unexpected argument 'stray'/],
+      [["--port", "abc"], /--port/],
+      [["--port", "65536"], /--port needs 0\.\.65535/],
+      [["--port", "-1"], /--port/],
+      [["--ping-interval", "10x"], /--ping-interval needs a whole number from 0 to 4294967295, got '10x'/],
+      [["--ping-timeout", ""], /--ping-timeout needs a whole number/],
+      [["--max-payload", "1e6"], /--max-payload needs a whole number from 0 to 4294967295, got '1e6'/],
+      [["--connect-timeout", "soon"], /--connect-timeout needs a whole number/],
+      [["--max-connections", "0"], /--max-connections/],
+      [["--port"], /--port needs a value/],
+      [["--jwt-secret"], /--jwt-secret needs a value/],
+      [["--config"], /--config needs a value/],
+      [["--log-level", "loud"], /--log-level: error, warn, info or debug/],
+      [["--root", join(dir, "no-such-dir")], /document root '.*no-such-dir' does not exist/],
+      [["--config", join(dir, "missing.json")], /cannot read config file .*missing\.json/],
+    ];
+    const results = await Promise.all(cases.map(([args]) => run(args)));
+    cases.forEach(([args, message], i) => {
+      const r = results[i];
+      assert.equal(r.code, 2, `${args.join(" ")}: exit code ${r.code} (stderr: ${r.stderr})`);
+      assert.match(r.stderr, /^chorus-server: /, `${args.join(" ")}: stderr ${JSON.stringify(r.stderr)}`);
+      assert.match(r.stderr, message, `${args.join(" ")}: stderr ${JSON.stringify(r.stderr)}`);
+      assert.equal(r.stdout, "", `${args.join(" ")} printed to stdout`);
+    });
+  });
+
+  test("numbers out of range or negative are refused, not wrapped", async () => {
+    const cases = [
+      ["--ping-interval", "-1"],
+      ["--ping-timeout", "-5"],
+      ["--max-payload", "-1"],
+      ["--ping-interval", "4294967296"],  // 2^32: would wrap to 0 in 32 bits
+      ["--connect-timeout", "99999999999"],
+      ["--max-connections", "-1"],
+    ];
+    const light = ["--max-connections", "8", "--root", dir, "--sdk", dir];
+    const results = await Promise.all(cases.map((args) => run([...light, ...args, "--port", "0"], 1_500)));
+    cases.forEach((args, i) => {
+      const r = results[i];
+      assert.equal(r.code, 2, `${args.join(" ")}: accepted (exit ${r.code}, signal ${r.signal}, stdout ${JSON.stringify(r.stdout)})`);
+      assert.match(r.stderr, new RegExp(args[0]));
+    });
+  });
+
+  test("--config: port, cors, ping timings, max-payload and transports take effect", async () => {
+    const port = await freePort();
+    const root = tempDir();
+    const config = join(dir, "good.json");
+    writeFileSync(config, JSON.stringify({
+      port,
+      root,
+      sdk: root,
+      cors: ["https://a.example", "https://b.example"],
+      "cors-credentials": true,
+      "ping-interval": 1234,
+      "ping-timeout": 2345,
+      "max-payload": 5000,
+      transports: ["polling", "websocket"],
+      "log-level": "warn",
+      "max-connections": 64,
+    }));
+    const server = await startServer(["--config", config], { defaults: false });
+    try {
+      assert.equal(server.port, port);
+      assert.equal(server.line, `chorus: listening on http://127.0.0.1:${port}/socket.io/`);
+      const { open, headers } = await handshake(server, { Origin: "https://b.example" });
+      assert.equal(open.pingInterval, 1234);
+      assert.equal(open.pingTimeout, 2345);
+      assert.equal(open.maxPayload, 5000);
+      assert.deepEqual(open.upgrades, ["websocket"]);
+      assert.equal(headers["access-control-allow-origin"], "https://b.example");
+      assert.equal(headers["access-control-allow-credentials"], "true");
+      // An origin not in the list gets no CORS grant.
+      const other = await handshake(server, { Origin: "https://evil.example" });
+      assert.equal(other.headers["access-control-allow-origin"], undefined);
+      // max-payload: a bigger POST is refused.
+      const big = await request(server, `/socket.io/?EIO=4&transport=polling&sid=${open.sid}`, {
+        method: "POST",
+        headers: { "Content-Type": "text/plain" },
+        body: "4" + "x".repeat(6000),
+      });
+      assert.notEqual(big.status, 200, "a 6000-byte POST passed max-payload 5000");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("--config: later command-line flags override the file, and the file can restrict transports", async () => {
+    const config = join(dir, "polling.json");
+    writeFileSync(config, JSON.stringify({ port: 0, "ping-interval": 1111, transports: "polling", "max-connections": 64 }));
+    const server = await startServer(["--config", config, "--ping-interval", "2222", "--root", tempDir(), "--sdk", dir],
+                                     { defaults: false });
+    try {
+      const { open } = await handshake(server);
+      assert.equal(open.pingInterval, 2222);
+      assert.deepEqual(open.upgrades, []);
+      const refused = await new Promise((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${server.port}/socket.io/?EIO=4&transport=websocket`);
+        ws.on("open", () => {
+          ws.close();
+          resolve(false);
+        });
+        ws.on("error", () => resolve(true));
+      });
+      assert.ok(refused, "the websocket transport should be refused");
+    } finally {
+      await server.stop();
+    }
+  });
+
+  test("bad --config files exit 2 naming the file", async () => {
+    const cases = [
+      ["broken.json", '{"port": 0,', /broken\.json: /],
+      ["array.json", "[1, 2]", /array\.json: not a JSON object/],
+      ["unknown.json", '{"port": 0, "colour": "blue"}', /unknown\.json: unknown option --colour/],
+      ["badport.json", '{"port": "eighty"}', /badport\.json: --port/],
+      ["badlevel.json", '{"log-level": "chatty"}', /badlevel\.json: --log-level/],
+      ["zero.json", '{"max-connections": 0}', /zero\.json: .*max-connections/],
+    ];
+    const results = await Promise.all(cases.map(([name, text]) => {
+      writeFileSync(join(dir, name), text);
+      return run(["--config", join(dir, name)], 3_000);
+    }));
+    cases.forEach(([name, , message], i) => {
+      const r = results[i];
+      assert.equal(r.code, 2, `${name}: exit ${r.code} (stderr: ${r.stderr})`);
+      assert.match(r.stderr, message, `${name}: stderr ${JSON.stringify(r.stderr)}`);
+    });
+  });
+
+  test("a port already in use exits 1 with a clear message", async () => {
+    const holder = net.createServer();
+    await new Promise((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const { port } = holder.address();
+    try {
+      const r = await run(["--port", String(port), "--root", dir, "--sdk", dir, "--max-connections", "8"], 5_000);
+      assert.equal(r.code, 1, `exit ${r.code}, signal ${r.signal}, stdout ${JSON.stringify(r.stdout)}`);
+      assert.match(r.stderr, new RegExp(`chorus-server: .*127\\.0\\.0\\.1:${port}.*in use`));
+      assert.doesNotMatch(r.stdout, /listening/);
+    } finally {
+      holder.close();
+    }
+  });
+
+  test("a missing or unreadable --tls-cert exits 1 with a message", async () => {
+    const garbage = join(dir, "garbage.pem");
+    writeFileSync(garbage, "not a certificate\n");
+    for (const cert of [join(dir, "no-such-cert.pem"), garbage]) {
+      const r = await run(["--port", "0", "--root", dir, "--sdk", dir, "--max-connections", "8", "--tls-cert", cert], 5_000);
+      assert.equal(r.code, 1, `${cert}: exit ${r.code}, signal ${r.signal}, stdout ${JSON.stringify(r.stdout)}`);
+      assert.match(r.stderr, /chorus-server: .*certificate/, `${cert}: stderr ${JSON.stringify(r.stderr)}`);
+      assert.doesNotMatch(r.stdout, /listening/);
+    }
+  });
+});

@@ -1,0 +1,233 @@
+// Shared helpers of the chorus-server command-line suite (tests/cli/*.test.mjs).
+//
+// The binary under test is chorus-server (env CHORUS_SERVER_BIN). Every server is started
+// with --port 0 unless a test says otherwise; its first stdout line is
+// "chorus: listening on http(s)://HOST:PORT/socket.io/".
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import http from "node:http";
+import https from "node:https";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { io } from "socket.io-client";
+
+export { io };
+
+export const BIN = process.env.CHORUS_SERVER_BIN;
+if (!BIN) throw new Error("set CHORUS_SERVER_BIN to the chorus-server binary");
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// A temporary directory, removed when the process exits.
+export function tempDir(prefix = "chorus-cli-") {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+// Writes {relativePath: content} below `dir`.
+export function writeTree(dir, files) {
+  for (const [rel, content] of Object.entries(files)) {
+    const path = join(dir, rel);
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, content);
+  }
+}
+
+// The working directory of every chorus-server started here: files it creates by default
+// (relative paths) land in a temporary directory, not in the source tree.
+let cwd;
+function workDir() {
+  if (!cwd) cwd = tempDir("chorus-cli-cwd-");
+  return cwd;
+}
+
+// Runs chorus-server to completion (for arguments that must make it exit): {code, signal,
+// stdout, stderr}. Kills it after `ms` (a server that started when it should not have).
+export function run(args, ms = 10_000) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(BIN, args, { cwd: workDir(), stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (c) => (stdout += c));
+    proc.stderr.on("data", (c) => (stderr += c));
+    const timer = setTimeout(() => proc.kill("SIGKILL"), ms);
+    proc.on("error", reject);
+    proc.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
+// A free TCP port on 127.0.0.1 (released before returning: a small race is accepted).
+export async function freePort() {
+  const srv = net.createServer();
+  await new Promise((resolve) => srv.listen(0, "127.0.0.1", resolve));
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+// An empty document root, so servers never depend on the working directory.
+let emptyRoot;
+function defaultRoot() {
+  if (!emptyRoot) emptyRoot = tempDir();
+  return emptyRoot;
+}
+
+// Starts chorus-server; resolves once it printed its "listening" line. `args` replace the
+// defaults (--port 0 --root <empty temp dir> --sdk <same> --max-connections 64) key by key.
+// The default --max-connections (10000) starts thousands of worker threads: `light: false`
+// keeps it, for tests that want the server exactly as shipped.
+export async function startServer(args = [], { defaults = true, light = true } = {}) {
+  const all = [...args];
+  if (defaults) {
+    if (!all.includes("--port") && !all.includes("--config")) all.push("--port", "0");
+    if (!all.includes("--root")) all.push("--root", defaultRoot());
+    if (!all.includes("--sdk")) all.push("--sdk", defaultRoot());
+    if (light && !all.includes("--max-connections")) all.push("--max-connections", "64");
+  }
+  const proc = spawn(BIN, all, { cwd: workDir(), stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  proc.stderr.on("data", (c) => (stderr += c));
+  const exited = new Promise((resolve) =>
+    proc.once("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
+  const line = await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "listening" line within 10 s; stderr: ${stderr}`)), 10_000);
+    proc.stdout.on("data", (c) => {
+      stdout += c;
+      const nl = stdout.indexOf("\n");
+      if (nl >= 0) {
+        clearTimeout(timer);
+        resolve(stdout.slice(0, nl));
+      }
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`chorus-server exited before listening (code ${code}, signal ${signal}): ${stderr}`));
+    });
+  });
+  const m = /^chorus: listening on (https?):\/\/([^/:]+):(\d+)(\/\S*)$/.exec(line.trim());
+  if (!m) {
+    proc.kill("SIGKILL");
+    throw new Error(`unexpected first line: ${JSON.stringify(line)}`);
+  }
+  const [, scheme, host, port, path] = m;
+  const server = {
+    proc,
+    scheme,
+    host,
+    port: Number(port),
+    path,
+    url: `${scheme}://${host}:${port}`,
+    line,
+    exited,
+    get stdout() {
+      return stdout;
+    },
+    get stderr() {
+      return stderr;
+    },
+    // Sends `signal`; resolves with {code, signal, stdout, stderr, ms} (SIGKILL after 10 s).
+    async stop(sig = "SIGTERM") {
+      const t0 = Date.now();
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
+      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
+      const result = await exited;
+      clearTimeout(timer);
+      return { ...result, ms: Date.now() - t0 };
+    },
+  };
+  return server;
+}
+
+// A raw HTTP(S) request (no URL normalization: `path` goes out as written). Resolves with
+// {status, headers, body} (body as a string).
+export function request(server, path, { method = "GET", headers = {}, body, timeout = 5_000 } = {}) {
+  const mod = server.scheme === "https" ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(
+      {
+        host: server.host,
+        port: server.port,
+        path,
+        method,
+        headers,
+        agent: false,
+        rejectUnauthorized: false,
+        timeout,
+      },
+      (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
+        res.on("error", reject);
+      },
+    );
+    req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer within ${timeout} ms`)));
+    req.on("error", reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+// The Engine.IO open packet of a polling handshake: {sid, upgrades, pingInterval, ...}.
+export async function handshake(server, headers = {}) {
+  const res = await request(server, `${server.path}?EIO=4&transport=polling`, { headers });
+  if (res.status !== 200 || !res.body.startsWith("0")) {
+    throw new Error(`handshake: ${res.status} ${JSON.stringify(res.body)}`);
+  }
+  return { open: JSON.parse(res.body.slice(1)), headers: res.headers };
+}
+
+// A socket.io-client socket (not connected yet: attach listeners, then .connect()).
+export function client(server, opts = {}) {
+  return io(server.url, {
+    forceNew: true,
+    reconnection: false,
+    autoConnect: false,
+    timeout: 5_000,
+    ...opts,
+  });
+}
+
+// Resolves with the socket once connected; rejects with the connect_error.
+export function connected(socket, ms = 5_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no connect within ${ms} ms`)), ms);
+    socket.once("connect", () => {
+      clearTimeout(timer);
+      resolve(socket);
+    });
+    socket.once("connect_error", (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    if (!socket.connected && !socket.active) socket.connect();
+  });
+}
+
+// Resolves with the arguments of the next `event` on an emitter.
+export function once(emitter, event, ms = 3_000) {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no "${event}" within ${ms} ms`)), ms);
+    emitter.once(event, (...args) => {
+      clearTimeout(timer);
+      resolve(args);
+    });
+  });
+}
+
+// Emits with an acknowledgement; resolves with every argument of the ack (emitWithAck keeps
+// only the first).
+export function ack(socket, ...args) {
+  return new Promise((resolve, reject) => {
+    socket.timeout(3_000).emit(...args, (err, ...res) => (err ? reject(err) : resolve(res)));
+  });
+}

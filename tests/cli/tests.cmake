@@ -1,0 +1,31 @@
+# chorus-server command-line suite (included by tests/CMakeLists.txt): node:test files
+# (tests/cli/*.test.mjs) that start the chorus-server binary with --port 0 and check its
+# flags, --config files, exit codes, signals, static files, TLS (a self-signed certificate
+# made with the openssl CLI), JWT login and the routes beside realtime.
+#
+#  cli_<file> (label "cli"): tests/cli/<file>.test.mjs; CHORUS_SERVER_BIN names the binary.
+find_program(CHORUS_NODE node)
+find_program(CHORUS_OPENSSL openssl)
+if(NOT CHORUS_NODE OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/socket.io-client/package.json
+   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/eventsource/package.json
+   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/ws/package.json)
+  message(WARNING "cli: node or node_modules/{socket.io-client,eventsource,ws} missing (run npm ci): tests not added")
+  return()
+endif()
+
+if(TARGET chorus-server)
+  file(GLOB _chorus_cli_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
+  list(SORT _chorus_cli_files)
+  foreach(_file IN LISTS _chorus_cli_files)
+    get_filename_component(_name ${_file} NAME_WE)  # args.test.mjs -> args
+    if(_name STREQUAL "tls" AND NOT CHORUS_OPENSSL)
+      message(WARNING "cli: openssl not found: cli_tls not added")
+      continue()
+    endif()
+    add_test(NAME cli_${_name}
+             COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_file}
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(cli_${_name} PROPERTIES
+      LABELS "cli" TIMEOUT 60 ENVIRONMENT "CHORUS_SERVER_BIN=$<TARGET_FILE:chorus-server>")
+  endforeach()
+endif()

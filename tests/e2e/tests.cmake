@@ -1,0 +1,27 @@
+# End-to-end suite (included by tests/CMakeLists.txt): the collaborative editor (demo/) in
+# Debian's Chromium via playwright-core, against the real chorus-server, with the Chorus SDK
+# and the CRDT module from the wasm build tree (CHORUS_WASM_DIR/wasm, served at /chorus/).
+#   e2e_collab_module  chorus_collab.mjs under Node (bindings: UTF-16, deltas, undo, ...)
+#   e2e_editor         three pages at once, offline and back, kill -9 of the server, remote
+#                      cursors, SSE and polling, undo, chat (bundles the page first)
+if(NOT TARGET chorus-server OR NOT CHORUS_WASM_DIR)
+  return()
+endif()
+find_program(CHORUS_NODE node)
+if(NOT CHORUS_NODE OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/playwright-core/package.json
+   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/esbuild/package.json)
+  message(WARNING "e2e: node or node_modules (playwright-core, esbuild) missing (run npm ci): tests not added")
+  return()
+endif()
+
+set(_e2e_env "CHORUS_SERVER=$<TARGET_FILE:chorus-server>;CHORUS_WASM_DIR=${CHORUS_WASM_DIR}")
+add_test(NAME e2e_collab_module
+         COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${CMAKE_CURRENT_LIST_DIR}/collab_module.test.mjs
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_collab_module PROPERTIES LABELS "e2e;wasm" TIMEOUT 60 ENVIRONMENT "${_e2e_env}")
+
+add_test(NAME e2e_editor
+         COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${CMAKE_CURRENT_LIST_DIR}/editor.test.mjs
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+# Several Chromium pages and a sanitized server: alone on the machine's cores.
+set_tests_properties(e2e_editor PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE ENVIRONMENT "${_e2e_env}")

@@ -1,0 +1,55 @@
+# Browser SDK suite (included by tests/CMakeLists.txt): the built SDK (chorus.mjs +
+# chorus.wasm from the wasm tree named by CHORUS_WASM_DIR) under node:test.
+#
+#  sdk_session (label "sdk"): tests/sdk/session.test.mjs in Node against chorus-interop-app
+#    over WebSocket, polling, polling -> WebSocket, SSE and SSE -> WebSocket.
+#  sdk_session_reference (label "sdk"): the same session against tests/apps/interop_reference.mjs
+#    (the official socket.io server; SSE cases skipped: it has no SSE transport).
+#  sdk_browser (label "sdk;browser"): tests/sdk/browser.test.mjs, the SDK in headless Chromium
+#    (playwright-core + /usr/bin/chromium) against chorus-interop-app.
+#  sdk_bad_server (label "sdk"): tests/sdk/bad_server.test.mjs, hostile input from a fake server.
+if(NOT CHORUS_WASM_DIR)
+  return()
+endif()
+find_program(CHORUS_NODE node)
+if(NOT CHORUS_NODE OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/socket.io/package.json
+   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/ws/package.json
+   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/eventsource/package.json)
+  message(WARNING "sdk: node or node_modules (socket.io, ws, eventsource) missing (run npm ci): tests not added")
+  return()
+endif()
+
+set(_sdk_module ${CHORUS_WASM_DIR}/wasm/chorus.mjs)
+set(_sdk_dir ${CMAKE_CURRENT_LIST_DIR})
+
+add_test(NAME sdk_session_reference
+         COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/session.test.mjs
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(sdk_session_reference PROPERTIES
+  LABELS "sdk" TIMEOUT 300 ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_TARGET=reference")
+
+add_test(NAME sdk_bad_server
+         COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/bad_server.test.mjs
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(sdk_bad_server PROPERTIES LABELS "sdk" TIMEOUT 180 ENVIRONMENT "CHORUS_SDK=${_sdk_module}")
+
+if(TARGET chorus-interop-app)
+  add_test(NAME sdk_session
+           COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/session.test.mjs
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(sdk_session PROPERTIES
+    LABELS "sdk" TIMEOUT 300
+    ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_INTEROP_BIN=$<TARGET_FILE:chorus-interop-app>;CHORUS_TARGET=chorus")
+
+  find_program(CHORUS_CHROMIUM NAMES chromium chromium-browser)
+  if(CHORUS_CHROMIUM AND EXISTS ${PROJECT_SOURCE_DIR}/node_modules/playwright-core/package.json)
+    add_test(NAME sdk_browser
+             COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/browser.test.mjs
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(sdk_browser PROPERTIES
+      LABELS "sdk;browser" TIMEOUT 300
+      ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_INTEROP_BIN=$<TARGET_FILE:chorus-interop-app>;CHORUS_CHROMIUM=${CHORUS_CHROMIUM}")
+  else()
+    message(STATUS "sdk: chromium or playwright-core missing: sdk_browser not added")
+  endif()
+endif()

@@ -1,0 +1,199 @@
+// Chorus collaborative text: the CRDT of chorus::collab (the same code as the server's
+// copy) as an ES module for browsers and Node. Ready right after import:
+//
+//   import { Doc } from "/chorus/chorus_collab.mjs";
+//   const doc = new Doc();
+//   doc.insert(0, "hello");                       // UTF-16 positions, as editors count
+//   socket.emit("doc:update", name, doc.takeUpdate(), ack);
+//   const delta = doc.applyUpdate(bytes);          // [{retain: n} | {insert: "s"} | {delete: n}]
+//
+// Every local edit goes through the document's UndoManager (doc.undoManager), so undo and
+// redo touch this replica's own edits only. Call free() when done with a Doc (a
+// FinalizationRegistry frees forgotten ones eventually).
+import createChorusCollab from "./chorus_collab_glue.mjs";
+
+const isNode = typeof process === "object" && process.versions != null &&
+  process.versions.node != null && typeof window === "undefined";
+
+async function load() {
+  const options = {};
+  if (isNode) {
+    // Node: hand the glue the bytes (its web loader would fetch; DESIGN.md §5).
+    const { readFile } = await import("node:fs/promises");
+    options.wasmBinary = await readFile(new URL("./chorus_collab.wasm", import.meta.url));
+  } else {
+    options.locateFile = (file) => new URL(file, import.meta.url).href;
+  }
+  return createChorusCollab(options);
+}
+
+const M = await load();
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+function fail(what) {
+  const ptr = M._chorus_collab_error();
+  const heap = M.HEAPU8;
+  let end = ptr;
+  while (heap[end] !== 0) end++;
+  throw new Error(`${what}: ${decoder.decode(heap.subarray(ptr, end))}`);
+}
+
+// Copies bytes into the module's input buffer; returns their length.
+function putBytes(bytes) {
+  if (!(bytes instanceof Uint8Array)) {
+    if (bytes instanceof ArrayBuffer) bytes = new Uint8Array(bytes);
+    else if (ArrayBuffer.isView(bytes)) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    else throw new TypeError("expected a Uint8Array or an ArrayBuffer");
+  }
+  const ptr = M._chorus_collab_input(bytes.length);
+  M.HEAPU8.set(bytes, ptr);
+  return bytes.length;
+}
+
+function putText(text) {
+  const ptr = M._chorus_collab_input(text.length * 3);
+  const { written } = encoder.encodeInto(text, M.HEAPU8.subarray(ptr, ptr + text.length * 3));
+  return written;
+}
+
+function outBytes(len) {
+  const ptr = M._chorus_collab_output();
+  return M.HEAPU8.slice(ptr, ptr + len);
+}
+
+// Delta records (bindings.cpp): kind byte, u32le UTF-16 length, inserts: u32le bytes + UTF-8.
+function outDelta(len) {
+  const ptr = M._chorus_collab_output();
+  const view = new DataView(M.HEAPU8.buffer, ptr, len);
+  const delta = [];
+  for (let at = 0; at < len;) {
+    const kind = view.getUint8(at);
+    const n = view.getUint32(at + 1, true);
+    at += 5;
+    if (kind === 1) {
+      const bytes = view.getUint32(at, true);
+      at += 4;
+      delta.push({ insert: decoder.decode(M.HEAPU8.subarray(ptr + at, ptr + at + bytes)) });
+      at += bytes;
+    } else {
+      delta.push(kind === 0 ? { retain: n } : { delete: n });
+    }
+  }
+  return delta;
+}
+
+const registry = typeof FinalizationRegistry === "function"
+  ? new FinalizationRegistry((handle) => M._chorus_collab_destroy(handle)) : null;
+
+function randomClientId() {
+  const words = new Uint32Array(2);
+  globalThis.crypto.getRandomValues(words);
+  // 53 bits, never 0: exact in a double.
+  return (words[0] & 0x1fffff) * 2 ** 32 + words[1] || 1;
+}
+
+const now = () => (typeof performance === "object" ? performance.now() : Date.now());
+
+/** Undo / redo of this replica's own edits; consecutive edits within 500 ms undo as one. */
+export class UndoManager {
+  #doc;
+  constructor(doc) { this.#doc = doc; }
+  /** Undoes the last step; returns its delta (to apply to the editor) or null. */
+  undo() { return this.#run(0); }
+  redo() { return this.#run(1); }
+  get canUndo() { return (M._chorus_collab_undo_state(this.#doc._handle) & 1) !== 0; }
+  get canRedo() { return (M._chorus_collab_undo_state(this.#doc._handle) & 2) !== 0; }
+  /** The next edit starts a new undo step (e.g. the cursor jumped). */
+  stopCapturing() { M._chorus_collab_stop_capturing(this.#doc._handle); }
+  clear() { M._chorus_collab_clear_undo(this.#doc._handle); }
+  #run(redo) {
+    const len = M._chorus_collab_undo(this.#doc._handle, redo);
+    return len < 0 ? null : outDelta(len);
+  }
+}
+
+export class Doc {
+  #handle;
+  #clientId;
+  /** @param {{clientId?: number}} [options] clientId: unique per replica, below 2^53. */
+  constructor(options = {}) {
+    this.#clientId = options.clientId ?? randomClientId();
+    this.#handle = M._chorus_collab_create(this.#clientId);
+    registry?.register(this, this.#handle, this);
+    this.undoManager = new UndoManager(this);
+  }
+
+  get _handle() {
+    if (this.#handle === 0) throw new Error("Doc used after free()");
+    return this.#handle;
+  }
+  get clientId() { return this.#clientId; }
+
+  /** Inserts `text` at UTF-16 position `pos`. */
+  insert(pos, text) {
+    const len = putText(String(text));
+    if (M._chorus_collab_insert(this._handle, pos, len, now()) < 0) fail("insert");
+  }
+  /** Deletes `len` UTF-16 units from `pos`. */
+  erase(pos, len) {
+    if (len === 0) return;
+    if (M._chorus_collab_erase(this._handle, pos, len, now()) < 0) fail("erase");
+  }
+  delete(pos, len) { this.erase(pos, len); }
+
+  /** True when local edits wait for takeUpdate(). */
+  get hasLocalChanges() { return M._chorus_collab_has_local_changes(this._handle) !== 0; }
+  /** One update carrying every local edit since the last call. */
+  takeUpdate() { return outBytes(M._chorus_collab_take_update(this._handle)); }
+
+  /** Applies a remote update; returns what changed as a delta. Throws on malformed bytes
+   *  (the document is then unchanged). */
+  applyUpdate(update) {
+    const len = putBytes(update);
+    const out = M._chorus_collab_apply_update(this._handle, len);
+    if (out < 0) fail("applyUpdate");
+    return outDelta(out);
+  }
+
+  get text() { return decoder.decode(outBytes(M._chorus_collab_text(this._handle))); }
+  toString() { return this.text; }
+  /** Length in UTF-16 code units. */
+  get length() { return M._chorus_collab_length(this._handle); }
+  /** Items of updates waiting for their dependencies. */
+  get pending() { return M._chorus_collab_pending(this._handle); }
+
+  stateVector() { return outBytes(M._chorus_collab_state_vector(this._handle)); }
+  /** What a replica with state vector `sv` lacks; the whole document without one. */
+  encodeStateAsUpdate(sv) {
+    const len = sv == null ? -1 : putBytes(sv);
+    const out = M._chorus_collab_encode_state(this._handle, len);
+    if (out < 0) fail("encodeStateAsUpdate");
+    return outBytes(out);
+  }
+
+  /** A position that follows the text it is in under remote edits. assoc >= 0 keeps to the
+   *  character after `pos` (text typed at the position goes before it), assoc < 0 to the
+   *  one before. */
+  relativePosition(pos, assoc = 0) {
+    const side = assoc === "left" || (typeof assoc === "number" && assoc < 0) ? 1 : 0;
+    const out = M._chorus_collab_relative_position(this._handle, pos, side);
+    if (out < 0) fail("relativePosition");
+    return outBytes(out);
+  }
+  /** The index a relative position stands for now, or null when its character is unknown. */
+  resolve(position) {
+    if (position == null) return null;
+    const at = M._chorus_collab_resolve(this._handle, putBytes(position));
+    return at < 0 ? null : at;
+  }
+
+  free() {
+    if (this.#handle === 0) return;
+    registry?.unregister(this);
+    M._chorus_collab_destroy(this.#handle);
+    this.#handle = 0;
+  }
+}
+
+export default Doc;

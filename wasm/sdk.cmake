@@ -1,0 +1,49 @@
+# The Chorus browser SDK (included by wasm/CMakeLists.txt): the client core in WebAssembly
+# behind the socket.io-client API. Output, next to chorus_inspector.* in this build tree's
+# wasm/ folder (chorus-server --sdk serves it at /chorus/):
+#   chorus.mjs   wasm/sdk/chorus.mjs with the Emscripten glue inlined in place of its
+#                `import createChorusCore from "./chorus_core.mjs"` line: one module to load
+#   chorus.wasm  the core (client::Manager, wasm/sdk/bindings.cpp)
+#   chorus.d.ts  the hand-written types
+# One flavour serves browsers, workers and Node: the glue is built for web,worker and
+# chorus.mjs hands it the .wasm bytes itself under Node (read with node:fs), so neither the
+# glue's __dirname nor Node 20's fetch are involved (DESIGN.md §5).
+set(_sdk_src ${CMAKE_CURRENT_LIST_DIR}/sdk)
+set(_sdk_out ${CMAKE_CURRENT_BINARY_DIR})
+set(_sdk_glue_dir ${CMAKE_CURRENT_BINARY_DIR}/sdk_glue)
+
+set(_sdk_exports
+  _chorus_scratch _chorus_stage_binary _chorus_error
+  _chorus_manager_create _chorus_manager_destroy _chorus_manager_configure _chorus_manager_open
+  _chorus_manager_close _chorus_manager_state
+  _chorus_socket_add _chorus_socket_state _chorus_socket_connect _chorus_socket_disconnect
+  _chorus_socket_auth _chorus_socket_notify_outgoing _chorus_emit _chorus_ack
+  _chorus_transport_open _chorus_transport_text _chorus_transport_binary _chorus_transport_close
+  _chorus_http_response _chorus_timer _chorus_next_action)
+list(JOIN _sdk_exports "\",\"" _sdk_exports_joined)
+
+add_executable(chorus_sdk_core ${_sdk_src}/bindings.cpp)
+target_link_libraries(chorus_sdk_core PRIVATE chorus_core)
+set_target_properties(chorus_sdk_core PROPERTIES
+  OUTPUT_NAME "chorus_core" SUFFIX ".mjs" RUNTIME_OUTPUT_DIRECTORY ${_sdk_glue_dir})
+target_compile_options(chorus_sdk_core PRIVATE -Oz -flto -fno-exceptions -fno-rtti)
+target_link_options(chorus_sdk_core PRIVATE
+  -Oz -flto -fno-exceptions -fno-rtti
+  -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createChorusCore
+  -sENVIRONMENT=web,worker -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 -sMALLOC=emmalloc
+  -sSUPPORT_LONGJMP=0 -sDYNAMIC_EXECUTION=0 -sTEXTDECODER=2
+  "-sEXPORTED_FUNCTIONS=[\"${_sdk_exports_joined}\"]"
+  "-sEXPORTED_RUNTIME_METHODS=[\"HEAPU8\",\"HEAPU32\"]")
+
+add_custom_command(
+  OUTPUT ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.wasm ${_sdk_out}/chorus.d.ts
+  COMMAND ${CMAKE_COMMAND}
+    -DGLUE=${_sdk_glue_dir}/chorus_core.mjs -DSOURCE=${_sdk_src}/chorus.mjs -DOUT=${_sdk_out}/chorus.mjs
+    -P ${_sdk_src}/assemble.cmake
+  COMMAND ${CMAKE_COMMAND} -E copy ${_sdk_glue_dir}/chorus_core.wasm ${_sdk_out}/chorus.wasm
+  COMMAND ${CMAKE_COMMAND} -E copy ${_sdk_src}/chorus.d.ts ${_sdk_out}/chorus.d.ts
+  DEPENDS chorus_sdk_core ${_sdk_src}/chorus.mjs ${_sdk_src}/chorus.d.ts ${_sdk_src}/assemble.cmake
+  COMMENT "Assembling the Chorus browser SDK (chorus.mjs, chorus.wasm, chorus.d.ts)"
+  VERBATIM)
+add_custom_target(chorus_sdk ALL
+  DEPENDS ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.wasm ${_sdk_out}/chorus.d.ts)

@@ -1,0 +1,1027 @@
+// Chorus browser SDK: the socket.io-client 4.x API over the Chorus client core (C++ in
+// WebAssembly). The core runs the Engine.IO / Socket.IO state machines; this module only
+// moves bytes between it and WebSocket / EventSource / fetch, keeps timers, and calls user
+// callbacks.
+//
+//   import { io } from "/chorus/chorus.mjs";
+//   const socket = io("/", { transports: ["websocket", "sse", "polling"] });
+//
+// Built by wasm/sdk.cmake: the Emscripten glue replaces the import below, and chorus.wasm
+// sits next to this file. Runs in browsers, workers and Node >= 20 (WebSocket: global, or
+// the `WebSocket` option; EventSource likewise).
+import createChorusCore from "./chorus_core.mjs";
+
+const isNode = typeof process === "object" && process !== null && typeof process.versions?.node === "string" &&
+  typeof window === "undefined" && typeof importScripts !== "function";
+const wasmUrl = new URL("chorus.wasm", import.meta.url);
+const coreArgs = { locateFile: (path) => (path.endsWith(".wasm") ? wasmUrl.href : path) };
+if (isNode) {
+  // Node: hand the bytes over (the web glue would fetch them).
+  const { readFile } = await import("node:fs/promises");
+  coreArgs.wasmBinary = await readFile(wasmUrl);
+}
+const core = await createChorusCore(coreArgs);
+
+// --- boundary helpers ----------------------------------------------------------------
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const KINDS = ["polling", "websocket", "sse"];  // engineio::Transport order
+const A = {  // client::ActionType
+  openWebSocket: 1, openEventSource: 2, httpGet: 3, httpPost: 4, sendText: 5, sendBinary: 6, closeTransport: 7,
+  setTimer: 8, engineOpen: 9, engineMessage: 10, engineClose: 11, engineError: 12, engineUpgrade: 13,
+  engineUpgradeError: 14, open: 15, close: 16, error: 17, reconnectAttempt: 18, reconnect: 19, reconnectError: 20,
+  reconnectFailed: 21, authRequest: 22, connect: 23, connectError: 24, disconnect: 25, event: 26, ack: 27,
+  outgoing: 28,
+};
+
+const now = () => performance.now();
+
+// Writes the strings / byte arrays back to back into the core's scratch buffer; returns
+// their byte lengths.
+function put(...parts) {
+  const bytes = parts.map((p) => (typeof p === "string" ? encoder.encode(p) : p));
+  let total = 0;
+  for (const b of bytes) total += b.length;
+  let at = core._chorus_scratch(total);
+  const heap = core.HEAPU8;
+  const lengths = [];
+  for (const b of bytes) {
+    heap.set(b, at);
+    at += b.length;
+    lengths.push(b.length);
+  }
+  return lengths;
+}
+
+function stage(binaries) {
+  for (const b of binaries) core._chorus_stage_binary(put(b)[0]);
+}
+
+function text(ptr, len) {
+  return len ? decoder.decode(core.HEAPU8.subarray(ptr, ptr + len)) : "";
+}
+
+function cstring(ptr) {
+  const heap = core.HEAPU8;
+  let end = ptr;
+  while (heap[end] !== 0) end++;
+  return decoder.decode(heap.subarray(ptr, end));
+}
+
+function readAction(desc) {
+  const u32 = core.HEAPU32;
+  const d = desc >>> 2;
+  const lo = u32[d + 4];
+  const hi = u32[d + 5];
+  const a = {
+    type: u32[d],
+    transport: u32[d + 1],
+    kind: KINDS[u32[d + 2]],
+    flag: u32[d + 3] === 1,
+    number: hi === 0xffffffff && lo === 0xffffffff ? Infinity : hi * 4294967296 + lo,
+    url: text(u32[d + 6], u32[d + 7]),
+    nsp: text(u32[d + 10], u32[d + 11]),
+    sid: text(u32[d + 12], u32[d + 13]),
+    reason: text(u32[d + 14], u32[d + 15]),
+    description: text(u32[d + 16], u32[d + 17]),
+    data: undefined,
+    binaries: [],
+  };
+  const dataPtr = u32[d + 8];
+  const dataLen = u32[d + 9];
+  // Binary frames and messages stay bytes; everything else is text.
+  a.data = a.type === A.sendBinary || (a.type === A.engineMessage && a.flag)
+    ? core.HEAPU8.slice(dataPtr, dataPtr + dataLen)
+    : text(dataPtr, dataLen);
+  const count = u32[d + 18];
+  const table = u32[d + 19] >>> 2;
+  for (let i = 0; i < count; i++) {
+    const p = u32[table + 2 * i];
+    const n = u32[table + 2 * i + 1];
+    a.binaries.push(core.HEAPU8.slice(p, p + n).buffer);
+  }
+  return a;
+}
+
+// --- values: binaries <-> placeholders ---------------------------------------------------
+
+const hasBlob = typeof Blob === "function";
+const isBinary = (v) => v instanceof ArrayBuffer || ArrayBuffer.isView(v) || (hasBlob && v instanceof Blob);
+
+function toBytes(v) {
+  if (v instanceof ArrayBuffer) return new Uint8Array(v);
+  return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+}
+
+// JSON text with Socket.IO placeholders, plus the binaries (as socket.io-parser does).
+function deconstruct(list) {
+  const binaries = [];
+  const json = JSON.stringify(list, function (key, value) {
+    const original = this[key];  // before toJSON (Node's Buffer has one)
+    if (original instanceof ArrayBuffer || ArrayBuffer.isView(original)) {
+      binaries.push(toBytes(original));
+      return { _placeholder: true, num: binaries.length - 1 };
+    }
+    return value;
+  });
+  return [json ?? "null", binaries];
+}
+
+function reconstruct(json, binaries) {
+  if (!binaries.length) return JSON.parse(json);
+  return JSON.parse(json, (key, value) =>
+    value !== null && typeof value === "object" && value._placeholder === true && typeof value.num === "number"
+      ? binaries[value.num]
+      : value);
+}
+
+function containsBlob(value, depth = 0) {
+  if (!hasBlob || depth > 64 || value === null || typeof value !== "object") return false;
+  if (value instanceof Blob) return true;
+  if (isBinary(value)) return false;
+  if (Array.isArray(value)) return value.some((v) => containsBlob(v, depth + 1));
+  return Object.values(value).some((v) => containsBlob(v, depth + 1));
+}
+
+// Replaces every Blob by its bytes (an ArrayBuffer).
+async function readBlobs(value, depth = 0) {
+  if (depth > 64 || value === null || typeof value !== "object") return value;
+  if (value instanceof Blob) return value.arrayBuffer();
+  if (isBinary(value)) return value;
+  if (Array.isArray(value)) return Promise.all(value.map((v) => readBlobs(v, depth + 1)));
+  if (typeof value.toJSON === "function") return value;
+  const out = {};
+  for (const [k, v] of Object.entries(value)) out[k] = await readBlobs(v, depth + 1);
+  return out;
+}
+
+// An error from a user callback must not break the core's action loop: report it the way
+// the platform reports uncaught errors, after the loop.
+function report(error) {
+  if (typeof globalThis.reportError === "function") globalThis.reportError(error);
+  else setTimeout(() => { throw error; });
+}
+
+// --- Emitter (component-emitter's API, as socket.io-client's) ----------------------------
+
+class Emitter {
+  constructor() {
+    this._callbacks = new Map();
+  }
+  on(event, fn) {
+    if (!this._callbacks.has(event)) this._callbacks.set(event, []);
+    this._callbacks.get(event).push(fn);
+    return this;
+  }
+  addEventListener(event, fn) {
+    return this.on(event, fn);
+  }
+  once(event, fn) {
+    const wrapper = (...args) => {
+      this.off(event, wrapper);
+      fn.apply(this, args);
+    };
+    wrapper.fn = fn;
+    return this.on(event, wrapper);
+  }
+  off(event, fn) {
+    if (event === undefined) {
+      this._callbacks.clear();
+      return this;
+    }
+    const list = this._callbacks.get(event);
+    if (!list) return this;
+    if (fn === undefined) {
+      this._callbacks.delete(event);
+      return this;
+    }
+    const i = list.findIndex((cb) => cb === fn || cb.fn === fn);
+    if (i >= 0) list.splice(i, 1);
+    if (!list.length) this._callbacks.delete(event);
+    return this;
+  }
+  removeListener(event, fn) {
+    return this.off(event, fn);
+  }
+  removeAllListeners(event) {
+    return this.off(event);
+  }
+  removeEventListener(event, fn) {
+    return this.off(event, fn);
+  }
+  emit(event, ...args) {
+    this.emitReserved(event, ...args);
+    return this;
+  }
+  emitReserved(event, ...args) {
+    const list = this._callbacks.get(event);
+    if (!list) return this;
+    for (const fn of list.slice()) {
+      try {
+        fn.apply(this, args);
+      } catch (e) {
+        report(e);
+      }
+    }
+    return this;
+  }
+  listeners(event) {
+    return (this._callbacks.get(event) ?? []).slice();
+  }
+  hasListeners(event) {
+    return (this._callbacks.get(event)?.length ?? 0) > 0;
+  }
+}
+
+// --- URLs --------------------------------------------------------------------------------
+
+// socket.io-client's url(): absolute or relative to the page; the path is the namespace.
+function parseUri(uri) {
+  const loc = typeof location === "object" && location !== null ? location : null;
+  if (uri == null) {
+    if (!loc) throw new TypeError("io(): a URL is required outside a browser page");
+    uri = `${loc.protocol}//${loc.host}`;
+  }
+  uri = String(uri);
+  if (uri.startsWith("//")) uri = (loc ? loc.protocol : "https:") + uri;
+  else if (uri.startsWith("/")) {
+    if (!loc) throw new TypeError(`io(): relative URL "${uri}" outside a browser page`);
+    uri = `${loc.protocol}//${loc.host}${uri}`;
+  } else if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
+    uri = `${loc ? loc.protocol : "https:"}//${uri}`;
+  }
+  const u = new URL(uri);
+  const secure = u.protocol === "https:" || u.protocol === "wss:";
+  const port = u.port || (secure ? "443" : "80");
+  return {
+    secure,
+    host: u.host,
+    id: `${u.protocol}//${u.hostname}:${port}`,
+    source: u.href,
+    path: u.pathname || "/",
+    query: u.search.length > 1 ? u.search.slice(1) : "",
+  };
+}
+
+function encodeQuery(query) {
+  if (query == null) return "";
+  if (typeof query === "string") return query.replace(/^\?/, "");
+  return Object.entries(query)
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join("&");
+}
+
+// --- Manager ---------------------------------------------------------------------------
+
+const registry = typeof FinalizationRegistry === "function"
+  ? new FinalizationRegistry((handle) => core._chorus_manager_destroy(handle))
+  : null;
+
+// What socket.io-client exposes as `manager.engine`: the Engine.IO connection.
+class Engine extends Emitter {
+  constructor(sid, transport) {
+    super();
+    this.id = sid;
+    this.transport = { name: transport };
+    this.readyState = "open";
+  }
+}
+
+export class Manager extends Emitter {
+  constructor(uri, opts) {
+    super();
+    if (uri && typeof uri === "object") {
+      opts = uri;
+      uri = undefined;
+    }
+    opts = Object.assign({}, opts);
+    this.opts = opts;
+    this.uri = uri;
+    this.nsps = {};
+    this.engine = null;
+    this._autoConnect = opts.autoConnect !== false;
+    this._reconnection = opts.reconnection !== false;
+    this._reconnectionAttempts = opts.reconnectionAttempts ?? Infinity;
+    this._reconnectionDelay = opts.reconnectionDelay ?? 1000;
+    this._reconnectionDelayMax = opts.reconnectionDelayMax ?? 5000;
+    this._randomizationFactor = opts.randomizationFactor ?? 0.5;
+    this._timeout = opts.timeout == null ? 20000 : opts.timeout;
+    const target = parseUri(uri);
+    let path = opts.path || "/socket.io";
+    if (opts.addTrailingSlash !== false && !path.endsWith("/")) path += "/";
+    if (!path.startsWith("/")) path = `/${path}`;
+    const transports = (opts.transports ?? ["polling", "websocket"]).filter((t) => KINDS.includes(t));
+    const config = {
+      secure: opts.secure ?? target.secure,
+      host: opts.hostname ? `${opts.hostname}${opts.port ? `:${opts.port}` : ""}` : target.host,
+      path,
+      query: encodeQuery(opts.query ?? target.query),
+      transports,
+      upgrade: opts.upgrade !== false,
+      tryAllTransports: opts.tryAllTransports !== false,
+      timestampRequests: opts.timestampRequests !== false,
+      maxPayload: opts.maxPayload ?? 0,
+      seed: Math.floor(Math.random() * 2 ** 52) + 1,
+      ...this._reconnectionConfig(),
+    };
+    this._h = core._chorus_manager_create(put(JSON.stringify(config))[0]);
+    registry?.register(this, this._h);
+    this._tokens = new Map();
+    this._nextToken = 1;
+    this._transports = new Map();
+    this._timer = null;
+    this._pumping = false;
+    this._WebSocket = opts.WebSocket ?? globalThis.WebSocket;
+    this._EventSource = opts.EventSource ?? globalThis.EventSource;
+    this._fetch = opts.fetch ?? globalThis.fetch?.bind(globalThis);
+    if (this._autoConnect) this.open();
+  }
+
+  _reconnectionConfig() {
+    return {
+      reconnection: this._reconnection,
+      reconnectionAttempts: Number.isFinite(this._reconnectionAttempts) ? this._reconnectionAttempts : null,
+      reconnectionDelay: this._reconnectionDelay,
+      reconnectionDelayMax: this._reconnectionDelayMax,
+      randomizationFactor: this._randomizationFactor,
+      timeout: this._timeout === false ? false : this._timeout,
+    };
+  }
+
+  _configure() {
+    core._chorus_manager_configure(this._h, put(JSON.stringify(this._reconnectionConfig()))[0]);
+  }
+
+  reconnection(v) {
+    if (!arguments.length) return this._reconnection;
+    this._reconnection = !!v;
+    this._configure();
+    return this;
+  }
+  reconnectionAttempts(v) {
+    if (v === undefined) return this._reconnectionAttempts;
+    this._reconnectionAttempts = v;
+    this._configure();
+    return this;
+  }
+  reconnectionDelay(v) {
+    if (v === undefined) return this._reconnectionDelay;
+    this._reconnectionDelay = v;
+    this._configure();
+    return this;
+  }
+  reconnectionDelayMax(v) {
+    if (v === undefined) return this._reconnectionDelayMax;
+    this._reconnectionDelayMax = v;
+    this._configure();
+    return this;
+  }
+  randomizationFactor(v) {
+    if (v === undefined) return this._randomizationFactor;
+    this._randomizationFactor = v;
+    this._configure();
+    return this;
+  }
+  timeout(v) {
+    if (!arguments.length) return this._timeout;
+    this._timeout = v;
+    this._configure();
+    return this;
+  }
+
+  get _readyState() {
+    return ["closed", "opening", "open"][core._chorus_manager_state(this._h) & 3];
+  }
+  get _reconnecting() {
+    return (core._chorus_manager_state(this._h) & 4) !== 0;
+  }
+
+  open(fn) {
+    if (typeof fn === "function") {
+      const onOpen = () => {
+        this.off("error", onError);
+        fn();
+      };
+      const onError = (err) => {
+        this.off("open", onOpen);
+        fn(err);
+      };
+      this.once("open", onOpen);
+      this.once("error", onError);
+    }
+    this._call(() => core._chorus_manager_open(this._h, now()));
+    return this;
+  }
+  connect(fn) {
+    return this.open(fn);
+  }
+
+  socket(nsp, opts) {
+    let socket = this.nsps[nsp];
+    if (!socket) {
+      socket = new Socket(this, nsp, opts);
+      this.nsps[nsp] = socket;
+    } else if (this._autoConnect && !socket.active) {
+      socket.connect();
+    }
+    return socket;
+  }
+
+  close() {
+    this._call(() => core._chorus_manager_close(this._h, now()));
+    return this;
+  }
+  disconnect() {
+    return this.close();
+  }
+
+  // Runs a core call, then hands its actions out. Calls made while actions are being
+  // handed out (from a user callback) only queue theirs: the running loop picks them up,
+  // so every callback sees events in order.
+  _call(fn) {
+    const rc = fn();
+    this._pump();
+    return rc;
+  }
+
+  _pump() {
+    if (this._pumping) return;
+    this._pumping = true;
+    try {
+      for (;;) {
+        const desc = core._chorus_next_action(this._h);
+        if (!desc) break;
+        this._handle(readAction(desc));
+      }
+    } finally {
+      this._pumping = false;
+    }
+  }
+
+  _register(fn) {
+    const token = this._nextToken++;
+    this._tokens.set(token, fn);
+    return token;
+  }
+
+  _handle(a) {
+    switch (a.type) {
+      case A.openWebSocket: return this._openWebSocket(a.transport, a.url);
+      case A.openEventSource: return this._openEventSource(a.transport, a.url);
+      case A.httpGet: return this._get(a.transport, a.url);
+      case A.httpPost: return this._post(a.transport, a.url, a.data);
+      case A.sendText:
+      case A.sendBinary: {
+        const t = this._transports.get(a.transport);
+        if (t?.ws) {
+          try {
+            t.ws.send(a.data);
+          } catch (e) {
+            this._lost(a.transport, true, String(e?.message ?? e));
+          }
+        }
+        return;
+      }
+      case A.closeTransport: return this._closeTransport(a.transport);
+      case A.setTimer: return this._setTimer(a.number);
+      case A.engineOpen:
+        this.engine = new Engine(a.sid, a.kind);
+        return;
+      case A.engineUpgrade:
+        if (this.engine) {
+          this.engine.transport = { name: a.kind };
+          this.engine.emitReserved("upgrade", this.engine.transport);
+        }
+        return;
+      case A.engineUpgradeError:
+        if (this.engine) {
+          const err = new Error(a.reason);
+          err.transport = "websocket";
+          this.engine.emitReserved("upgradeError", err);
+        }
+        return;
+      case A.open: return this.emitReserved("open");
+      case A.close:
+        if (this.engine) {
+          this.engine.readyState = "closed";
+          this.engine.emitReserved("close", a.reason, a.description || undefined);
+        }
+        return this.emitReserved("close", a.reason, a.description || undefined);
+      case A.error: return this.emitReserved("error", transportError(a));
+      case A.reconnectAttempt: return this.emitReserved("reconnect_attempt", a.number);
+      case A.reconnect: return this.emitReserved("reconnect", a.number);
+      case A.reconnectError: return this.emitReserved("reconnect_error", transportError(a));
+      case A.reconnectFailed: return this.emitReserved("reconnect_failed");
+      default: {
+        const socket = this.nsps[a.nsp];
+        if (socket) socket._onAction(a);
+        else if (a.type === A.ack) this._tokens.delete(a.number);
+      }
+    }
+  }
+
+  // --- timers --------------------------------------------------------------------------
+  _setTimer(deadline) {
+    if (this._timer !== null) clearTimeout(this._timer);
+    this._timer = null;
+    if (!Number.isFinite(deadline)) return;
+    const delay = Math.max(0, Math.ceil(deadline - now()));
+    this._timer = setTimeout(() => {
+      this._timer = null;
+      this._call(() => core._chorus_timer(this._h, now()));
+    }, delay);
+  }
+
+  // --- transports ----------------------------------------------------------------------
+  _later(fn) {
+    // Transport events never run inside the action loop that caused them.
+    queueMicrotask(() => this._call(fn));
+  }
+
+  _lost(tid, error, description) {
+    if (!this._transports.delete(tid)) return;
+    this._later(() => core._chorus_transport_close(this._h, tid, error ? 1 : 0, put(description)[0], now()));
+  }
+
+  _openWebSocket(tid, url) {
+    const WS = this._WebSocket;
+    let ws;
+    try {
+      if (typeof WS !== "function") throw new Error("WebSocket is not available");
+      ws = new WS(url, this.opts.protocols);
+      ws.binaryType = "arraybuffer";
+    } catch (e) {
+      this._transports.set(tid, {});
+      this._lost(tid, true, String(e?.message ?? e));
+      return;
+    }
+    this._transports.set(tid, { ws });
+    const live = () => this._transports.get(tid)?.ws === ws;
+    ws.onopen = () => {
+      if (live()) this._call(() => core._chorus_transport_open(this._h, tid, now()));
+    };
+    ws.onmessage = (ev) => {
+      if (!live()) return;
+      const data = ev.data;
+      if (typeof data === "string") {
+        this._call(() => core._chorus_transport_text(this._h, tid, put(data)[0], now()));
+      } else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) {
+        this._call(() => core._chorus_transport_binary(this._h, tid, put(toBytes(data))[0], now()));
+      } else if (hasBlob && data instanceof Blob) {
+        // binaryType is "arraybuffer"; a Blob means a non-conforming implementation.
+        this._lost(tid, true, "unexpected Blob message");
+      }
+    };
+    ws.onerror = () => {
+      if (live()) this._lostNow(tid, true, "websocket error");
+    };
+    ws.onclose = (ev) => {
+      if (live()) this._lostNow(tid, false, `websocket closed (code ${ev?.code ?? "?"})`);
+    };
+  }
+
+  _lostNow(tid, error, description) {
+    if (!this._transports.delete(tid)) return;
+    this._call(() => core._chorus_transport_close(this._h, tid, error ? 1 : 0, put(description)[0], now()));
+  }
+
+  _openEventSource(tid, url) {
+    const ES = this._EventSource;
+    let es;
+    try {
+      if (typeof ES !== "function") throw new Error("EventSource is not available");
+      es = new ES(url, { withCredentials: !!this.opts.withCredentials });
+    } catch (e) {
+      this._transports.set(tid, {});
+      this._lost(tid, true, String(e?.message ?? e));
+      return;
+    }
+    const t = { es, opened: false };
+    this._transports.set(tid, t);
+    const live = () => this._transports.get(tid) === t;
+    es.onopen = () => {
+      if (!live()) return;
+      t.opened = true;
+      this._call(() => core._chorus_transport_open(this._h, tid, now()));
+    };
+    es.onmessage = (ev) => {
+      if (live()) this._call(() => core._chorus_transport_text(this._h, tid, put(String(ev.data))[0], now()));
+    };
+    // A packet holding CR (which EventSource turns into LF) comes as `event: b64`, base64 of
+    // its UTF-8 text (README, "Protocol: the SSE transport").
+    es.addEventListener("b64", (ev) => {
+      if (!live()) return;
+      let bytes;
+      try {
+        bytes = Uint8Array.from(atob(String(ev.data)), (c) => c.charCodeAt(0));
+      } catch {
+        bytes = encoder.encode("\u0000bad base64");  // the core rejects it: "parser error"
+      }
+      this._call(() => core._chorus_transport_text(this._h, tid, put(bytes)[0], now()));
+    });
+    es.onerror = () => {
+      if (!live()) return;
+      es.close();  // no EventSource auto-reconnect: the engine decides
+      this._lostNow(tid, !t.opened, t.opened ? "sse stream ended" : "sse error");
+    };
+  }
+
+  _request(url, init) {
+    const headers = Object.assign({}, this.opts.extraHeaders, init.headers);
+    return this._fetch(url, {
+      ...init,
+      headers,
+      credentials: this.opts.withCredentials ? "include" : "same-origin",
+      ...(isNode ? {} : { cache: "no-store" }),
+    });
+  }
+
+  _get(tid, url) {
+    let t = this._transports.get(tid);
+    if (!t) {
+      t = { polling: true };
+      this._transports.set(tid, t);
+    }
+    const controller = typeof AbortController === "function" ? new AbortController() : null;
+    t.controller = controller;
+    const live = () => this._transports.get(tid) === t;
+    let request;
+    try {
+      request = this._request(url, { signal: controller?.signal });
+    } catch (e) {
+      request = Promise.reject(e);
+    }
+    request
+      .then(async (res) => {
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        return res.text();
+      })
+      .then(
+        (body) => {
+          if (live()) this._call(() => core._chorus_http_response(this._h, tid, 0, 1, put(body)[0], now()));
+        },
+        (e) => {
+          if (live()) this._call(() => core._chorus_http_response(this._h, tid, 0, 0, put(String(e?.message ?? e))[0], now()));
+        },
+      );
+  }
+
+  _post(tid, url, body) {
+    if (!this._transports.has(tid)) this._transports.set(tid, { polling: true });
+    const t = this._transports.get(tid);
+    const live = () => this._transports.get(tid) === t;
+    let request;
+    try {
+      request = this._request(url, { method: "POST", body, headers: { "content-type": "text/plain;charset=UTF-8" } });
+    } catch (e) {
+      request = Promise.reject(e);
+    }
+    request
+      .then(async (res) => {
+        await res.arrayBuffer().catch(() => {});
+        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      })
+      .then(
+        () => {
+          if (live()) this._call(() => core._chorus_http_response(this._h, tid, 1, 1, 0, now()));
+        },
+        (e) => {
+          if (live()) this._call(() => core._chorus_http_response(this._h, tid, 1, 0, put(String(e?.message ?? e))[0], now()));
+        },
+      );
+  }
+
+  _closeTransport(tid) {
+    const t = this._transports.get(tid);
+    if (!t) return;
+    this._transports.delete(tid);
+    if (t.ws) {
+      t.ws.onopen = t.ws.onmessage = t.ws.onclose = null;
+      // Not null: Node's `ws` reports closing a connecting socket as an "error" event, which
+      // throws when nothing listens.
+      t.ws.onerror = () => {};
+      try {
+        t.ws.close();
+      } catch {
+        // already closed
+      }
+    }
+    t.es?.close();
+    t.controller?.abort();
+  }
+}
+
+function transportError(a) {
+  const err = new Error(a.reason);
+  if (a.reason !== "timeout") {
+    err.type = "TransportError";
+    err.description = a.description || undefined;
+  }
+  return err;
+}
+
+// --- Socket ----------------------------------------------------------------------------
+
+const RESERVED_EVENTS = new Set([
+  "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener",
+]);
+
+export class Socket extends Emitter {
+  constructor(io, nsp, opts) {
+    super();
+    opts = opts ?? {};
+    this.io = io;
+    this.nsp = nsp;
+    this.id = undefined;
+    this.connected = false;
+    this.recovered = false;
+    this.auth = opts.auth;
+    this.flags = {};
+    this._opts = Object.assign({}, opts);
+    this._anyListeners = [];
+    this._anyOutgoingListeners = [];
+    this._chain = null;  // emits waiting for Blob reads, in order
+    const config = { retries: opts.retries ?? 0 };
+    if (opts.ackTimeout !== undefined) config.ackTimeout = opts.ackTimeout;
+    core._chorus_socket_add(io._h, ...put(nsp, JSON.stringify(config)));
+    if (io._autoConnect) this.open();
+  }
+
+  get disconnected() {
+    return !this.connected;
+  }
+
+  get active() {
+    return (core._chorus_socket_state(this.io._h, put(this.nsp)[0]) & 1) !== 0;
+  }
+
+  connect() {
+    if (this.connected) return this;
+    this.io._call(() => core._chorus_socket_connect(this.io._h, put(this.nsp)[0], now()));
+    return this;
+  }
+  open() {
+    return this.connect();
+  }
+
+  disconnect() {
+    this.io._call(() => core._chorus_socket_disconnect(this.io._h, put(this.nsp)[0], now()));
+    return this;
+  }
+  close() {
+    return this.disconnect();
+  }
+
+  send(...args) {
+    return this.emit("message", ...args);
+  }
+
+  emit(event, ...args) {
+    if (RESERVED_EVENTS.has(event)) throw new Error(`"${String(event)}" is a reserved event name`);
+    const flags = this.flags;
+    this.flags = {};
+    let ack = typeof args[args.length - 1] === "function" ? args.pop() : null;
+    this._emit([event, ...args], ack, flags);
+    return this;
+  }
+
+  emitWithAck(event, ...args) {
+    return new Promise((resolve, reject) => {
+      const fn = (err, response) => (err ? reject(err) : resolve(response));
+      fn.withError = true;
+      args.push(fn);
+      this.emit(event, ...args);
+    });
+  }
+
+  // Sends now, or after the Blobs of this emit and of earlier ones are read.
+  _emit(list, ack, flags) {
+    if (!this._chain && !containsBlob(list)) {
+      this._send(list, ack, flags);
+      return;
+    }
+    const previous = this._chain ?? Promise.resolve();
+    const next = previous
+      .then(() => readBlobs(list))
+      .then((resolved) => this._send(resolved, ack, flags))
+      .catch(report)
+      .finally(() => {
+        if (this._chain === next) this._chain = null;
+      });
+    this._chain = next;
+  }
+
+  _send(list, ack, flags) {
+    const [json, binaries] = deconstruct(list);
+    const token = ack ? this.io._register(ack) : 0;
+    const withError = !!ack?.withError;
+    const timeout = typeof flags.timeout === "number" ? flags.timeout : -1;
+    stage(binaries);
+    const rc = this.io._call(() =>
+      core._chorus_emit(this.io._h, ...put(this.nsp, json), token, withError ? 1 : 0, timeout, flags.volatile ? 1 : 0, now()));
+    if (rc !== 0) {
+      if (token) this.io._tokens.delete(token);
+      throw new Error(`cannot emit "${String(list[0])}": ${cstring(core._chorus_error())}`);
+    }
+  }
+
+  timeout(ms) {
+    this.flags.timeout = ms;
+    return this;
+  }
+  get volatile() {
+    this.flags.volatile = true;
+    return this;
+  }
+  compress(compress) {
+    this.flags.compress = compress;
+    return this;
+  }
+
+  onAny(listener) {
+    this._anyListeners.push(listener);
+    return this;
+  }
+  prependAny(listener) {
+    this._anyListeners.unshift(listener);
+    return this;
+  }
+  offAny(listener) {
+    if (!listener) this._anyListeners = [];
+    else this._anyListeners = this._anyListeners.filter((l) => l !== listener);
+    return this;
+  }
+  listenersAny() {
+    return this._anyListeners.slice();
+  }
+  onAnyOutgoing(listener) {
+    this._anyOutgoingListeners.push(listener);
+    this._notifyOutgoing();
+    return this;
+  }
+  prependAnyOutgoing(listener) {
+    this._anyOutgoingListeners.unshift(listener);
+    this._notifyOutgoing();
+    return this;
+  }
+  offAnyOutgoing(listener) {
+    if (!listener) this._anyOutgoingListeners = [];
+    else this._anyOutgoingListeners = this._anyOutgoingListeners.filter((l) => l !== listener);
+    this._notifyOutgoing();
+    return this;
+  }
+  listenersAnyOutgoing() {
+    return this._anyOutgoingListeners.slice();
+  }
+  _notifyOutgoing() {
+    core._chorus_socket_notify_outgoing(this.io._h, put(this.nsp)[0], this._anyOutgoingListeners.length ? 1 : 0);
+  }
+
+  _onAction(a) {
+    switch (a.type) {
+      case A.authRequest: return this._provideAuth();
+      case A.connect:
+        this.id = a.sid;
+        this.connected = true;
+        this.recovered = a.flag;
+        return this.emitReserved("connect");
+      case A.connectError: {
+        if (a.flag) return this.emitReserved("connect_error", transportError(a));
+        const err = new Error(a.reason);
+        if (a.data) {
+          try {
+            err.data = JSON.parse(a.data);
+          } catch {
+            // data is JSON from the core
+          }
+        }
+        return this.emitReserved("connect_error", err);
+      }
+      case A.disconnect:
+        this.connected = false;
+        this.id = undefined;
+        return this.emitReserved("disconnect", a.reason, a.description || undefined);
+      case A.event: {
+        let args;
+        try {
+          args = reconstruct(a.data, a.binaries);
+        } catch {
+          return;  // the core only produces valid JSON
+        }
+        if (a.flag) args.push(this._ackFor(a.number));
+        for (const listener of this._anyListeners.slice()) {
+          try {
+            listener.apply(this, args);
+          } catch (e) {
+            report(e);
+          }
+        }
+        return this.emitReserved(...args);
+      }
+      case A.ack: {
+        const fn = this.io._tokens.get(a.number);
+        this.io._tokens.delete(a.number);
+        if (!fn) return;
+        let args;
+        try {
+          args = reconstruct(a.data, a.binaries);
+        } catch {
+          args = [];
+        }
+        try {
+          if (a.flag) fn.call(this, a.reason ? new Error(a.reason) : null, ...args);
+          else fn.apply(this, args);
+        } catch (e) {
+          report(e);
+        }
+        return;
+      }
+      case A.outgoing: {
+        let args;
+        try {
+          args = reconstruct(a.data, a.binaries);
+        } catch {
+          return;
+        }
+        for (const listener of this._anyOutgoingListeners.slice()) {
+          try {
+            listener.apply(this, args);
+          } catch (e) {
+            report(e);
+          }
+        }
+      }
+    }
+  }
+
+  _provideAuth() {
+    const send = (data) => {
+      let json = "";
+      try {
+        json = data && typeof data === "object" ? JSON.stringify(data) : "";
+      } catch (e) {
+        report(e);
+      }
+      this.io._call(() => core._chorus_socket_auth(this.io._h, ...put(this.nsp, json ?? ""), now()));
+    };
+    if (typeof this.auth === "function") {
+      try {
+        this.auth(send);
+      } catch (e) {
+        report(e);
+      }
+    } else {
+      send(this.auth);
+    }
+  }
+
+  _ackFor(id) {
+    let sent = false;
+    return (...args) => {
+      if (sent) return;
+      sent = true;
+      const reply = (list) => {
+        const [json, binaries] = deconstruct(list);
+        stage(binaries);
+        this.io._call(() => core._chorus_ack(this.io._h, ...put(this.nsp, json), id, now()));
+      };
+      if (containsBlob(args)) readBlobs(args).then(reply).catch(report);
+      else reply(args);
+    };
+  }
+}
+
+// --- io() --------------------------------------------------------------------------------
+
+const cache = {};
+
+// socket.io-client's lookup(): one Manager per origin unless forceNew / multiplex: false,
+// or when the namespace is already in use on the cached one.
+export function io(uri, opts) {
+  if (typeof uri === "object" && uri !== null) {
+    opts = uri;
+    uri = undefined;
+  }
+  opts = opts || {};
+  const parsed = parseUri(uri);
+  const id = parsed.id;
+  const nsp = parsed.path;
+  const sameNamespace = cache[id] && nsp in cache[id].nsps;
+  const newConnection = opts.forceNew || opts["force new connection"] || opts.multiplex === false || sameNamespace;
+  let manager;
+  if (newConnection) {
+    manager = new Manager(parsed.source, opts);
+  } else {
+    if (!cache[id]) cache[id] = new Manager(parsed.source, opts);
+    manager = cache[id];
+  }
+  if (parsed.query && !opts.query) opts.query = parsed.query;
+  return manager.socket(nsp, opts);
+}
+
+export const connect = io;
+export const protocol = 5;
+Object.assign(io, { Manager, Socket, io, connect: io, protocol });
+export default io;
