@@ -223,3 +223,17 @@ publishPresence();  // name and color go out with the join, before any cursor
 
 // For tests and the curious.
 window.chorusDemo = { view, doc, sync, docSocket, chatSocket, user, docName, ready: true };
+
+// Server time over a plain SSE route (GET /events/time), beside the realtime socket: Chorus
+// serves REST, SSE and Socket.IO from one process.
+if (typeof EventSource !== "undefined") {
+  const clock = document.getElementById("server-time");
+  const events = new EventSource("/events/time");
+  events.addEventListener("time", (e) => {
+    try {
+      const { epochMs } = JSON.parse(e.data);
+      clock.textContent = "server time " + new Date(epochMs).toLocaleTimeString();
+    } catch { /* a malformed event changes nothing */ }
+  });
+  events.onerror = () => { clock.textContent = ""; };
+}
