@@ -59,8 +59,7 @@ int main(int argc, char** argv) {
     return fail("cannot read automerge-paper.json");
   }
   trace::ConcurrentTrace friends;
-  if (!trace::read_file(dir + "/friendsforever.concurrent.json", &json) ||
-      !trace::parse_concurrent(json, &friends)) {
+  if (!trace::read_file(dir + "/friendsforever.concurrent.json", &json) || !trace::parse_concurrent(json, &friends)) {
     return fail("cannot read friendsforever.concurrent.json");
   }
   std::string().swap(json);
@@ -110,8 +109,7 @@ int main(int argc, char** argv) {
         "{\"trace\":\"automerge-paper\",\"run\":%d,\"apply_ms\":%.3f,\"remote_apply_ms\":%.3f,"
         "\"encode_ms\":%.3f,\"encoded_bytes\":%zu,\"load_ms\":%.3f,\"memory_bytes\":%zu,"
         "\"heap_bytes\":%ld,\"items\":%zu}\n",
-        run, apply_ms, remote_ms, encode_ms, encoded.size(), load_ms, doc->memory_usage(), heap,
-        doc->item_count());
+        run, apply_ms, remote_ms, encode_ms, encoded.size(), load_ms, doc->memory_usage(), heap, doc->item_count());
 
     t0 = std::chrono::steady_clock::now();
     trace::ConcurrentReplay replay;
@@ -120,8 +118,8 @@ int main(int argc, char** argv) {
     for (const auto& r : replay.replicas) {
       if (r->text() != friends.end_content) return fail("friendsforever: no convergence");
     }
-    std::printf("{\"trace\":\"friendsforever\",\"run\":%d,\"replay_ms\":%.3f,\"merges\":%zu}\n", run,
-                replay_ms, replay.merges);
+    std::printf("{\"trace\":\"friendsforever\",\"run\":%d,\"replay_ms\":%.3f,\"merges\":%zu}\n", run, replay_ms,
+                replay.merges);
     std::fflush(stdout);
   }
   return 0;

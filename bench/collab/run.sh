@@ -50,6 +50,9 @@ if [ ! -d "$root/node_modules/yjs" ]; then
 fi
 
 mkdir -p "$out_dir"
+# Other work on a shared machine slows every contender alike; the ratios hold up better than
+# the absolute times, and the load average goes into the report.
+load_at_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== Chorus native ($runs runs)"
 "$native_dir/collab_bench" "$traces" "$runs" | tee "$out_dir/native.jsonl"
 echo "== Chorus WASM under Node ($runs runs)"
@@ -60,7 +63,7 @@ echo "== Yjs under Node ($runs runs)"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')"
 yjs_version="$(node -p "require('$root/node_modules/yjs/package.json').version")"
 emcc_version="$(emcc --version 2>/dev/null | head -1 | grep -o '[0-9]*\.[0-9]*\.[0-9]*' | head -1 || true)"
-env_line="$(date -u +%Y-%m-%d), ${cpu:-unknown CPU}, $(nproc) cores shared, Node $(node --version), yjs ${yjs_version}, Emscripten ${emcc_version}, $(c++ --version | head -1)"
+env_line="$(date -u +%Y-%m-%d), ${cpu:-unknown CPU}, $(nproc) cores shared, Node $(node --version), yjs ${yjs_version}, Emscripten ${emcc_version}, $(c++ --version | head -1), load average at start ${load_at_start}"
 node "$here/summarize.mjs" "$out_dir/native.jsonl" "$out_dir/wasm.jsonl" "$out_dir/yjs.jsonl" \
   "$here/results.md" "$env_line" >/dev/null
 echo "== wrote $here/results.md"

@@ -488,7 +488,11 @@ void EngineConnection::handle_poll(mg_connection* conn) {
     }
     poll_waiting_ = true;
     civet_->poll_begin();
-    cv_.wait(lock, [&] { return !queue_.empty() || release_poll_ || finished_ || civet_->stopping(); });
+    // During a confirmed upgrade no poll is held: the reference answers each with a NOOP
+    // (every 100 ms) so the client can switch without waiting for a heartbeat.
+    cv_.wait(lock, [&] {
+      return !queue_.empty() || release_poll_ || finished_ || civet_->stopping() || session_.probe_confirmed();
+    });
     poll_waiting_ = false;
     std::vector<Packet> none;
     bool first = true;
@@ -509,7 +513,7 @@ void EngineConnection::handle_poll(mg_connection* conn) {
     }
     if (finished_) {
       add(false, "1");  // CLOSE: the client stops polling
-    } else if (first && release_poll_) {
+    } else if (first && (release_poll_ || session_.probe_confirmed())) {
       add(false, "6");  // NOOP releases the poll during an upgrade
     }
     if (release_poll_) release_poll_ = false;
@@ -613,15 +617,17 @@ void EngineConnection::handle_sse(mg_connection* conn) {
   constexpr auto kKeepAlive = std::chrono::seconds(15);  // proxies drop silent streams
   std::unique_lock<std::mutex> lock(mu_);
   civet_->poll_begin();
+  bool paused = false;  // after the upgrade NOOP, as a poll would: packets wait for the WebSocket
   while (true) {
     out.clear();
+    if (paused && !session_.upgrading_to()) paused = false;  // the probe failed: carry on here
     poll_waiting_ = true;
     bool woke = cv_.wait_for(lock, kKeepAlive, [&] {
-      return !queue_.empty() || release_poll_ || finished_ || civet_->stopping() ||
-             session_.transport() != Transport::kSse;
+      return (!queue_.empty() && !paused) || release_poll_ || finished_ || civet_->stopping() ||
+             session_.transport() != Transport::kSse || (paused && !session_.upgrading_to());
     });
     poll_waiting_ = false;
-    while (!queue_.empty()) {
+    while (!queue_.empty() && (!paused || finished_)) {
       for (const OutFrame::Part& part : queue_.front()->parts) append_sse_event(out, part.binary, part.data);
       queued_bytes_ -= queue_.front()->bytes;
       queue_.pop_front();
@@ -635,6 +641,7 @@ void EngineConnection::handle_sse(mg_connection* conn) {
     } else if (release_poll_) {
       release_poll_ = false;
       append_sse_event(out, false, "6");  // NOOP during an upgrade, as polling gets
+      paused = true;
     } else if (!woke && out.empty()) {
       out = ": keep-alive\n\n";
     }

@@ -323,6 +323,15 @@ export class PollingClient {
     this.stopped = false;
     this.closed = new Promise((r) => (this._resolveClosed = r));
     this.isClosed = false;
+    this.postChain = Promise.resolve();
+  }
+
+  // Engine.IO allows one POST at a time per session: the auto-pong and the test's own sends
+  // go through one queue (an overlap is answered 400 and ends the session, on every server).
+  _post(body) {
+    const next = this.postChain.then(() => post(this.srv, this.sid, body));
+    this.postChain = next.catch(() => {});
+    return next;
   }
 
   static async open(srv, { query = {}, autoPong = true } = {}) {
@@ -350,7 +359,7 @@ export class PollingClient {
       for (const p of splitPayload(res.text)) {
         if (p === "2" && this.autoPong) {
           this.pings++;
-          post(this.srv, this.sid, "3").catch(() => {});
+          this._post("3").catch(() => {});
           continue;
         }
         if (p === "1") {
@@ -379,12 +388,12 @@ export class PollingClient {
   }
 
   send(...packets) {
-    return post(this.srv, this.sid, packets.join(SEP));
+    return this._post(packets.join(SEP));
   }
 
   stop() {
     this.stopped = true;
-    post(this.srv, this.sid, "1").catch(() => {});
+    this._post("1").catch(() => {});
   }
 }
 

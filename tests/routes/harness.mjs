@@ -546,13 +546,18 @@ export class SseEioClient {
       this.packets.push(p);
     }
   }
+  // One POST at a time per session (Engine.IO): auto-pongs and the test's sends queue up.
   post(...packets) {
-    return request(this.app, {
-      method: "POST",
-      path: eioPath({ transport: "sse", sid: this.sid }),
-      headers: { "Content-Type": "text/plain;charset=UTF-8" },
-      body: packets.join("\x1e"),
-    });
+    const send = () =>
+      request(this.app, {
+        method: "POST",
+        path: eioPath({ transport: "sse", sid: this.sid }),
+        headers: { "Content-Type": "text/plain;charset=UTF-8" },
+        body: packets.join("\x1e"),
+      });
+    const next = (this.postChain ?? Promise.resolve()).then(send);
+    this.postChain = next.catch(() => {});
+    return next;
   }
   // Next packet other than NOOP.
   async next(ms = 3000) {

@@ -26,6 +26,14 @@ using chorus::Binary;
 using chorus::Value;
 using namespace chorus::client;
 
+// chorus.mjs mirrors these numberings in its tables.
+static_assert(static_cast<int>(ActionType::kOpenWebSocket) == 1 && static_cast<int>(ActionType::kSetTimer) == 8 &&
+                  static_cast<int>(ActionType::kManagerOpen) == 15 && static_cast<int>(ActionType::kOutgoing) == 28,
+              "update the action table of chorus.mjs");
+static_assert(static_cast<int>(Transport::kPolling) == 0 && static_cast<int>(Transport::kWebSocket) == 1 &&
+                  static_cast<int>(Transport::kSse) == 2,
+              "update KINDS in chorus.mjs");
+
 namespace {
 
 std::vector<std::unique_ptr<Manager>> g_managers;  // handle = index + 1

@@ -24,8 +24,8 @@ export type EventsMap = Record<string, EventListener>;
 /** Binary values that can be emitted (Blobs are read before sending, in emit order). */
 export type BinaryInput = ArrayBuffer | ArrayBufferView | Blob;
 
-/** component-emitter, as socket.io-client uses it. */
-export declare class Emitter {
+/** component-emitter, as socket.io-client uses it (not exported as a value). */
+declare class Emitter {
   on(event: string, listener: EventListener): this;
   addEventListener(event: string, listener: EventListener): this;
   once(event: string, listener: EventListener): this;
@@ -105,7 +105,7 @@ export interface ConnectError extends Error {
 }
 
 /** The Engine.IO connection of a Manager (socket.io-client's `manager.engine`). */
-export declare class Engine extends Emitter {
+export interface Engine extends Emitter {
   readonly id: string;
   readonly transport: { name: TransportName };
   readyState: "open" | "closed";

@@ -37,19 +37,24 @@ const A = {  // client::ActionType
 
 const now = () => performance.now();
 
-// Writes the strings / byte arrays back to back into the core's scratch buffer; returns
-// their byte lengths.
+// Writes the strings / byte arrays back to back into the core's scratch buffer (strings
+// encoded in place); returns their byte lengths.
 function put(...parts) {
-  const bytes = parts.map((p) => (typeof p === "string" ? encoder.encode(p) : p));
-  let total = 0;
-  for (const b of bytes) total += b.length;
-  let at = core._chorus_scratch(total);
+  let room = 0;
+  for (const p of parts) room += typeof p === "string" ? p.length * 3 : p.length;
+  let at = core._chorus_scratch(room);
   const heap = core.HEAPU8;
   const lengths = [];
-  for (const b of bytes) {
-    heap.set(b, at);
-    at += b.length;
-    lengths.push(b.length);
+  for (const p of parts) {
+    let n;
+    if (typeof p === "string") {
+      n = encoder.encodeInto(p, heap.subarray(at, at + p.length * 3)).written;
+    } else {
+      heap.set(p, at);
+      n = p.length;
+    }
+    at += n;
+    lengths.push(n);
   }
   return lengths;
 }
@@ -69,29 +74,32 @@ function cstring(ptr) {
   return decoder.decode(heap.subarray(ptr, end));
 }
 
+// Reads the descriptor of the current action (bindings.cpp). Everything is copied out at
+// once: the memory behind it is reused by the next core call (a user callback may make one).
 function readAction(desc) {
   const u32 = core.HEAPU32;
   const d = desc >>> 2;
   const lo = u32[d + 4];
   const hi = u32[d + 5];
+  const type = u32[d];
+  const field = (slot) => text(u32[d + 6 + 2 * slot], u32[d + 7 + 2 * slot]);
   const a = {
-    type: u32[d],
+    type,
     transport: u32[d + 1],
     kind: KINDS[u32[d + 2]],
     flag: u32[d + 3] === 1,
     number: hi === 0xffffffff && lo === 0xffffffff ? Infinity : hi * 4294967296 + lo,
-    url: text(u32[d + 6], u32[d + 7]),
-    nsp: text(u32[d + 10], u32[d + 11]),
-    sid: text(u32[d + 12], u32[d + 13]),
-    reason: text(u32[d + 14], u32[d + 15]),
-    description: text(u32[d + 16], u32[d + 17]),
-    data: undefined,
+    url: field(0),
+    nsp: field(2),
+    sid: field(3),
+    reason: field(4),
+    description: field(5),
     binaries: [],
   };
   const dataPtr = u32[d + 8];
   const dataLen = u32[d + 9];
   // Binary frames and messages stay bytes; everything else is text.
-  a.data = a.type === A.sendBinary || (a.type === A.engineMessage && a.flag)
+  a.data = type === A.sendBinary || (type === A.engineMessage && a.flag)
     ? core.HEAPU8.slice(dataPtr, dataPtr + dataLen)
     : text(dataPtr, dataLen);
   const count = u32[d + 18];
@@ -114,8 +122,29 @@ function toBytes(v) {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
+const HAS_BINARY = 1;
+const HAS_BLOB = 2;
+
+// What a value holds: HAS_BINARY and/or HAS_BLOB (one walk, as socket.io-parser's hasBinary).
+function scan(value, depth = 0) {
+  if (value === null || typeof value !== "object" || depth > 128) return 0;
+  if (value instanceof ArrayBuffer || ArrayBuffer.isView(value)) return HAS_BINARY;
+  if (hasBlob && value instanceof Blob) return HAS_BLOB;
+  let found = 0;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length && found !== 3; i++) found |= scan(value[i], depth + 1);
+  } else if (typeof value.toJSON !== "function") {
+    for (const key in value) {
+      if (found === 3) break;
+      if (Object.prototype.hasOwnProperty.call(value, key)) found |= scan(value[key], depth + 1);
+    }
+  }
+  return found;
+}
+
 // JSON text with Socket.IO placeholders, plus the binaries (as socket.io-parser does).
-function deconstruct(list) {
+function deconstruct(list, flags = scan(list)) {
+  if (!(flags & HAS_BINARY)) return [JSON.stringify(list) ?? "null", []];
   const binaries = [];
   const json = JSON.stringify(list, function (key, value) {
     const original = this[key];  // before toJSON (Node's Buffer has one)
@@ -134,14 +163,6 @@ function reconstruct(json, binaries) {
     value !== null && typeof value === "object" && value._placeholder === true && typeof value.num === "number"
       ? binaries[value.num]
       : value);
-}
-
-function containsBlob(value, depth = 0) {
-  if (!hasBlob || depth > 64 || value === null || typeof value !== "object") return false;
-  if (value instanceof Blob) return true;
-  if (isBinary(value)) return false;
-  if (Array.isArray(value)) return value.some((v) => containsBlob(v, depth + 1));
-  return Object.values(value).some((v) => containsBlob(v, depth + 1));
 }
 
 // Replaces every Blob by its bytes (an ArrayBuffer).
@@ -798,8 +819,9 @@ export class Socket extends Emitter {
 
   // Sends now, or after the Blobs of this emit and of earlier ones are read.
   _emit(list, ack, flags) {
-    if (!this._chain && !containsBlob(list)) {
-      this._send(list, ack, flags);
+    const found = scan(list);
+    if (!this._chain && !(found & HAS_BLOB)) {
+      this._send(list, ack, flags, found);
       return;
     }
     const previous = this._chain ?? Promise.resolve();
@@ -813,8 +835,8 @@ export class Socket extends Emitter {
     this._chain = next;
   }
 
-  _send(list, ack, flags) {
-    const [json, binaries] = deconstruct(list);
+  _send(list, ack, flags, found) {
+    const [json, binaries] = deconstruct(list, found);
     const token = ack ? this.io._register(ack) : 0;
     const withError = !!ack?.withError;
     const timeout = typeof flags.timeout === "number" ? flags.timeout : -1;
@@ -987,7 +1009,7 @@ export class Socket extends Emitter {
         stage(binaries);
         this.io._call(() => core._chorus_ack(this.io._h, ...put(this.nsp, json), id, now()));
       };
-      if (containsBlob(args)) readBlobs(args).then(reply).catch(report);
+      if (scan(args) & HAS_BLOB) readBlobs(args).then(reply).catch(report);
       else reply(args);
     };
   }

@@ -445,6 +445,10 @@ void Engine::on_http_response(std::uint32_t transport, Http request, bool ok, st
     check_pause(now_ms);
     return;
   }
+  // Once "2probe" is out, no new GET: the server released the held one for the upgrade, and
+  // a GET sent now could be held until its next ping (a server need not release twice),
+  // stalling the switch. Polling resumes if the probe fails.
+  if (probe_ && probe_->open) return;
   if ((state_ == State::kOpen || state_ == State::kOpening) && cur_ && cur_->id == id && !cur_->get_in_flight) {
     issue_get(*cur_);
   }
@@ -572,9 +576,9 @@ void Engine::probe_failed(std::string message) {
   a.type = ActionType::kEngineUpgradeError;
   a.reason = std::move(message);
   emit(std::move(a));
-  if (was_pausing && cur_ && state_ == State::kOpen) {
+  if (cur_ && state_ == State::kOpen) {
     if (cur_->kind == Transport::kPolling && !cur_->get_in_flight) issue_get(*cur_);
-    flush();
+    if (was_pausing) flush();
   }
 }
 

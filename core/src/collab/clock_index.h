@@ -31,8 +31,7 @@ class ClockIndex {
     }
     std::size_t b = block_for(clock);
     std::vector<Entry>& block = blocks_[b];
-    auto it = std::upper_bound(block.begin(), block.end(), clock,
-                               [](Clock c, const Entry& e) { return c < e.clock; });
+    auto it = std::upper_bound(block.begin(), block.end(), clock, [](Clock c, const Entry& e) { return c < e.clock; });
     block.insert(it, Entry{clock, leaf});
     firsts_[b] = block.front().clock;
     ++size_;
@@ -43,16 +42,14 @@ class ClockIndex {
   // Requires a non-empty index whose first entry is <= clock.
   std::uint32_t find(Clock clock) const {
     const std::vector<Entry>& block = blocks_[block_for(clock)];
-    auto it = std::upper_bound(block.begin(), block.end(), clock,
-                               [](Clock c, const Entry& e) { return c < e.clock; });
+    auto it = std::upper_bound(block.begin(), block.end(), clock, [](Clock c, const Entry& e) { return c < e.clock; });
     return std::prev(it)->leaf;
   }
 
   // Re-points the entry starting exactly at `clock`.
   void set(Clock clock, std::uint32_t leaf) {
     std::vector<Entry>& block = blocks_[block_for(clock)];
-    auto it = std::lower_bound(block.begin(), block.end(), clock,
-                               [](const Entry& e, Clock c) { return e.clock < c; });
+    auto it = std::lower_bound(block.begin(), block.end(), clock, [](const Entry& e, Clock c) { return e.clock < c; });
     if (it != block.end() && it->clock == clock) it->leaf = leaf;
   }
 
@@ -60,8 +57,7 @@ class ClockIndex {
   void erase(Clock clock) {
     std::size_t b = block_for(clock);
     std::vector<Entry>& block = blocks_[b];
-    auto it = std::lower_bound(block.begin(), block.end(), clock,
-                               [](const Entry& e, Clock c) { return e.clock < c; });
+    auto it = std::lower_bound(block.begin(), block.end(), clock, [](const Entry& e, Clock c) { return e.clock < c; });
     if (it == block.end() || it->clock != clock) return;
     block.erase(it);
     --size_;
@@ -76,14 +72,13 @@ class ClockIndex {
   bool has(Clock clock) const {
     if (blocks_.empty()) return false;
     const std::vector<Entry>& block = blocks_[block_for(clock)];
-    auto it = std::lower_bound(block.begin(), block.end(), clock,
-                               [](const Entry& e, Clock c) { return e.clock < c; });
+    auto it = std::lower_bound(block.begin(), block.end(), clock, [](const Entry& e, Clock c) { return e.clock < c; });
     return it != block.end() && it->clock == clock;
   }
 
   std::size_t size() const { return size_; }
   std::size_t memory_usage() const {
-    std::size_t n = firsts_.capacity() * sizeof(Clock) + blocks_.capacity() * sizeof(blocks_[0]);
+    std::size_t n = firsts_.capacity() * sizeof(Clock) + blocks_.capacity() * sizeof(std::vector<Entry>);
     for (const auto& b : blocks_) n += b.capacity() * sizeof(Entry);
     return n;
   }
@@ -94,8 +89,7 @@ class ClockIndex {
     if (blocks_.empty()) return;
     std::size_t b = block_for(clock);
     const std::vector<Entry>& block = blocks_[b];
-    auto it = std::upper_bound(block.begin(), block.end(), clock,
-                               [](Clock c, const Entry& e) { return c < e.clock; });
+    auto it = std::upper_bound(block.begin(), block.end(), clock, [](Clock c, const Entry& e) { return c < e.clock; });
     if (it != block.begin()) --it;
     for (; it != block.end(); ++it) f(*it);
     for (++b; b < blocks_.size(); ++b) {

@@ -68,9 +68,7 @@ Cursor scan_leaf(const Leaf* leaf, std::uint64_t pos, Unit unit, std::uint64_t* 
   for (std::uint32_t i = 0; i < leaf->count; ++i) {
     const Item& item = leaf->items[i];
     if (item.deleted) continue;
-    std::uint64_t w = unit == Unit::kUtf16 ? item.u16_len
-                      : unit == Unit::kUtf8 ? item.byte_len
-                                            : item.len;
+    std::uint64_t w = unit == Unit::kUtf16 ? item.u16_len : unit == Unit::kUtf8 ? item.byte_len : item.len;
     if (pos < w) {
       *offset = pos;
       return Cursor{const_cast<Leaf*>(leaf), i};
@@ -146,8 +144,7 @@ void ContentTree::sub_weight(Leaf* leaf, const Weights& delta) {
 // Links `sibling` right after `node` under node's parent, splitting parents as needed.
 // `node_weight` + `sibling_weight` equals node's weight before the split, so ancestors above
 // the parent keep their sums.
-void ContentTree::insert_sibling(Node* node, Node* sibling, const Weights& node_weight,
-                                 const Weights& sibling_weight) {
+void ContentTree::insert_sibling(Node* node, Node* sibling, const Weights& node_weight, const Weights& sibling_weight) {
   Inner* p = node->parent;
   std::uint32_t pos;
   if (!p) {
@@ -169,26 +166,26 @@ void ContentTree::insert_sibling(Node* node, Node* sibling, const Weights& node_
     auto* q = new Inner;
     ++inner_count_;
     q->is_leaf = false;
-    constexpr std::uint32_t half = kInnerCapacity / 2;
+    constexpr std::uint32_t kHalf = kInnerCapacity / 2;
     Weights wq;
-    for (std::uint32_t i = half; i < kInnerCapacity; ++i) {
-      q->child[i - half] = p->child[i];
-      q->weight[i - half] = p->weight[i];
-      q->child[i - half]->parent = q;
+    for (std::uint32_t i = kHalf; i < kInnerCapacity; ++i) {
+      q->child[i - kHalf] = p->child[i];
+      q->weight[i - kHalf] = p->weight[i];
+      q->child[i - kHalf]->parent = q;
       wq += p->weight[i];
     }
-    q->count = kInnerCapacity - half;
-    p->count = half;
+    q->count = kInnerCapacity - kHalf;
+    p->count = kHalf;
     Weights wp;
-    for (std::uint32_t i = 0; i < half; ++i) wp += p->weight[i];
+    for (std::uint32_t i = 0; i < kHalf; ++i) wp += p->weight[i];
     // The sibling joins one of the halves below: count it there now, so that p's recorded
     // weight plus q's equals p's weight before the split.
-    bool to_right = pos > half;
+    bool to_right = pos > kHalf;
     (to_right ? wq : wp) += sibling_weight;
     insert_sibling(p, q, wp, wq);
     if (to_right) {
       p = q;
-      pos -= half;
+      pos -= kHalf;
     }
   }
   for (std::uint32_t i = p->count; i > pos; --i) {
@@ -207,8 +204,7 @@ Cursor ContentTree::insert(Cursor at, const Item& item) {
   if (leaf->count == kLeafCapacity) {
     // Appending at the end of the last leaf is the typing pattern: keep the old leaf full
     // then, so that a document typed front to back packs its leaves.
-    std::uint32_t split = (index == kLeafCapacity && !leaf->next) ? kLeafCapacity - 1
-                                                                   : kLeafCapacity / 2;
+    std::uint32_t split = (index == kLeafCapacity && !leaf->next) ? kLeafCapacity - 1 : kLeafCapacity / 2;
     Leaf* right = new_leaf();
     for (std::uint32_t i = split; i < kLeafCapacity; ++i) {
       right->items[i - split] = leaf->items[i];
@@ -256,7 +252,7 @@ void ContentTree::remove_in_leaf(Cursor at) {
 }
 
 std::size_t ContentTree::memory_usage() const {
-  return leaves_.size() * (sizeof(Leaf) + sizeof(Leaf*)) + inner_count_ * sizeof(Inner);
+  return leaves_.size() * (sizeof(Leaf) + sizeof(void*)) + inner_count_ * sizeof(Inner);
 }
 
 namespace {

@@ -16,8 +16,9 @@
 
 namespace chorus::collab::detail {
 
-// Sizes measured on the automerge-paper trace (bench/collab): larger leaves cost more in
-// the shifts of an insert, smaller ones more levels and more index updates on splits.
+// Measured on the automerge-paper trace: leaves of 16 to 128 items and fan-outs of 8 to 32
+// were tried; 32 / 16 is among the fastest (within the noise of 24 / 8). Larger leaves cost
+// more in the shifts of every insert, smaller ones more levels and more leaf splits.
 inline constexpr std::uint32_t kLeafCapacity = 32;
 inline constexpr std::uint32_t kInnerCapacity = 16;
 
@@ -111,8 +112,7 @@ class ContentTree {
 
  private:
   Leaf* new_leaf();
-  void insert_sibling(Node* node, Node* sibling, const Weights& node_weight,
-                      const Weights& sibling_weight);
+  void insert_sibling(Node* node, Node* sibling, const Weights& node_weight, const Weights& sibling_weight);
   static std::uint32_t index_in_parent(const Node* node);
 
   // The leaf of the last visible-position lookup and the weights before it: editors edit

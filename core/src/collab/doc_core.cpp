@@ -18,9 +18,12 @@ Error position_error(const char* what) {
 // Units of `item` (visible or not) in `unit`.
 std::uint64_t item_units(const Item& item, Unit unit) {
   switch (unit) {
-    case Unit::kUtf16: return item.u16_len;
-    case Unit::kCodePoint: return item.len;
-    case Unit::kUtf8: return item.byte_len;
+    case Unit::kUtf16:
+      return item.u16_len;
+    case Unit::kCodePoint:
+      return item.len;
+    case Unit::kUtf8:
+      return item.byte_len;
   }
   return item.len;
 }
@@ -115,9 +118,8 @@ namespace {
 
 // `b` continues tombstone `a` in every respect: one item can hold both.
 bool tombstone_continues(const Item& a, const Item& b) {
-  return a.deleted && b.deleted && a.client == b.client && a.clock + a.len == b.clock &&
-         b.origin_left == a.last_id() && a.origin_right == b.origin_right && a.gone == b.gone &&
-         (a.gone || a.byte_start + a.byte_len == b.byte_start);
+  return a.deleted && b.deleted && a.client == b.client && a.clock + a.len == b.clock && b.origin_left == a.last_id() &&
+         a.origin_right == b.origin_right && a.gone == b.gone && (a.gone || a.byte_start + a.byte_len == b.byte_start);
 }
 
 }  // namespace
@@ -143,8 +145,7 @@ Cursor DocCore::mark_deleted(Cursor at) {
     at = Cursor{at.leaf, at.index - 1};
     absorb(at);
   }
-  if (at.index + 1 < at.leaf->count &&
-      tombstone_continues(at.item(), at.leaf->items[at.index + 1])) {
+  if (at.index + 1 < at.leaf->count && tombstone_continues(at.item(), at.leaf->items[at.index + 1])) {
     absorb(at);
   }
   return at;
@@ -161,9 +162,8 @@ Cursor DocCore::place(Cursor at, const Item& item) {
     Item& prev = before.item();
     // A client typing on: the new run continues the previous one in every respect, so one
     // item holds both (this keeps a typed document at a few items per edit burst).
-    if (prev.client == item.client && prev.clock + prev.len == item.clock &&
-        item.origin_left == prev.last_id() && prev.origin_right == item.origin_right &&
-        prev.deleted == item.deleted && prev.gone == item.gone &&
+    if (prev.client == item.client && prev.clock + prev.len == item.clock && item.origin_left == prev.last_id() &&
+        prev.origin_right == item.origin_right && prev.deleted == item.deleted && prev.gone == item.gone &&
         (item.gone || prev.byte_start + prev.byte_len == item.byte_start)) {
       Weights w = prev.weights();
       prev.len += item.len;
@@ -178,8 +178,8 @@ Cursor DocCore::place(Cursor at, const Item& item) {
   return placed;
 }
 
-Cursor DocCore::insert_local_after(Cursor left, std::uint32_t left_offset, bool at_start,
-                                   std::string_view text, Clock len, std::uint32_t u16) {
+Cursor DocCore::insert_local_after(Cursor left, std::uint32_t left_offset, bool at_start, std::string_view text,
+                                   Clock len, std::uint32_t u16) {
   Item item;
   item.client = self_;
   item.clock = clients_[self_].next;
@@ -295,8 +295,7 @@ void DocCore::integrate(Item item) {
   if (!item.deleted) record_inserted(item.client, item.clock, item.len);
 }
 
-void DocCore::delete_known(ClientIndex c, Clock clock, Clock len, bool local,
-                           std::vector<LocalRange>* deleted) {
+void DocCore::delete_known(ClientIndex c, Clock clock, Clock len, bool local, std::vector<LocalRange>* deleted) {
   while (len > 0) {
     std::uint32_t off = 0;
     Cursor cur = find(LocalId{c, clock}, &off);
@@ -344,13 +343,11 @@ Status DocCore::insert(std::uint64_t pos, std::string_view text, Unit unit) {
       left_off = c.index;
     }
   }
-  insert_local_after(left, left_off, pos == 0, text, static_cast<Clock>(size.cp),
-                     static_cast<std::uint32_t>(size.u16));
+  insert_local_after(left, left_off, pos == 0, text, static_cast<Clock>(size.cp), static_cast<std::uint32_t>(size.u16));
   return Ok{};
 }
 
-Status DocCore::erase(std::uint64_t pos, std::uint64_t len, Unit unit,
-                      std::vector<LocalRange>* deleted) {
+Status DocCore::erase(std::uint64_t pos, std::uint64_t len, Unit unit, std::vector<LocalRange>* deleted) {
   std::uint64_t total = length(unit);
   if (pos > total || len > total - pos) return position_error("erase range past the end");
   if (len == 0) return Ok{};
@@ -381,9 +378,8 @@ Status DocCore::erase(std::uint64_t pos, std::uint64_t len, Unit unit,
     }
     std::uint64_t w = item_units(item, unit);
     if (w > remaining) {
-      std::uint32_t keep = (unit == Unit::kCodePoint || item.ascii())
-                               ? static_cast<std::uint32_t>(remaining)
-                               : char_at(content(item), remaining, unit).index;
+      std::uint32_t keep = (unit == Unit::kCodePoint || item.ascii()) ? static_cast<std::uint32_t>(remaining)
+                                                                      : char_at(content(item), remaining, unit).index;
       cur = ContentTree::prev(split(cur, keep));
       w = remaining;
     }
@@ -441,8 +437,7 @@ void normalize(std::vector<std::pair<Clock, Clock>>& ranges) {
   std::size_t out = 0;
   for (std::size_t i = 0; i < ranges.size(); ++i) {
     if (out > 0 && ranges[i].first <= ranges[out - 1].first + ranges[out - 1].second) {
-      Clock end = std::max(ranges[out - 1].first + ranges[out - 1].second,
-                           ranges[i].first + ranges[i].second);
+      Clock end = std::max(ranges[out - 1].first + ranges[out - 1].second, ranges[i].first + ranges[i].second);
       ranges[out - 1].second = end - ranges[out - 1].first;
     } else {
       ranges[out++] = ranges[i];
@@ -535,8 +530,7 @@ Result<std::uint64_t> DocCore::convert(std::uint64_t pos, Unit from, Unit to) co
 
 // ---- relative positions ------------------------------------------------------------------
 
-Result<RelativePosition> DocCore::relative_position(std::uint64_t pos, Assoc assoc,
-                                                    Unit unit) const {
+Result<RelativePosition> DocCore::relative_position(std::uint64_t pos, Assoc assoc, Unit unit) const {
   std::uint64_t total = length(unit);
   if (pos > total) return position_error("position past the end");
   RelativePosition rp;
@@ -571,9 +565,12 @@ Result<RelativePosition> DocCore::relative_position(std::uint64_t pos, Assoc ass
 
 Result<std::uint64_t> DocCore::resolve(const RelativePosition& rp, Unit unit) const {
   switch (rp.kind) {
-    case RelativePosition::Kind::kStart: return std::uint64_t{0};
-    case RelativePosition::Kind::kEnd: return length(unit);
-    case RelativePosition::Kind::kItem: break;
+    case RelativePosition::Kind::kStart:
+      return std::uint64_t{0};
+    case RelativePosition::Kind::kEnd:
+      return length(unit);
+    case RelativePosition::Kind::kItem:
+      break;
   }
   ClientIndex c = lookup(rp.item.client);
   if (c == kNoClient || rp.item.clock >= clients_[c].next) {
@@ -634,14 +631,12 @@ std::string DocCore::encode(const StateVector* since) const {
   }
   std::vector<ClientIndex> order(clients_.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<ClientIndex>(i);
-  std::sort(order.begin(), order.end(),
-            [&](ClientIndex a, ClientIndex b) { return ids[a] < ids[b]; });
+  std::sort(order.begin(), order.end(), [&](ClientIndex a, ClientIndex b) { return ids[a] < ids[b]; });
   std::vector<EncBlock> blocks;
   std::vector<EncDeletes> deletes;
   for (ClientIndex c : order) {
     if (!items[c].empty()) {
-      std::sort(items[c].begin(), items[c].end(),
-                [](const EncItem& a, const EncItem& b) { return a.clock < b.clock; });
+      std::sort(items[c].begin(), items[c].end(), [](const EncItem& a, const EncItem& b) { return a.clock < b.clock; });
       blocks.push_back(EncBlock{ids[c], std::move(items[c])});
     }
     if (!dels[c].empty()) {
@@ -673,8 +668,7 @@ void DocCore::delete_known_tombstone(const PendingItem& p) {
   // through another update before their deletion does) deletes them.
   Clock next = clients_[p.client].next;
   if (p.deleted && p.clock < next) {
-    delete_known(p.client, p.clock, std::min<Clock>(p.clock + p.len, next) - p.clock, false,
-                 nullptr);
+    delete_known(p.client, p.clock, std::min<Clock>(p.clock + p.len, next) - p.clock, false, nullptr);
   }
 }
 
@@ -821,9 +815,7 @@ Status DocCore::apply(std::string_view bytes, TextDelta* delta) {
   // all (parts waiting for dependencies are applied as soon as those arrive).
   std::vector<ClientIndex> refs(u.clients.size());
   for (std::size_t i = 0; i < u.clients.size(); ++i) refs[i] = intern(u.clients[i]);
-  auto local = [&](const DecOrigin& o) {
-    return o.none() ? LocalId{} : LocalId{refs[o.client_ref], o.clock};
-  };
+  auto local = [&](const DecOrigin& o) { return o.none() ? LocalId{} : LocalId{refs[o.client_ref], o.clock}; };
 
   begin_changes(delta != nullptr);
   for (const DecItem& d : u.items) {
@@ -855,7 +847,9 @@ Status DocCore::apply(std::string_view bytes, TextDelta* delta) {
   return Ok{};
 }
 
-std::size_t DocCore::pending_count() const { return pending_items_ + pending_deletes_; }
+std::size_t DocCore::pending_count() const {
+  return pending_items_ + pending_deletes_;
+}
 
 // ---- change recording and deltas --------------------------------------------------------
 
@@ -951,8 +945,7 @@ void DocCore::build_delta(TextDelta* delta) {
     Clock end = r.clock + r.len;
     auto it = std::upper_bound(inserted.begin(), inserted.end(), LocalRange{r.client, clock, 0},
                                [](const LocalRange& a, const LocalRange& b) {
-                                 return a.client != b.client ? a.client < b.client
-                                                             : a.clock < b.clock;
+                                 return a.client != b.client ? a.client < b.client : a.clock < b.clock;
                                });
     if (it != inserted.begin()) --it;
     while (clock < end) {
@@ -968,15 +961,13 @@ void DocCore::build_delta(TextDelta* delta) {
         }
         stop = std::min(end, it->clock);
       }
-      walk(r.client, clock, stop - clock, [&](Cursor cur, std::uint32_t off, Clock n) {
-        add_piece(cur, off, n, false);
-      });
+      walk(r.client, clock, stop - clock,
+           [&](Cursor cur, std::uint32_t off, Clock n) { add_piece(cur, off, n, false); });
       clock = stop;
     }
   }
 
-  std::sort(pieces.begin(), pieces.end(),
-            [](const Piece& a, const Piece& b) { return a.order < b.order; });
+  std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.order < b.order; });
   std::uint64_t cursor = 0;
   auto push = [&](DeltaOp::Kind kind, std::uint64_t units, std::string_view text) {
     if (!delta->empty() && delta->back().kind == kind) {
@@ -1067,8 +1058,7 @@ void DocCore::restore_ids(const LocalRange& range, std::vector<LocalRange>* rest
         std::string copy(text.substr(b0, b1 - b0));  // the arena may move while appending
         Clock copy_clock = clients_[self_].next;
         if (copy_clock + n <= kMaxClock && arena_.size() + copy.size() <= kMaxArena) {
-          insert_local_after(cur, off + n - 1, false, copy, n,
-                             static_cast<std::uint32_t>(measure(copy).u16));
+          insert_local_after(cur, off + n - 1, false, copy, n, static_cast<std::uint32_t>(measure(copy).u16));
           copies_[{r.client, clock}] = {n, copy_clock};
           if (restored) restored->push_back(LocalRange{self_, copy_clock, n});
         }

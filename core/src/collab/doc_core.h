@@ -138,15 +138,14 @@ class DocCore final : public LeafMoveListener {
   // returns the item now holding its characters.
   Cursor mark_deleted(Cursor at);
   // Deletes the visible characters of clocks [clock, clock + len) of client c (all known).
-  void delete_known(ClientIndex c, Clock clock, Clock len, bool local,
-                    std::vector<LocalRange>* deleted);
+  void delete_known(ClientIndex c, Clock clock, Clock len, bool local, std::vector<LocalRange>* deleted);
   // Inserts `item` at `at`, or extends the item before `at` when `item` continues it.
   Cursor place(Cursor at, const Item& item);
   // Integrates a remote item whose dependencies are all known (FugueMax ordering).
   void integrate(Item item);
   // A new item of this client right after the item at `left` (whole item) or at the start.
-  Cursor insert_local_after(Cursor left_item, std::uint32_t left_offset, bool at_start,
-                            std::string_view text, Clock len, std::uint32_t u16);
+  Cursor insert_local_after(Cursor left_item, std::uint32_t left_offset, bool at_start, std::string_view text,
+                            Clock len, std::uint32_t u16);
 
   bool known(LocalId id) const { return id.none() || id.clock < clients_[id.client].next; }
   // First dependency of a pending item that is not integrated yet, if any.

@@ -22,9 +22,7 @@ struct LocalId {
   Clock clock = 0;
 
   bool none() const { return client == kNoClient; }
-  friend bool operator==(const LocalId& a, const LocalId& b) {
-    return a.client == b.client && a.clock == b.clock;
-  }
+  friend bool operator==(const LocalId& a, const LocalId& b) { return a.client == b.client && a.clock == b.clock; }
   friend bool operator!=(const LocalId& a, const LocalId& b) { return !(a == b); }
 };
 
@@ -54,9 +52,12 @@ struct Weights {
   friend Weights operator-(Weights a, const Weights& b) { return a -= b; }
   std::uint64_t get(Unit unit) const {
     switch (unit) {
-      case Unit::kUtf16: return u16;
-      case Unit::kCodePoint: return cp;
-      case Unit::kUtf8: return u8;
+      case Unit::kUtf16:
+        return u16;
+      case Unit::kCodePoint:
+        return cp;
+      case Unit::kUtf8:
+        return u8;
     }
     return cp;
   }
@@ -77,9 +78,7 @@ struct Item {
 
   LocalId id_at(std::uint32_t offset) const { return LocalId{client, clock + offset}; }
   LocalId last_id() const { return LocalId{client, clock + len - 1}; }
-  bool contains(ClientIndex c, Clock k) const {
-    return client == c && k >= clock && k - clock < len;
-  }
+  bool contains(ClientIndex c, Clock k) const { return client == c && k >= clock && k - clock < len; }
   bool ascii() const { return byte_len == len && u16_len == len; }
 
   Weights weights() const {

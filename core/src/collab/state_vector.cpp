@@ -7,14 +7,14 @@
 namespace chorus::collab {
 
 Clock StateVector::get(ClientId client) const {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), client,
-                             [](const auto& e, ClientId c) { return e.first < c; });
+  auto it =
+      std::lower_bound(entries_.begin(), entries_.end(), client, [](const auto& e, ClientId c) { return e.first < c; });
   return it != entries_.end() && it->first == client ? it->second : 0;
 }
 
 void StateVector::set(ClientId client, Clock clock) {
-  auto it = std::lower_bound(entries_.begin(), entries_.end(), client,
-                             [](const auto& e, ClientId c) { return e.first < c; });
+  auto it =
+      std::lower_bound(entries_.begin(), entries_.end(), client, [](const auto& e, ClientId c) { return e.first < c; });
   if (it != entries_.end() && it->first == client) {
     if (clock == 0) {
       entries_.erase(it);

@@ -12,14 +12,19 @@ namespace chorus::collab::detail {
 inline std::uint32_t utf8_width(unsigned char lead) {
   return lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
 }
-inline std::uint32_t utf16_width(unsigned char lead) { return lead >= 0xF0 ? 2 : 1; }
+inline std::uint32_t utf16_width(unsigned char lead) {
+  return lead >= 0xF0 ? 2 : 1;
+}
 
 // Width of one character in `unit`, from its lead byte.
 inline std::uint32_t unit_width(unsigned char lead, Unit unit) {
   switch (unit) {
-    case Unit::kUtf16: return utf16_width(lead);
-    case Unit::kCodePoint: return 1;
-    case Unit::kUtf8: return utf8_width(lead);
+    case Unit::kUtf16:
+      return utf16_width(lead);
+    case Unit::kCodePoint:
+      return 1;
+    case Unit::kUtf8:
+      return utf8_width(lead);
   }
   return 1;
 }

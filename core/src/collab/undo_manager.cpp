@@ -63,8 +63,7 @@ void UndoManager::push_undo(Step step) {
   if (undo_.size() > options_.max_steps) undo_.erase(undo_.begin());
 }
 
-Status UndoManager::insert(std::size_t pos, std::string_view text, std::uint64_t now_ms,
-                           Unit unit) {
+Status UndoManager::insert(std::size_t pos, std::string_view text, std::uint64_t now_ms, Unit unit) {
   DocCore& core = *doc_.core_;
   Clock before = core.next_clock(core.self());
   Status s = core.insert(pos, text, unit);

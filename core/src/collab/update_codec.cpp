@@ -11,20 +11,18 @@ namespace chorus::collab::detail {
 namespace {
 
 bool continues(const EncItem& a, const EncItem& b, ClientId client) {
-  return b.clock == a.clock + a.len && b.deleted == a.deleted && b.right == a.right &&
-         !b.left.none && b.left.client == client && b.left.clock == b.clock - 1;
+  return b.clock == a.clock + a.len && b.deleted == a.deleted && b.right == a.right && !b.left.none &&
+         b.left.client == client && b.left.clock == b.clock - 1;
 }
 
-void put_origin(std::string& out, const EncOrigin& o,
-                const std::unordered_map<ClientId, std::uint32_t>& refs) {
+void put_origin(std::string& out, const EncOrigin& o, const std::unordered_map<ClientId, std::uint32_t>& refs) {
   put_varuint(out, refs.at(o.client));
   put_varuint(out, o.clock);
 }
 
 }  // namespace
 
-std::string encode_update(const std::vector<EncBlock>& blocks,
-                          const std::vector<EncDeletes>& deletes) {
+std::string encode_update(const std::vector<EncBlock>& blocks, const std::vector<EncDeletes>& deletes) {
   // The client table: every id the update mentions, once, ascending.
   std::vector<ClientId> table;
   for (const EncBlock& b : blocks) {
@@ -169,23 +167,31 @@ Result<DecodedUpdate> decode_update(std::string_view bytes) {
       if (!r.ok()) return bad("truncated item");
       if (info & kReservedBits) return bad("reserved item bits set");
       switch (info & kLeftMask) {
-        case kLeftNone: break;
+        case kLeftNone:
+          break;
         case kLeftPrev:
           if (clock == 0) return bad("left origin before clock 0");
           it.left.client_ref = client;
           it.left.clock = static_cast<Clock>(clock - 1);
           break;
-        case kLeftExplicit: read_origin(it.left); break;
-        default: return bad("bad left origin kind");
+        case kLeftExplicit:
+          read_origin(it.left);
+          break;
+        default:
+          return bad("bad left origin kind");
       }
       switch (info & kRightMask) {
-        case kRightNone: break;
+        case kRightNone:
+          break;
         case kRightSame:
           if (!has_prev || prev_right.none()) return bad("no previous right origin");
           it.right = prev_right;
           break;
-        case kRightExplicit: read_origin(it.right); break;
-        default: return bad("bad right origin kind");
+        case kRightExplicit:
+          read_origin(it.right);
+          break;
+        default:
+          return bad("bad right origin kind");
       }
       it.deleted = (info & kDeleted) != 0;
       if (it.deleted) {

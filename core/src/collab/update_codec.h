@@ -60,8 +60,7 @@ struct EncDeletes {
 
 // Consecutive items that continue each other (a run split by a later edit) are written as
 // one.
-std::string encode_update(const std::vector<EncBlock>& blocks,
-                          const std::vector<EncDeletes>& deletes);
+std::string encode_update(const std::vector<EncBlock>& blocks, const std::vector<EncDeletes>& deletes);
 
 inline constexpr std::uint32_t kNoRef = 0xFFFFFFFFu;
 

@@ -27,7 +27,10 @@ class ByteReader {
   bool ok() const { return ok_; }
   bool at_end() const { return p_ == end_; }
   std::size_t remaining() const { return static_cast<std::size_t>(end_ - p_); }
-  void fail() { ok_ = false; p_ = end_; }
+  void fail() {
+    ok_ = false;
+    p_ = end_;
+  }
 
   std::uint8_t byte() {
     if (p_ == end_) {

@@ -204,6 +204,29 @@ TEST(ClientEngine, UpgradeProbeFromPolling) {
   EXPECT_EQ(find(drain(p.e), ActionType::kSendText)->data, "3");
 }
 
+TEST(ClientEngine, NoNewPollOnceTheProbeIsOut) {
+  PollingEngine p(kHandshake);
+  std::uint32_t ws = find(p.after_open, ActionType::kOpenWebSocket)->transport;
+  p.e.on_transport_open(ws, 1);
+  drain(p.e);
+  // The server releases the held GET for the upgrade: no new GET before "3probe".
+  p.e.on_http_response(10, Engine::Http::kGet, true, "6", 2);
+  EXPECT_EQ(find(drain(p.e), ActionType::kHttpGet), nullptr);
+  p.e.on_text(ws, "3probe", 3);
+  auto a = drain(p.e);
+  EXPECT_NE(find(a, ActionType::kEngineUpgrade), nullptr);
+  // A failed probe resumes polling.
+  PollingEngine q(kHandshake);
+  std::uint32_t ws2 = find(q.after_open, ActionType::kOpenWebSocket)->transport;
+  q.e.on_transport_open(ws2, 1);
+  q.e.on_http_response(10, Engine::Http::kGet, true, "6", 2);
+  drain(q.e);
+  q.e.on_transport_close(ws2, true, "", 3);
+  a = drain(q.e);
+  EXPECT_NE(find(a, ActionType::kEngineUpgradeError), nullptr);
+  EXPECT_NE(find(a, ActionType::kHttpGet), nullptr);
+}
+
 TEST(ClientEngine, FailedProbeKeepsPolling) {
   PollingEngine p(kHandshake);
   std::uint32_t ws = find(p.after_open, ActionType::kOpenWebSocket)->transport;

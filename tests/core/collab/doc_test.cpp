@@ -73,7 +73,10 @@ TEST(CollabDoc, CountsUtf16CodePointsAndBytes) {
 
 TEST(CollabDoc, RejectsPositionsInsideCharacters) {
   Doc doc(1);
-  ASSERT_TRUE(doc.insert(0, "a\xF0\x9F\x98\x80" "b").ok());  // a😀b
+  ASSERT_TRUE(doc.insert(0,
+                         "a\xF0\x9F\x98\x80"
+                         "b")
+                  .ok());  // a😀b
   std::string before = doc.text();
   Status s = doc.insert(2, "x");  // between the surrogates
   ASSERT_FALSE(s.ok());
@@ -199,8 +202,7 @@ TEST(CollabDoc, ApplyDeltaRejectsBadDeltas) {
   text = "abc";
   EXPECT_FALSE(apply_delta(text, {DeltaOp{DeltaOp::Kind::kDelete, 4, {}}}));
   text = "abc";
-  EXPECT_TRUE(apply_delta(text, {DeltaOp{DeltaOp::Kind::kRetain, 1, {}},
-                                 DeltaOp{DeltaOp::Kind::kInsert, 1, "X"},
+  EXPECT_TRUE(apply_delta(text, {DeltaOp{DeltaOp::Kind::kRetain, 1, {}}, DeltaOp{DeltaOp::Kind::kInsert, 1, "X"},
                                  DeltaOp{DeltaOp::Kind::kDelete, 1, {}}}));
   EXPECT_EQ(text, "aXc");
 }

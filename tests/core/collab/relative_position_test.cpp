@@ -11,7 +11,9 @@
 namespace chorus::collab {
 namespace {
 
-void sync(Doc& from, Doc& to) { ASSERT_TRUE(to.apply_update(from.take_update()).ok()); }
+void sync(Doc& from, Doc& to) {
+  ASSERT_TRUE(to.apply_update(from.take_update()).ok());
+}
 
 TEST(CollabRelativePosition, FollowsRemoteEdits) {
   Doc a(1), b(2);
@@ -68,7 +70,7 @@ TEST(CollabRelativePosition, DeletedAnchorResolvesToWhereItWas) {
 
 TEST(CollabRelativePosition, CountsInEveryUnit) {
   Doc a(1);
-  ASSERT_TRUE(a.insert(0, "\xF0\x9F\x98\x80\xC3\xA9x").ok());  // 😀éx
+  ASSERT_TRUE(a.insert(0, "\xF0\x9F\x98\x80\xC3\xA9x").ok());          // 😀éx
   RelativePosition p = a.relative_position(3, Assoc::kRight).value();  // before "x"
   EXPECT_EQ(a.resolve(p, Unit::kUtf16).value(), 3u);
   EXPECT_EQ(a.resolve(p, Unit::kCodePoint).value(), 2u);
@@ -93,9 +95,9 @@ TEST(CollabRelativePosition, EncodesAndDecodes) {
   }
   EXPECT_FALSE(RelativePosition::decode("").ok());
   EXPECT_FALSE(RelativePosition::decode("\x03").ok());
-  EXPECT_FALSE(RelativePosition::decode(std::string("\x00\x01", 2)).ok());           // truncated
-  EXPECT_FALSE(RelativePosition::decode(std::string("\x00\x01\x01\x02", 4)).ok());   // bad assoc
-  EXPECT_FALSE(RelativePosition::decode(std::string("\x01\x00", 2)).ok());           // trailing
+  EXPECT_FALSE(RelativePosition::decode(std::string("\x00\x01", 2)).ok());          // truncated
+  EXPECT_FALSE(RelativePosition::decode(std::string("\x00\x01\x01\x02", 4)).ok());  // bad assoc
+  EXPECT_FALSE(RelativePosition::decode(std::string("\x01\x00", 2)).ok());          // trailing
 }
 
 TEST(CollabRelativePosition, UnknownCharacterIsAnError) {

@@ -99,11 +99,21 @@ class JsonCursor {
       if (p_ >= s_.size()) break;
       char e = s_[p_++];
       switch (e) {
-        case 'n': out.push_back('\n'); break;
-        case 't': out.push_back('\t'); break;
-        case 'r': out.push_back('\r'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
         case 'u': {
           std::uint32_t cp = hex4();
           if (cp >= 0xD800 && cp < 0xDC00 && s_.substr(p_, 2) == "\\u") {
@@ -114,7 +124,9 @@ class JsonCursor {
           put_utf8(out, cp);
           break;
         }
-        default: out.push_back(e); break;  // \" \\ \/
+        default:
+          out.push_back(e);
+          break;  // \" \\ \/
       }
     }
     if (p_ >= s_.size()) {
@@ -199,10 +211,14 @@ class JsonCursor {
       }
       char c = s_[p_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<std::uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<std::uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<std::uint32_t>(c - 'A' + 10);
-      else ok_ = false;
+      if (c >= '0' && c <= '9')
+        v |= static_cast<std::uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<std::uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<std::uint32_t>(c - 'A' + 10);
+      else
+        ok_ = false;
     }
     return v;
   }

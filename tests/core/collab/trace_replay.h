@@ -15,8 +15,7 @@ namespace chorus::collab::trace {
 
 // Applies flat edits as local edits, one change per edit (positions in code points, which
 // is what the traces count). Returns false on the first edit the Doc rejects.
-inline bool replay_flat(Doc& doc, const std::vector<Edit>& edits, std::size_t count,
-                        Unit unit = Unit::kCodePoint) {
+inline bool replay_flat(Doc& doc, const std::vector<Edit>& edits, std::size_t count, Unit unit = Unit::kCodePoint) {
   for (std::size_t i = 0; i < count && i < edits.size(); ++i) {
     const Edit& e = edits[i];
     if (e.del && !doc.erase(e.pos, e.del, unit).ok()) return false;
@@ -35,8 +34,8 @@ struct ConcurrentReplay {
   std::size_t merges = 0;            // remote updates applied before the final merge
 };
 
-inline bool replay_concurrent(const ConcurrentTrace& t, ConcurrentReplay* out,
-                              std::size_t txn_count = ~std::size_t{0}, bool final_merge = true) {
+inline bool replay_concurrent(const ConcurrentTrace& t, ConcurrentReplay* out, std::size_t txn_count = ~std::size_t{0},
+                              bool final_merge = true) {
   std::size_t n = std::min(txn_count, t.txns.size());
   out->replicas.clear();
   for (std::uint32_t a = 0; a < t.num_agents; ++a) {

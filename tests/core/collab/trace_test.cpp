@@ -25,8 +25,12 @@ TEST(CollabTrace, AutomergePaperReachesEndContent) {
   Doc doc(1);
   auto t0 = std::chrono::steady_clock::now();
   for (const trace::Edit& e : t.edits) {
-    if (e.del) ASSERT_TRUE(doc.erase(e.pos, e.del, Unit::kCodePoint).ok());
-    if (!e.ins.empty()) ASSERT_TRUE(doc.insert(e.pos, e.ins, Unit::kCodePoint).ok());
+    if (e.del) {
+      ASSERT_TRUE(doc.erase(e.pos, e.del, Unit::kCodePoint).ok());
+    }
+    if (!e.ins.empty()) {
+      ASSERT_TRUE(doc.insert(e.pos, e.ins, Unit::kCodePoint).ok());
+    }
   }
   auto t1 = std::chrono::steady_clock::now();
   EXPECT_EQ(doc.text(), t.end_content);
@@ -57,8 +61,12 @@ TEST(CollabTrace, AutomergePaperPrefixThroughUpdatesAndDeltas) {
   std::string editor_text;
   for (std::size_t i = 0; i < 20000; ++i) {
     const trace::Edit& e = t.edits[i];
-    if (e.del) ASSERT_TRUE(author.erase(e.pos, e.del).ok());
-    if (!e.ins.empty()) ASSERT_TRUE(author.insert(e.pos, e.ins).ok());
+    if (e.del) {
+      ASSERT_TRUE(author.erase(e.pos, e.del).ok());
+    }
+    if (!e.ins.empty()) {
+      ASSERT_TRUE(author.insert(e.pos, e.ins).ok());
+    }
     TextDelta delta;
     ASSERT_TRUE(editor.apply_update(author.take_update(), &delta).ok());
     ASSERT_TRUE(apply_delta(editor_text, delta));
@@ -83,8 +91,7 @@ TEST(CollabTrace, FriendsForeverConvergesToEndContent) {
     CHORUS_EXPECT_SOUND(*doc);
   }
   EXPECT_EQ(replay.replicas[0]->state_vector(), replay.replicas[1]->state_vector());
-  EXPECT_EQ(replay.replicas[0]->encode_state_as_update(),
-            replay.replicas[1]->encode_state_as_update());
+  EXPECT_EQ(replay.replicas[0]->encode_state_as_update(), replay.replicas[1]->encode_state_as_update());
 }
 
 }  // namespace

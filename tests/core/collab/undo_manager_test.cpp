@@ -11,7 +11,9 @@
 namespace chorus::collab {
 namespace {
 
-void sync(Doc& from, Doc& to) { ASSERT_TRUE(to.apply_update(from.take_update()).ok()); }
+void sync(Doc& from, Doc& to) {
+  ASSERT_TRUE(to.apply_update(from.take_update()).ok());
+}
 
 TEST(CollabUndo, TypingWithinTheWindowIsOneStep) {
   Doc doc(1);
@@ -151,7 +153,7 @@ TEST(CollabUndo, RemoteEditsInsideUndoneTextSurvive) {
 TEST(CollabUndo, NewEditsClearRedoAndStepsAreBounded) {
   Doc doc(1);
   UndoManager um(doc, UndoOptions{0, 3});
-  for (int i = 0; i < 5; ++i) ASSERT_TRUE(um.insert(doc.length(), "x", i * 10).ok());
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(um.insert(doc.length(), "x", static_cast<std::uint64_t>(i) * 10).ok());
   EXPECT_EQ(um.undo_size(), 3u);
   um.undo();
   EXPECT_TRUE(um.can_redo());

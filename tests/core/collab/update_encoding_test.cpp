@@ -13,7 +13,9 @@
 namespace chorus::collab {
 namespace {
 
-std::string byte(int b) { return std::string(1, static_cast<char>(b)); }
+std::string byte(int b) {
+  return std::string(1, static_cast<char>(b));
+}
 
 std::string varuint(std::uint64_t v) {
   std::string out;
@@ -107,12 +109,12 @@ TEST(CollabEncoding, StateVectorRoundTripsAndRejectsGarbage) {
 
   EXPECT_TRUE(StateVector::decode(varuint(0)).ok());
   EXPECT_FALSE(StateVector::decode("").ok());
-  EXPECT_FALSE(StateVector::decode(varuint(1) + varuint(5)).ok());                 // truncated
-  EXPECT_FALSE(StateVector::decode(varuint(1) + varuint(5) + varuint(0)).ok());    // zero clock
-  EXPECT_FALSE(StateVector::decode(varuint(2) + varuint(5) + varuint(1) + varuint(5) +
-                                   varuint(1)).ok());  // repeated client
-  EXPECT_FALSE(StateVector::decode(varuint(0) + "x").ok());                        // trailing
-  EXPECT_FALSE(StateVector::decode(std::string(11, '\xFF')).ok());                 // overlong
+  EXPECT_FALSE(StateVector::decode(varuint(1) + varuint(5)).ok());               // truncated
+  EXPECT_FALSE(StateVector::decode(varuint(1) + varuint(5) + varuint(0)).ok());  // zero clock
+  EXPECT_FALSE(
+      StateVector::decode(varuint(2) + varuint(5) + varuint(1) + varuint(5) + varuint(1)).ok());  // repeated client
+  EXPECT_FALSE(StateVector::decode(varuint(0) + "x").ok());                                       // trailing
+  EXPECT_FALSE(StateVector::decode(std::string(11, '\xFF')).ok());                                // overlong
 }
 
 TEST(CollabEncoding, StateVectorDiffSendsOnlyWhatIsMissing) {
@@ -138,6 +140,12 @@ TEST(CollabEncoding, StateVectorDiffSendsOnlyWhatIsMissing) {
   ASSERT_TRUE(b.apply_update(to_b).ok());
   EXPECT_EQ(a.text(), b.text());
   EXPECT_EQ(a.state_vector(), b.state_vector());
+  // The same from the encoded state vector, as a server receives it.
+  auto from_bytes = b.encode_state_as_update(a.encode_state_vector());
+  ASSERT_TRUE(from_bytes.ok());
+  Doc probe_bytes(4);
+  ASSERT_TRUE(probe_bytes.apply_update(from_bytes.value()).ok());
+  EXPECT_EQ(b.encode_state_as_update(std::string_view("\x01", 1)).error().code, ErrorCode::kInvalidPacket);
   // Nothing is missing any more: the diff carries no items.
   StateVector now = a.state_vector();
   Doc probe(3);
@@ -157,71 +165,60 @@ TEST(CollabEncoding, RejectsMalformedUpdates) {
       {"empty", "", ErrorCode::kInvalidPacket},
       {"unknown version", byte(0x02) + varuint(0) + varuint(0) + varuint(0), ErrorCode::kInvalidPacket},
       {"no sections", v, ErrorCode::kInvalidPacket},
-      {"client table not ascending",
-       v + varuint(2) + varuint(7) + varuint(7) + varuint(0) + varuint(0), ErrorCode::kInvalidPacket},
+      {"client table not ascending", v + varuint(2) + varuint(7) + varuint(7) + varuint(0) + varuint(0),
+       ErrorCode::kInvalidPacket},
       {"block client out of table",
-       one_client + varuint(1) + varuint(1) + varuint(0) + varuint(1) + byte(0x00) + varuint(1) + "a" +
-           varuint(0),
+       one_client + varuint(1) + varuint(1) + varuint(0) + varuint(1) + byte(0x00) + varuint(1) + "a" + varuint(0),
        ErrorCode::kInvalidPacket},
       {"empty block", one_client + varuint(1) + varuint(0) + varuint(0) + varuint(0) + varuint(0),
        ErrorCode::kInvalidPacket},
       {"reserved info bits",
-       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x20) + varuint(1) + "a" +
-           varuint(0),
+       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x20) + varuint(1) + "a" + varuint(0),
        ErrorCode::kInvalidPacket},
       {"left origin kind 3",
-       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x03) + varuint(1) + "a" +
-           varuint(0),
+       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x03) + varuint(1) + "a" + varuint(0),
        ErrorCode::kInvalidPacket},
       {"implicit left origin at clock 0",
-       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x01) + varuint(1) + "a" +
-           varuint(0),
+       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x01) + varuint(1) + "a" + varuint(0),
        ErrorCode::kInvalidPacket},
       {"left origin is the item itself",
-       one_client + varuint(1) + varuint(0) + varuint(5) + varuint(1) + byte(0x02) + varuint(0) +
-           varuint(5) + varuint(1) + "a" + varuint(0),
+       one_client + varuint(1) + varuint(0) + varuint(5) + varuint(1) + byte(0x02) + varuint(0) + varuint(5) +
+           varuint(1) + "a" + varuint(0),
        ErrorCode::kInvalidPacket},
       {"right origin after the item",
-       one_client + varuint(1) + varuint(0) + varuint(5) + varuint(1) + byte(0x08) + varuint(0) +
-           varuint(9) + varuint(1) + "a" + varuint(0),
+       one_client + varuint(1) + varuint(0) + varuint(5) + varuint(1) + byte(0x08) + varuint(0) + varuint(9) +
+           varuint(1) + "a" + varuint(0),
        ErrorCode::kInvalidPacket},
       {"same right as a missing previous item",
-       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x04) + varuint(1) + "a" +
-           varuint(0),
+       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x04) + varuint(1) + "a" + varuint(0),
        ErrorCode::kInvalidPacket},
       {"empty content",
-       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x00) + varuint(0) +
-           varuint(0),
+       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x00) + varuint(0) + varuint(0),
        ErrorCode::kInvalidPacket},
       {"zero-length tombstone",
-       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x10) + varuint(0) +
-           varuint(0),
+       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x10) + varuint(0) + varuint(0),
        ErrorCode::kInvalidPacket},
       {"content past the end",
        one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x00) + varuint(5) + "ab",
        ErrorCode::kInvalidPacket},
       {"bad UTF-8 content",
-       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x00) + varuint(2) +
-           "\xC3\x28" + varuint(0),
-       ErrorCode::kInvalidUtf8},
-      {"content splitting a character",
-       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x00) + varuint(1) + "\xC3" +
+       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x00) + varuint(2) + "\xC3\x28" +
            varuint(0),
        ErrorCode::kInvalidUtf8},
+      {"content splitting a character",
+       one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x00) + varuint(1) + "\xC3" + varuint(0),
+       ErrorCode::kInvalidUtf8},
       {"clock past the limit",
-       one_client + varuint(1) + varuint(0) + varuint(0xFFFFFFFDull) + varuint(1) + byte(0x10) +
-           varuint(2) + varuint(0),
+       one_client + varuint(1) + varuint(0) + varuint(0xFFFFFFFDull) + varuint(1) + byte(0x10) + varuint(2) +
+           varuint(0),
        ErrorCode::kLimitExceeded},
       {"start clock past the limit",
-       one_client + varuint(1) + varuint(0) + varuint(1ull << 40) + varuint(1) + byte(0x10) +
-           varuint(1) + varuint(0),
+       one_client + varuint(1) + varuint(0) + varuint(1ull << 40) + varuint(1) + byte(0x10) + varuint(1) + varuint(0),
        ErrorCode::kInvalidPacket},
-      {"empty delete range",
-       one_client + varuint(0) + varuint(1) + varuint(0) + varuint(1) + varuint(0) + varuint(0),
+      {"empty delete range", one_client + varuint(0) + varuint(1) + varuint(0) + varuint(1) + varuint(0) + varuint(0),
        ErrorCode::kInvalidPacket},
       {"delete past the limit",
-       one_client + varuint(0) + varuint(1) + varuint(0) + varuint(1) + varuint(0xFFFFFFF0ull) +
-           varuint(0x20),
+       one_client + varuint(0) + varuint(1) + varuint(0) + varuint(1) + varuint(0xFFFFFFF0ull) + varuint(0x20),
        ErrorCode::kLimitExceeded},
       {"deletes without clients", v + varuint(0) + varuint(0) + varuint(1) + varuint(0) + varuint(0),
        ErrorCode::kInvalidPacket},
@@ -240,8 +237,8 @@ TEST(CollabEncoding, RejectsMalformedUpdates) {
   }
   // The minimal valid forms of the same shapes are accepted.
   EXPECT_TRUE(d.apply_update(v + varuint(0) + varuint(0) + varuint(0)).ok());
-  EXPECT_TRUE(d.apply_update(one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) +
-                             byte(0x00) + varuint(1) + "a" + varuint(0))
+  EXPECT_TRUE(d.apply_update(one_client + varuint(1) + varuint(0) + varuint(0) + varuint(1) + byte(0x00) + varuint(1) +
+                             "a" + varuint(0))
                   .ok());
 }
 
@@ -266,7 +263,10 @@ TEST(CollabEncoding, CorruptedUpdatesApplyWhollyOrNotAtAll) {
   for (int round = 0; round < 2000; ++round) {
     std::string bad = full;
     int flips = 1 + static_cast<int>(rng() % 3);
-    for (int i = 0; i < flips; ++i) bad[rng() % bad.size()] ^= static_cast<char>(1 << (rng() % 8));
+    for (int i = 0; i < flips; ++i) {
+      char& c = bad[rng() % bad.size()];
+      c = static_cast<char>(static_cast<unsigned char>(c) ^ (1u << (rng() % 8)));
+    }
     Doc d(55);
     ASSERT_TRUE(d.insert(0, "abc").ok());
     Snapshot before = snapshot(d);
@@ -333,7 +333,10 @@ TEST(CollabEncoding, OverlappingUpdatesIntegrateOnlyTheNewPart) {
   Doc a(1), b(2);
   ASSERT_TRUE(a.insert(0, "abc").ok());
   std::string u1 = a.take_update();
-  ASSERT_TRUE(a.insert(3, "d\xF0\x9F\x98\x80" "f").ok());
+  ASSERT_TRUE(a.insert(3,
+                       "d\xF0\x9F\x98\x80"
+                       "f")
+                  .ok());
   std::string whole = a.encode_state_as_update();  // one run "abcd😀f"
   ASSERT_TRUE(b.apply_update(u1).ok());
   ASSERT_TRUE(b.insert(3, "!").ok());

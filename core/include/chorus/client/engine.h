@@ -8,8 +8,8 @@
 //  - heartbeat: the server pings; each ping is answered with a pong and re-arms the
 //    deadline pingInterval + pingTimeout ("ping timeout" when it passes without a ping);
 //  - upgrade: from polling or SSE, when the server offers "websocket" and it is among the
-//    transports, a WebSocket is probed ("2probe" -> "3probe"); the old transport is then
-//    paused (polling: no new GET, in-flight GET and POST finished; SSE: POST finished) and
+//    transports, a WebSocket is probed ("2probe" -> "3probe"; polling sends no new GET once
+//    "2probe" is out); the old transport is then paused (in-flight GET and POST finished) and
 //    "5" is sent on the WebSocket, which carries everything after. A polling transport is
 //    closed at once; an SSE stream is drained: what the server wrote on it before reading
 //    "5" is still delivered, and WebSocket packets wait until the stream ends (or

@@ -31,9 +31,17 @@
 //   varuint(client) varuint(first clock) varuint(items), each item: byte info, then its
 //   left / right origin when explicit (varuint client, varuint clock), then either the UTF-8
 //   content (varuint bytes + bytes) or, for a deleted run, its length in code points.
+//   The info byte: bits 0-1 left origin (0 document start, 1 the item's own previous
+//   clock, 2 explicit), bits 2-3 right origin (0 document end, 1 as the previous item of
+//   the block, 2 explicit), bit 4 deleted run; other bits zero.
 //   Items of a block have consecutive clocks. Then the delete set: varuint(clients), each:
 //   varuint(client) varuint(ranges) and per range varuint(gap from the previous end)
 //   varuint(length).
+//
+// Memory: characters are stored in runs (one item, ~44 bytes, per run of characters typed
+// in a row by one client, split where later edits cut it), their UTF-8 in one buffer.
+// Deleted text stays in memory for undo; a document loaded from an encoding has none (the
+// encoding sends deleted runs by length only). Nothing is garbage-collected.
 //
 // Limits: a client's clock stays below kMaxClock; the document's UTF-8 content (tombstones
 // included) stays below 4 GiB; updates buffered for missing dependencies stay below
@@ -48,7 +56,7 @@
 // keeps the authoritative Doc and sends its own encoding to the others.
 //
 // Thread-safety: none. A Doc is a plain object; guard it with a lock when several threads
-// touch it (the server keeps one per room under the room's lock).
+// touch it (a server keeping one Doc per room would use the room's lock).
 #pragma once
 
 #include <cstddef>
@@ -109,8 +117,12 @@ class Doc {
 
   // ---- sync ---------------------------------------------------------------------------
   StateVector state_vector() const;
+  std::string encode_state_vector() const { return state_vector().encode(); }
   // What a replica whose state is `since` lacks; the whole document when `since` is null.
   std::string encode_state_as_update(const StateVector* since = nullptr) const;
+  // The same from another replica's encoded state vector (as received from the network).
+  // kInvalidPacket when `encoded_state_vector` is malformed.
+  Result<std::string> encode_state_as_update(std::string_view encoded_state_vector) const;
   // Applies an update produced by any replica (take_update, encode_state_as_update, or a
   // merge of them). When `delta` is given it receives the visible change. Errors:
   // kInvalidPacket (malformed), kInvalidUtf8 (content), kLimitExceeded (clock limits);

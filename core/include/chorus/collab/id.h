@@ -28,9 +28,7 @@ struct Id {
   ClientId client = 0;
   Clock clock = 0;
 
-  friend bool operator==(const Id& a, const Id& b) {
-    return a.client == b.client && a.clock == b.clock;
-  }
+  friend bool operator==(const Id& a, const Id& b) { return a.client == b.client && a.clock == b.clock; }
   friend bool operator!=(const Id& a, const Id& b) { return !(a == b); }
 };
 

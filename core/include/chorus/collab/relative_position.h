@@ -39,8 +39,7 @@ struct RelativePosition {
   static Result<RelativePosition> decode(std::string_view bytes);
 
   friend bool operator==(const RelativePosition& a, const RelativePosition& b) {
-    return a.kind == b.kind &&
-           (a.kind != Kind::kItem || (a.item == b.item && a.assoc == b.assoc));
+    return a.kind == b.kind && (a.kind != Kind::kItem || (a.item == b.item && a.assoc == b.assoc));
   }
 };
 

@@ -35,9 +35,7 @@ class StateVector {
   std::string encode() const;
   static Result<StateVector> decode(std::string_view bytes);
 
-  friend bool operator==(const StateVector& a, const StateVector& b) {
-    return a.entries_ == b.entries_;
-  }
+  friend bool operator==(const StateVector& a, const StateVector& b) { return a.entries_ == b.entries_; }
   friend bool operator!=(const StateVector& a, const StateVector& b) { return !(a == b); }
 
  private:

@@ -37,8 +37,7 @@ class UndoManager {
   explicit UndoManager(Doc& doc, UndoOptions options = {});
 
   // Doc::insert / Doc::erase, recorded for undo. `now_ms` is any monotonic time in ms.
-  Status insert(std::size_t pos, std::string_view text, std::uint64_t now_ms,
-                Unit unit = Unit::kUtf16);
+  Status insert(std::size_t pos, std::string_view text, std::uint64_t now_ms, Unit unit = Unit::kUtf16);
   Status erase(std::size_t pos, std::size_t len, std::uint64_t now_ms, Unit unit = Unit::kUtf16);
   // The next edit starts a new undo step.
   void stop_capturing() { capture_open_ = false; }

@@ -49,6 +49,8 @@ class ServerSession {
   const std::string& sid() const { return sid_; }
   Transport transport() const { return transport_; }
   std::optional<Transport> upgrading_to() const { return probe_; }
+  // The probe answered "3probe": polls must not be held until the upgrade ends.
+  bool probe_confirmed() const { return probe_.has_value() && probed_; }
   bool closed() const { return reason_ != CloseReason::kNone; }
   CloseReason close_reason() const { return reason_; }
   const Limits& limits() const { return limits_; }
