@@ -53,3 +53,11 @@ if(TARGET chorus-interop-app)
     message(STATUS "sdk: chromium or playwright-core missing: sdk_browser not added")
   endif()
 endif()
+
+# The hand-written chorus.d.ts, type-checked against socket.io-client style usage.
+if(EXISTS ${PROJECT_SOURCE_DIR}/node_modules/typescript/bin/tsc)
+  add_test(NAME sdk_types
+           COMMAND node ${PROJECT_SOURCE_DIR}/node_modules/typescript/bin/tsc --noEmit --strict --target es2022
+                   --module esnext --moduleResolution bundler --lib es2022,dom ${CMAKE_CURRENT_LIST_DIR}/types/usage.ts)
+  set_tests_properties(sdk_types PROPERTIES LABELS sdk)
+endif()

@@ -89,7 +89,8 @@ export interface ManagerOptions {
 
 export interface SocketOptions {
   /** Sent with each CONNECT; a function is called before each one. */
-  auth?: Record<string, unknown> | ((cb: (data: Record<string, unknown>) => void) => void);
+  // As socket.io-client types it, so code written against it compiles unchanged.
+  auth?: { [key: string]: any } | ((cb: (data: object) => void) => void);
   /** Re-send un-acked emits up to this many times (emits are then queued, one in flight). */
   retries?: number;
   /** Default ack timeout, milliseconds. */
