@@ -4,29 +4,21 @@
 // with --port 0 unless a test says otherwise; its first stdout line is
 // "chorus: listening on http(s)://HOST:PORT/socket.io/".
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
-import http from "node:http";
-import https from "node:https";
-import net from "node:net";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { io } from "socket.io-client";
+import { httpRequest } from "../common/http.mjs";
+import { startProcess } from "../common/process.mjs";
+import { tempDir as makeTempDir } from "../common/util.mjs";
 
 export { io };
+export { freePort, sleep } from "../common/util.mjs";
 
 export const BIN = process.env.CHORUS_SERVER_BIN;
 if (!BIN) throw new Error("set CHORUS_SERVER_BIN to the chorus-server binary");
 
-export function sleep(ms) {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
 // A temporary directory, removed when the process exits.
-export function tempDir(prefix = "chorus-cli-") {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
+export const tempDir = (prefix = "chorus-cli-") => makeTempDir(prefix).dir;
 
 // Writes {relativePath: content} below `dir`.
 export function writeTree(dir, files) {
@@ -63,15 +55,6 @@ export function run(args, ms = 10_000) {
   });
 }
 
-// A free TCP port on 127.0.0.1 (released before returning: a small race is accepted).
-export async function freePort() {
-  const srv = net.createServer();
-  await new Promise((resolve) => srv.listen(0, "127.0.0.1", resolve));
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
 // An empty document root, so servers never depend on the working directory.
 let emptyRoot;
 function defaultRoot() {
@@ -91,56 +74,28 @@ export async function startServer(args = [], { defaults = true, light = true } =
     if (!all.includes("--sdk")) all.push("--sdk", defaultRoot());
     if (light && !all.includes("--max-connections")) all.push("--max-connections", "64");
   }
-  const proc = spawn(BIN, all, { cwd: workDir(), stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  proc.stderr.on("data", (c) => (stderr += c));
-  const exited = new Promise((resolve) =>
-    proc.once("close", (code, signal) => resolve({ code, signal, stdout, stderr })));
-  const line = await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" line within 10 s; stderr: ${stderr}`)), 10_000);
-    proc.stdout.on("data", (c) => {
-      stdout += c;
-      const nl = stdout.indexOf("\n");
-      if (nl >= 0) {
-        clearTimeout(timer);
-        resolve(stdout.slice(0, nl));
-      }
-    });
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`chorus-server exited before listening (code ${code}, signal ${signal}): ${stderr}`));
-    });
-  });
-  const m = /^chorus: listening on (https?):\/\/([^/:]+):(\d+)(\/\S*)$/.exec(line.trim());
-  if (!m) {
-    proc.kill("SIGKILL");
-    throw new Error(`unexpected first line: ${JSON.stringify(line)}`);
-  }
-  const [, scheme, host, port, path] = m;
+  const srv = await startProcess(BIN, all, { name: "chorus-server", cwd: workDir(), timeoutMs: 10_000 });
+  srv.url = `${srv.scheme}://${srv.host}:${srv.port}`;
+  const exited = srv.exited.then(({ code, signal }) => ({ code, signal, stdout: srv.stdout, stderr: srv.stderr }));
   const server = {
-    proc,
-    scheme,
-    host,
-    port: Number(port),
-    path,
-    url: `${scheme}://${host}:${port}`,
-    line,
+    proc: srv.proc,
+    scheme: srv.scheme,
+    host: srv.host,
+    port: srv.port,
+    path: srv.path,
+    url: srv.url,
+    line: srv.line,
     exited,
     get stdout() {
-      return stdout;
+      return srv.stdout;
     },
     get stderr() {
-      return stderr;
+      return srv.stderr;
     },
     // Sends `signal`; resolves with {code, signal, stdout, stderr, ms} (SIGKILL after 10 s).
     async stop(sig = "SIGTERM") {
-      const t0 = Date.now();
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill(sig);
-      const timer = setTimeout(() => proc.kill("SIGKILL"), 10_000);
-      const result = await exited;
-      clearTimeout(timer);
-      return { ...result, ms: Date.now() - t0 };
+      const { code, signal, ms } = await srv.stop({ signal: sig, graceMs: 10_000 });
+      return { code, signal, stdout: srv.stdout, stderr: srv.stderr, ms };
     },
   };
   return server;
@@ -148,33 +103,9 @@ export async function startServer(args = [], { defaults = true, light = true } =
 
 // A raw HTTP(S) request (no URL normalization: `path` goes out as written). Resolves with
 // {status, headers, body} (body as a string).
-export function request(server, path, { method = "GET", headers = {}, body, timeout = 5_000 } = {}) {
-  const mod = server.scheme === "https" ? https : http;
-  return new Promise((resolve, reject) => {
-    const req = mod.request(
-      {
-        host: server.host,
-        port: server.port,
-        path,
-        method,
-        headers,
-        agent: false,
-        rejectUnauthorized: false,
-        timeout,
-      },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks).toString() }));
-        res.on("error", reject);
-      },
-    );
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer within ${timeout} ms`)));
-    req.on("error", reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
+export async function request(server, path, { method = "GET", headers = {}, body, timeout = 5_000 } = {}) {
+  const res = await httpRequest(server, { method, path, headers, body, timeout });
+  return { status: res.status, headers: res.headers, body: res.text };
 }
 
 // The Engine.IO open packet of a polling handshake: {sid, upgrades, pingInterval, ...}.

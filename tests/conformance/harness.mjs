@@ -18,13 +18,17 @@
 //   CHORUS_CONFORMANCE_BIN=build/debug/server/chorus-conformance \
 //   CHORUS_EIO_ECHO_BIN=build/debug/server/chorus-eio-echo node --test tests/conformance/
 // CHORUS_EIO_PATH overrides the echo server's Engine.IO path (default: detected).
-import { spawn } from "node:child_process";
 import crypto from "node:crypto";
-import http from "node:http";
-import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { WebSocket } from "ws";
+import { httpRequest } from "../common/http.mjs";
+import { startProcess } from "../common/process.mjs";
+import { buildFrame, closeCode, closePayload, OP, RawWs } from "../common/raw_ws.mjs";
+import { Queue, sleep, unrefSleep, withTimeout } from "../common/util.mjs";
+
+export { buildFrame, closeCode, closePayload, OP, RawWs };
+export { Queue, sleep, withTimeout };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const REFERENCE_SERVER = path.join(here, "reference_server.mjs");
@@ -48,118 +52,12 @@ export const MAX_PAYLOAD = 1_000_000;
 export const CONNECT_TIMEOUT = 1000;
 export const SEP = "\x1e";
 
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-// A timer that does not keep the process alive: for races against other events.
-const unrefSleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
-
-// Rejects after `ms` with a message naming what was awaited.
-export function withTimeout(promise, ms, what) {
-  let timer;
-  return Promise.race([
-    promise,
-    new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    }),
-  ]).finally(() => clearTimeout(timer));
-}
-
-// An async FIFO: push() from event handlers, `await shift()` from tests.
-export class Queue {
-  constructor() {
-    this.items = [];
-    this.waiters = [];
-    this.ended = null;
-  }
-  push(item) {
-    const w = this.waiters.shift();
-    if (w) w.resolve(item);
-    else this.items.push(item);
-  }
-  end(reason) {
-    this.ended = reason ?? "ended";
-    for (const w of this.waiters.splice(0)) w.reject(new Error(`queue ended: ${this.ended}`));
-  }
-  shift(ms = 3000, what = "a message") {
-    if (this.items.length) return Promise.resolve(this.items.shift());
-    if (this.ended) return Promise.reject(new Error(`queue ended: ${this.ended}`));
-    return new Promise((resolve, reject) => {
-      const w = {
-        resolve: (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      this.waiters.push(w);
-      const timer = setTimeout(() => {
-        const i = this.waiters.indexOf(w);
-        if (i >= 0) {
-          this.waiters.splice(i, 1);
-          reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-        }
-      }, ms);
-    });
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 // Server processes
 
-class ServerProcess {
-  constructor(mode, proc) {
-    this.mode = mode;
-    this.proc = proc;
-    this.stdout = "";
-    this.stderr = "";
-    this.exit = null;
-    this.exited = new Promise((resolve) => {
-      proc.on("exit", (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      });
-    });
-    proc.stdout.setEncoding("utf8");
-    proc.stderr.setEncoding("utf8");
-    proc.stderr.on("data", (d) => {
-      if (this.stderr.length < 1 << 20) this.stderr += d;
-    });
-  }
-
-  // The interesting parts of stderr (a sanitizer report starts at the top).
-  stderrExcerpt() {
-    const e = this.stderr;
-    return e.length <= 6000 ? e : `${e.slice(0, 4500)}\n[...]\n${e.slice(-1500)}`;
-  }
-
-  get alive() {
-    return this.exit === null;
-  }
-
-  url(p = "/") {
-    return `http://${this.host}:${this.port}${p}`;
-  }
-
-  // Fails when the server died earlier or does not exit with status 0 on SIGTERM.
-  async stop() {
-    if (!this.alive) {
-      throw new Error(`server (${this.mode}) had already exited: ${JSON.stringify(this.exit)}\n${this.stderrExcerpt()}`);
-    }
-    this.proc.kill("SIGTERM");
-    const res = await Promise.race([this.exited, unrefSleep(8000).then(() => null)]);
-    if (!res) {
-      this.proc.kill("SIGKILL");
-      throw new Error(`server (${this.mode}) did not exit within 8 s of SIGTERM`);
-    }
-    if (res.code !== 0) {
-      throw new Error(`server (${this.mode}) exited with ${JSON.stringify(res)} after SIGTERM\n${this.stderrExcerpt()}`);
-    }
-  }
-}
-
-// Starts a server: mode "conformance" (Socket.IO) or "eio-echo" (Engine.IO echo).
+// Starts a server: mode "conformance" (Socket.IO) or "eio-echo" (Engine.IO echo). Its stop()
+// fails when the process had died before, does not exit 0 on SIGTERM, or reported a
+// sanitizer error.
 export async function startServer(mode) {
   let cmd;
   let args;
@@ -171,36 +69,10 @@ export async function startServer(mode) {
     if (!cmd) throw new Error(`no Chorus binary for mode ${mode}`);
     args = ["--port", "0"];
   }
-  const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
-  const srv = new ServerProcess(mode, proc);
-  const line = await withTimeout(
-    new Promise((resolve, reject) => {
-      let buf = "";
-      const onData = (d) => {
-        buf += d;
-        const nl = buf.indexOf("\n");
-        if (nl >= 0) {
-          proc.stdout.off("data", onData);
-          proc.stdout.on("data", (more) => {
-            if (srv.stdout.length < 1 << 20) srv.stdout += more;
-          });
-          resolve(buf.slice(0, nl));
-        }
-      };
-      proc.stdout.on("data", onData);
-      proc.on("error", reject);
-      srv.exited.then((e) => reject(new Error(`${cmd} exited before listening: ${JSON.stringify(e)}\n${srv.stderr}`)));
-    }),
-    20000,
-    `the listening line of ${cmd}`,
-  );
-  const m = /^chorus: listening on http:\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?\s*$/.exec(line);
-  if (!m) {
-    proc.kill("SIGKILL");
-    throw new Error(`unexpected first line from ${cmd}: ${JSON.stringify(line)}`);
-  }
-  srv.host = m[1] === "0.0.0.0" ? "127.0.0.1" : m[1];
-  srv.port = Number(m[2]);
+  const srv = await startProcess(cmd, args, { name: `server (${mode})` });
+  const stop = srv.stop.bind(srv);
+  srv.stop = () => stop({ graceMs: 8000, strict: true });
+  srv.mode = mode;
   srv.path = "/socket.io/";
   if (mode === "eio-echo") srv.path = await detectEnginePath(srv);
   return srv;
@@ -231,51 +103,10 @@ export function eioPath(srv, query = {}) {
   return `${srv.path}?${q}`;
 }
 
-// One HTTP request on a fresh connection. Resolves with { status, headers, body, text }.
-// A response that arrives while the body is still being written (413) wins over the
-// write error that follows.
-export function request(srv, { method = "GET", path: p, query, headers = {}, body, timeout = 5000 } = {}) {
-  const reqPath = p ?? eioPath(srv, query);
-  return new Promise((resolve, reject) => {
-    let done = false;
-    const finish = (fn, v) => {
-      if (!done) {
-        done = true;
-        fn(v);
-      }
-    };
-    const hdrs = { ...headers };
-    let payload = null;
-    if (body !== undefined) {
-      payload = Buffer.isBuffer(body) ? body : Buffer.from(body, "utf8");
-      if (!Object.keys(hdrs).some((k) => k.toLowerCase() === "content-type")) {
-        hdrs["Content-Type"] = "text/plain;charset=UTF-8";
-      }
-      hdrs["Content-Length"] = String(payload.length);
-    }
-    const req = http.request(
-      { host: srv.host, port: srv.port, method, path: reqPath, headers: hdrs, agent: false },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => {
-          const b = Buffer.concat(chunks);
-          finish(resolve, { status: res.statusCode, headers: res.headers, body: b, text: b.toString("utf8") });
-        });
-        res.on("error", (e) => finish(reject, e));
-        res.on("aborted", () => {
-          const b = Buffer.concat(chunks);
-          finish(resolve, { status: res.statusCode, headers: res.headers, body: b, text: b.toString("utf8"), aborted: true });
-        });
-      },
-    );
-    req.setTimeout(timeout, () => {
-      req.destroy(new Error(`HTTP ${method} ${reqPath.slice(0, 120)} timed out after ${timeout} ms`));
-    });
-    req.on("error", (e) => finish(reject, e));
-    if (payload) req.end(payload);
-    else req.end();
-  });
+// One HTTP request on a fresh connection (the Engine.IO path with `query` unless `path` is
+// given). Resolves with { status, headers, body, text, aborted }.
+export function request(srv, { path: p, query, ...opts } = {}) {
+  return httpRequest(srv, { ...opts, path: p ?? eioPath(srv, query) });
 }
 
 export const poll = (srv, sid, opts = {}) => request(srv, { ...opts, query: { ...(opts.query || {}), sid } });
@@ -551,264 +382,6 @@ export async function assertEchoHealthy(srv) {
   } finally {
     client.close();
   }
-}
-
-// ---------------------------------------------------------------------------------------
-// Raw TCP WebSocket client (RFC 6455 frames built and parsed by hand)
-
-export const OP = { CONT: 0x0, TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9, PONG: 0xa };
-
-// A client frame: masked unless mask === false.
-export function buildFrame({ fin = true, rsv = 0, opcode, payload = Buffer.alloc(0), mask = true, maskKey, length } = {}) {
-  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, "utf8");
-  const len = length ?? data.length;
-  let header;
-  if (len < 126) {
-    header = Buffer.alloc(2);
-    header[1] = len;
-  } else if (len < 65536) {
-    header = Buffer.alloc(4);
-    header[1] = 126;
-    header.writeUInt16BE(len, 2);
-  } else {
-    header = Buffer.alloc(10);
-    header[1] = 127;
-    header.writeBigUInt64BE(BigInt(len), 2);
-  }
-  header[0] = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0xf);
-  if (!mask) return Buffer.concat([header, data]);
-  header[1] |= 0x80;
-  const key = maskKey ?? crypto.randomBytes(4);
-  const masked = Buffer.allocUnsafe(data.length);
-  for (let i = 0; i < data.length; i++) masked[i] = data[i] ^ key[i & 3];
-  return Buffer.concat([header, key, masked]);
-}
-
-export function closePayload(code, reason = "") {
-  const b = Buffer.alloc(2 + Buffer.byteLength(reason));
-  b.writeUInt16BE(code, 0);
-  b.write(reason, 2);
-  return b;
-}
-
-export class RawWs {
-  constructor(socket) {
-    this.socket = socket;
-    this.buf = Buffer.alloc(0);
-    this.frames = new Queue();
-    this.ended = false;
-    this.error = null;
-    this.bytesRead = 0;
-    this.endedPromise = new Promise((r) => (this._resolveEnded = r));
-  }
-
-  // Opens a TCP connection and performs the opening handshake. Options: query (Engine.IO
-  // query, default websocket transport), path (full request target), headers (extra or
-  // overriding headers; null removes one), raw (a complete request string to send instead).
-  // Resolves with a RawWs; `status` / `responseHead` tell how the server answered.
-  static connect(srv, { query = {}, path: target, headers = {}, raw } = {}) {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: srv.host, port: srv.port });
-      socket.setNoDelay(true);
-      const ws = new RawWs(socket);
-      const key = crypto.randomBytes(16).toString("base64");
-      let head = Buffer.alloc(0);
-      let handshaken = false;
-      const onData = (d) => {
-        if (handshaken) return;
-        head = Buffer.concat([head, d]);
-        const end = head.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        handshaken = true;
-        socket.off("data", onData);
-        ws.responseHead = head.subarray(0, end).toString("latin1");
-        const statusLine = ws.responseHead.split("\r\n")[0];
-        ws.status = Number(statusLine.split(" ")[1]);
-        ws.responseHeaders = {};
-        for (const line of ws.responseHead.split("\r\n").slice(1)) {
-          const i = line.indexOf(":");
-          if (i > 0) ws.responseHeaders[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-        }
-        if (ws.status === 101) {
-          const expected = crypto.createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
-          ws.acceptOk = ws.responseHeaders["sec-websocket-accept"] === expected;
-        }
-        ws._attach(head.subarray(end + 4));
-        resolve(ws);
-      };
-      socket.on("data", onData);
-      socket.on("error", (e) => {
-        ws.error = e;
-        if (!handshaken) reject(e);
-      });
-      socket.on("close", () => {
-        if (!handshaken) reject(new Error("connection closed during the opening handshake"));
-      });
-      socket.setTimeout(5000, () => {
-        if (!handshaken) socket.destroy(new Error("opening handshake timed out"));
-      });
-      socket.once("connect", () => {
-        socket.setTimeout(0);
-        if (raw !== undefined) {
-          socket.write(raw);
-          return;
-        }
-        const q = new URLSearchParams({ EIO: "4", transport: "websocket", ...query });
-        const reqTarget = target ?? `${srv.path}?${q}`;
-        const h = {
-          Host: `${srv.host}:${srv.port}`,
-          Upgrade: "websocket",
-          Connection: "Upgrade",
-          "Sec-WebSocket-Key": key,
-          "Sec-WebSocket-Version": "13",
-        };
-        for (const [k, v] of Object.entries(headers)) {
-          const existing = Object.keys(h).find((x) => x.toLowerCase() === k.toLowerCase());
-          if (existing) delete h[existing];
-          if (v !== null) h[k] = v;
-        }
-        let req = `GET ${reqTarget} HTTP/1.1\r\n`;
-        for (const [k, v] of Object.entries(h)) req += `${k}: ${v}\r\n`;
-        socket.write(`${req}\r\n`);
-      });
-    });
-  }
-
-  _attach(rest) {
-    const socket = this.socket;
-    socket.on("data", (d) => {
-      this.bytesRead += d.length;
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-      this._parse();
-    });
-    socket.on("end", () => this._end("end"));
-    socket.on("close", () => this._end("close"));
-    if (rest.length) {
-      this.bytesRead += rest.length;
-      this.buf = Buffer.from(rest);
-      this._parse();
-    }
-  }
-
-  _end(why) {
-    if (this.ended) return;
-    this.ended = why;
-    this.frames.end(`connection ${why}${this.error ? ` (${this.error.code || this.error.message})` : ""}`);
-    this._resolveEnded(why);
-  }
-
-  _parse() {
-    let off = 0;
-    const b = this.buf;
-    for (;;) {
-      if (b.length - off < 2) break;
-      const b0 = b[off];
-      const b1 = b[off + 1];
-      let len = b1 & 0x7f;
-      let p = off + 2;
-      if (len === 126) {
-        if (b.length - p < 2) break;
-        len = b.readUInt16BE(p);
-        p += 2;
-      } else if (len === 127) {
-        if (b.length - p < 8) break;
-        len = Number(b.readBigUInt64BE(p));
-        p += 8;
-      }
-      const masked = (b1 & 0x80) !== 0;
-      let key = null;
-      if (masked) {
-        if (b.length - p < 4) break;
-        key = b.subarray(p, p + 4);
-        p += 4;
-      }
-      if (b.length - p < len) break;
-      let payload = b.subarray(p, p + len);
-      if (masked) {
-        payload = Buffer.from(payload);
-        for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
-      }
-      this.frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0xf, masked, payload });
-      off = p + len;
-    }
-    this.buf = off === b.length ? Buffer.alloc(0) : b.subarray(off);
-  }
-
-  write(data) {
-    return new Promise((resolve) => {
-      if (this.socket.destroyed) return resolve(false);
-      this.socket.write(data, (err) => resolve(!err));
-    });
-  }
-
-  sendFrame(opts) {
-    return this.write(buildFrame(opts));
-  }
-  sendText(text) {
-    return this.sendFrame({ opcode: OP.TEXT, payload: Buffer.from(text, "utf8") });
-  }
-
-  readFrame(ms = 3000) {
-    return this.frames.shift(ms, "a websocket frame");
-  }
-
-  // Next complete data message (reassembling continuations; control frames other than
-  // close are skipped, and so are Engine.IO PINGs, which are answered): { opcode, payload }.
-  async readMessage(ms = 3000) {
-    let first = null;
-    const parts = [];
-    for (;;) {
-      const f = await this.readFrame(ms);
-      if (f.opcode >= 8) {
-        if (f.opcode === OP.CLOSE) throw new Error(`got a close frame (${closeCode(f)}) instead of a message`);
-        continue;
-      }
-      if (!first && f.fin && f.opcode === OP.TEXT && f.payload.length === 1 && f.payload[0] === 0x32) {
-        this.sendText("3");
-        continue;
-      }
-      if (!first) first = f;
-      parts.push(f.payload);
-      if (f.fin) return { opcode: first.opcode, payload: Buffer.concat(parts) };
-    }
-  }
-
-  // Reads until the server's Close frame; returns { code, reason, frame } (code null when
-  // the frame had no status) or { code: undefined, ended } if the connection ended first.
-  async waitClose(ms = 3000) {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      let f;
-      try {
-        f = await this.readFrame(Math.max(1, deadline - Date.now()));
-      } catch (e) {
-        if (this.ended) return { code: undefined, ended: this.ended, error: this.error?.code };
-        throw e;
-      }
-      if (f.opcode === OP.CLOSE) {
-        return { code: closeCode(f), reason: f.payload.subarray(2).toString("utf8"), frame: f };
-      }
-    }
-  }
-
-  // Resolves true when the server closes the TCP connection within `ms`.
-  async endedWithin(ms) {
-    return Promise.race([this.endedPromise.then(() => true), unrefSleep(ms).then(() => false)]);
-  }
-
-  pause() {
-    this.socket.pause();
-  }
-  resume() {
-    this.socket.resume();
-  }
-  destroy() {
-    this.socket.destroy();
-  }
-}
-
-export function closeCode(frame) {
-  return frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : null;
 }
 
 // Opens a raw WebSocket Engine.IO session and consumes the OPEN packet.

@@ -8,18 +8,18 @@
 //                    chorus_collab.mjs, chorus_collab.wasm); default CHORUS_WASM_DIR/wasm
 //   CHORUS_WASM_DIR  the wasm preset's build tree
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import { startProcess } from "../common/process.mjs";
+import { sleep, tempDir as makeTempDir } from "../common/util.mjs";
+
+export { freePort } from "../common/util.mjs";
+export { sleep };
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(here, "..", "..");
 export const DEMO_ROOT = join(ROOT, "demo");
-
-export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export function sdkDir() {
   if (process.env.CHORUS_SDK_DIR) return process.env.CHORUS_SDK_DIR;
@@ -40,22 +40,6 @@ export async function buildDemo() {
   return build();
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-export function tempDir(prefix = "chorus-e2e-") {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
-}
-
 /**
  * Starts chorus-server on `port` with the demo root, the SDK folder and the SQLite file
  * `db`. Resolves once it prints its "listening" line; retries while the port is still held
@@ -66,55 +50,11 @@ export async function startServer({ port, db, extra = [] }) {
   if (!bin) throw new Error("set CHORUS_SERVER to the chorus-server binary");
   const args = ["--host", "127.0.0.1", "--port", String(port), "--root", DEMO_ROOT, "--sdk", sdkDir(),
     "--docs-db", db, "--log-level", "warn", "--max-connections", "200", ...extra];
-  let lastError;
-  for (let attempt = 0; attempt < 40; attempt++) {
-    const proc = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    proc.stderr.on("data", (d) => { stderr += d.toString(); });
-    const exited = new Promise((resolve) => proc.once("exit", (code, signal) => resolve({ code, signal })));
-    try {
-      await new Promise((resolve, reject) => {
-        let out = "";
-        const timer = setTimeout(() => reject(new Error("chorus-server: no \"listening\" line within 15 s")), 15_000);
-        proc.stdout.on("data", (d) => {
-          out += d.toString();
-          if (/listening on/.test(out)) {
-            clearTimeout(timer);
-            resolve();
-          }
-        });
-        exited.then(({ code, signal }) => {
-          clearTimeout(timer);
-          reject(new Error(`chorus-server exited (code ${code}, signal ${signal}): ${stderr.trim()}`));
-        });
-      });
-      return {
-        port,
-        url: `http://127.0.0.1:${port}`,
-        proc,
-        exited,
-        /** kill -9: no chance to flush anything. */
-        async crash() {
-          proc.kill("SIGKILL");
-          await exited;
-        },
-        async stop() {
-          if (proc.exitCode !== null || proc.signalCode !== null) return;
-          proc.kill("SIGTERM");
-          const timer = setTimeout(() => proc.kill("SIGKILL"), 5000);
-          await exited;
-          clearTimeout(timer);
-        },
-      };
-    } catch (e) {
-      lastError = e;
-      proc.kill("SIGKILL");
-      await exited;
-      if (!/address in use/.test(String(e.message))) throw e;
-      await sleep(250);
-    }
-  }
-  throw lastError;
+  const srv = await startProcess(bin, args, { name: "chorus-server", timeoutMs: 15_000, retryMs: 10_000 });
+  srv.url = `http://127.0.0.1:${srv.port}`;
+  const stop = srv.stop.bind(srv);
+  srv.stop = () => stop({ graceMs: 5000 });
+  return srv;
 }
 
 export async function launchBrowser() {

@@ -13,13 +13,16 @@
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import http from "node:http";
-import net from "node:net";
 import { EventSource } from "eventsource";
+import { httpRequest } from "../common/http.mjs";
+import { startProcess } from "../common/process.mjs";
+import { nowSeconds, Queue, signHs256 as sign, sleep } from "../common/util.mjs";
 
 export { EventSource };
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const unrefSleep = (ms) => new Promise((r) => setTimeout(r, ms).unref());
+export { rawHttp } from "../common/http.mjs";
+export { buildFrame, closeCode, closePayload, OP, RawWs } from "../common/raw_ws.mjs";
+export { eventually } from "../common/util.mjs";
+export { nowSeconds, Queue, sleep };
 
 export const JWT_SECRET = "routes-secret";
 export const FEED_HISTORY = 50;
@@ -46,192 +49,26 @@ export const TRICKY = [
 export const TRICKY_DELIVERED = TRICKY.map((s) => s.replace(/\r\n?/g, "\n"));
 
 // ---------------------------------------------------------------------------------------
-// Async queue
-
-export class Queue {
-  constructor() {
-    this.items = [];
-    this.waiters = [];
-    this.ended = null;
-  }
-  push(item) {
-    const w = this.waiters.shift();
-    if (w) w.resolve(item);
-    else this.items.push(item);
-  }
-  end(reason) {
-    if (this.ended) return;
-    this.ended = reason ?? "ended";
-    for (const w of this.waiters.splice(0)) w.reject(new Error(`queue ended: ${this.ended}`));
-  }
-  shift(ms = 3000, what = "an item") {
-    if (this.items.length) return Promise.resolve(this.items.shift());
-    if (this.ended) return Promise.reject(new Error(`queue ended (${this.ended}) while waiting for ${what}`));
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const i = this.waiters.indexOf(w);
-        if (i >= 0) this.waiters.splice(i, 1);
-        reject(new Error(`timed out after ${ms} ms waiting for ${what}`));
-      }, ms);
-      const w = {
-        resolve: (v) => {
-          clearTimeout(timer);
-          resolve(v);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      this.waiters.push(w);
-    });
-  }
-  // Asserts nothing more arrives within `ms`; returns what did (for the message).
-  async quiet(ms = 200) {
-    await sleep(ms);
-    return this.items.slice();
-  }
-}
-
-// ---------------------------------------------------------------------------------------
 // The app
 
-export class App {
-  constructor(proc) {
-    this.proc = proc;
-    this.stderr = "";
-    this.exit = null;
-    this.exited = new Promise((resolve) => {
-      proc.on("exit", (code, signal) => {
-        this.exit = { code, signal };
-        resolve(this.exit);
-      });
-    });
-    proc.stderr.setEncoding("utf8");
-    proc.stderr.on("data", (d) => {
-      if (this.stderr.length < 1 << 20) this.stderr += d;
-    });
-  }
-
-  url(path = "/") {
-    return `http://127.0.0.1:${this.port}${path}`;
-  }
-
-  get alive() {
-    return this.exit === null;
-  }
-
-  // Fails when the app died earlier or does not exit with status 0 on SIGTERM.
-  async stop() {
-    if (!this.alive) throw new Error(`the app had already exited: ${JSON.stringify(this.exit)}\n${this.stderr.slice(0, 6000)}`);
-    this.proc.kill("SIGTERM");
-    const res = await Promise.race([this.exited, unrefSleep(20_000).then(() => null)]);
-    if (!res) {
-      this.proc.kill("SIGKILL");
-      throw new Error("the app did not exit within 20 s of SIGTERM");
-    }
-    if (res.code !== 0) throw new Error(`the app exited with ${JSON.stringify(res)} after SIGTERM\n${this.stderr.slice(0, 6000)}`);
-    // UBSan reports without exiting: any report fails the file.
-    if (/runtime error:|ERROR: AddressSanitizer|WARNING: ThreadSanitizer/.test(this.stderr)) {
-      throw new Error(`sanitizer report from the app:\n${this.stderr.slice(0, 6000)}`);
-    }
-  }
-}
-
+// Starts chorus-routes-app with `--port 0` and `args`; its stop() fails when the app died
+// before, does not exit 0 within 20 s of SIGTERM, or printed a sanitizer report.
 export async function startApp(args = []) {
   const bin = process.env.CHORUS_ROUTES_APP;
   if (!bin) throw new Error("set CHORUS_ROUTES_APP to the chorus-routes-app binary");
-  const proc = spawn(bin, ["--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-  const app = new App(proc);
-  const line = await new Promise((resolve, reject) => {
-    let buf = "";
-    const timer = setTimeout(() => reject(new Error(`${bin}: no "listening" line within 20 s`)), 20_000);
-    const onData = (d) => {
-      buf += d;
-      const nl = buf.indexOf("\n");
-      if (nl < 0) return;
-      clearTimeout(timer);
-      proc.stdout.off("data", onData);
-      proc.stdout.resume();
-      resolve(buf.slice(0, nl));
-    };
-    proc.stdout.setEncoding("utf8");
-    proc.stdout.on("data", onData);
-    proc.on("error", reject);
-    app.exited.then((e) => reject(new Error(`${bin} exited before listening: ${JSON.stringify(e)}\n${app.stderr}`)));
-  });
-  const m = /^chorus: listening on http:\/\/127\.0\.0\.1:(\d+)\/?\s*$/.exec(line);
-  if (!m) {
-    proc.kill("SIGKILL");
-    throw new Error(`unexpected first line: ${JSON.stringify(line)}`);
-  }
-  app.port = Number(m[1]);
-  app.host = "127.0.0.1";
+  const app = await startProcess(bin, ["--port", "0", ...args], { name: "the app" });
+  const stop = app.stop.bind(app);
+  app.stop = () => stop({ graceMs: 20_000, strict: true });
   return app;
 }
 
 // ---------------------------------------------------------------------------------------
 // HTTP
 
-// One request on a fresh connection: { status, headers, body (Buffer), text, json }.
-export function request(app, { method = "GET", path, headers = {}, body, timeout = 5000 } = {}) {
-  return new Promise((resolve, reject) => {
-    let done = false;
-    const finish = (fn, v) => {
-      if (!done) {
-        done = true;
-        fn(v);
-      }
-    };
-    const hdrs = { ...headers };
-    let payload = null;
-    if (body !== undefined) {
-      payload = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === "string" ? body : JSON.stringify(body), "utf8");
-      if (!Object.keys(hdrs).some((k) => k.toLowerCase() === "content-type")) hdrs["Content-Type"] = "application/json";
-      hdrs["Content-Length"] = String(payload.length);
-    }
-    const req = http.request({ host: app.host, port: app.port, method, path, headers: hdrs, agent: false }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const b = Buffer.concat(chunks);
-        const text = b.toString("utf8");
-        let json;
-        try {
-          json = JSON.parse(text);
-        } catch {
-          json = undefined;
-        }
-        finish(resolve, { status: res.statusCode, headers: res.headers, body: b, text, json });
-      });
-      res.on("error", (e) => finish(reject, e));
-    });
-    req.setTimeout(timeout, () => req.destroy(new Error(`HTTP ${method} ${path} timed out after ${timeout} ms`)));
-    req.on("error", (e) => finish(reject, e));
-    if (payload) req.end(payload);
-    else req.end();
-  });
-}
-
-// Sends raw bytes on a TCP connection and collects everything until the server closes it
-// (or `ms` passes): resolves with the Buffer.
-export function rawHttp(app, bytes, ms = 2000) {
-  return new Promise((resolve, reject) => {
-    const socket = net.connect({ host: app.host, port: app.port });
-    const chunks = [];
-    const timer = setTimeout(() => socket.destroy(), ms);
-    socket.on("data", (d) => chunks.push(d));
-    socket.on("error", (e) => {
-      if (e.code === "ECONNRESET") return; // the answer collected so far is what counts
-      clearTimeout(timer);
-      reject(e);
-    });
-    socket.on("close", () => {
-      clearTimeout(timer);
-      resolve(Buffer.concat(chunks));
-    });
-    socket.on("connect", () => socket.write(bytes));
-  });
+// One request on a fresh connection: { status, headers, body (Buffer), text, json }. A
+// body that is not a string or Buffer goes out as JSON; Content-Type defaults to JSON.
+export function request(app, opts = {}) {
+  return httpRequest(app, { contentType: "application/json", ...opts });
 }
 
 // Publishes through POST /api/publish (server.of(nsp).to(room).emit from another thread).
@@ -572,258 +409,9 @@ export class SseEioClient {
 }
 
 // ---------------------------------------------------------------------------------------
-// Raw RFC 6455 frames over TCP (after tests/conformance/harness.mjs)
+// JWT and rooms
 
-export const OP = { CONT: 0x0, TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9, PONG: 0xa };
-
-export function buildFrame({ fin = true, rsv = 0, opcode, payload = Buffer.alloc(0), mask = true, length } = {}) {
-  const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, "utf8");
-  const len = length ?? data.length;
-  let header;
-  if (len < 126) {
-    header = Buffer.alloc(2);
-    header[1] = len;
-  } else if (len < 65536) {
-    header = Buffer.alloc(4);
-    header[1] = 126;
-    header.writeUInt16BE(len, 2);
-  } else {
-    header = Buffer.alloc(10);
-    header[1] = 127;
-    header.writeBigUInt64BE(BigInt(len), 2);
-  }
-  header[0] = (fin ? 0x80 : 0) | ((rsv & 7) << 4) | (opcode & 0xf);
-  if (!mask) return Buffer.concat([header, data]);
-  header[1] |= 0x80;
-  const key = crypto.randomBytes(4);
-  const masked = Buffer.allocUnsafe(data.length);
-  for (let i = 0; i < data.length; i++) masked[i] = data[i] ^ key[i & 3];
-  return Buffer.concat([header, key, masked]);
-}
-
-export function closePayload(code, reason = "") {
-  const b = Buffer.alloc(2 + Buffer.byteLength(reason));
-  b.writeUInt16BE(code, 0);
-  b.write(reason, 2);
-  return b;
-}
-
-export function closeCode(frame) {
-  return frame.payload.length >= 2 ? frame.payload.readUInt16BE(0) : null;
-}
-
-export class RawWs {
-  constructor(socket) {
-    this.socket = socket;
-    this.buf = Buffer.alloc(0);
-    this.frames = new Queue();
-    this.ended = false;
-    this.endedPromise = new Promise((r) => (this._resolveEnded = r));
-  }
-
-  // Opens a TCP connection to `path` and performs the opening handshake (headers: extra or
-  // overriding ones; null removes one). Resolves with a RawWs whose `status` and
-  // `responseHead` tell how the server answered (`status` 0: closed without an answer).
-  static connect(app, path, { headers = {} } = {}) {
-    return new Promise((resolve, reject) => {
-      const socket = net.connect({ host: app.host, port: app.port });
-      socket.setNoDelay(true);
-      const ws = new RawWs(socket);
-      const key = crypto.randomBytes(16).toString("base64");
-      let head = Buffer.alloc(0);
-      let handshaken = false;
-      const onData = (d) => {
-        if (handshaken) return;
-        head = Buffer.concat([head, d]);
-        const end = head.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        handshaken = true;
-        socket.off("data", onData);
-        ws.responseHead = head.subarray(0, end).toString("latin1");
-        ws.status = Number(ws.responseHead.split("\r\n")[0].split(" ")[1]);
-        ws.responseHeaders = {};
-        for (const line of ws.responseHead.split("\r\n").slice(1)) {
-          const i = line.indexOf(":");
-          if (i > 0) ws.responseHeaders[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
-        }
-        if (ws.status === 101) {
-          const expected = crypto.createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
-          ws.acceptOk = ws.responseHeaders["sec-websocket-accept"] === expected;
-        }
-        ws._attach(head.subarray(end + 4));
-        resolve(ws);
-      };
-      socket.on("data", onData);
-      socket.on("error", (e) => {
-        ws.error = e;
-        if (!handshaken && e.code !== "ECONNRESET") reject(e);
-      });
-      socket.on("close", () => {
-        if (!handshaken) {
-          handshaken = true;
-          ws.status = 0;
-          ws.responseHead = head.toString("latin1");
-          ws._end("closed during the opening handshake");
-          resolve(ws);
-        }
-      });
-      socket.setTimeout(5000, () => {
-        if (!handshaken) socket.destroy();
-      });
-      socket.once("connect", () => {
-        socket.setTimeout(0);
-        const h = {
-          Host: `${app.host}:${app.port}`,
-          Upgrade: "websocket",
-          Connection: "Upgrade",
-          "Sec-WebSocket-Key": key,
-          "Sec-WebSocket-Version": "13",
-        };
-        for (const [k, v] of Object.entries(headers)) {
-          const existing = Object.keys(h).find((x) => x.toLowerCase() === k.toLowerCase());
-          if (existing) delete h[existing];
-          if (v !== null) h[k] = v;
-        }
-        let req = `GET ${path} HTTP/1.1\r\n`;
-        for (const [k, v] of Object.entries(h)) req += `${k}: ${v}\r\n`;
-        socket.write(`${req}\r\n`);
-      });
-    });
-  }
-
-  _attach(rest) {
-    this.socket.on("data", (d) => {
-      this.buf = this.buf.length ? Buffer.concat([this.buf, d]) : d;
-      this._parse();
-    });
-    this.socket.on("end", () => this._end("end"));
-    this.socket.on("close", () => this._end("close"));
-    if (rest.length) {
-      this.buf = Buffer.from(rest);
-      this._parse();
-    }
-  }
-
-  _end(why) {
-    if (this.ended) return;
-    this.ended = why;
-    this.frames.end(`connection ${why}`);
-    this._resolveEnded(why);
-  }
-
-  _parse() {
-    let off = 0;
-    const b = this.buf;
-    for (;;) {
-      if (b.length - off < 2) break;
-      const b0 = b[off];
-      const b1 = b[off + 1];
-      let len = b1 & 0x7f;
-      let p = off + 2;
-      if (len === 126) {
-        if (b.length - p < 2) break;
-        len = b.readUInt16BE(p);
-        p += 2;
-      } else if (len === 127) {
-        if (b.length - p < 8) break;
-        len = Number(b.readBigUInt64BE(p));
-        p += 8;
-      }
-      const masked = (b1 & 0x80) !== 0;
-      let key = null;
-      if (masked) {
-        if (b.length - p < 4) break;
-        key = b.subarray(p, p + 4);
-        p += 4;
-      }
-      if (b.length - p < len) break;
-      let payload = b.subarray(p, p + len);
-      if (masked) {
-        payload = Buffer.from(payload);
-        for (let i = 0; i < payload.length; i++) payload[i] ^= key[i & 3];
-      }
-      this.frames.push({ fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0xf, masked, payload });
-      off = p + len;
-    }
-    this.buf = off === b.length ? Buffer.alloc(0) : b.subarray(off);
-  }
-
-  write(data) {
-    return new Promise((resolve) => {
-      if (this.socket.destroyed) return resolve(false);
-      this.socket.write(data, (err) => resolve(!err));
-    });
-  }
-  sendFrame(opts) {
-    return this.write(buildFrame(opts));
-  }
-  readFrame(ms = 3000) {
-    return this.frames.shift(ms, "a websocket frame");
-  }
-  // Next data message (continuations reassembled, control frames other than Close skipped).
-  async readMessage(ms = 3000) {
-    let first = null;
-    const parts = [];
-    for (;;) {
-      const f = await this.readFrame(ms);
-      if (f.opcode >= 8) {
-        if (f.opcode === OP.CLOSE) throw new Error(`got a close frame (${closeCode(f)}) instead of a message`);
-        continue;
-      }
-      if (!first) first = f;
-      parts.push(f.payload);
-      if (f.fin) return { opcode: first.opcode, payload: Buffer.concat(parts) };
-    }
-  }
-  // Reads until the server's Close frame: { code, reason } (code null without a status), or
-  // { code: undefined, ended } when the connection ended first.
-  async waitClose(ms = 3000) {
-    const deadline = Date.now() + ms;
-    for (;;) {
-      let f;
-      try {
-        f = await this.readFrame(Math.max(1, deadline - Date.now()));
-      } catch (e) {
-        if (this.ended) return { code: undefined, ended: this.ended };
-        throw e;
-      }
-      if (f.opcode === OP.CLOSE) return { code: closeCode(f), reason: f.payload.subarray(2).toString("utf8") };
-    }
-  }
-  async endedWithin(ms) {
-    return Promise.race([this.endedPromise.then(() => true), unrefSleep(ms).then(() => false)]);
-  }
-  destroy() {
-    this.socket.destroy();
-  }
-}
-
-// ---------------------------------------------------------------------------------------
-// JWT
-
-function b64url(data) {
-  return Buffer.from(data).toString("base64url");
-}
-
-export function signHs256(claims, secret = JWT_SECRET, header = { alg: "HS256", typ: "JWT" }) {
-  const input = `${b64url(JSON.stringify(header))}.${b64url(JSON.stringify(claims))}`;
-  return `${input}.${crypto.createHmac("sha256", secret).update(input).digest("base64url")}`;
-}
-
-export const nowSeconds = () => Math.floor(Date.now() / 1000);
-
-// Retries `fn` until it stops throwing.
-export async function eventually(fn, ms = 3000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await sleep(50);
-    }
-  }
-}
+export const signHs256 = (claims, secret = JWT_SECRET, header = undefined) => sign(claims, secret, header);
 
 export function uniqueRoom(prefix) {
   return `${prefix}-${crypto.randomBytes(4).toString("hex")}`;
