@@ -148,3 +148,17 @@ async function startOnce(cmd, args, { label, cwd, env, stderr, timeoutMs }) {
   srv.path = m[4] ?? "/";
   return srv;
 }
+
+// The shape the socket.io-level suites (interop, SDK) use: `url` is the base URL string and
+// stop(signal) resolves with {code, signal} once the process is gone (SIGKILL after 5 s).
+// With a fixed port, retries while a server that was just stopped still holds it.
+export async function startAppServer(cmd, args, { port = 0 } = {}) {
+  const srv = await startProcess(cmd, args, { stderr: "inherit", retryMs: port === 0 ? 0 : 5_000 });
+  srv.url = `http://127.0.0.1:${srv.port}`;
+  const stop = srv.stop.bind(srv);
+  srv.stop = async (signal = "SIGTERM") => {
+    const { code, signal: sig } = await stop({ signal, graceMs: 5_000 });
+    return { code, signal: sig };
+  };
+  return srv;
+}

@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { io, Manager } from "socket.io-client";
 import { Peer } from "../common/peer.mjs";
-import { startProcess } from "../common/process.mjs";
+import { startAppServer } from "../common/process.mjs";
 import { signHs256 as sign } from "../common/util.mjs";
 
 export { io, Manager, Peer };
@@ -35,17 +35,9 @@ function command(port) {
 }
 
 // Starts the app; with a fixed port, retries while a server that was just stopped holds it.
-// stop(signal) resolves with {code, signal} once the process is gone (SIGKILL after 5 s).
 export async function startServer(port = 0) {
   const [cmd, args] = command(port);
-  const srv = await startProcess(cmd, args, { stderr: "inherit", retryMs: port === 0 ? 0 : 3_000 });
-  srv.url = `http://127.0.0.1:${srv.port}`;
-  const stop = srv.stop.bind(srv);
-  srv.stop = async (signal = "SIGTERM") => {
-    const { code, signal: sig } = await stop({ signal, graceMs: 5_000 });
-    return { code, signal: sig };
-  };
-  return srv;
+  return startAppServer(cmd, args, { port });
 }
 
 export async function waitUpgrade(socket, ms = 3_000) {

@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Peer as QueuedPeer } from "../common/peer.mjs";
-import { startProcess } from "../common/process.mjs";
+import { startAppServer } from "../common/process.mjs";
 
 export { normalize, sleep } from "../common/util.mjs";
 
@@ -43,17 +43,9 @@ function command(port) {
   return [bin, ["--port", String(port)]];
 }
 
-// Starts the app (Chorus or reference); with a fixed port, retries while a server that was
-// just stopped holds it. stop(signal) resolves with {code, signal} (SIGKILL after 5 s).
+// Starts the app (Chorus or reference); with a fixed port, retries while it is still held.
 export async function startServer(port = 0, cmdline = command(port)) {
-  const srv = await startProcess(...cmdline, { stderr: "inherit", retryMs: port === 0 ? 0 : 5_000 });
-  srv.url = `http://127.0.0.1:${srv.port}`;
-  const stop = srv.stop.bind(srv);
-  srv.stop = async (signal = "SIGTERM") => {
-    const { code, signal: sig } = await stop({ signal, graceMs: 5_000 });
-    return { code, signal: sig };
-  };
-  return srv;
+  return startAppServer(...cmdline, { port });
 }
 
 // Whether the server speaks the SSE transport (the reference socket.io server does not).
