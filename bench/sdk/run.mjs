@@ -27,8 +27,6 @@ const TRANSPORT = opt("transport", "websocket");
 const BROWSER = !args.includes("--no-browser");
 const CHROMIUM = process.env.CHORUS_CHROMIUM ?? "/usr/bin/chromium";
 
-if (!globalThis.WebSocket) globalThis.WebSocket = (await import("ws")).WebSocket;
-
 function startServer() {
   const [cmd, argv] = SERVER === "chorus"
     ? [process.env.CHORUS_INTEROP_BIN, ["--port", "0"]]

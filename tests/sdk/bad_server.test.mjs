@@ -4,9 +4,8 @@
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
-import { EventSource } from "eventsource";
 import { WebSocketServer } from "ws";
-import { loadSdk, sleep, trapUncaught } from "./harness.mjs";
+import { byteFetch, loadSdk, sleep, trapUncaught } from "./harness.mjs";
 
 const { io } = await loadSdk();
 const trap = trapUncaught();
@@ -48,6 +47,45 @@ const AFTER_CONNECT = {
   "server-disconnect": { send: ["41"], reason: "io server disconnect" },
 };
 
+// SSE streams written in every shape the event stream format allows (WHATWG HTML, "Parsing
+// an event stream"): a BOM, comments, retry:/id:/unknown fields, CR, LF and CRLF line ends,
+// data: with and without the space, multi-line data joined with LF, an event type other than
+// "message" (not delivered), a field name without a colon. `first` is the whole stream up to
+// the OPEN packet; `connected` follows the client's CONNECT.
+const b64 = (text) => Buffer.from(text).toString("base64");
+const SSE = {
+  "sse-spec": {
+    first: (sid) => "\uFEFFdata:" + handshake({ sid }) + "\r\n: a comment\r\nretry: 1000\r\nid: 7\r\nfoo: unknown field\r\n\r\n",
+    connected: [
+      'event: message\rdata: 40{"sid":"S"}\r\r',
+      'data: 42["multi",\r\ndata:"line",\r\ndata\r\ndata: 3]\r\n\r\n',
+      'event: other\ndata: 42["not delivered"]\n\n',
+      ": a comment between events\n",
+      "id: with\0nul\n",
+      `event: b64\ndata: ${b64('42["b64","\u00e9\u2028"]')}\n\n`,
+      'event\ndata: 42["event field without colon"]\n\n',
+      'data: 42["utf-8","\u00e9\u20ac\u{1F600}"]\n\n',
+      'data: 42["done"]\r\n\r\n',
+    ],
+  },
+  // maxPayload 999: an event's data may hold 4 * ceil(999 / 3) = 1332 characters (a 999-byte
+  // packet in base64), a line 1332 + 64.
+  "sse-at-limit": {
+    connected: [
+      `data: 40{"sid":"S"}\n\nevent: b64\ndata: ${b64('42["big","' + "y".repeat(987) + '"]')}\n\ndata: 42["done"]\n\n`,
+    ],
+  },
+  "sse-past-limit": {
+    connected: [`data: 40{"sid":"S"}\n\nevent: b64\ndata: ${b64('42["big","' + "y".repeat(988) + '"]')}\n\n`],
+  },
+  "sse-endless-line": {
+    // 6.4 MB without a line end: refused once the line passes the bound, not held whole.
+    connected: [`data: 40{"sid":"S"}\n\ndata: 42["a","`, ...Array(100).fill("y".repeat(64 * 1024))],
+  },
+};
+const sseStreams = new Map();  // sid -> held response
+let sseCount = 0;
+
 let server;
 let url;
 const wss = new WebSocketServer({ noServer: true, maxPayload: 64 << 20 });
@@ -75,10 +113,30 @@ before(async () => {
     const q = new URL(req.url, "http://x").searchParams;
     if (q.get("transport") === "sse") {
       if (req.method === "POST") {
-        req.resume();
-        return res.end("ok");
+        let body = "";
+        req.on("data", (chunk) => (body += chunk));
+        req.on("end", () => {
+          res.end("ok");
+          const stream = sseStreams.get(q.get("sid"));
+          if (stream && SSE[scenario] && body.split("\x1e").some((packet) => packet.startsWith("40"))) {
+            for (const piece of SSE[scenario].connected) stream.write(piece);
+          }
+        });
+        return;
       }
+      if (scenario === "sse-http-403") {
+        res.writeHead(403);
+        return res.end("refused");
+      }
+      if (scenario === "sse-not-a-stream") return res.end(handshake());
       res.writeHead(200, { "content-type": "text/event-stream" });
+      if (SSE[scenario]) {
+        const sid = `sse-${++sseCount}`;
+        sseStreams.set(sid, res);
+        res.on("close", () => sseStreams.delete(sid));
+        res.write(SSE[scenario].first?.(sid) ?? `data: ${handshake({ sid })}\n\n`);
+        return;  // held open
+      }
       if (scenario === "sse-bad-b64") res.write(`data: ${handshake()}\n\nevent: b64\ndata: !!!not base64\n\n`);
       else if (scenario === "sse-garbage") res.write("data: zzz\n\n");
       else res.write(`data: ${handshake()}\n\n`);
@@ -135,7 +193,6 @@ after(async () => {
 function run(scenario, opts = {}) {
   const socket = io(url, {
     transports: ["websocket"],
-    EventSource,
     query: { s: scenario },
     reconnection: false,
     forceNew: true,
@@ -243,5 +300,74 @@ describe("maxPayload: at the limit and past it", () => {
     past.disconnect();
     assert.equal(reason, "transport error");
     assert.match(description, /maxPayload|limit/);
+  });
+});
+
+describe("SSE read with fetch: the event stream format", () => {
+  // The events the client gets up to "done", or how it ended.
+  function collect(scenario, opts = {}) {
+    const socket = io(url, { transports: ["sse"], query: { s: scenario }, reconnection: false, forceNew: true, ...opts });
+    const events = [];
+    return new Promise((resolve) => {
+      const done = (outcome) => {
+        clearTimeout(timer);
+        socket.disconnect();
+        resolve({ ...outcome, events });
+      };
+      const timer = setTimeout(() => done({ end: "timeout" }), 8_000);
+      socket.onAny((...args) => {
+        events.push(args);
+        if (args[0] === "done") done({ end: "done" });
+      });
+      socket.on("connect_error", (e) => done({ end: "connect_error", message: e.message, description: e.description }));
+      socket.on("disconnect", (reason, description) => done({ end: "disconnect", reason, description }));
+    });
+  }
+
+  for (const [name, fetch] of [["whole chunks", undefined], ["one byte per chunk", byteFetch]]) {
+    test(`BOM, comments, fields, CR / LF / CRLF, multi-line data, b64 (${name})`, async () => {
+      const o = await collect("sse-spec", { fetch });
+      assert.equal(o.end, "done", JSON.stringify(o));
+      assert.deepEqual(o.events, [
+        ["multi", "line", 3],
+        ["b64", "\u00e9\u2028"],
+        ["event field without colon"],
+        ["utf-8", "\u00e9\u20ac\u{1F600}"],
+        ["done"],
+      ]);
+    });
+  }
+
+  test("an event of exactly maxPayload (base64) is accepted", async () => {
+    for (const fetch of [undefined, byteFetch]) {
+      const o = await collect("sse-at-limit", { maxPayload: 999, fetch });
+      assert.equal(o.end, "done", JSON.stringify(o).slice(0, 300));
+      assert.equal(o.events[0][0], "big");
+      assert.equal(o.events[0][1].length, 987);
+    }
+  });
+
+  test("one byte past maxPayload: refused while it is read", async () => {
+    const o = await collect("sse-past-limit", { maxPayload: 999 });
+    assert.equal(o.end, "disconnect", JSON.stringify(o).slice(0, 300));
+    assert.equal(o.reason, "transport error");
+    assert.match(o.description, /SSE event data longer than 1332 characters \(maxPayload 999 bytes\)/);
+  });
+
+  test("a line that never ends: refused once past the bound", async () => {
+    const o = await collect("sse-endless-line", { maxPayload: 999 });
+    assert.equal(o.end, "disconnect", JSON.stringify(o).slice(0, 300));
+    assert.equal(o.reason, "transport error");
+    assert.match(o.description, /SSE line longer than 1396 characters/);
+  });
+
+  test("HTTP error and a response that is not an event stream: connect_error saying so", async () => {
+    const refused = await collect("sse-http-403");
+    assert.equal(refused.end, "connect_error");
+    assert.equal(refused.message, "sse error");
+    assert.equal(refused.description, "HTTP 403");
+    const plain = await collect("sse-not-a-stream");
+    assert.equal(plain.end, "connect_error");
+    assert.match(plain.description, /not an event stream/);
   });
 });

@@ -1,7 +1,8 @@
 // The SDK in headless Chromium (Debian's, driven by playwright-core): a page served from the
 // Chorus interop app's origin (the SDK files are routed in by the test, with the right MIME
 // types) runs a scripted session over each transport forced alone, over polling with the
-// upgrade, and with WebSocket blocked (fallback to SSE, then to polling).
+// upgrade, and with WebSocket blocked (fallback to SSE, read with fetch: the page's
+// EventSource is not needed), then with SSE requests refused too (fallback to polling).
 import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -88,6 +89,9 @@ const BLOCK_EVENTSOURCE = () => {
     constructor() { throw new DOMException("blocked by policy", "SecurityError"); }
   };
 };
+// A network that refuses the SSE stream's request.
+const BLOCK_SSE = (page) =>
+  page.route((url) => url.searchParams.get("transport") === "sse", (route) => route.abort("blockedbyclient"));
 
 const available = existsSync(CHROMIUM) && existsSync(join(sdkDir, "chorus.wasm"));
 let server;
@@ -114,11 +118,14 @@ after(async () => {
   await server?.stop();
 });
 
-async function openPage(...initScripts) {
+async function openPage(...setup) {
   const page = await browser.newPage();
   const consoleErrors = [];
   page.on("pageerror", (e) => consoleErrors.push(String(e)));
-  for (const script of initScripts) await page.addInitScript(script);
+  for (const step of setup) {
+    if (step === BLOCK_SSE) await step(page);
+    else await page.addInitScript(step);
+  }
   await page.route(`${server.url}/__sdk/**`, (route) => {
     const name = new URL(route.request().url()).pathname.slice("/__sdk/".length);
     if (name === "index.html") return route.fulfill({ contentType: "text/html", body: PAGE });
@@ -165,15 +172,15 @@ describe("Chromium", { skip: available ? false : `needs ${CHROMIUM} and the buil
 
   test("WebSocket blocked: falls back to SSE", async (t) => {
     if (!sse) return t.skip("the server has no SSE transport");
-    const { page, consoleErrors } = await openPage(BLOCK_WEBSOCKET);
+    const { page, consoleErrors } = await openPage(BLOCK_WEBSOCKET, BLOCK_EVENTSOURCE);
     const out = await page.evaluate(() => window.runSession(["websocket", "sse", "polling"], "sse"));
     checkSession(out, "sse");
     assert.deepEqual(consoleErrors, []);
     await page.close();
   });
 
-  test("WebSocket and EventSource blocked: falls back to polling", async () => {
-    const { page, consoleErrors } = await openPage(BLOCK_WEBSOCKET, BLOCK_EVENTSOURCE);
+  test("WebSocket and SSE blocked: falls back to polling", async () => {
+    const { page, consoleErrors } = await openPage(BLOCK_WEBSOCKET, BLOCK_SSE);
     const out = await page.evaluate(() => window.runSession(["websocket", "sse", "polling"], "polling"));
     checkSession(out, "polling");
     assert.deepEqual(consoleErrors, []);
@@ -181,7 +188,7 @@ describe("Chromium", { skip: available ? false : `needs ${CHROMIUM} and the buil
   });
 
   test("nothing reachable: connect_error with a reason, no page error", async () => {
-    const { page, consoleErrors } = await openPage(BLOCK_WEBSOCKET, BLOCK_EVENTSOURCE);
+    const { page, consoleErrors } = await openPage(BLOCK_WEBSOCKET);
     const out = await page.evaluate(async () => {
       const { io } = await import("/__sdk/chorus.mjs");
       const socket = io("http://127.0.0.1:9/", { transports: ["websocket", "sse", "polling"], reconnection: false, forceNew: true });

@@ -25,10 +25,9 @@ export function sdkPath() {
   return join(dir, "wasm", "chorus.mjs");
 }
 
-// Node 20 has no global WebSocket without --experimental-websocket: the tests then give the
-// SDK the `ws` package's (browser-compatible API).
+// The SDK as a program imports it: nothing is injected (under Node 20, which has no global
+// WebSocket, the SDK finds the `ws` package itself; SSE is read with fetch).
 export async function loadSdk() {
-  if (!globalThis.WebSocket) globalThis.WebSocket = (await import("ws")).WebSocket;
   const path = sdkPath();
   if (!existsSync(path)) throw new Error(`${path} not found: build the chorus_sdk target of the wasm tree`);
   return import(pathToFileURL(path).href);
@@ -88,4 +87,30 @@ export function trapUncaught() {
       process.off("unhandledRejection", onError);
     },
   };
+}
+
+// fetch with SSE response bodies handed on one byte per chunk: the SDK's stream parser then
+// meets every possible chunk boundary (inside CRLF, a UTF-8 sequence, the BOM, a field name).
+export async function byteFetch(url, init) {
+  const res = await fetch(url, init);
+  if (!String(url).includes("transport=sse") || init?.method === "POST" || !res.body) return res;
+  const reader = res.body.getReader();
+  let chunk = new Uint8Array(0);
+  let at = 0;
+  const body = new ReadableStream({
+    async pull(controller) {
+      while (at >= chunk.length) {
+        const { done, value } = await reader.read();
+        if (done) return controller.close();
+        chunk = value;
+        at = 0;
+      }
+      controller.enqueue(chunk.slice(at, at + 1));
+      at++;
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  }, { highWaterMark: 0 });
+  return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
 }

@@ -3,11 +3,11 @@
 // automatic reconnection. Runs against the Chorus interop app and, with
 // CHORUS_TARGET=reference, against its twin on the official socket.io server; must pass
 // against both. Transports: WebSocket, long-polling, polling -> WebSocket upgrade, and SSE
-// (alone and upgraded) when the server has it.
+// (alone and upgraded) when the server has it. Nothing is injected: the SDK finds its
+// WebSocket (the `ws` package under Node 20) and reads SSE with fetch by itself.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { EventSource } from "eventsource";
-import { Peer, TARGET, loadSdk, normalize, sleep, startServer, supportsSse, trapUncaught } from "./harness.mjs";
+import { Peer, TARGET, byteFetch, loadSdk, normalize, sleep, startServer, supportsSse, trapUncaught } from "./harness.mjs";
 
 const { io, Manager, Socket } = await loadSdk();
 const trap = trapUncaught();
@@ -31,7 +31,6 @@ const MODES = [
 function open(nsp, mode, extra = {}) {
   const socket = io(server.url + nsp, {
     ...mode.opts,
-    EventSource,
     forceNew: true,
     reconnection: false,
     autoConnect: false,
@@ -79,6 +78,7 @@ for (const mode of MODES) {
       assert.equal(p.socket.connected, true);
       assert.equal(p.socket.disconnected, false);
       assert.equal(p.socket.io.engine.transport.name, mode.final);
+      assert.equal(globalThis.WebSocket, undefined, "nothing injected: no global WebSocket under Node 20");
     });
 
     test("emit both ways", async () => {
@@ -200,6 +200,20 @@ for (const mode of MODES) {
       q.socket.disconnect();
     });
 
+    if (mode.name === "sse") test("the stream read one byte per chunk: same events", async () => {
+      const q = await connected("/", mode, { fetch: byteFetch });
+      const texts = ["h\u00e9llo \u{1F600} \u2028", "cr\r\nlf\rcr\nlf", "x".repeat(3000)];
+      for (const t of texts) {
+        q.socket.emit("echo", t);
+        assert.deepEqual(await q.next("echo"), [t]);
+      }
+      q.socket.emit("binary", new Uint8Array([0, 13, 10, 255]));
+      const [back] = await q.next("binary-back");
+      assert.ok(back instanceof ArrayBuffer);
+      assert.deepEqual(normalize(back), { $bin: "000d0aff" });
+      q.socket.disconnect();
+    });
+
     test("disconnect reasons: server and client", async () => {
       const q = await connected("/", mode);
       q.socket.emit("disconnect-me");
@@ -227,8 +241,7 @@ describe("server restart", () => {
       try {
         const socket = io(`http://127.0.0.1:${port}/`, {
           ...mode.opts,
-          EventSource,
-          forceNew: true,
+                forceNew: true,
           reconnectionDelay: 100,
           reconnectionDelayMax: 300,
           timeout: 2_000,

@@ -7,15 +7,19 @@
 #    (the official socket.io server; SSE cases skipped: it has no SSE transport).
 #  sdk_browser (label "sdk;browser"): tests/sdk/browser.test.mjs, the SDK in headless Chromium
 #    (playwright-core + /usr/bin/chromium) against chorus-interop-app.
-#  sdk_bad_server (label "sdk"): tests/sdk/bad_server.test.mjs, hostile input from a fake server.
+#  sdk_bad_server (label "sdk"): tests/sdk/bad_server.test.mjs, hostile input from a fake server
+#    (and every shape of the SSE event stream format).
+#  sdk_runtime (label "sdk"): tests/sdk/runtime.test.mjs, the SDK in a Node process without the
+#    `ws` package or a global WebSocket (clear error, polling and SSE still work), with a global
+#    WebSocket (used), and bundled by esbuild for the browser (ws stays out).
+# Nothing is injected into the SDK: under Node 20 it finds `ws` itself and reads SSE with fetch.
 if(NOT CHORUS_WASM_DIR)
   return()
 endif()
 find_program(CHORUS_NODE node)
 if(NOT CHORUS_NODE OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/socket.io/package.json
-   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/ws/package.json
-   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/eventsource/package.json)
-  message(WARNING "sdk: node or node_modules (socket.io, ws, eventsource) missing (run npm ci): tests not added")
+   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/ws/package.json)
+  message(WARNING "sdk: node or node_modules (socket.io, ws) missing (run npm ci): tests not added")
   return()
 endif()
 
@@ -40,6 +44,13 @@ if(TARGET chorus-interop-app)
   set_tests_properties(sdk_session PROPERTIES
     LABELS "sdk" TIMEOUT 300
     ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_INTEROP_BIN=$<TARGET_FILE:chorus-interop-app>;CHORUS_TARGET=chorus")
+
+  add_test(NAME sdk_runtime
+           COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/runtime.test.mjs
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(sdk_runtime PROPERTIES
+    LABELS "sdk" TIMEOUT 180
+    ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_INTEROP_BIN=$<TARGET_FILE:chorus-interop-app>")
 
   find_program(CHORUS_CHROMIUM NAMES chromium chromium-browser)
   if(CHORUS_CHROMIUM AND EXISTS ${PROJECT_SOURCE_DIR}/node_modules/playwright-core/package.json)

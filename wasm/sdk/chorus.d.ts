@@ -77,13 +77,16 @@ export interface ManagerOptions {
   port?: string | number;
   /** Send cookies on cross-origin polling / SSE requests. */
   withCredentials?: boolean;
-  /** Headers for polling requests (not sent by browsers' WebSocket / EventSource). */
+  /** Headers for polling and SSE requests, and for WebSocket under Node with the `ws`
+   *  package (a browser's WebSocket cannot send headers). */
   extraHeaders?: Record<string, string>;
   /** WebSocket sub-protocols. */
   protocols?: string | string[];
-  /** Implementations to use instead of the globals (e.g. under Node). */
+  /** WebSocket class to use. Default: the global one, else (Node 20) the `ws` package when it
+   *  can be imported; without either, the websocket transport fails with a connect_error
+   *  whose `description` says to install `ws`. */
   WebSocket?: any;
-  EventSource?: any;
+  /** fetch to use for polling and SSE. Default: the global one. */
   fetch?: typeof fetch;
 }
 

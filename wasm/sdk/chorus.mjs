@@ -1,26 +1,58 @@
 // Chorus browser SDK: the socket.io-client 4.x API over the Chorus client core (C++ in
 // WebAssembly). The core runs the Engine.IO / Socket.IO state machines; this module only
-// moves bytes between it and WebSocket / EventSource / fetch, keeps timers, and calls user
+// moves bytes between it and WebSocket / fetch, keeps timers, and calls user
 // callbacks.
 //
 //   import { io } from "/chorus/chorus.mjs";
 //   const socket = io("/", { transports: ["websocket", "sse", "polling"] });
 //
 // Built by wasm/sdk.cmake: the Emscripten glue replaces the import below, and chorus.wasm
-// sits next to this file. Runs in browsers, workers and Node >= 20 (WebSocket: global, or
-// the `WebSocket` option; EventSource likewise).
+// sits next to this file. Runs in browsers, workers and Node >= 20. WebSocket: the `WebSocket`
+// option, else the global one, else (Node 20 has none) the `ws` package when it can be
+// imported. SSE and polling: fetch (the SSE stream is read and parsed here, not by an
+// EventSource).
 import createChorusCore from "./chorus_core.mjs";
 
 const isNode = typeof process === "object" && process !== null && typeof process.versions?.node === "string" &&
   typeof window === "undefined" && typeof importScripts !== "function";
+
+// Node-only modules are imported through a variable: bundlers then leave them out of browser
+// bundles (a literal `import("ws")` would be resolved and bundled).
+const nodeImport = (specifier) => import(/* webpackIgnore: true */ /* @vite-ignore */ specifier);
+
 const wasmUrl = new URL("chorus.wasm", import.meta.url);
 const coreArgs = { locateFile: (path) => (path.endsWith(".wasm") ? wasmUrl.href : path) };
 if (isNode) {
   // Node: hand the bytes over (the web glue would fetch them).
-  const { readFile } = await import("node:fs/promises");
+  const { readFile } = await nodeImport("node:fs/promises");
   coreArgs.wasmBinary = await readFile(wasmUrl);
 }
 const core = await createChorusCore(coreArgs);
+
+// Node without a global WebSocket (Node 20): the `ws` package, as socket.io-client uses,
+// found from this file's folder or else from the working directory.
+async function importWs() {
+  const pick = (m) => {
+    const WS = m.WebSocket ?? m.default?.WebSocket ?? m.default;
+    return typeof WS === "function" ? WS : undefined;
+  };
+  try {
+    return pick(await nodeImport("ws"));
+  } catch {
+    // not found from this file's folder: try the program's
+  }
+  try {
+    const { createRequire } = await nodeImport("node:module");
+    const { pathToFileURL } = await nodeImport("node:url");
+    const path = createRequire(`${process.cwd()}/`).resolve("ws");
+    return pick(await nodeImport(pathToFileURL(path).href));
+  } catch {
+    return undefined;
+  }
+}
+const nodeWebSocket = isNode && typeof globalThis.WebSocket !== "function" ? await importWs() : undefined;
+const NO_WEBSOCKET = "no WebSocket in this runtime: install the ws package (npm install ws), " +
+  "or pass a WebSocket class as the WebSocket option";
 
 // --- boundary helpers ----------------------------------------------------------------
 
@@ -182,6 +214,115 @@ async function readBlobs(value, depth = 0) {
 function report(error) {
   if (typeof globalThis.reportError === "function") globalThis.reportError(error);
   else setTimeout(() => { throw error; });
+}
+
+// An error's message, with its cause (Node's fetch says only "fetch failed" without it).
+function why(e) {
+  const cause = e?.cause?.message ?? e?.cause?.code;
+  return cause ? `${e?.message ?? e}: ${cause}` : String(e?.message ?? e);
+}
+
+// --- SSE: the event stream format (WHATWG HTML, "Server-sent events", parsing) ----------
+//
+// Bytes in (any chunking), events out: UTF-8 with one leading BOM skipped, lines ending in
+// CRLF, LF or CR, `data:` lines joined with LF, `event:`, `id:`, `retry:`, comments, fields
+// with or without a value, one optional space after the colon. What one event may buffer is
+// bounded by maxPayload (base64-expanded, for `event: b64`) and checked as it arrives: a
+// longer event or line fails the stream before it is held whole.
+class EventStreamParser {
+  constructor(maxPayload, onEvent) {
+    this.maxPayload = maxPayload;
+    this.dataLimit = 4 * Math.ceil(maxPayload / 3);
+    this.lineLimit = this.dataLimit + 64;  // room for a field name, colon and space
+    this.onEvent = onEvent;
+    this.decoder = new TextDecoder("utf-8");  // strips one leading BOM; bad bytes become U+FFFD
+    this.pending = "";  // the current line, so far
+    this.skipLF = false;  // the last chunk ended in CR: an LF opening the next one is its pair
+    this.type = "";
+    this.data = [];
+    this.dataLength = -1;  // length of the data lines joined with LF (-1: none)
+    this.lastEventId = "";
+    this.retry = -1;
+  }
+
+  push(bytes) {
+    this.text(this.decoder.decode(bytes, { stream: true }));
+  }
+
+  text(chunk) {
+    if (!chunk.length) return;
+    let at = 0;
+    if (this.skipLF) {
+      this.skipLF = false;
+      if (chunk.charCodeAt(0) === 10) at = 1;
+    }
+    const ends = /[\r\n]/g;
+    ends.lastIndex = at;
+    for (let m; (m = ends.exec(chunk)) !== null;) {
+      const end = m.index;
+      this.checkLine(this.pending.length + end - at);
+      const line = this.pending + chunk.slice(at, end);
+      this.pending = "";
+      at = end + 1;
+      if (chunk.charCodeAt(end) === 13) {
+        if (at === chunk.length) this.skipLF = true;
+        else if (chunk.charCodeAt(at) === 10) at++;
+      }
+      ends.lastIndex = at;
+      this.line(line);
+    }
+    this.checkLine(this.pending.length + chunk.length - at);
+    this.pending += chunk.slice(at);
+  }
+
+  checkLine(length) {
+    if (length > this.lineLimit) {
+      throw new Error(`SSE line longer than ${this.lineLimit} characters (maxPayload ${this.maxPayload} bytes)`);
+    }
+  }
+
+  line(line) {
+    if (line === "") return this.dispatch();
+    if (line.charCodeAt(0) === 58) return;  // ":" comment
+    const colon = line.indexOf(":");
+    let field = line;
+    let value = "";
+    if (colon >= 0) {
+      field = line.slice(0, colon);
+      value = line.slice(line.charCodeAt(colon + 1) === 32 ? colon + 2 : colon + 1);
+    }
+    switch (field) {
+      case "event":
+        this.type = value;
+        return;
+      case "data": {
+        const length = this.dataLength + 1 + value.length;
+        if (length > this.dataLimit) {
+          throw new Error(`SSE event data longer than ${this.dataLimit} characters (maxPayload ${this.maxPayload} bytes)`);
+        }
+        this.data.push(value);
+        this.dataLength = length;
+        return;
+      }
+      case "id":
+        if (!value.includes("\0")) this.lastEventId = value;
+        return;
+      case "retry":
+        if (/^[0-9]+$/.test(value)) this.retry = Number(value);  // kept, unused: the engine reconnects
+        return;
+      default:
+        return;  // unknown fields are ignored
+    }
+  }
+
+  dispatch() {
+    const type = this.type || "message";
+    const data = this.data;
+    this.type = "";
+    this.data = [];
+    this.dataLength = -1;
+    if (data.length) this.onEvent(type, data.join("\n"), this.lastEventId);
+  }
 }
 
 // --- Emitter (component-emitter's API, as socket.io-client's) ----------------------------
@@ -354,9 +495,9 @@ export class Manager extends Emitter {
     this._transports = new Map();
     this._timer = null;
     this._pumping = false;
-    this._WebSocket = opts.WebSocket ?? globalThis.WebSocket;
-    this._EventSource = opts.EventSource ?? globalThis.EventSource;
+    this._WebSocket = opts.WebSocket ?? globalThis.WebSocket ?? nodeWebSocket;
     this._fetch = opts.fetch ?? globalThis.fetch?.bind(globalThis);
+    this._maxPayload = opts.maxPayload >= 1 ? Math.min(opts.maxPayload, 4294967295) : 10_000_000;
     if (this._autoConnect) this.open();
   }
 
@@ -490,7 +631,7 @@ export class Manager extends Emitter {
   _handle(a) {
     switch (a.type) {
       case A.openWebSocket: return this._openWebSocket(a.transport, a.url);
-      case A.openEventSource: return this._openEventSource(a.transport, a.url);
+      case A.openEventSource: return this._openEventStream(a.transport, a.url);
       case A.httpGet: return this._get(a.transport, a.url);
       case A.httpPost: return this._post(a.transport, a.url, a.data);
       case A.sendText:
@@ -570,8 +711,12 @@ export class Manager extends Emitter {
     const WS = this._WebSocket;
     let ws;
     try {
-      if (typeof WS !== "function") throw new Error("WebSocket is not available");
-      ws = new WS(url, this.opts.protocols);
+      if (typeof WS !== "function") throw new Error(NO_WEBSOCKET);
+      // The `ws` package takes headers (a browser's WebSocket cannot send any).
+      ws = WS === nodeWebSocket && this.opts.extraHeaders
+        ? new WS(url, this.opts.protocols, { headers: this.opts.extraHeaders })
+        : new WS(url, this.opts.protocols);
+      // Binary messages as ArrayBuffer (the `ws` package would give Buffers otherwise).
       ws.binaryType = "arraybuffer";
     } catch (e) {
       this._transports.set(tid, {});
@@ -595,8 +740,9 @@ export class Manager extends Emitter {
         this._lost(tid, true, "unexpected Blob message");
       }
     };
-    ws.onerror = () => {
-      if (live()) this._lostNow(tid, true, "websocket error");
+    ws.onerror = (ev) => {
+      // The `ws` package says why (ECONNREFUSED, unexpected response, ...); browsers do not.
+      if (live()) this._lostNow(tid, true, typeof ev?.message === "string" && ev.message ? ev.message : "websocket error");
     };
     ws.onclose = (ev) => {
       if (live()) this._lostNow(tid, false, `websocket closed (code ${ev?.code ?? "?"})`);
@@ -608,45 +754,59 @@ export class Manager extends Emitter {
     this._call(() => core._chorus_transport_close(this._h, tid, error ? 1 : 0, put(description)[0], now()));
   }
 
-  _openEventSource(tid, url) {
-    const ES = this._EventSource;
-    let es;
-    try {
-      if (typeof ES !== "function") throw new Error("EventSource is not available");
-      es = new ES(url, { withCredentials: !!this.opts.withCredentials });
-    } catch (e) {
-      this._transports.set(tid, {});
-      this._lost(tid, true, String(e?.message ?? e));
-      return;
-    }
-    const t = { es, opened: false };
+  // The SSE transport, read with fetch: the stream is parsed here (EventStreamParser), so it
+  // works wherever fetch can stream a body (browsers, workers, Node), sends extraHeaders,
+  // sees the HTTP status, never reconnects on its own and bounds what it buffers.
+  _openEventStream(tid, url) {
+    const controller = new AbortController();
+    const t = { controller, opened: false };
     this._transports.set(tid, t);
     const live = () => this._transports.get(tid) === t;
-    es.onopen = () => {
+    const onEvent = (type, data) => {
       if (!live()) return;
+      let packet = data;
+      if (type === "b64") {
+        // A packet holding CR comes as `event: b64`, base64 of its UTF-8 text (README,
+        // "Protocol: the SSE transport").
+        try {
+          packet = Uint8Array.from(atob(data), (c) => c.charCodeAt(0));
+        } catch {
+          packet = encoder.encode("\u0000bad base64");  // the core rejects it: "parser error"
+        }
+      } else if (type !== "message") {
+        return;  // as an EventSource with only onmessage: other event types are not delivered
+      }
+      this._call(() => core._chorus_transport_text(this._h, tid, put(packet)[0], now()));
+    };
+    const read = async () => {
+      const res = await this._request(url, { signal: controller.signal, headers: { accept: "text/event-stream" } });
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      const type = res.headers.get("content-type") ?? "";
+      if (!/^text\/event-stream\s*(;|$)/i.test(type)) throw new Error(`not an event stream (Content-Type "${type}")`);
+      if (typeof res.body?.getReader !== "function") throw new Error("fetch cannot stream response bodies here");
+      const reader = res.body.getReader();
+      if (!live()) return reader.cancel().catch(() => {});
       t.opened = true;
       this._call(() => core._chorus_transport_open(this._h, tid, now()));
-    };
-    es.onmessage = (ev) => {
-      if (live()) this._call(() => core._chorus_transport_text(this._h, tid, put(String(ev.data))[0], now()));
-    };
-    // A packet holding CR (which EventSource turns into LF) comes as `event: b64`, base64 of
-    // its UTF-8 text (README, "Protocol: the SSE transport").
-    es.addEventListener("b64", (ev) => {
-      if (!live()) return;
-      let bytes;
-      try {
-        bytes = Uint8Array.from(atob(String(ev.data)), (c) => c.charCodeAt(0));
-      } catch {
-        bytes = encoder.encode("\u0000bad base64");  // the core rejects it: "parser error"
+      const parser = new EventStreamParser(this._maxPayload, onEvent);
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (!live()) return reader.cancel().catch(() => {});
+        if (done) break;
+        try {
+          parser.push(value);
+        } catch (e) {
+          reader.cancel().catch(() => {});
+          throw e;
+        }
       }
-      this._call(() => core._chorus_transport_text(this._h, tid, put(bytes)[0], now()));
-    });
-    es.onerror = () => {
-      if (!live()) return;
-      es.close();  // no EventSource auto-reconnect: the engine decides
-      this._lostNow(tid, !t.opened, t.opened ? "sse stream ended" : "sse error");
+      if (live()) this._lostNow(tid, false, "sse stream ended");
     };
+    Promise.resolve()
+      .then(read)
+      .catch((e) => {
+        if (live()) this._lostNow(tid, true, why(e));
+      });
   }
 
   _request(url, init) {
@@ -729,7 +889,6 @@ export class Manager extends Emitter {
         // already closed
       }
     }
-    t.es?.close();
     t.controller?.abort();
   }
 }
