@@ -202,6 +202,20 @@ window.addEventListener("online", () => {
   renderStatus();
 });
 
+// Closing or leaving the tab says goodbye, so the others see "left" at once. Without it the
+// server notices a vanished WebSocket as soon as its TCP connection closes, but a long-poll
+// (the first transport, before the upgrade) only at the heartbeat timeout, 45 s later.
+// pagehide rather than unload: it fires on close, navigation and bfcache entry alike.
+window.addEventListener("pagehide", () => {
+  docSocket.disconnect();
+  chatSocket.disconnect();
+});
+window.addEventListener("pageshow", (event) => {
+  if (!event.persisted) return;  // back from the bfcache: join again
+  docSocket.connect();
+  chatSocket.connect();
+});
+
 // ---- chat --------------------------------------------------------------------------------
 const chatRoom = `doc-chat:${docName}`;
 chatSocket.on("connect", () => chatSocket.emit("join", chatRoom, () => {}));

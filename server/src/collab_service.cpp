@@ -3,11 +3,17 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "chorus/collab/doc.h"
+#include "chorus/json/json.h"
 #include "internal.h"
 
 namespace chorus {
@@ -29,11 +35,51 @@ Value as_binary(const std::string& s) { return Value::binary(s.data(), s.size())
 // The server's replica never edits: its client id is never used for new content.
 constexpr collab::ClientId kServerClient = 0;
 
+using Clock = std::chrono::steady_clock;
+
+// One connection of the namespace: what it joined and the bytes of its updates still
+// waiting for missing edits (the sum of its charges in the documents).
+struct Conn {
+  std::set<std::string> joined;  // guarded by Impl::joined_mu
+  std::atomic<std::size_t> pending{0};
+};
+
 struct DocEntry {
+  // The service refuses updates past its own pending limits before the Doc would drop
+  // anything (CollabOptions); the Doc's limit stays a backstop at least as large.
+  explicit DocEntry(std::size_t max_pending)
+      : doc(kServerClient, collab::DocOptions{std::max(max_pending, collab::DocOptions{}.max_pending_bytes)}) {}
+
   std::mutex mu;
-  collab::Doc doc{kServerClient};
+  collab::Doc doc;
   std::size_t log_count = 0;                        // updates appended since the snapshot
   std::unordered_map<std::string, Value> awareness;  // socket id -> state
+  // Socket id -> (its connection, bytes of pending_bytes() charged to it).
+  std::unordered_map<std::string, std::pair<std::shared_ptr<Conn>, std::size_t>> charges;
+  // Guarded by Impl::docs_mu: sockets that joined, and since when nobody has.
+  std::size_t subscribers = 0;
+  Clock::time_point idle_since = Clock::now();
+
+  // Releases what the charges no longer stand for: a charge is at most what is still
+  // pending in the document (integrated items leave the charges of whoever sent them
+  // shrinking with the total). Caller holds mu.
+  void settle() {
+    std::size_t total = doc.pending_bytes();
+    for (auto it = charges.begin(); it != charges.end();) {
+      auto& [conn, bytes] = it->second;
+      if (bytes > total) {
+        conn->pending -= bytes - total;
+        bytes = total;
+      }
+      it = bytes == 0 ? charges.erase(it) : std::next(it);
+    }
+  }
+  void release(const std::string& sid) {  // caller holds mu
+    auto it = charges.find(sid);
+    if (it == charges.end()) return;
+    it->second.first->pending -= it->second.second;
+    charges.erase(it);
+  }
 };
 
 }  // namespace
@@ -43,12 +89,24 @@ struct CollabService::Impl {
   CollabOptions opts;
   sqlite3* db = nullptr;
   std::mutex db_mu;
-  std::mutex docs_mu;
+  mutable std::mutex docs_mu;
   std::unordered_map<std::string, std::shared_ptr<DocEntry>> docs;
   std::mutex joined_mu;
-  std::unordered_map<std::string, std::set<std::string>> joined;  // socket id -> documents
+  std::unordered_map<std::string, std::shared_ptr<Conn>> conns;  // socket id -> connection
+
+  // Idle documents are dropped by this thread (only with a database).
+  std::thread sweeper;
+  std::mutex sweep_mu;
+  std::condition_variable sweep_cv;
+  bool stopping = false;
 
   ~Impl() {
+    {
+      std::lock_guard<std::mutex> lock(sweep_mu);
+      stopping = true;
+    }
+    sweep_cv.notify_all();
+    if (sweeper.joinable()) sweeper.join();
     if (db != nullptr) sqlite3_close(db);
   }
 
@@ -123,10 +181,14 @@ struct CollabService::Impl {
     return Ok{};
   }
 
-  // Replaces the log of `name` by one snapshot (caller holds the document's lock).
+  // Replaces the log of `name` by one snapshot of the integrated state and, in the same
+  // transaction, one logged update holding whatever still waits for missing edits: those
+  // parts were acknowledged too, and the snapshot cannot carry them (caller holds the
+  // document's lock).
   void compact(const std::string& name, DocEntry& e) {
     if (db == nullptr) return;
     std::string snapshot = e.doc.encode_state_as_update();
+    std::string pending = e.doc.pending_count() > 0 ? e.doc.encode_pending() : std::string();
     std::lock_guard<std::mutex> lock(db_mu);
     if (!exec("BEGIN IMMEDIATE")) return;
     sqlite3_int64 upto = 0;
@@ -146,34 +208,153 @@ struct CollabService::Impl {
     sqlite3_bind_int64(st, 2, upto);
     ok = ok && sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
+    if (ok && !pending.empty()) {
+      sqlite3_prepare_v2(db, "INSERT INTO updates(doc, data) VALUES(?, ?)", -1, &st, nullptr);
+      sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_blob(st, 2, pending.data(), static_cast<int>(pending.size()), SQLITE_TRANSIENT);
+      ok = sqlite3_step(st) == SQLITE_DONE;
+      sqlite3_finalize(st);
+    }
     (void)exec(ok ? "COMMIT" : "ROLLBACK");
-    if (ok) e.log_count = 0;
+    if (ok) e.log_count = pending.empty() ? 0 : 1;
   }
 
-  Result<std::shared_ptr<DocEntry>> get(const std::string& name) {
+  // The document, loaded if needed; `subscribe` counts a socket that joins it.
+  Result<std::shared_ptr<DocEntry>> get(const std::string& name, bool subscribe = false) {
     std::lock_guard<std::mutex> lock(docs_mu);
     auto it = docs.find(name);
-    if (it != docs.end()) return it->second;
-    auto e = std::make_shared<DocEntry>();
-    Status s = load(name, *e);
-    if (!s) return s.error();
-    docs.emplace(name, e);
+    std::shared_ptr<DocEntry> e;
+    if (it != docs.end()) {
+      e = it->second;
+    } else {
+      e = std::make_shared<DocEntry>(opts.max_pending_bytes_per_document);
+      Status s = load(name, *e);
+      if (!s) return s.error();
+      docs.emplace(name, e);
+    }
+    if (subscribe) ++e->subscribers;
+    e->idle_since = Clock::now();
     return e;
+  }
+
+  // The document if it is in memory (never loads).
+  std::shared_ptr<DocEntry> peek(const std::string& name) {
+    std::lock_guard<std::mutex> lock(docs_mu);
+    auto it = docs.find(name);
+    return it == docs.end() ? nullptr : it->second;
+  }
+
+  void unsubscribe(const std::string& name) {
+    std::lock_guard<std::mutex> lock(docs_mu);
+    auto it = docs.find(name);
+    if (it == docs.end() || it->second->subscribers == 0) return;
+    if (--it->second->subscribers == 0) it->second->idle_since = Clock::now();
+  }
+
+  // Drops the documents nobody has joined or holds for idle_unload_after. Everything they
+  // hold is in SQLite (the log keeps even what waits for missing edits); awareness is empty
+  // without subscribers.
+  void sweep() {
+    auto now = Clock::now();
+    std::vector<std::shared_ptr<DocEntry>> dropped;
+    {
+      std::lock_guard<std::mutex> lock(docs_mu);
+      for (auto it = docs.begin(); it != docs.end();) {
+        DocEntry& e = *it->second;
+        // use_count 1: only the map holds it, and new holders only come through get()
+        // under docs_mu, so nobody is using it.
+        if (e.subscribers == 0 && it->second.use_count() == 1 && now - e.idle_since >= opts.idle_unload_after) {
+          dropped.push_back(std::move(it->second));
+          it = docs.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+    for (auto& e : dropped) {
+      std::lock_guard<std::mutex> lock(e->mu);
+      for (auto& [sid, charge] : e->charges) charge.first->pending -= charge.second;
+      e->charges.clear();
+    }
+  }
+
+  void sweep_loop() {
+    auto every = std::clamp<std::chrono::milliseconds>(opts.idle_unload_after / 4, std::chrono::milliseconds(5),
+                                                       std::chrono::milliseconds(1000));
+    std::unique_lock<std::mutex> lock(sweep_mu);
+    while (!stopping) {
+      sweep_cv.wait_for(lock, every, [&] { return stopping; });
+      if (stopping) break;
+      lock.unlock();
+      sweep();
+      lock.lock();
+    }
+  }
+
+  // Applies, logs (durably) and broadcasts one update, or refuses it whole. `conn` is the
+  // sending connection (null from the server side); caller holds e.mu.
+  Status apply_locked(const std::string& name, DocEntry& e, std::string_view update, Socket* from,
+                      const std::shared_ptr<Conn>& conn) {
+    auto cost = e.doc.pending_cost(update);  // validates fully
+    if (!cost) return make_error(cost.error().code, "update rejected: " + cost.error().message);
+    if (*cost > 0) {
+      if (e.doc.pending_bytes() + *cost > opts.max_pending_bytes_per_document) {
+        return make_error(ErrorCode::kLimitExceeded,
+                          "update refused: document " + name + " would hold more than " +
+                              std::to_string(opts.max_pending_bytes_per_document) +
+                              " bytes of updates waiting for missing edits (sync with a state vector first)");
+      }
+      if (conn && conn->pending.load() + *cost > opts.max_pending_bytes_per_connection) {
+        return make_error(ErrorCode::kLimitExceeded,
+                          "update refused: this connection would have more than " +
+                              std::to_string(opts.max_pending_bytes_per_connection) +
+                              " bytes of updates waiting for missing edits (sync with a state vector first)");
+      }
+    }
+    std::size_t before = e.doc.pending_bytes();
+    Status applied = e.doc.apply_update(update);  // nothing changes on error
+    if (!applied) return make_error(applied.error().code, "update rejected: " + applied.error().message);
+    Status stored = append(name, update);  // durable before the acknowledgement
+    if (!stored) return stored;
+    std::size_t after = e.doc.pending_bytes();
+    if (conn && from && after > before) {
+      auto& charge = e.charges[from->id()];
+      charge.first = conn;
+      charge.second += after - before;
+      conn->pending += after - before;
+    }
+    e.settle();
+    if (++e.log_count >= opts.compact_every) compact(name, e);
+    // Broadcast under the document lock so every replica sees updates in log order.
+    Args args{name, as_binary(std::string(update))};
+    if (from) {
+      from->to("doc:" + name).emit("doc:update", std::move(args));
+    } else {
+      server->of(opts.nsp).to("doc:" + name).emit("doc:update", std::move(args));
+    }
+    return Ok{};
+  }
+
+  std::shared_ptr<Conn> conn_of(const std::string& sid) {
+    std::lock_guard<std::mutex> lock(joined_mu);
+    auto& c = conns[sid];
+    if (!c) c = std::make_shared<Conn>();
+    return c;
   }
 
   bool has_joined(const std::string& sid, const std::string& name) {
     std::lock_guard<std::mutex> lock(joined_mu);
-    auto it = joined.find(sid);
-    return it != joined.end() && it->second.count(name) > 0;
+    auto it = conns.find(sid);
+    return it != conns.end() && it->second->joined.count(name) > 0;
   }
 
   void clear_awareness(Socket& socket, const std::string& name) {
-    auto e = get(name);
+    auto e = peek(name);
     if (!e) return;
     bool had = false;
     {
-      std::lock_guard<std::mutex> lock((*e)->mu);
-      had = (*e)->awareness.erase(socket.id()) > 0;
+      std::lock_guard<std::mutex> lock(e->mu);
+      had = e->awareness.erase(socket.id()) > 0;
     }
     if (had) socket.to("doc:" + name).emit("awareness", Args{name, socket.id(), Value()});
   }
@@ -181,11 +362,12 @@ struct CollabService::Impl {
   void leave(Socket& socket, const std::string& name) {
     {
       std::lock_guard<std::mutex> lock(joined_mu);
-      auto it = joined.find(socket.id());
-      if (it == joined.end() || it->second.erase(name) == 0) return;
+      auto it = conns.find(socket.id());
+      if (it == conns.end() || it->second->joined.erase(name) == 0) return;
     }
     clear_awareness(socket, name);
     socket.leave("doc:" + name);
+    unsubscribe(name);
   }
 
   void on_connection(Socket& socket);
@@ -205,11 +387,21 @@ void CollabService::Impl::on_connection(Socket& socket) {
       if (!sv) return fail(ack, "invalid state vector: " + sv.error().message);
       theirs = std::move(sv).value();
     }
-    auto e = get(name);
-    if (!e) return fail(ack, e.error().message);
+    std::shared_ptr<Conn> conn = conn_of(socket.id());
+    bool again = false;
     {
       std::lock_guard<std::mutex> lock(joined_mu);
-      joined[socket.id()].insert(name);
+      again = conn->joined.count(name) > 0;
+      if (!again && conn->joined.size() >= opts.max_documents_per_connection) {
+        return fail(ack, "at most " + std::to_string(opts.max_documents_per_connection) +
+                             " documents open per connection: leave one first");
+      }
+    }
+    auto e = get(name, /*subscribe=*/!again);
+    if (!e) return fail(ack, e.error().message);
+    if (!again) {
+      std::lock_guard<std::mutex> lock(joined_mu);
+      conn->joined.insert(name);
     }
     socket.join("doc:" + name);
     Value reply = Value::object({{"ok", true}});
@@ -234,18 +426,13 @@ void CollabService::Impl::on_connection(Socket& socket) {
     if (bytes.size() > opts.max_update_bytes) return fail(ack, "update larger than " + std::to_string(opts.max_update_bytes) + " bytes");
     auto e = get(name);
     if (!e) return fail(ack, e.error().message);
-    std::string update = as_bytes(bytes);
+    std::shared_ptr<Conn> conn = conn_of(socket.id());
     {
       std::lock_guard<std::mutex> lock((*e)->mu);
-      Status applied = (*e)->doc.apply_update(update);  // validates fully; nothing changes on error
-      if (!applied) return fail(ack, "update rejected: " + applied.error().message);
-      Status stored = append(name, update);  // durable before the acknowledgement
-      if (!stored) return fail(ack, stored.error().message);
-      if (++(*e)->log_count >= opts.compact_every) compact(name, **e);
-      // Broadcast under the document lock so every replica sees updates in log order.
-      socket.to("doc:" + name).emit("doc:update", Args{name, a[1]});
+      Status s = apply_locked(name, **e, as_bytes(bytes), &socket, conn);
+      if (!s) return fail(ack, s.error().message);
     }
-    ack(Value::object({{"ok", true}}));
+    ack(Value::object({{"ok", true}, {"waiting", static_cast<double>(conn->pending.load())}}));
   });
 
   socket.on("doc:leave", [this, &socket](const Args& a, Ack ack) {
@@ -253,35 +440,63 @@ void CollabService::Impl::on_connection(Socket& socket) {
     ack(true);
   });
 
-  socket.on("awareness", [this, &socket](const Args& a) {
+  socket.on("awareness", [this, &socket](const Args& a, Ack ack) {
     if (a.size() < 2 || !a[0].is_string()) return;
     const std::string& name = a[0].as_string();
-    if (!has_joined(socket.id(), name)) return;
-    if (!a[1].is_object() && !a[1].is_null()) return;
-    auto e = get(name);
-    if (!e) return;
-    {
-      std::lock_guard<std::mutex> lock((*e)->mu);
-      if (a[1].is_null()) {
-        (*e)->awareness.erase(socket.id());
+    auto refuse = [&](const std::string& message) {
+      if (ack.requested()) {
+        ack(Value::object({{"ok", false}, {"error", message}}));
       } else {
-        (*e)->awareness[socket.id()] = a[1];
+        socket.emit("doc:error", Args{name, message});
+      }
+    };
+    if (!has_joined(socket.id(), name)) return refuse("join the document first");
+    if (!a[1].is_object() && !a[1].is_null()) return refuse("awareness state must be an object or null");
+    if (a[1].is_object()) {
+      auto text = json::stringify(a[1]);
+      if (!text || text->size() > opts.max_awareness_bytes) {
+        return refuse("awareness state larger than " + std::to_string(opts.max_awareness_bytes) + " bytes of JSON");
+      }
+    }
+    auto e = peek(name);  // joined: in memory
+    if (!e) return refuse("document not open");
+    {
+      std::lock_guard<std::mutex> lock(e->mu);
+      if (a[1].is_null()) {
+        e->awareness.erase(socket.id());
+      } else {
+        e->awareness[socket.id()] = a[1];
       }
     }
     socket.to("doc:" + name).emit("awareness", Args{name, socket.id(), a[1]});
+    ack(Value::object({{"ok", true}}));
   });
 
   socket.on_disconnecting([this, &socket](const std::string&) {
+    std::shared_ptr<Conn> conn;
     std::set<std::string> names;
     {
       std::lock_guard<std::mutex> lock(joined_mu);
-      auto it = joined.find(socket.id());
-      if (it == joined.end()) return;
-      names = it->second;
+      auto it = conns.find(socket.id());
+      if (it == conns.end()) return;
+      conn = it->second;
+      names = conn->joined;
     }
     for (const std::string& name : names) leave(socket, name);
+    // Its updates that still wait stay in the documents, charged to nobody.
+    std::vector<std::shared_ptr<DocEntry>> loaded;
+    {
+      std::lock_guard<std::mutex> lock(docs_mu);
+      for (auto& [name, e] : docs) loaded.push_back(e);
+    }
+    if (conn->pending.load() > 0) {
+      for (auto& e : loaded) {
+        std::lock_guard<std::mutex> lock(e->mu);
+        e->release(socket.id());
+      }
+    }
     std::lock_guard<std::mutex> lock(joined_mu);
-    joined.erase(socket.id());
+    conns.erase(socket.id());
   });
 }
 
@@ -295,6 +510,7 @@ Result<std::unique_ptr<CollabService>> CollabService::attach(Server& server, Col
   Status opened = impl->open();
   if (!opened) return opened.error();
   Impl* raw = impl.get();
+  if (raw->db != nullptr) raw->sweeper = std::thread([raw] { raw->sweep_loop(); });
   server.of(raw->opts.nsp).on_connection([raw](Socket& s) { raw->on_connection(s); });
   return std::unique_ptr<CollabService>(new CollabService(std::move(impl)));
 }
@@ -310,12 +526,12 @@ Status CollabService::apply(const std::string& name, std::string_view update) {
   auto e = impl_->get(name);
   if (!e) return e.error();
   std::lock_guard<std::mutex> lock((*e)->mu);
-  Status applied = (*e)->doc.apply_update(update);
-  if (!applied) return applied;
-  Status stored = impl_->append(name, update);
-  if (!stored) return stored;
-  impl_->server->of(impl_->opts.nsp).to("doc:" + name).emit("doc:update", Args{name, as_binary(std::string(update))});
-  return Ok{};
+  return impl_->apply_locked(name, **e, update, nullptr, nullptr);
+}
+
+std::size_t CollabService::loaded_documents() const {
+  std::lock_guard<std::mutex> lock(impl_->docs_mu);
+  return impl_->docs.size();
 }
 
 }  // namespace chorus

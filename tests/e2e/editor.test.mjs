@@ -194,6 +194,24 @@ describe("collaborative editor", () => {
     await closeAll([a]);
   });
 
+  // A closed tab says goodbye on pagehide: without it a long-poll (the first transport, before
+  // the upgrade) or an SSE stream was only noticed at the heartbeat timeout, 45 s later.
+  for (const transport of ["polling", "sse", "websocket"]) {
+    test(`a closed tab leaves the others' presence at once (${transport})`, async () => {
+      const doc = `e2e-leave-${transport}`;
+      const a = await open({ doc, name: "Stays" });
+      const b = await open({ doc, name: "Goes", transport });
+      const present = (name) => [...window.chorusDemo.sync.peers.values()].some((s) => s.user?.name === name);
+      await a.waitForFunction(present, "Goes", { timeout: 10_000 });
+      assert.equal(await b.evaluate(() => window.chorusDemo.docSocket.io.engine?.transport?.name), transport);
+      await closeAll([b]);
+      // Well under the heartbeat timeout (45 s) even on a loaded machine; typically < 1 s.
+      await a.waitForFunction((name) => ![...window.chorusDemo.sync.peers.values()].some((s) => s.user?.name === name),
+        "Goes", { timeout: 8000 });
+      await closeAll([a]);
+    });
+  }
+
   test("kill -9 of the server loses no acknowledged edit", async () => {
     const dir = tempDir();
     const db = join(dir.dir, "crash.db");

@@ -5,7 +5,9 @@
 // between them are all reachable. Invariants: nothing crashes; a rejected update leaves the
 // document exactly as it was (text, state vector, encoding, pending buffer); an accepted
 // one leaves it internally consistent, applying it again changes nothing visible, and the
-// document still takes local edits and reloads from its own encoding. The same
+// document still takes local edits and reloads from its own encoding (what waits, too:
+// encode_pending). pending_cost() accepts what apply_update() accepts and never counts
+// less than it adds. The same
 // bytes also go through StateVector::decode and RelativePosition::decode.
 #include <cstddef>
 #include <cstdint>
@@ -47,8 +49,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string encoded = doc.encode_state_as_update();
   const auto sv = doc.state_vector();
 
+  auto cost = doc.pending_cost(input);
   chorus::collab::TextDelta delta;
   chorus::Status status = doc.apply_update(input, &delta);
+  // pending_cost() decides as apply_update() does, and is never below what it added.
+  CHORUS_FUZZ_CHECK(cost.ok() == status.ok());
+  CHORUS_FUZZ_CHECK(!cost.ok() || doc.pending_bytes() <= cost.value());  // nothing waited before
   if (!status.ok()) {
     CHORUS_FUZZ_CHECK(doc.text() == text);
     CHORUS_FUZZ_CHECK(doc.state_vector() == sv);
@@ -72,6 +78,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     CHORUS_FUZZ_CHECK(copy.state_vector() == doc.state_vector());
     CHORUS_FUZZ_CHECK(copy.length(chorus::collab::Unit::kUtf8) == doc.length(chorus::collab::Unit::kUtf8));
     CHORUS_FUZZ_CHECK(copy.length() == doc.length());
+    // What waits re-encodes into the same buffer (overlapping waiting deletions merged).
+    CHORUS_FUZZ_CHECK(copy.apply_update(doc.encode_pending()).ok());
+    CHORUS_FUZZ_CHECK(copy.check_invariants().empty());
+    CHORUS_FUZZ_CHECK(copy.state_vector() == doc.state_vector());
+    CHORUS_FUZZ_CHECK(copy.pending_bytes() <= doc.pending_bytes());
+    CHORUS_FUZZ_CHECK((copy.pending_count() == 0) == (doc.pending_count() == 0));
   }
   CHORUS_FUZZ_CHECK(doc.insert(0, "z").ok());
   CHORUS_FUZZ_CHECK(doc.erase(0, 1).ok());

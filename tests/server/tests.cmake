@@ -8,3 +8,19 @@ if(TARGET chorus_server)
   target_link_libraries(chorus_server_tests PRIVATE chorus_server OpenSSL::Crypto GTest::gtest_main)
   gtest_discover_tests(chorus_server_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
 endif()
+
+# The collaboration service over the wire (tests/server/collab.test.mjs): the official
+# socket.io-client against chorus-collab-app (tests/apps/collab_app.cpp), a real SQLite file
+# and restarts of the process (limits, compaction, idle unloading).
+find_program(CHORUS_NODE node)
+if(TARGET chorus_server AND CHORUS_NODE AND EXISTS ${PROJECT_SOURCE_DIR}/node_modules/socket.io-client/package.json)
+  add_executable(chorus-collab-app ${CMAKE_CURRENT_LIST_DIR}/../apps/collab_app.cpp)
+  target_link_libraries(chorus-collab-app PRIVATE chorus_server)
+  add_test(NAME server_collab
+           COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${CMAKE_CURRENT_LIST_DIR}/collab.test.mjs
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(server_collab PROPERTIES
+    LABELS "server" TIMEOUT 120 ENVIRONMENT "CHORUS_COLLAB_APP=$<TARGET_FILE:chorus-collab-app>")
+elseif(TARGET chorus_server)
+  message(WARNING "server: node or node_modules/socket.io-client missing (run npm ci): server_collab not added")
+endif()

@@ -855,7 +855,10 @@ export class Manager extends Emitter {
     const live = () => this._transports.get(tid) === t;
     let request;
     try {
-      request = this._request(url, { method: "POST", body, headers: { "content-type": "text/plain;charset=UTF-8" } });
+      // keepalive: a POST made while the page unloads (the goodbye of a disconnect() in
+      // pagehide) still reaches the server. Browsers allow it for bodies up to 64 KiB.
+      const keepalive = !isNode && body.length < 20_000;  // UTF-16 units: at most 60 kB of UTF-8
+      request = this._request(url, { method: "POST", body, keepalive, headers: { "content-type": "text/plain;charset=UTF-8" } });
     } catch (e) {
       request = Promise.reject(e);
     }

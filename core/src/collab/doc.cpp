@@ -65,6 +65,15 @@ std::size_t Doc::pending_count() const {
 std::size_t Doc::dropped_pending() const {
   return core_->dropped_pending();
 }
+std::size_t Doc::pending_bytes() const {
+  return core_->pending_bytes();
+}
+Result<std::size_t> Doc::pending_cost(std::string_view update) const {
+  return core_->pending_cost(update);
+}
+std::string Doc::encode_pending() const {
+  return core_->encode_pending();
+}
 
 Result<RelativePosition> Doc::relative_position(std::size_t pos, Assoc assoc, Unit unit) const {
   return core_->relative_position(pos, assoc, unit);

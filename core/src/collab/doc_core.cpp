@@ -749,13 +749,13 @@ void DocCore::wake(ClientIndex first) {
         auto [start, end] = *dels.begin();
         dels.erase(dels.begin());
         --pending_deletes_;
-        pending_bytes_ -= 48;
+        pending_bytes_ -= kPendingDeleteCost;
         Clock stop = std::min(end, clients_[c].next);
         delete_known(c, start, stop - start, false, nullptr);
         if (end > stop) {
           dels.emplace(stop, end);
           ++pending_deletes_;
-          pending_bytes_ += 48;
+          pending_bytes_ += kPendingDeleteCost;
         }
       }
     }
@@ -794,13 +794,13 @@ void DocCore::apply_delete(ClientIndex c, Clock clock, Clock len) {
   if (clock < known_end) delete_known(c, clock, known_end - clock, false, nullptr);
   Clock start = std::max(clock, clients_[c].next);
   if (end > start) {
-    if (pending_bytes_ + 48 > options_.max_pending_bytes) {
+    if (pending_bytes_ + kPendingDeleteCost > options_.max_pending_bytes) {
       ++dropped_;
       return;
     }
     clients_[c].pending_deletes.emplace(start, end);
     ++pending_deletes_;
-    pending_bytes_ += 48;
+    pending_bytes_ += kPendingDeleteCost;
   }
 }
 
@@ -849,6 +849,67 @@ Status DocCore::apply(std::string_view bytes, TextDelta* delta) {
 
 std::size_t DocCore::pending_count() const {
   return pending_items_ + pending_deletes_;
+}
+
+Result<std::size_t> DocCore::pending_cost(std::string_view bytes) const {
+  auto decoded = decode_update(bytes);
+  if (!decoded.ok()) return decoded.error();
+  const DecodedUpdate& u = decoded.value();
+  // apply()'s decisions replayed on the clocks alone. Pending items that this update would
+  // wake are not simulated, so an item waiting on one of them is counted although it may
+  // be integrated: the result can be more than apply() adds, never less.
+  std::vector<Clock> next(u.clients.size(), 0);
+  std::vector<ClientIndex> refs(u.clients.size());
+  for (std::size_t i = 0; i < u.clients.size(); ++i) {
+    refs[i] = lookup(u.clients[i]);
+    if (refs[i] != kNoClient) next[i] = clients_[refs[i]].next;
+  }
+  auto known_ref = [&](const DecOrigin& o) { return o.none() || o.clock < next[o.client_ref]; };
+  std::size_t cost = 0;
+  for (const DecItem& d : u.items) {
+    Clock& n = next[d.client_ref];
+    if (d.clock + d.len <= n) continue;  // a duplicate
+    if (d.clock <= n && known_ref(d.left) && known_ref(d.right)) {
+      n = d.clock + d.len;
+      continue;
+    }
+    if (refs[d.client_ref] != kNoClient && pending_keys_.count(std::make_tuple(refs[d.client_ref], d.clock, d.len))) {
+      continue;  // already waiting
+    }
+    cost += sizeof(PendingItem) + (d.deleted ? 0 : d.content.size());
+  }
+  for (const DecDelete& d : u.deletes) {
+    if (d.clock + d.len > next[d.client_ref]) cost += kPendingDeleteCost;
+  }
+  return cost;
+}
+
+std::string DocCore::encode_pending() const {
+  std::vector<ClientId> ids(clients_.size());
+  for (std::size_t i = 0; i < clients_.size(); ++i) ids[i] = clients_[i].id;
+  // One block per waiting item: the clocks of one client's waiting items have gaps.
+  std::vector<EncBlock> blocks;
+  for (const PendingItem& p : pending_) {
+    if (!p.alive) continue;
+    EncItem enc;
+    enc.clock = p.clock;
+    enc.len = p.len;
+    enc.left = enc_origin(p.left, ids);
+    enc.right = enc_origin(p.right, ids);
+    enc.deleted = p.deleted;
+    if (!p.deleted) enc.content = p.content;
+    blocks.push_back(EncBlock{ids[p.client], {enc}});
+  }
+  std::vector<EncDeletes> deletes;
+  for (const ClientState& c : clients_) {
+    if (c.pending_deletes.empty()) continue;
+    EncDeletes d{c.id, {}};
+    for (auto [start, end] : c.pending_deletes) d.ranges.emplace_back(start, end - start);
+    normalize(d.ranges);
+    deletes.push_back(std::move(d));
+  }
+  std::sort(deletes.begin(), deletes.end(), [](const EncDeletes& a, const EncDeletes& b) { return a.client < b.client; });
+  return encode_update(blocks, deletes);
 }
 
 // ---- change recording and deltas --------------------------------------------------------
@@ -1081,7 +1142,7 @@ std::size_t DocCore::memory_usage() const {
   n += clients_.capacity() * sizeof(ClientState);
   for (const ClientState& c : clients_) {
     n += c.index.memory_usage() + c.waiters.capacity() * sizeof(c.waiters[0]);
-    n += c.pending_deletes.size() * 48;
+    n += c.pending_deletes.size() * kPendingDeleteCost;
   }
   n += client_lookup_.size() * 32 + client_lookup_.bucket_count() * sizeof(void*);
   n += pending_bytes_ + pending_.capacity() * sizeof(PendingItem);

@@ -69,6 +69,9 @@ class DocCore final : public LeafMoveListener {
   Status apply(std::string_view bytes, TextDelta* delta);
   std::size_t pending_count() const;
   std::size_t dropped_pending() const { return dropped_; }
+  std::size_t pending_bytes() const { return pending_bytes_; }
+  Result<std::size_t> pending_cost(std::string_view bytes) const;
+  std::string encode_pending() const;
 
   // ---- relative positions ----
   Result<RelativePosition> relative_position(std::uint64_t pos, Assoc assoc, Unit unit) const;
@@ -96,6 +99,9 @@ class DocCore final : public LeafMoveListener {
   }
 
  private:
+  // What a waiting deletion range counts against DocOptions::max_pending_bytes (its map node).
+  static constexpr std::size_t kPendingDeleteCost = 48;
+
   struct PendingItem {
     ClientIndex client = kNoClient;
     Clock clock = 0;

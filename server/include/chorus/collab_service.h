@@ -3,26 +3,34 @@
 // A CollabService serves documents on one namespace (default "/docs"). Each document is a
 // chorus::collab::Doc (the same CRDT code as the browser) kept in memory while used and
 // persisted in SQLite: every update is appended to the log, durably, *before* it is
-// acknowledged, and the log is compacted into a snapshot every `compact_every` updates. After
-// a crash (even kill -9) and a restart, every acknowledged edit is there.
+// acknowledged, and the log is compacted into a snapshot every `compact_every` updates (the
+// snapshot holds the integrated text; what still waits for missing edits stays in the log as
+// one update). After a crash (even kill -9) and a restart, every acknowledged edit is there.
+// A document nobody has joined leaves memory after `idle_unload_after` and is loaded again
+// from SQLite when needed.
 //
 // Events (all binary arguments are Socket.IO binary attachments):
 //   client -> "doc:join"   (name, stateVector?: Binary)  ack: {ok, update: Binary (what the
 //                           client lacks), stateVector: Binary (the server's), awareness: [...]}
-//   client -> "doc:update" (name, update: Binary)        ack: {ok} once durable; others in the
-//                           document get "doc:update" (name, update)
+//   client -> "doc:update" (name, update: Binary)        ack: {ok, waiting} once durable; others
+//                           in the document get "doc:update" (name, update). `waiting`: bytes
+//                           of this connection's updates still waiting for missing edits
+//                           (counted against max_pending_bytes_per_connection).
 //   client -> "doc:leave"  (name)
 //   client -> "awareness"  (name, state: object|null)   others get "awareness" (name, socketId,
 //                           state); state is application data (user name, color, cursor as
 //                           relative positions, typing...). Cleared (null) when the socket
-//                           leaves the document or drops.
-// A refused update (malformed, or too large) is answered {ok:false, error} and changes nothing.
+//                           leaves the document or drops. Optional ack: {ok} or {ok:false, error}.
+// A refused join, update or awareness state (malformed, or past a limit below) is answered
+// {ok:false, error} and changes nothing; an awareness state sent without an ack is answered
+// by "doc:error" (name, error) to the sender.
 //
 // Thread-safety: handlers run on connection threads; each document has its own lock; the
 // SQLite connection is serialised. Create the service before server.start(); it must
 // outlive the server.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <memory>
 #include <string>
@@ -38,6 +46,21 @@ struct CollabOptions {
   std::size_t compact_every = 1000;  // updates appended before a snapshot replaces the log
   std::size_t max_update_bytes = 1'000'000;
   std::size_t max_name_bytes = 128;  // document names: 1..max bytes of [A-Za-z0-9._-]
+
+  // What one connection can make the server hold (README, Limits). Each is refused with
+  // {ok:false, error} past the limit; nothing is half-applied.
+  // Documents one connection has joined at once (doc:join of another one is refused).
+  std::size_t max_documents_per_connection = 32;
+  // Bytes of updates waiting for missing edits (out-of-order updates, or ids from the
+  // future), as collab::Doc::pending_bytes() counts them: per document, and of those the
+  // ones one connection sent. An update that could take either past its limit is refused.
+  std::size_t max_pending_bytes_per_document = 16u << 20;
+  std::size_t max_pending_bytes_per_connection = 4u << 20;
+  // One awareness state, as JSON text.
+  std::size_t max_awareness_bytes = 4096;
+  // A document nobody has joined is dropped from memory this long after its last user left
+  // (it stays in SQLite). Only with a database: a memory-only document is never dropped.
+  std::chrono::milliseconds idle_unload_after{30'000};
 };
 
 class CollabService {
@@ -48,8 +71,11 @@ class CollabService {
 
   // The current text of a document (loading it if needed); for tests and admin tools.
   Result<std::string> text(const std::string& name);
-  // Applies an update from the server side (e.g. a REST import) as a client would.
+  // Applies an update from the server side (e.g. a REST import) as a client would (the
+  // per-document pending limit applies; kLimitExceeded past it).
   Status apply(const std::string& name, std::string_view update);
+  // Documents in memory now; for tests and health checks.
+  std::size_t loaded_documents() const;
 
   struct Impl;
 

@@ -329,6 +329,83 @@ TEST(CollabEncoding, PendingBufferIsBounded) {
   EXPECT_EQ(b.text(), a.text());
 }
 
+TEST(CollabEncoding, PendingPartsEncodeAsOneUpdate) {
+  // Waiting items of two clients with gaps, a waiting tombstone and a waiting deletion.
+  Doc a(1);
+  Doc c(3);
+  std::vector<std::string> ua;
+  for (const char* piece : {"ab", "cd", "ef", "gh"}) {
+    ASSERT_TRUE(a.insert(a.length(), piece).ok());
+    ua.push_back(a.take_update());
+  }
+  ASSERT_TRUE(a.erase(6, 1).ok());  // deletes 'g' (clock 6 of client 1)
+  std::string del = a.take_update();
+  ASSERT_TRUE(c.apply_update(ua[0]).ok());
+  ASSERT_TRUE(c.insert(1, "xyz").ok());
+  std::string uc1 = c.take_update();
+  ASSERT_TRUE(c.insert(4, "!").ok());
+  std::string uc2 = c.take_update();
+
+  Doc b(2);
+  EXPECT_EQ(b.encode_pending(), Doc(9).encode_pending());  // nothing waits: an empty update
+  ASSERT_TRUE(b.apply_update(ua[0]).ok());
+  for (const std::string* u : {&ua[2], &ua[3], &del, &uc2}) ASSERT_TRUE(b.apply_update(*u).ok());
+  ASSERT_EQ(b.text(), "ab");
+  std::size_t waiting = b.pending_count();
+  ASSERT_GE(waiting, 4u);
+
+  // A replica rebuilt from the integrated state plus the pending update waits for the same.
+  Doc r(4);
+  ASSERT_TRUE(r.apply_update(b.encode_state_as_update()).ok());
+  ASSERT_TRUE(r.apply_update(b.encode_pending()).ok());
+  EXPECT_EQ(r.pending_count(), waiting);
+  EXPECT_EQ(r.pending_bytes(), b.pending_bytes());
+  EXPECT_EQ(r.text(), "ab");
+  for (Doc* d : {&b, &r}) {
+    ASSERT_TRUE(d->apply_update(ua[1]).ok());
+    ASSERT_TRUE(d->apply_update(uc1).ok());
+    EXPECT_EQ(d->pending_count(), 0u);
+    EXPECT_EQ(d->pending_bytes(), 0u);
+    CHORUS_EXPECT_SOUND(*d);
+  }
+  EXPECT_EQ(r.text(), b.text());
+  EXPECT_EQ(r.text(), "axyz!bcdefh");
+}
+
+TEST(CollabEncoding, PendingCostIsWhatApplyAddsUpFront) {
+  Doc a(1);
+  std::vector<std::string> u;
+  for (const char* piece : {"one ", "two ", "three "}) {
+    ASSERT_TRUE(a.insert(a.length(), piece).ok());
+    u.push_back(a.take_update());
+  }
+  ASSERT_TRUE(a.erase(8, 6).ok());  // "three ": clocks b does not have yet
+  std::string del = a.take_update();
+  Doc b(2);
+  // In order: nothing waits.
+  EXPECT_EQ(b.pending_cost(u[0]).value(), 0u);
+  ASSERT_TRUE(b.apply_update(u[0]).ok());
+  // Out of order: exactly what apply_update adds, for items and for deletions.
+  for (const std::string* x : {&u[2], &del}) {
+    std::size_t cost = b.pending_cost(*x).value();
+    std::size_t before = b.pending_bytes();
+    EXPECT_GT(cost, 0u);
+    ASSERT_TRUE(b.apply_update(*x).ok());
+    EXPECT_EQ(b.pending_bytes() - before, cost);
+  }
+  // Already waiting: costs nothing again.
+  EXPECT_EQ(b.pending_cost(u[2]).value(), 0u);
+  // The gap filler integrates and wakes the rest: it adds nothing.
+  EXPECT_EQ(b.pending_cost(u[1]).value(), 0u);
+  // A whole document in one update depends only on itself.
+  EXPECT_EQ(Doc(5).pending_cost(a.encode_state_as_update()).value(), 0u);
+  // Malformed: the same error as apply_update, and nothing changes.
+  EXPECT_FALSE(b.pending_cost(std::string("\x01\xff", 2)).ok());
+  ASSERT_TRUE(b.apply_update(u[1]).ok());
+  EXPECT_EQ(b.text(), "one two ");
+  EXPECT_EQ(b.pending_bytes(), 0u);
+}
+
 TEST(CollabEncoding, OverlappingUpdatesIntegrateOnlyTheNewPart) {
   Doc a(1), b(2);
   ASSERT_TRUE(a.insert(0, "abc").ok());

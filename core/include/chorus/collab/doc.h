@@ -130,8 +130,21 @@ class Doc {
   Status apply_update(std::string_view update, TextDelta* delta = nullptr);
   // Updates' items and deletions waiting for missing dependencies.
   std::size_t pending_count() const;
+  // What they count against DocOptions::max_pending_bytes (content plus a fixed cost per
+  // item or deletion range).
+  std::size_t pending_bytes() const;
+  // At most how much apply_update(update) would add to pending_bytes() (never less than it
+  // adds; more only when the update wakes waiting items that its own items depend on).
+  // Lets a caller refuse an update before anything changes. kInvalidPacket / kInvalidUtf8
+  // as apply_update.
+  Result<std::size_t> pending_cost(std::string_view update) const;
   // Pending items dropped because of DocOptions::max_pending_bytes.
   std::size_t dropped_pending() const;
+  // Everything waiting for missing dependencies, as one update: apply_update() on another
+  // replica (or on this one reloaded from encode_state_as_update()) buffers the same items
+  // and deletions. With encode_state_as_update() it is the whole received state, so a
+  // snapshot made of both loses nothing that was accepted.
+  std::string encode_pending() const;
 
   // ---- relative positions -------------------------------------------------------------
   Result<RelativePosition> relative_position(std::size_t pos, Assoc assoc = Assoc::kRight,

@@ -1,0 +1,270 @@
+// The collaboration service over the wire: the official socket.io-client against
+// chorus-collab-app (env CHORUS_COLLAB_APP), a real SQLite file, restarts of the process.
+// Updates are written by hand in the update encoding (core/include/chorus/collab/doc.h):
+// one client, one run of text, origins "document start" or "the client's previous clock".
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { io } from "socket.io-client";
+
+const APP = process.env.CHORUS_COLLAB_APP;
+if (!APP) throw new Error("set CHORUS_COLLAB_APP to the chorus-collab-app binary");
+
+const dir = mkdtempSync(join(tmpdir(), "chorus-collab-"));
+after(() => rmSync(dir, { recursive: true, force: true }));
+let dbCount = 0;
+const freshDb = () => join(dir, `docs-${++dbCount}.db`);
+
+function startApp(args) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(APP, ["--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    let err = "";
+    proc.stderr.on("data", (c) => (err += c));
+    proc.on("error", reject);
+    proc.on("exit", (code) => reject(new Error(`chorus-collab-app exited (${code}): ${err}`)));
+    proc.stdout.on("data", (c) => {
+      out += c;
+      const m = out.match(/listening on (http:\/\/[^\s]+)/);
+      if (!m) return;
+      const url = m[1];
+      const sockets = [];
+      resolve({
+        url,
+        connect() {
+          const s = io(`${url}/docs`, { transports: ["websocket"], forceNew: true, reconnection: false });
+          sockets.push(s);
+          return new Promise((ok, fail) => {
+            s.once("connect", () => ok(s));
+            s.once("connect_error", fail);
+          });
+        },
+        async get(path) {
+          const res = await fetch(url + path);
+          assert.equal(res.status, 200, path);
+          return res.json();
+        },
+        stop(signal = "SIGTERM") {
+          for (const s of sockets) s.disconnect();
+          proc.removeAllListeners("exit");
+          return new Promise((done) => {
+            if (proc.exitCode !== null || proc.signalCode !== null) return done();
+            proc.once("exit", () => done());
+            proc.kill(signal);
+          });
+        },
+      });
+    });
+  });
+}
+
+function varuint(n, out) {
+  let v = BigInt(n);
+  do {
+    let byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v > 0n) byte |= 0x80;
+    out.push(byte);
+  } while (v > 0n);
+}
+
+// One run of `text` by `client` starting at `clock`, right after the client's previous
+// character (or at the document start when clock is 0).
+function update(client, clock, text) {
+  const bytes = [...Buffer.from(text, "utf8")];
+  const out = [1];
+  varuint(1, out);  // client table
+  varuint(client, out);
+  varuint(1, out);  // blocks
+  varuint(0, out);
+  varuint(clock, out);
+  varuint(1, out);  // items
+  out.push(clock === 0 ? 0x00 : 0x01);  // left origin: start / previous clock; right: end
+  varuint(bytes.length, out);
+  out.push(...bytes);
+  varuint(0, out);  // delete set
+  return Buffer.from(out);
+}
+
+const join_ = (s, name) => s.emitWithAck("doc:join", name);
+const send = (s, name, u) => s.emitWithAck("doc:update", name, u);
+
+async function eventually(check, what, ms = 30_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("collaboration service", () => {
+  test("updates waiting for a gap at compaction survive kill -9 (1,000 fillers)", async () => {
+    const db = freshDb();
+    let app = await startApp(["--db", db]);
+    try {
+      const s = await app.connect();
+      assert.equal((await join_(s, "gap")).ok, true);
+      assert.deepEqual(await send(s, "gap", update(50, 0, "abc")), { ok: true, waiting: 0 });
+      const pending = await send(s, "gap", update(50, 5, "XYZ"));  // waits for clocks 3-4
+      assert.equal(pending.ok, true);
+      assert.ok(pending.waiting > 0, "the server says the update waits");
+      for (let i = 0; i < 1000; i++) {  // compaction runs at the 1,000th append
+        assert.equal((await send(s, "gap", update(60, i, "f"))).ok, true);
+      }
+      assert.deepEqual(await send(s, "gap", update(50, 3, "de")), { ok: true, waiting: 0 });
+      assert.match((await app.get("/api/docs/gap/text")).text, /abcdeXYZ/);
+      await app.stop("SIGKILL");
+      app = await startApp(["--db", db]);
+      const { text } = await app.get("/api/docs/gap/text");
+      assert.match(text, /abcdeXYZ/, "an acknowledged update was lost");
+      assert.equal(text.length, 8 + 1000);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test("documents per connection: at the limit, past it, and freed by a leave", async () => {
+    const app = await startApp(["--db", freshDb(), "--max-documents", "3"]);
+    try {
+      const s = await app.connect();
+      for (const name of ["d1", "d2", "d3"]) assert.equal((await join_(s, name)).ok, true, name);
+      assert.equal((await join_(s, "d1")).ok, true, "joining an open document again costs nothing");
+      const refused = await join_(s, "d4");
+      assert.equal(refused.ok, false);
+      assert.match(refused.error, /at most 3 documents open per connection/);
+      assert.equal((await send(s, "d4", update(1, 0, "x"))).ok, false, "the refused join opened nothing");
+      const other = await app.connect();
+      assert.equal((await join_(other, "d4")).ok, true, "the limit is per connection");
+      assert.equal(await s.emitWithAck("doc:leave", "d2"), true);
+      assert.equal((await join_(s, "d4")).ok, true);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test("pending bytes per connection: at the limit, past it, released when the gap fills", async () => {
+    const limit = 2000;
+    const app = await startApp(["--db", freshDb(), "--max-pending-connection", String(limit)]);
+    try {
+      const s = await app.connect();
+      await join_(s, "p");
+      const first = await send(s, "p", update(70, 10, "x".repeat(100)));  // waits for 0-9
+      assert.equal(first.ok, true);
+      const overhead = first.waiting - 100;  // what the server counts per waiting item
+      assert.ok(overhead > 0 && overhead < 1000, `overhead ${overhead}`);
+      const fill = limit - first.waiting - overhead;
+      const atLimit = await send(s, "p", update(70, 500, "y".repeat(fill)));  // ids from the future
+      assert.deepEqual(atLimit, { ok: true, waiting: limit });
+      const past = await send(s, "p", update(71, 5, "z"));
+      assert.equal(past.ok, false);
+      assert.match(past.error, new RegExp(`this connection would have more than ${limit} bytes`));
+      // Another connection has its own budget.
+      const other = await app.connect();
+      await join_(other, "p2");
+      assert.equal((await send(other, "p2", update(72, 5, "w"))).ok, true);
+      // Filling the gap integrates the first one: its bytes are released.
+      const filled = await send(s, "p", update(70, 0, "0123456789"));
+      assert.deepEqual(filled, { ok: true, waiting: limit - first.waiting });
+      assert.equal((await app.get("/api/docs/p/text")).text, "0123456789" + "x".repeat(100));
+      assert.equal((await send(s, "p", update(71, 5, "z"))).ok, true);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test("pending bytes per document: at the limit and past it, across connections", async () => {
+    const db = freshDb();
+    let app = await startApp(["--db", db]);
+    let overhead;
+    try {  // learn what one waiting item costs
+      const s = await app.connect();
+      await join_(s, "probe");
+      overhead = (await send(s, "probe", update(80, 3, "abc"))).waiting - 3;
+    } finally {
+      await app.stop();
+    }
+    const limit = 3000;
+    app = await startApp(["--db", db, "--max-pending-document", String(limit)]);
+    try {
+      const [a, b] = [await app.connect(), await app.connect()];
+      await join_(a, "q");
+      await join_(b, "q");
+      assert.deepEqual(await send(a, "q", update(81, 1, "a".repeat(1000))), { ok: true, waiting: 1000 + overhead });
+      const rest = limit - (1000 + overhead) - overhead;
+      assert.deepEqual(await send(b, "q", update(82, 1, "b".repeat(rest))), { ok: true, waiting: rest + overhead });
+      const past = await send(a, "q", update(83, 1, "c"));
+      assert.equal(past.ok, false);
+      assert.match(past.error, new RegExp(`document q would hold more than ${limit} bytes`));
+      const alsoPast = await send(b, "q", update(83, 1, "c"));
+      assert.equal(alsoPast.ok, false);
+      // In-order updates never wait: always accepted.
+      assert.deepEqual(await send(a, "q", update(84, 0, "fine")), { ok: true, waiting: 1000 + overhead });
+      assert.equal((await app.get("/api/docs/q/text")).text, "fine");
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test("awareness state size: at the limit, past it (ack or doc:error)", async () => {
+    const app = await startApp(["--db", freshDb(), "--max-awareness", "100"]);
+    try {
+      const [a, b] = [await app.connect(), await app.connect()];
+      await join_(a, "w");
+      await join_(b, "w");
+      const state = (n) => ({ user: "x".repeat(n - JSON.stringify({ user: "" }).length) });
+      assert.equal(JSON.stringify(state(100)).length, 100);
+      const seen = new Promise((resolve) => b.on("awareness", (name, id, st) => resolve([name, id, st])));
+      assert.deepEqual(await a.emitWithAck("awareness", "w", state(100)), { ok: true });
+      assert.deepEqual(await seen, ["w", a.id, state(100)]);
+      const refused = await a.emitWithAck("awareness", "w", state(101));
+      assert.equal(refused.ok, false);
+      assert.match(refused.error, /awareness state larger than 100 bytes/);
+      const error = new Promise((resolve) => a.once("doc:error", (...args) => resolve(args)));
+      a.emit("awareness", "w", state(5000));
+      const [name, message] = await error;
+      assert.equal(name, "w");
+      assert.match(message, /larger than 100 bytes/);
+      // The refused states reached nobody and replaced nothing.
+      const c = await app.connect();
+      const joined = await join_(c, "w");
+      assert.deepEqual(joined.awareness.map((p) => p.state), [state(100)]);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test("an idle document leaves memory, one in use stays, and comes back intact", async () => {
+    const app = await startApp(["--db", freshDb(), "--idle-unload-ms", "50", "--compact-every", "3"]);
+    try {
+      const s = await app.connect();
+      await join_(s, "kept");
+      await join_(s, "idle");
+      let clock = 0;
+      for (const piece of ["one ", "two ", "three ", "four"]) {
+        assert.equal((await send(s, "idle", update(90, clock, piece))).ok, true);
+        clock += piece.length;
+      }
+      assert.equal((await send(s, "idle", update(90, 100, "later"))).ok, true);  // waits
+      assert.equal((await send(s, "kept", update(91, 0, "in use"))).ok, true);
+      assert.equal((await app.get("/api/docs")).loaded, 2);
+      await s.emitWithAck("doc:leave", "idle");
+      // "kept" was idle for longer than "idle" but has a user: only "idle" goes.
+      await eventually(async () => (await app.get("/api/docs")).loaded === 1, "the idle document to unload");
+      const again = await app.connect();
+      const reply = await join_(again, "idle");
+      assert.equal(reply.ok, true);
+      assert.ok(reply.update.length > 0);
+      assert.equal((await app.get("/api/docs")).loaded, 2);
+      assert.equal((await app.get("/api/docs/idle/text")).text, "one two three four");
+      // What waited is still waiting after the reload: filling the gap shows it.
+      assert.equal((await send(again, "idle", update(90, clock, "x".repeat(100 - clock)))).ok, true);
+      assert.equal((await app.get("/api/docs/idle/text")).text, "one two three four" + "x".repeat(100 - clock) + "later");
+    } finally {
+      await app.stop();
+    }
+  });
+});
