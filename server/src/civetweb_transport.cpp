@@ -262,9 +262,15 @@ class Civet final : public CivetTransport {
   }
   std::shared_ptr<EngineConnection> create_session(Transport transport, Handshake hs);
   std::string cors_headers(const mg_connection* conn) const;
+  // The `Connection` header of a response: "close" when the connection ends after it (the
+  // request asked for it, HTTP/1.0 without keep-alive, a protocol upgrade, server stopping,
+  // or `close` because Chorus ends it: a body left unread), and then CivetWeb is told so;
+  // "keep-alive" otherwise. A client never reuses a socket the server is closing.
+  std::string connection_header(mg_connection* conn, bool close = false) const;
   void respond(mg_connection* conn, int status, const char* type, std::string_view body,
-               const std::string& extra = {}) const;
-  void respond_error(mg_connection* conn, int status, int code, const std::string& message = {}) const;
+               const std::string& extra = {}, bool close = false) const;
+  void respond_error(mg_connection* conn, int status, int code, const std::string& message = {},
+                     bool close = false) const;
   std::vector<std::string> upgrades_for(Transport t) const;
   bool transport_enabled(const std::string& name) const;
 
@@ -573,7 +579,7 @@ void EngineConnection::handle_post(mg_connection* conn) {
       finish_locked("transport error", d);
     }
     run_deferred(d);
-    civet_->respond_error(conn, 413, kBadRequest, "Payload too large");
+    civet_->respond_error(conn, 413, kBadRequest, "Payload too large", true);  // the rest stays unread
     return;
   }
   auto packets = engineio::decode_payload(body, civet_->limits());
@@ -864,21 +870,58 @@ std::string Civet::cors_headers(const mg_connection* conn) const {
   return h;
 }
 
+// Whether `list` (a comma-separated header value) holds `token`, case-insensitively.
+bool has_token(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.size() == token.size() && lower(std::string(item)) == token) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// CivetWeb's own rule (should_keep_alive and the protocol switch in civetweb.c 1.15): a
+// `Connection` header keeps the connection only when it lists keep-alive; without one,
+// HTTP/1.1 keeps it and HTTP/1.0 does not; an Upgrade request never returns to HTTP.
+bool request_keeps_alive(const mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  const char* connection = mg_get_header(conn, "Connection");
+  if (connection != nullptr) {
+    std::string value = lower(connection);
+    if (value.find("upgrade") != std::string::npos || has_token(value, "close")) return false;
+    return has_token(value, "keep-alive");
+  }
+  return ri->http_version != nullptr && std::string_view(ri->http_version) == "1.1";
+}
+
+std::string Civet::connection_header(mg_connection* conn, bool close) const {
+  if (close || stopping_ || !request_keeps_alive(conn)) {
+    mg_disable_connection_keep_alive(conn);
+    return "Connection: close\r\n";
+  }
+  return "Connection: keep-alive\r\n";
+}
+
 void Civet::respond(mg_connection* conn, int status, const char* type, std::string_view body,
-                    const std::string& extra) const {
+                    const std::string& extra, bool close) const {
   std::string head = "HTTP/1.1 " + std::to_string(status) + " " + mg_get_response_code_text(conn, status) +
                      "\r\nContent-Type: " + type + "\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" + cors_headers(conn) +
-                     extra + "\r\n";
+                     connection_header(conn, close) + extra + "\r\n";
   mg_write(conn, head.data(), head.size());
   if (!body.empty()) mg_write(conn, body.data(), body.size());
 }
 
-void Civet::respond_error(mg_connection* conn, int status, int code, const std::string& message) const {
+void Civet::respond_error(mg_connection* conn, int status, int code, const std::string& message,
+                          bool close) const {
   std::string body = "{\"code\":" + std::to_string(code) + ",\"message\":";
   json::quote_string(message.empty() ? eio_error_message(code) : message, body);
   body += "}";
-  respond(conn, status, "application/json", body);
+  respond(conn, status, "application/json", body, {}, close);
 }
 
 std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, Handshake hs) {
@@ -1159,7 +1202,7 @@ int Civet::on_route(mg_connection* conn) {
         r.headers.emplace_back("Access-Control-Allow-Headers", h->second);
       }
     }
-    io.write(render_response(r, cors));
+    io.write(render_response(r, cors + connection_header(conn)));
     return r.status;
   }
   const RouteSpec* route = nullptr;
@@ -1174,6 +1217,7 @@ int Civet::on_route(mg_connection* conn) {
     }
   }
   HttpResponse res;
+  bool close = false;
   if (route == nullptr) {
     if (allow.empty()) {
       res.error(404, "not found");
@@ -1183,6 +1227,7 @@ int Civet::on_route(mg_connection* conn) {
     }
   } else if (!read_body(conn, route->max_body, req.body)) {
     res.error(413, "request body exceeds " + std::to_string(route->max_body) + " bytes");
+    close = true;  // the rest stays unread
   } else {
     try {
       route->handler(req, res);
@@ -1192,7 +1237,7 @@ int Civet::on_route(mg_connection* conn) {
       res.error(500, "internal error");
     }
   }
-  io.write(render_response(res, cors_headers(conn), req.method == "HEAD"));
+  io.write(render_response(res, cors_headers(conn) + connection_header(conn, close), req.method == "HEAD"));
   return res.status;
 }
 
@@ -1220,14 +1265,14 @@ int Civet::on_feed(mg_connection* conn) {
     Value body = Value::object({{"error", message}});
     if (!data.is_null()) body.set("data", data);
     r.json(body, status);
-    io.write(render_response(r, cors_headers(conn)));
+    io.write(render_response(r, cors_headers(conn) + connection_header(conn)));
     return status;
   };
   if (req.method != "GET") {
     HttpResponse r;
     r.error(405, "feeds are read-only: GET only");
     r.headers.emplace_back("Allow", "GET");
-    io.write(render_response(r, cors_headers(conn)));
+    io.write(render_response(r, cors_headers(conn) + connection_header(conn)));
     return 405;
   }
   std::string prefix = server_->options.feeds_path;
