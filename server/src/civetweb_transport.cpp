@@ -290,6 +290,7 @@ class Civet final : public CivetTransport {
     writers_cv_.notify_all();
   }
   int on_begin_request(mg_connection* conn);
+  void on_connection_close(mg_connection* conn);
   int on_route(mg_connection* conn);
   int on_feed(mg_connection* conn);
   int on_sse_route(mg_connection* conn, std::size_t index);
@@ -1499,21 +1500,70 @@ int sse_route_cb(mg_connection* conn, void* cbdata) {
 int begin_request_cb(mg_connection* conn) {
   return static_cast<Civet*>(mg_get_user_data(mg_get_context(conn)))->on_begin_request(conn);
 }
+void connection_close_cb(const mg_connection* conn) {
+  auto* civet = static_cast<Civet*>(mg_get_user_data(mg_get_context(conn)));
+  if (civet != nullptr) civet->on_connection_close(const_cast<mg_connection*>(conn));
+}
 int log_cb(const mg_connection*, const char* message) {
   log(LogLevel::kDebug, std::string("civetweb: ") + message);
   return 1;
 }
 
-// CivetWeb 1.15 drops a WebSocket handshake with a missing key or another version without
-// an answer; RFC 6455 §4.2.2 wants 400, or 426 with the version we speak.
+// Every request passes here first (static files included).
+//  - Request smuggling shapes (RFC 9112 §6.1, §6.3): Content-Length that is not a plain
+//    number, two differing Content-Length values, Content-Length beside Transfer-Encoding,
+//    or Transfer-Encoding given twice: 400 and the connection closes, since where the next
+//    request starts is unknown. (CivetWeb 1.15 reads the first Content-Length only and lets
+//    Transfer-Encoding win.)
+//  - A WebSocket upgrade is a GET over HTTP/1.1 (RFC 6455 §4.1): 405 / 400 otherwise.
+//  - CivetWeb 1.15 drops a WebSocket handshake with a missing key or another version without
+//    an answer; RFC 6455 §4.2.2 wants 400, or 426 with the version we speak.
 int Civet::on_begin_request(mg_connection* conn) {
   const mg_request_info* ri = mg_get_request_info(conn);
+  const char* length = nullptr;
+  int encodings = 0;
+  for (int i = 0; i < ri->num_headers; ++i) {
+    std::string name = lower(ri->http_headers[i].name);
+    const char* value = ri->http_headers[i].value;
+    if (name == "transfer-encoding") {
+      ++encodings;
+    } else if (name == "content-length") {
+      std::string_view v(value);
+      bool digits = !v.empty() && v.size() <= 18;
+      for (char c : v) digits = digits && c >= '0' && c <= '9';
+      if (!digits) {
+        respond_error(conn, 400, kBadRequest, "invalid Content-Length", true);
+        return 400;
+      }
+      if (length != nullptr && std::string_view(length) != v) {
+        respond_error(conn, 400, kBadRequest, "conflicting Content-Length headers", true);
+        return 400;
+      }
+      length = value;
+    }
+  }
+  if (encodings > 1 || (encodings == 1 && length != nullptr)) {
+    respond_error(conn, 400, kBadRequest,
+                  encodings > 1 ? "Transfer-Encoding given twice" : "Content-Length with Transfer-Encoding", true);
+    return 400;
+  }
   const char* upgrade = mg_get_header(conn, "Upgrade");
-  if (upgrade == nullptr || lower(upgrade) != "websocket" || ri->local_uri == nullptr) return 0;
+  if (upgrade == nullptr || !has_token(lower(upgrade), "websocket") || ri->local_uri == nullptr) return 0;
   std::string_view uri(ri->local_uri);
   bool ours = uri.substr(0, route_.size()) == route_;
   for (const auto& [path, handlers] : server_->ws_routes) ours = ours || uri == path;
   if (!ours) return 0;
+  const char* connection = mg_get_header(conn, "Connection");
+  if (connection == nullptr || lower(connection).find("upgrade") == std::string::npos) return 0;  // plain HTTP
+  if (std::string_view(ri->request_method ? ri->request_method : "") != "GET") {
+    respond(conn, 405, "application/json", "{\"code\":3,\"message\":\"a WebSocket upgrade is a GET request\"}",
+            "Allow: GET\r\n", true);
+    return 405;
+  }
+  if (ri->http_version == nullptr || std::string_view(ri->http_version) != "1.1") {
+    respond_error(conn, 400, kBadRequest, "a WebSocket upgrade needs HTTP/1.1", true);
+    return 400;
+  }
   const char* version = mg_get_header(conn, "Sec-WebSocket-Version");
   if (version == nullptr || std::string_view(version) != "13") {
     respond(conn, 426, "application/json", "{\"code\":3,\"message\":\"WebSocket version 13 required\"}",
@@ -1527,6 +1577,49 @@ int Civet::on_begin_request(mg_connection* conn) {
     return 400;
   }
   return 0;
+}
+
+// CivetWeb 1.15 closes the connection without a word after an asterisk-form request target
+// (`OPTIONS *`) or an absolute-form one naming another port (RFC 9112 §3.2): answer it here,
+// as the connection closes. The request is still the last one parsed; CivetWeb sent nothing
+// for these (its other refusals, such as a malformed target, answered 400 themselves).
+void Civet::on_connection_close(mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  if (ri == nullptr || ri->request_uri == nullptr || ri->request_method == nullptr || ri->local_uri != nullptr) return;
+  std::string_view target(ri->request_uri);
+  const bool asterisk = target == "*";
+  bool absolute = false;
+  for (std::string_view scheme : {"http://", "https://", "ws://", "wss://"}) {
+    if (target.size() <= scheme.size() || lower(std::string(target.substr(0, scheme.size()))) != scheme) continue;
+    std::string_view rest = target.substr(scheme.size());
+    std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) break;  // CivetWeb refused it (400)
+    std::string_view host = rest.substr(0, slash);
+    std::size_t colon = host.find(':');
+    absolute = true;
+    if (colon != std::string_view::npos) {
+      std::string_view port = host.substr(colon + 1);
+      unsigned long n = 0;
+      for (char c : port) {
+        absolute = absolute && c >= '0' && c <= '9' && n <= 65535;
+        n = n * 10 + static_cast<unsigned long>(c - '0');
+      }
+      absolute = absolute && !port.empty() && n > 0 && n <= 65535;
+    }
+    break;
+  }
+  for (char c : target) absolute = absolute && static_cast<unsigned char>(c) > 32;
+  if (!asterisk && !absolute) return;
+  std::string out;
+  if (asterisk && std::string_view(ri->request_method) == "OPTIONS") {
+    out = "HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, POST, OPTIONS\r\nConnection: close\r\n\r\n";
+  } else {
+    std::string body = asterisk ? "the asterisk-form target (*) is for OPTIONS only\n"
+                                : "absolute-form target for another server: this is not a proxy\n";
+    out = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\nConnection: close\r\n\r\n" + body;
+  }
+  mg_write(conn, out.data(), out.size());
 }
 
 namespace {
@@ -1591,6 +1684,9 @@ Status Civet::start() {
       "enable_websocket_ping_pong", "no",
       "tcp_nodelay", "1",
       "decode_url", "yes",
+      // Absolute-form targets (RFC 9112 §3.2.2) naming this server's port are served as their
+      // path; CivetWeb would otherwise demand its "authentication_domain" as the host.
+      "enable_auth_domain_check", "no",
       // ES modules and WebAssembly must carry their types or browsers refuse to load them.
       "extra_mime_types", ".mjs=text/javascript,.wasm=application/wasm",
   };
@@ -1624,6 +1720,7 @@ Status Civet::start() {
   mg_callbacks callbacks{};
   callbacks.log_message = log_cb;
   callbacks.begin_request = begin_request_cb;
+  callbacks.connection_close = connection_close_cb;
   route_ = o.path;
   while (route_.size() > 1 && route_.back() == '/') route_.pop_back();
 

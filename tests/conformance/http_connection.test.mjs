@@ -279,3 +279,110 @@ describe("Chorus: the SSE transport", { skip: h.IS_REFERENCE && "the reference h
     }
   });
 });
+
+// RFC 9112 §6.3: where a request body ends must be certain, or the next request could be
+// smuggled inside this one.
+describe("request framing", () => {
+  const exchange = async (text) => {
+    const c = await RawHttp.connect();
+    try {
+      c.send(text);
+      const res = await c.response();
+      const closed = await c.closedByServer();
+      return { ...res, closed };
+    } finally {
+      c.destroy();
+    }
+  };
+  const post = (headers, body) => `POST ${h.eioPath(srv)} HTTP/1.1\r\nHost: localhost\r\n${headers}\r\n${body}`;
+
+  it("two different Content-Length headers: 400, and the connection closes", async () => {
+    const res = await exchange(post("Content-Length: 2\r\nContent-Length: 3\r\n", "abc"));
+    assert.equal(res.status, 400);
+    assert.ok(res.closed);
+    await h.pollingHandshake(srv);
+  });
+
+  it("Content-Length with Transfer-Encoding: chunked: 400, and the connection closes", async () => {
+    const res = await exchange(post("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"));
+    assert.equal(res.status, 400);
+    assert.ok(res.closed);
+    await h.pollingHandshake(srv);
+  });
+
+  it("a Content-Length that is not a number: 400", async () => {
+    const res = await exchange(post("Content-Length: 3x\r\n", "abc"));
+    assert.equal(res.status, 400);
+    assert.ok(res.closed);
+  });
+});
+
+describe("request targets (RFC 9112 §3.2)", () => {
+  const exchange = async (text) => {
+    const c = await RawHttp.connect();
+    try {
+      c.send(text);
+      return await c.response();
+    } finally {
+      c.destroy();
+    }
+  };
+  const chorusOnly = { skip: h.IS_REFERENCE && "the reference server never answers these (the request hangs)" };
+
+  it("Chorus: OPTIONS * is answered 204 with Allow", chorusOnly, async () => {
+    const res = await exchange("OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert.equal(res.status, 204);
+    assert.match(res.headers.allow, /GET/);
+  });
+
+  it("Chorus: the asterisk form with another method is answered 400", chorusOnly, async () => {
+    const res = await exchange("GET * HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    assert.equal(res.status, 400);
+    assert.equal(res.headers.connection, "close");
+  });
+
+  it("Chorus: an absolute-form target naming this server is served as its path", chorusOnly, async () => {
+    const res = await exchange(`GET http://${srv.host}:${srv.port}${h.eioPath(srv)} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+    assert.equal(res.status, 200);
+    assert.equal(res.body[0], "0");
+  });
+
+  it("Chorus: an absolute-form target naming another server is answered 400", chorusOnly, async () => {
+    const other = srv.port === 1 ? 2 : 1;
+    const res = await exchange(`GET http://example.com:${other}${h.eioPath(srv)} HTTP/1.1\r\nHost: example.com\r\n\r\n`);
+    assert.equal(res.status, 400);
+  });
+});
+
+describe("WebSocket upgrade requests (RFC 6455 §4.1)", () => {
+  const upgrade = (method, version, query) =>
+    `${method} ${h.eioPath(srv, { transport: "websocket", ...query })} HTTP/${version}\r\nHost: localhost\r\n` +
+    "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  const exchange = async (text) => {
+    const c = await RawHttp.connect();
+    try {
+      c.send(text);
+      return await c.response();
+    } finally {
+      c.destroy();
+    }
+  };
+
+  it("by POST for a session: 405, and the session carries on", async () => {
+    const { sid } = await h.pollingHandshake(srv);
+    const res = await exchange(upgrade("POST", "1.1", { sid }));
+    assert.equal(res.status, 405);
+    assert.equal((await h.post(srv, sid, "4still")).status, 200);
+    assert.deepEqual(h.splitPayload((await h.poll(srv, sid)).text).filter((p) => p !== "2"), ["4still"]);
+  });
+
+  it("by POST without a sid: refused (Chorus 405, the reference 400 'Bad handshake method')", async () => {
+    const res = await exchange(upgrade("POST", "1.1", {}));
+    assert.equal(res.status, h.IS_CHORUS ? 405 : 400);
+  });
+
+  it("Chorus: over HTTP/1.0: 400", { skip: h.IS_REFERENCE && "the reference switches protocols (101)" }, async () => {
+    const res = await exchange(upgrade("GET", "1.0", {}));
+    assert.equal(res.status, 400);
+  });
+});
