@@ -6,6 +6,7 @@
 // that emitting never blocks on a slow client (DESIGN.md §2, §3).
 #include <civetweb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -71,6 +72,103 @@ std::unordered_map<std::string, std::string> parse_query(const char* qs) {
 std::string query_value(const std::unordered_map<std::string, std::string>& q, const char* key) {
   auto it = q.find(key);
   return it == q.end() ? std::string() : it->second;
+}
+
+enum class BodyRead { kComplete, kTooLarge, kTimedOut, kGone };
+
+// Waking a worker blocked in a body read at its deadline. A CivetWeb read returns only when
+// all the bytes asked for are there or nothing came for request_timeout_ms, so a body
+// trickling in a byte at a time would hold it far past any deadline. At the deadline the
+// timer thread sends the worker kBodyWakeSignal (a no-op handler, SA_RESTART) until the read
+// returns: its poll() fails with EINTR and the read gives back what it has. Used only when
+// the application left that signal at its default disposition.
+const int kBodyWakeSignal = SIGRTMIN + 5;
+std::atomic<bool> g_body_wake{false};
+void body_wake_handler(int) {}
+void install_body_wake() {
+  struct sigaction old {};
+  if (sigaction(kBodyWakeSignal, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) {
+    log(LogLevel::kWarn, "signal SIGRTMIN+5 is in use: slow request bodies are timed out only by CivetWeb's reads");
+    return;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = body_wake_handler;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(kBodyWakeSignal, &sa, nullptr) == 0) g_body_wake = true;
+}
+
+struct ReadWatch {
+  std::mutex mu;
+  bool active = true;
+  pthread_t thread = pthread_self();
+  TimerService::Id timer = 0;
+};
+
+void arm_read_watch(TimerService& timers, const std::shared_ptr<ReadWatch>& w, std::uint64_t at_ms) {
+  std::lock_guard<std::mutex> lock(w->mu);
+  if (!w->active) return;
+  w->timer = timers.schedule(at_ms, [&timers, weak = std::weak_ptr<ReadWatch>(w)] {
+    auto watch = weak.lock();
+    if (!watch) return;
+    {
+      std::lock_guard<std::mutex> watch_lock(watch->mu);
+      if (!watch->active) return;
+      pthread_kill(watch->thread, kBodyWakeSignal);
+    }
+    arm_read_watch(timers, watch, now_ms() + 20);  // until the read notices (a signal can land just before its poll)
+  });
+}
+
+// Reads the request body into `body`: at most `limit` bytes (refused, kTooLarge, without
+// buffering more), all of it within `timeout_ms` (kTimedOut: a slow or short body), or the
+// client went away (kGone).
+BodyRead read_request_body(mg_connection* conn, TimerService& timers, std::size_t limit, std::uint32_t timeout_ms,
+                           std::string& body) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  const long long declared = ri->content_length;  // -1: chunked (or no body)
+  if (declared > static_cast<long long>(limit)) return BodyRead::kTooLarge;
+  if (declared == 0) return BodyRead::kComplete;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::shared_ptr<ReadWatch> watch;
+  if (g_body_wake) {
+    watch = std::make_shared<ReadWatch>();
+    arm_read_watch(timers, watch, now_ms() + timeout_ms);
+  }
+  if (declared > 0) body.reserve(static_cast<std::size_t>(declared));
+  BodyRead result = BodyRead::kComplete;
+  char buf[16384];
+  while (true) {
+    if (declared >= 0 && body.size() >= static_cast<std::size_t>(declared)) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      result = BodyRead::kTimedOut;
+      break;
+    }
+    int n = mg_read(conn, buf, sizeof buf);
+    if (n > 0 && body.size() + static_cast<std::size_t>(n) > limit) {
+      result = BodyRead::kTooLarge;
+      break;
+    }
+    if (n > 0) body.append(buf, static_cast<std::size_t>(n));
+    if (n > 0 || std::chrono::steady_clock::now() >= deadline) continue;  // the deadline check above decides
+    // Nothing, before the deadline: the client closed, or (chunked) the last chunk came.
+    result = n < 0 || declared >= 0 ? BodyRead::kGone : BodyRead::kComplete;
+    break;
+  }
+  if (watch) {
+    TimerService::Id timer;
+    {
+      std::lock_guard<std::mutex> lock(watch->mu);
+      watch->active = false;  // no signal after this: the response is written next
+      timer = watch->timer;
+    }
+    timers.cancel(timer);
+  }
+  return result;
+}
+
+std::string body_timeout_message(std::uint32_t timeout_ms) {
+  return "request body incomplete after " + std::to_string(timeout_ms) + " ms";
 }
 
 Handshake make_handshake(const mg_connection* conn) {
@@ -552,35 +650,26 @@ void EngineConnection::handle_post(mg_connection* conn) {
     }
   }
   const std::size_t limit = civet_->limits().max_payload;
-  const mg_request_info* ri = mg_get_request_info(conn);
+  const std::uint32_t timeout_ms = civet_->server()->options.body_timeout_ms;
   std::string body;
-  bool too_large = ri->content_length > static_cast<long long>(limit);
-  if (!too_large) {
-    body.resize(ri->content_length >= 0 ? static_cast<std::size_t>(ri->content_length) : 0);
-    std::size_t got = 0;
-    char buf[16384];
-    while (true) {
-      int n = mg_read(conn, buf, sizeof buf);
-      if (n <= 0) break;
-      if (got + static_cast<std::size_t>(n) > limit) {
-        too_large = true;
-        break;
-      }
-      if (got + static_cast<std::size_t>(n) > body.size()) body.resize(got + static_cast<std::size_t>(n));
-      std::memcpy(body.data() + got, buf, static_cast<std::size_t>(n));
-      got += static_cast<std::size_t>(n);
-    }
-    body.resize(got);
-  }
+  const BodyRead read = read_request_body(conn, civet_->server()->timers, limit, timeout_ms, body);
   Deferred d;
-  if (too_large) {
+  if (read != BodyRead::kComplete) {
+    // Nothing of an incomplete body runs; the session ends as the reference's does when
+    // its data request fails ("transport error").
     {
       std::lock_guard<std::mutex> lock(mu_);
       post_active_ = false;
       finish_locked("transport error", d);
     }
     run_deferred(d);
-    civet_->respond_error(conn, 413, kBadRequest, "Payload too large", true);  // the rest stays unread
+    if (read == BodyRead::kTooLarge) {
+      civet_->respond_error(conn, 413, kBadRequest, "Payload too large", true);  // the rest stays unread
+    } else if (read == BodyRead::kTimedOut) {
+      civet_->respond_error(conn, 408, kBadRequest, body_timeout_message(timeout_ms), true);
+    } else {
+      mg_disable_connection_keep_alive(conn);  // the client is gone
+    }
     return;
   }
   auto packets = engineio::decode_payload(body, civet_->limits());
@@ -1176,20 +1265,6 @@ HttpRequest make_request(const mg_connection* conn) {
   return r;
 }
 
-// Reads the body, refusing (false) past `limit` bytes without buffering them.
-bool read_body(mg_connection* conn, std::size_t limit, std::string& body) {
-  const mg_request_info* ri = mg_get_request_info(conn);
-  if (ri->content_length > static_cast<long long>(limit)) return false;
-  char buf[16384];
-  while (true) {
-    int n = mg_read(conn, buf, sizeof buf);
-    if (n <= 0) break;
-    if (body.size() + static_cast<std::size_t>(n) > limit) return false;
-    body.append(buf, static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 int Civet::on_route(mg_connection* conn) {
   HttpRequest req = make_request(conn);
   CivetIo io(conn, this);
@@ -1226,9 +1301,17 @@ int Civet::on_route(mg_connection* conn) {
       res.error(405, "method not allowed");
       res.headers.emplace_back("Allow", allow);
     }
-  } else if (!read_body(conn, route->max_body, req.body)) {
-    res.error(413, "request body exceeds " + std::to_string(route->max_body) + " bytes");
+  } else if (BodyRead read = read_request_body(conn, server_->timers, route->max_body, server_->options.body_timeout_ms, req.body);
+             read != BodyRead::kComplete) {
     close = true;  // the rest stays unread
+    if (read == BodyRead::kTooLarge) {
+      res.error(413, "request body exceeds " + std::to_string(route->max_body) + " bytes");
+    } else if (read == BodyRead::kTimedOut) {
+      res.error(408, body_timeout_message(server_->options.body_timeout_ms));
+    } else {
+      mg_disable_connection_keep_alive(conn);  // the client is gone: nobody to answer
+      return 400;
+    }
   } else {
     try {
       route->handler(req, res);
@@ -1654,7 +1737,10 @@ Status Civet::start() {
     return make_error(ErrorCode::kProtocol, "TLS compatibility library missing");
   }
   static std::once_flag init_once;
-  std::call_once(init_once, [] { mg_init_library(MG_FEATURES_TLS); });
+  std::call_once(init_once, [] {
+    mg_init_library(MG_FEATURES_TLS);
+    install_body_wake();
+  });
   const ServerOptions& o = server_->options;
   bool tls = !o.tls_certificate.empty();
   std::string ports = o.host + ":" + std::to_string(o.port) + (tls ? "s" : "");
@@ -1679,7 +1765,7 @@ Status Civet::start() {
       "access_control_allow_origin", "",
       "enable_keep_alive", "yes",
       "keep_alive_timeout_ms", "30000",
-      "request_timeout_ms", "10000",
+      "request_timeout_ms", std::to_string(std::max<std::uint32_t>(o.body_timeout_ms, 1)),
       "websocket_timeout_ms", ws_timeout,
       "enable_websocket_ping_pong", "no",
       "tcp_nodelay", "1",

@@ -160,7 +160,8 @@ class ServerProcess {
 }
 
 // Starts a server: mode "conformance" (Socket.IO) or "eio-echo" (Engine.IO echo).
-export async function startServer(mode) {
+// `bodyTimeout` (ms): request bodies must arrive whole within it (--body-timeout-ms).
+export async function startServer(mode, { bodyTimeout } = {}) {
   let cmd;
   let args;
   if (IS_REFERENCE) {
@@ -171,6 +172,7 @@ export async function startServer(mode) {
     if (!cmd) throw new Error(`no Chorus binary for mode ${mode}`);
     args = ["--port", "0"];
   }
+  if (bodyTimeout !== undefined) args.push("--body-timeout-ms", String(bodyTimeout));
   const proc = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
   const srv = new ServerProcess(mode, proc);
   const line = await withTimeout(

@@ -386,3 +386,41 @@ describe("WebSocket upgrade requests (RFC 6455 §4.1)", () => {
     assert.equal(res.status, 400);
   });
 });
+
+describe("request body deadline (408)", () => {
+  const BODY_TIMEOUT = 1000;
+  let slowSrv;
+  before(async () => {
+    slowSrv = await h.startServer("eio-echo", { bodyTimeout: BODY_TIMEOUT });
+  });
+  after(async () => {
+    await slowSrv.stop();
+  });
+
+  it("a polling POST shorter than its Content-Length: closed (Chorus: 408 at the deadline), its packets do not run", async () => {
+    const { sid } = await h.pollingHandshake(slowSrv);
+    const held = h.poll(slowSrv, sid, { timeout: 15000 });
+    const c = await new Promise((resolve, reject) => {
+      const sock = net.connect(slowSrv.port, slowSrv.host, () => resolve(new RawHttp(sock)));
+      sock.once("error", reject);
+    });
+    try {
+      const t0 = Date.now();
+      c.send(`POST ${h.eioPath(slowSrv, { sid })} HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/plain;charset=UTF-8\r\nContent-Length: 20\r\n\r\n4hello`);
+      if (h.IS_CHORUS) {
+        const res = await c.response(15000);
+        assert.equal(res.status, 408);
+        assert.equal(res.headers.connection, "close");
+        assert.ok(Date.now() - t0 >= BODY_TIMEOUT - 100, `answered after ${Date.now() - t0} ms`);
+      }
+      // The reference ends the session first (the suite's 300/200 ms heartbeat cannot be
+      // answered while the POST is open) and drops the request without an answer.
+      assert.ok(await c.closedByServer(15000));
+    } finally {
+      c.destroy();
+    }
+    // The echo of "4hello" never comes: the held poll ends the session instead.
+    const r = await held.catch((e) => ({ status: 0, text: String(e) }));
+    assert.ok(!r.text.includes("4hello"), `the truncated body ran: ${r.text}`);
+  });
+});
