@@ -3,6 +3,7 @@
 #include <exception>
 #include <future>
 
+#include "chorus/json/json.h"
 #include "internal.h"
 
 namespace chorus {
@@ -543,7 +544,14 @@ void ClientConnection::handle(socketio::Packet packet) {
   switch (packet.type) {
     case PacketType::kEvent: {
       Array& all = packet.data->as_array();
-      std::string event = std::move(all[0].as_string());
+      // A number names the event by its JavaScript string form (42[1] reaches on("1")), as
+      // the reference's EventEmitter keys it.
+      std::string event;
+      if (all[0].is_number()) {
+        json::format_number(all[0].as_number(), event);
+      } else {
+        event = std::move(all[0].as_string());
+      }
       Args args(std::make_move_iterator(all.begin() + 1), std::make_move_iterator(all.end()));
       socket->on_packet_event(std::move(event), std::move(args), packet.id);
       return;
