@@ -210,6 +210,7 @@ struct WsConn {
   bool is_upgrade = false;
   std::atomic<bool> close_sent{false};
   std::string sid;  // for an upgrade: the session to join
+  std::string refused;  // non-empty: closed right after the handshake, with this reason
   Handshake handshake;
 
   explicit WsConn(const Limits& limits) : checker(limits) {}
@@ -258,6 +259,7 @@ class EngineConnection final : public EngineLink, public EngineSocket,
                 : OutFrame::text("4" + data));
   }
   void close(const std::string& reason) override;
+  void close_violation(const std::string& reason, const std::string& detail) override;
   void close() override { close("forced close"); }
 
   void set_listener(std::shared_ptr<EngineListener> l) { listener_ = std::move(l); }
@@ -282,7 +284,9 @@ class EngineConnection final : public EngineLink, public EngineSocket,
   void on_sse_closed();
   Status begin_upgrade(Transport to);
   void attach_ws(const std::shared_ptr<WsConn>& ws, bool is_upgrade);
-  bool on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet);  // false: close it
+  // false: close it, with `code` and `reason`.
+  bool on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet, std::uint16_t& code,
+                    std::string& reason);
   void on_ws_closed(const std::shared_ptr<WsConn>& ws, bool error);
   void on_ws_parse_error(const std::shared_ptr<WsConn>& ws);
   void writer_loop();
@@ -330,6 +334,10 @@ class EngineConnection final : public EngineLink, public EngineSocket,
   std::shared_ptr<WsConn> probe_;
   bool writer_started_ = false;
   bool writer_waiting_ = false;
+  // The WebSocket Close the writer sends last: 1000, or 1002 with a reason after a protocol
+  // violation by the client.
+  std::uint16_t ws_close_code_ = websocket::close_code::kNormal;
+  std::string ws_close_reason_;
   TimerService::Id timer_ = 0;
   std::uint64_t timer_deadline_ = 0;
 };
@@ -492,6 +500,21 @@ void EngineConnection::close(const std::string& reason) {
     server_closed_ = true;
     session_.close(reason == "server shutting down" ? engineio::CloseReason::kServerShuttingDown
                                                     : engineio::CloseReason::kForcedClose);
+    finish_locked(reason, d);
+  }
+  run_deferred(d);
+}
+
+void EngineConnection::close_violation(const std::string& reason, const std::string& detail) {
+  Deferred d;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finished_) {
+      ws_close_code_ = websocket::close_code::kProtocolError;
+      ws_close_reason_ = detail;
+    }
+    server_closed_ = true;
+    session_.close(engineio::CloseReason::kForcedClose);
     finish_locked(reason, d);
   }
   run_deferred(d);
@@ -781,7 +804,8 @@ void EngineConnection::attach_ws(const std::shared_ptr<WsConn>& ws, bool is_upgr
   start_writer_locked();
 }
 
-bool EngineConnection::on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet) {
+bool EngineConnection::on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet, std::uint16_t& code,
+                                    std::string& reason) {
   Deferred d;
   bool keep = true;
   {
@@ -790,8 +814,18 @@ bool EngineConnection::on_ws_packet(const std::shared_ptr<WsConn>& ws, const Pac
     if (ws != ws_ && ws != probe_) return false;  // an abandoned probe
     auto out = session_.on_packet(Transport::kWebSocket, packet, now_ms());
     if (out.abandon_probe) keep = false;
+    if (out.closed && packet.type != engineio::PacketType::kClose && ws == ws_) {
+      // PING, OPEN or UPGRADE from the client: an Engine.IO protocol violation.
+      ws_close_code_ = websocket::close_code::kProtocolError;
+      ws_close_reason_ = std::string("unexpected Engine.IO packet type ") +
+                         static_cast<char>('0' + static_cast<int>(packet.type)) + " from a client";
+    }
     apply_locked(out, ws, d);
     if (d.close_probe == ws) d.close_probe.reset();  // its own handler closes it
+    if (d.closed && ws == ws_) {
+      code = ws_close_code_;
+      reason = ws_close_reason_;
+    }
   }
   run_deferred(d);
   return keep && !d.closed;
@@ -884,8 +918,10 @@ void EngineConnection::writer_loop() {
       lock.lock();
     }
     if (finished_ && queue_.empty()) {
+      const std::uint16_t code = ws_close_code_;
+      const std::string reason = ws_close_reason_;
       lock.unlock();
-      if (ws) ws->write_close(websocket::close_code::kNormal, "");
+      if (ws) ws->write_close(code, reason);
       break;
     }
   }
@@ -1122,8 +1158,9 @@ int Civet::on_ws_connect(const mg_connection* cconn) {
     }
     Status s = session->begin_upgrade(Transport::kWebSocket);
     if (!s) {
-      respond_error(conn, 400, kBadRequest, s.error().message);
-      return 1;
+      // Upgraded already, or upgrading: as the reference, complete the handshake, then
+      // close this WebSocket (1002: Engine.IO allows one upgrade); the session carries on.
+      wc->refused = s.error().message;
     }
     wc->is_upgrade = true;
     wc->sid = sid;
@@ -1153,6 +1190,10 @@ void Civet::on_ws_ready(mg_connection* conn) {
   if (holder == nullptr) return;
   std::shared_ptr<WsConn> wc = *holder;
   wc->conn = conn;
+  if (!wc->refused.empty()) {
+    wc->write_close(websocket::close_code::kProtocolError, wc->refused);
+    return;
+  }
   if (wc->is_upgrade) {
     auto session = find(wc->sid);
     if (!session) {
@@ -1220,9 +1261,9 @@ int Civet::on_ws_data(mg_connection* conn, int bits, char* data, std::size_t len
   } else {
     packet = engineio::decode_binary(r.data);
   }
-  if (!engine->on_ws_packet(wc, packet)) {
-    wc->write_close(websocket::close_code::kNormal, "");
-  }
+  std::uint16_t code = websocket::close_code::kNormal;
+  std::string reason;
+  if (!engine->on_ws_packet(wc, packet, code, reason)) wc->write_close(code, reason);
   return 1;
 }
 

@@ -513,7 +513,7 @@ void ClientConnection::on_message(const engineio::Packet& packet) {
   auto r = packet.binary ? decoder_.feed_binary(packet.data) : decoder_.feed_text(packet.data);
   if (!r) {
     log(LogLevel::kDebug, "closing connection: " + r.error().message);
-    close("parse error");
+    close_violation("parse error", "invalid Socket.IO packet: " + r.error().message);
     return;
   }
   if (r.value()) handle(std::move(*r.value()));
@@ -530,7 +530,7 @@ void ClientConnection::handle(socketio::Packet packet) {
   }
   if (packet.type == PacketType::kConnect) {
     if (socket) {
-      close("forced close");  // CONNECT twice to one namespace: invalid state
+      close_violation("forced close", "CONNECT twice to " + packet.nsp);  // invalid state
       return;
     }
     connect(packet.nsp, packet.data ? std::move(*packet.data) : Value());
@@ -538,7 +538,7 @@ void ClientConnection::handle(socketio::Packet packet) {
   }
   if (!socket) {
     // A packet for a namespace this client never joined: invalid state, as the reference.
-    close("forced close");
+    close_violation("forced close", "packet for namespace " + packet.nsp + " before CONNECT");
     return;
   }
   switch (packet.type) {
@@ -563,7 +563,7 @@ void ClientConnection::handle(socketio::Packet packet) {
       socket->on_close("client namespace disconnect", false);
       return;
     default:
-      close("forced close");
+      close_violation("forced close", "unexpected Socket.IO packet type from a client");
       return;
   }
 }
