@@ -810,7 +810,13 @@ bool EngineConnection::on_ws_packet(const std::shared_ptr<WsConn>& ws, const Pac
   bool keep = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return false;
+    if (finished_) {
+      if (ws == ws_) {  // whatever still arrives: the session's own Close
+        code = ws_close_code_;
+        reason = ws_close_reason_;
+      }
+      return false;
+    }
     if (ws != ws_ && ws != probe_) return false;  // an abandoned probe
     auto out = session_.on_packet(Transport::kWebSocket, packet, now_ms());
     if (out.abandon_probe) keep = false;
