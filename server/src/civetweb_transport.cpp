@@ -285,8 +285,7 @@ class EngineConnection final : public EngineLink, public EngineSocket,
   Status begin_upgrade(Transport to);
   void attach_ws(const std::shared_ptr<WsConn>& ws, bool is_upgrade);
   // false: close it, with `code` and `reason`.
-  bool on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet, std::uint16_t& code,
-                    std::string& reason);
+  bool on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet, std::uint16_t& code, std::string& reason);
   void on_ws_closed(const std::shared_ptr<WsConn>& ws, bool error);
   void on_ws_parse_error(const std::shared_ptr<WsConn>& ws);
   void writer_loop();
@@ -373,8 +372,8 @@ class Civet final : public CivetTransport {
   // or `close` because Chorus ends it: a body left unread), and then CivetWeb is told so;
   // "keep-alive" otherwise. A client never reuses a socket the server is closing.
   std::string connection_header(mg_connection* conn, bool close = false) const;
-  void respond(mg_connection* conn, int status, const char* type, std::string_view body,
-               const std::string& extra = {}, bool close = false) const;
+  void respond(mg_connection* conn, int status, const char* type, std::string_view body, const std::string& extra = {},
+               bool close = false) const;
   void respond_error(mg_connection* conn, int status, int code, const std::string& message = {},
                      bool close = false) const;
   std::vector<std::string> upgrades_for(Transport t) const;
@@ -1038,8 +1037,8 @@ std::string Civet::connection_header(mg_connection* conn, bool close) const {
   return "Connection: keep-alive\r\n";
 }
 
-void Civet::respond(mg_connection* conn, int status, const char* type, std::string_view body,
-                    const std::string& extra, bool close) const {
+void Civet::respond(mg_connection* conn, int status, const char* type, std::string_view body, const std::string& extra,
+                    bool close) const {
   std::string head = "HTTP/1.1 " + std::to_string(status) + " " + mg_get_response_code_text(conn, status) +
                      "\r\nContent-Type: " + type + "\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" + cors_headers(conn) +
@@ -1048,8 +1047,7 @@ void Civet::respond(mg_connection* conn, int status, const char* type, std::stri
   if (!body.empty()) mg_write(conn, body.data(), body.size());
 }
 
-void Civet::respond_error(mg_connection* conn, int status, int code, const std::string& message,
-                          bool close) const {
+void Civet::respond_error(mg_connection* conn, int status, int code, const std::string& message, bool close) const {
   std::string body = "{\"code\":" + std::to_string(code) + ",\"message\":";
   json::quote_string(message.empty() ? eio_error_message(code) : message, body);
   body += "}";
@@ -1348,7 +1346,8 @@ int Civet::on_route(mg_connection* conn) {
       res.error(405, "method not allowed");
       res.headers.emplace_back("Allow", allow);
     }
-  } else if (BodyRead read = read_request_body(conn, server_->timers, route->max_body, server_->options.body_timeout_ms, req.body);
+  } else if (BodyRead read =
+                 read_request_body(conn, server_->timers, route->max_body, server_->options.body_timeout_ms, req.body);
              read != BodyRead::kComplete) {
     close = true;  // the rest stays unread
     if (read == BodyRead::kTooLarge) {
@@ -1823,6 +1822,7 @@ Status Civet::start() {
       // ES modules and WebAssembly must carry their types or browsers refuse to load them.
       "extra_mime_types", ".mjs=text/javascript,.wasm=application/wasm",
   };
+
   if (!o.document_root.empty() || !o.mounts.empty()) {
     kv.insert(kv.end(), {"document_root", o.document_root.empty() ? std::string(".") : o.document_root});
   }
