@@ -6,6 +6,7 @@
 // that emitting never blocks on a slow client (DESIGN.md §2, §3).
 #include <civetweb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 
@@ -73,6 +74,103 @@ std::string query_value(const std::unordered_map<std::string, std::string>& q, c
   return it == q.end() ? std::string() : it->second;
 }
 
+enum class BodyRead { kComplete, kTooLarge, kTimedOut, kGone };
+
+// Waking a worker blocked in a body read at its deadline. A CivetWeb read returns only when
+// all the bytes asked for are there or nothing came for request_timeout_ms, so a body
+// trickling in a byte at a time would hold it far past any deadline. At the deadline the
+// timer thread sends the worker kBodyWakeSignal (a no-op handler, SA_RESTART) until the read
+// returns: its poll() fails with EINTR and the read gives back what it has. Used only when
+// the application left that signal at its default disposition.
+const int kBodyWakeSignal = SIGRTMIN + 5;
+std::atomic<bool> g_body_wake{false};
+void body_wake_handler(int) {}
+void install_body_wake() {
+  struct sigaction old {};
+  if (sigaction(kBodyWakeSignal, nullptr, &old) != 0 || old.sa_handler != SIG_DFL) {
+    log(LogLevel::kWarn, "signal SIGRTMIN+5 is in use: slow request bodies are timed out only by CivetWeb's reads");
+    return;
+  }
+  struct sigaction sa {};
+  sa.sa_handler = body_wake_handler;
+  sa.sa_flags = SA_RESTART;
+  sigemptyset(&sa.sa_mask);
+  if (sigaction(kBodyWakeSignal, &sa, nullptr) == 0) g_body_wake = true;
+}
+
+struct ReadWatch {
+  std::mutex mu;
+  bool active = true;
+  pthread_t thread = pthread_self();
+  TimerService::Id timer = 0;
+};
+
+void arm_read_watch(TimerService& timers, const std::shared_ptr<ReadWatch>& w, std::uint64_t at_ms) {
+  std::lock_guard<std::mutex> lock(w->mu);
+  if (!w->active) return;
+  w->timer = timers.schedule(at_ms, [&timers, weak = std::weak_ptr<ReadWatch>(w)] {
+    auto watch = weak.lock();
+    if (!watch) return;
+    {
+      std::lock_guard<std::mutex> watch_lock(watch->mu);
+      if (!watch->active) return;
+      pthread_kill(watch->thread, kBodyWakeSignal);
+    }
+    arm_read_watch(timers, watch, now_ms() + 20);  // until the read notices (a signal can land just before its poll)
+  });
+}
+
+// Reads the request body into `body`: at most `limit` bytes (refused, kTooLarge, without
+// buffering more), all of it within `timeout_ms` (kTimedOut: a slow or short body), or the
+// client went away (kGone).
+BodyRead read_request_body(mg_connection* conn, TimerService& timers, std::size_t limit, std::uint32_t timeout_ms,
+                           std::string& body) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  const long long declared = ri->content_length;  // -1: chunked (or no body)
+  if (declared > static_cast<long long>(limit)) return BodyRead::kTooLarge;
+  if (declared == 0) return BodyRead::kComplete;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::shared_ptr<ReadWatch> watch;
+  if (g_body_wake) {
+    watch = std::make_shared<ReadWatch>();
+    arm_read_watch(timers, watch, now_ms() + timeout_ms);
+  }
+  if (declared > 0) body.reserve(static_cast<std::size_t>(declared));
+  BodyRead result = BodyRead::kComplete;
+  char buf[16384];
+  while (true) {
+    if (declared >= 0 && body.size() >= static_cast<std::size_t>(declared)) break;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      result = BodyRead::kTimedOut;
+      break;
+    }
+    int n = mg_read(conn, buf, sizeof buf);
+    if (n > 0 && body.size() + static_cast<std::size_t>(n) > limit) {
+      result = BodyRead::kTooLarge;
+      break;
+    }
+    if (n > 0) body.append(buf, static_cast<std::size_t>(n));
+    if (n > 0 || std::chrono::steady_clock::now() >= deadline) continue;  // the deadline check above decides
+    // Nothing, before the deadline: the client closed, or (chunked) the last chunk came.
+    result = n < 0 || declared >= 0 ? BodyRead::kGone : BodyRead::kComplete;
+    break;
+  }
+  if (watch) {
+    TimerService::Id timer;
+    {
+      std::lock_guard<std::mutex> lock(watch->mu);
+      watch->active = false;  // no signal after this: the response is written next
+      timer = watch->timer;
+    }
+    timers.cancel(timer);
+  }
+  return result;
+}
+
+std::string body_timeout_message(std::uint32_t timeout_ms) {
+  return "request body incomplete after " + std::to_string(timeout_ms) + " ms";
+}
+
 Handshake make_handshake(const mg_connection* conn) {
   const mg_request_info* ri = mg_get_request_info(conn);
   Handshake h;
@@ -112,6 +210,7 @@ struct WsConn {
   bool is_upgrade = false;
   std::atomic<bool> close_sent{false};
   std::string sid;  // for an upgrade: the session to join
+  std::string refused;  // non-empty: closed right after the handshake, with this reason
   Handshake handshake;
 
   explicit WsConn(const Limits& limits) : checker(limits) {}
@@ -160,6 +259,7 @@ class EngineConnection final : public EngineLink, public EngineSocket,
                 : OutFrame::text("4" + data));
   }
   void close(const std::string& reason) override;
+  void close_violation(const std::string& reason, const std::string& detail) override;
   void close() override { close("forced close"); }
 
   void set_listener(std::shared_ptr<EngineListener> l) { listener_ = std::move(l); }
@@ -184,7 +284,8 @@ class EngineConnection final : public EngineLink, public EngineSocket,
   void on_sse_closed();
   Status begin_upgrade(Transport to);
   void attach_ws(const std::shared_ptr<WsConn>& ws, bool is_upgrade);
-  bool on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet);  // false: close it
+  // false: close it, with `code` and `reason`.
+  bool on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet, std::uint16_t& code, std::string& reason);
   void on_ws_closed(const std::shared_ptr<WsConn>& ws, bool error);
   void on_ws_parse_error(const std::shared_ptr<WsConn>& ws);
   void writer_loop();
@@ -232,6 +333,10 @@ class EngineConnection final : public EngineLink, public EngineSocket,
   std::shared_ptr<WsConn> probe_;
   bool writer_started_ = false;
   bool writer_waiting_ = false;
+  // The WebSocket Close the writer sends last: 1000, or 1002 with a reason after a protocol
+  // violation by the client.
+  std::uint16_t ws_close_code_ = websocket::close_code::kNormal;
+  std::string ws_close_reason_;
   TimerService::Id timer_ = 0;
   std::uint64_t timer_deadline_ = 0;
 };
@@ -262,9 +367,15 @@ class Civet final : public CivetTransport {
   }
   std::shared_ptr<EngineConnection> create_session(Transport transport, Handshake hs);
   std::string cors_headers(const mg_connection* conn) const;
-  void respond(mg_connection* conn, int status, const char* type, std::string_view body,
-               const std::string& extra = {}) const;
-  void respond_error(mg_connection* conn, int status, int code, const std::string& message = {}) const;
+  // The `Connection` header of a response: "close" when the connection ends after it (the
+  // request asked for it, HTTP/1.0 without keep-alive, a protocol upgrade, server stopping,
+  // or `close` because Chorus ends it: a body left unread), and then CivetWeb is told so;
+  // "keep-alive" otherwise. A client never reuses a socket the server is closing.
+  std::string connection_header(mg_connection* conn, bool close = false) const;
+  void respond(mg_connection* conn, int status, const char* type, std::string_view body, const std::string& extra = {},
+               bool close = false) const;
+  void respond_error(mg_connection* conn, int status, int code, const std::string& message = {},
+                     bool close = false) const;
   std::vector<std::string> upgrades_for(Transport t) const;
   bool transport_enabled(const std::string& name) const;
 
@@ -284,6 +395,7 @@ class Civet final : public CivetTransport {
     writers_cv_.notify_all();
   }
   int on_begin_request(mg_connection* conn);
+  void on_connection_close(mg_connection* conn);
   int on_route(mg_connection* conn);
   int on_feed(mg_connection* conn);
   int on_sse_route(mg_connection* conn, std::size_t index);
@@ -387,6 +499,21 @@ void EngineConnection::close(const std::string& reason) {
     server_closed_ = true;
     session_.close(reason == "server shutting down" ? engineio::CloseReason::kServerShuttingDown
                                                     : engineio::CloseReason::kForcedClose);
+    finish_locked(reason, d);
+  }
+  run_deferred(d);
+}
+
+void EngineConnection::close_violation(const std::string& reason, const std::string& detail) {
+  Deferred d;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finished_) {
+      ws_close_code_ = websocket::close_code::kProtocolError;
+      ws_close_reason_ = detail;
+    }
+    server_closed_ = true;
+    session_.close(engineio::CloseReason::kForcedClose);
     finish_locked(reason, d);
   }
   run_deferred(d);
@@ -545,35 +672,26 @@ void EngineConnection::handle_post(mg_connection* conn) {
     }
   }
   const std::size_t limit = civet_->limits().max_payload;
-  const mg_request_info* ri = mg_get_request_info(conn);
+  const std::uint32_t timeout_ms = civet_->server()->options.body_timeout_ms;
   std::string body;
-  bool too_large = ri->content_length > static_cast<long long>(limit);
-  if (!too_large) {
-    body.resize(ri->content_length >= 0 ? static_cast<std::size_t>(ri->content_length) : 0);
-    std::size_t got = 0;
-    char buf[16384];
-    while (true) {
-      int n = mg_read(conn, buf, sizeof buf);
-      if (n <= 0) break;
-      if (got + static_cast<std::size_t>(n) > limit) {
-        too_large = true;
-        break;
-      }
-      if (got + static_cast<std::size_t>(n) > body.size()) body.resize(got + static_cast<std::size_t>(n));
-      std::memcpy(body.data() + got, buf, static_cast<std::size_t>(n));
-      got += static_cast<std::size_t>(n);
-    }
-    body.resize(got);
-  }
+  const BodyRead read = read_request_body(conn, civet_->server()->timers, limit, timeout_ms, body);
   Deferred d;
-  if (too_large) {
+  if (read != BodyRead::kComplete) {
+    // Nothing of an incomplete body runs; the session ends as the reference's does when
+    // its data request fails ("transport error").
     {
       std::lock_guard<std::mutex> lock(mu_);
       post_active_ = false;
       finish_locked("transport error", d);
     }
     run_deferred(d);
-    civet_->respond_error(conn, 413, kBadRequest, "Payload too large");
+    if (read == BodyRead::kTooLarge) {
+      civet_->respond_error(conn, 413, kBadRequest, "Payload too large", true);  // the rest stays unread
+    } else if (read == BodyRead::kTimedOut) {
+      civet_->respond_error(conn, 408, kBadRequest, body_timeout_message(timeout_ms), true);
+    } else {
+      mg_disable_connection_keep_alive(conn);  // the client is gone
+    }
     return;
   }
   auto packets = engineio::decode_payload(body, civet_->limits());
@@ -685,17 +803,34 @@ void EngineConnection::attach_ws(const std::shared_ptr<WsConn>& ws, bool is_upgr
   start_writer_locked();
 }
 
-bool EngineConnection::on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet) {
+bool EngineConnection::on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet, std::uint16_t& code,
+                                    std::string& reason) {
   Deferred d;
   bool keep = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (finished_) return false;
+    if (finished_) {
+      if (ws == ws_) {  // whatever still arrives: the session's own Close
+        code = ws_close_code_;
+        reason = ws_close_reason_;
+      }
+      return false;
+    }
     if (ws != ws_ && ws != probe_) return false;  // an abandoned probe
     auto out = session_.on_packet(Transport::kWebSocket, packet, now_ms());
     if (out.abandon_probe) keep = false;
+    if (out.closed && packet.type != engineio::PacketType::kClose && ws == ws_) {
+      // PING, OPEN or UPGRADE from the client: an Engine.IO protocol violation.
+      ws_close_code_ = websocket::close_code::kProtocolError;
+      ws_close_reason_ = std::string("unexpected Engine.IO packet type ") +
+                         static_cast<char>('0' + static_cast<int>(packet.type)) + " from a client";
+    }
     apply_locked(out, ws, d);
     if (d.close_probe == ws) d.close_probe.reset();  // its own handler closes it
+    if (d.closed && ws == ws_) {
+      code = ws_close_code_;
+      reason = ws_close_reason_;
+    }
   }
   run_deferred(d);
   return keep && !d.closed;
@@ -788,8 +923,10 @@ void EngineConnection::writer_loop() {
       lock.lock();
     }
     if (finished_ && queue_.empty()) {
+      const std::uint16_t code = ws_close_code_;
+      const std::string reason = ws_close_reason_;
       lock.unlock();
-      if (ws) ws->write_close(websocket::close_code::kNormal, "");
+      if (ws) ws->write_close(code, reason);
       break;
     }
   }
@@ -864,21 +1001,57 @@ std::string Civet::cors_headers(const mg_connection* conn) const {
   return h;
 }
 
-void Civet::respond(mg_connection* conn, int status, const char* type, std::string_view body,
-                    const std::string& extra) const {
+// Whether `list` (a comma-separated header value) holds `token`, case-insensitively.
+bool has_token(std::string_view list, std::string_view token) {
+  while (!list.empty()) {
+    std::size_t comma = list.find(',');
+    std::string_view item = list.substr(0, comma);
+    while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
+    while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
+    if (item.size() == token.size() && lower(std::string(item)) == token) return true;
+    if (comma == std::string_view::npos) break;
+    list.remove_prefix(comma + 1);
+  }
+  return false;
+}
+
+// CivetWeb's own rule (should_keep_alive and the protocol switch in civetweb.c 1.15): a
+// `Connection` header keeps the connection only when it lists keep-alive; without one,
+// HTTP/1.1 keeps it and HTTP/1.0 does not; an Upgrade request never returns to HTTP.
+bool request_keeps_alive(const mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  const char* connection = mg_get_header(conn, "Connection");
+  if (connection != nullptr) {
+    std::string value = lower(connection);
+    if (value.find("upgrade") != std::string::npos || has_token(value, "close")) return false;
+    return has_token(value, "keep-alive");
+  }
+  return ri->http_version != nullptr && std::string_view(ri->http_version) == "1.1";
+}
+
+std::string Civet::connection_header(mg_connection* conn, bool close) const {
+  if (close || stopping_ || !request_keeps_alive(conn)) {
+    mg_disable_connection_keep_alive(conn);
+    return "Connection: close\r\n";
+  }
+  return "Connection: keep-alive\r\n";
+}
+
+void Civet::respond(mg_connection* conn, int status, const char* type, std::string_view body, const std::string& extra,
+                    bool close) const {
   std::string head = "HTTP/1.1 " + std::to_string(status) + " " + mg_get_response_code_text(conn, status) +
                      "\r\nContent-Type: " + type + "\r\nContent-Length: " + std::to_string(body.size()) +
                      "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" + cors_headers(conn) +
-                     extra + "\r\n";
+                     connection_header(conn, close) + extra + "\r\n";
   mg_write(conn, head.data(), head.size());
   if (!body.empty()) mg_write(conn, body.data(), body.size());
 }
 
-void Civet::respond_error(mg_connection* conn, int status, int code, const std::string& message) const {
+void Civet::respond_error(mg_connection* conn, int status, int code, const std::string& message, bool close) const {
   std::string body = "{\"code\":" + std::to_string(code) + ",\"message\":";
   json::quote_string(message.empty() ? eio_error_message(code) : message, body);
   body += "}";
-  respond(conn, status, "application/json", body);
+  respond(conn, status, "application/json", body, {}, close);
 }
 
 std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, Handshake hs) {
@@ -989,8 +1162,9 @@ int Civet::on_ws_connect(const mg_connection* cconn) {
     }
     Status s = session->begin_upgrade(Transport::kWebSocket);
     if (!s) {
-      respond_error(conn, 400, kBadRequest, s.error().message);
-      return 1;
+      // Upgraded already, or upgrading: as the reference, complete the handshake, then
+      // close this WebSocket (1002: Engine.IO allows one upgrade); the session carries on.
+      wc->refused = s.error().message;
     }
     wc->is_upgrade = true;
     wc->sid = sid;
@@ -1020,6 +1194,10 @@ void Civet::on_ws_ready(mg_connection* conn) {
   if (holder == nullptr) return;
   std::shared_ptr<WsConn> wc = *holder;
   wc->conn = conn;
+  if (!wc->refused.empty()) {
+    wc->write_close(websocket::close_code::kProtocolError, wc->refused);
+    return;
+  }
   if (wc->is_upgrade) {
     auto session = find(wc->sid);
     if (!session) {
@@ -1087,9 +1265,9 @@ int Civet::on_ws_data(mg_connection* conn, int bits, char* data, std::size_t len
   } else {
     packet = engineio::decode_binary(r.data);
   }
-  if (!engine->on_ws_packet(wc, packet)) {
-    wc->write_close(websocket::close_code::kNormal, "");
-  }
+  std::uint16_t code = websocket::close_code::kNormal;
+  std::string reason;
+  if (!engine->on_ws_packet(wc, packet, code, reason)) wc->write_close(code, reason);
   return 1;
 }
 
@@ -1132,20 +1310,6 @@ HttpRequest make_request(const mg_connection* conn) {
   return r;
 }
 
-// Reads the body, refusing (false) past `limit` bytes without buffering them.
-bool read_body(mg_connection* conn, std::size_t limit, std::string& body) {
-  const mg_request_info* ri = mg_get_request_info(conn);
-  if (ri->content_length > static_cast<long long>(limit)) return false;
-  char buf[16384];
-  while (true) {
-    int n = mg_read(conn, buf, sizeof buf);
-    if (n <= 0) break;
-    if (body.size() + static_cast<std::size_t>(n) > limit) return false;
-    body.append(buf, static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
 int Civet::on_route(mg_connection* conn) {
   HttpRequest req = make_request(conn);
   CivetIo io(conn, this);
@@ -1159,7 +1323,7 @@ int Civet::on_route(mg_connection* conn) {
         r.headers.emplace_back("Access-Control-Allow-Headers", h->second);
       }
     }
-    io.write(render_response(r, cors));
+    io.write(render_response(r, cors + connection_header(conn)));
     return r.status;
   }
   const RouteSpec* route = nullptr;
@@ -1174,6 +1338,7 @@ int Civet::on_route(mg_connection* conn) {
     }
   }
   HttpResponse res;
+  bool close = false;
   if (route == nullptr) {
     if (allow.empty()) {
       res.error(404, "not found");
@@ -1181,8 +1346,18 @@ int Civet::on_route(mg_connection* conn) {
       res.error(405, "method not allowed");
       res.headers.emplace_back("Allow", allow);
     }
-  } else if (!read_body(conn, route->max_body, req.body)) {
-    res.error(413, "request body exceeds " + std::to_string(route->max_body) + " bytes");
+  } else if (BodyRead read =
+                 read_request_body(conn, server_->timers, route->max_body, server_->options.body_timeout_ms, req.body);
+             read != BodyRead::kComplete) {
+    close = true;  // the rest stays unread
+    if (read == BodyRead::kTooLarge) {
+      res.error(413, "request body exceeds " + std::to_string(route->max_body) + " bytes");
+    } else if (read == BodyRead::kTimedOut) {
+      res.error(408, body_timeout_message(server_->options.body_timeout_ms));
+    } else {
+      mg_disable_connection_keep_alive(conn);  // the client is gone: nobody to answer
+      return 400;
+    }
   } else {
     try {
       route->handler(req, res);
@@ -1192,7 +1367,7 @@ int Civet::on_route(mg_connection* conn) {
       res.error(500, "internal error");
     }
   }
-  io.write(render_response(res, cors_headers(conn), req.method == "HEAD"));
+  io.write(render_response(res, cors_headers(conn) + connection_header(conn, close), req.method == "HEAD"));
   return res.status;
 }
 
@@ -1220,14 +1395,14 @@ int Civet::on_feed(mg_connection* conn) {
     Value body = Value::object({{"error", message}});
     if (!data.is_null()) body.set("data", data);
     r.json(body, status);
-    io.write(render_response(r, cors_headers(conn)));
+    io.write(render_response(r, cors_headers(conn) + connection_header(conn)));
     return status;
   };
   if (req.method != "GET") {
     HttpResponse r;
     r.error(405, "feeds are read-only: GET only");
     r.headers.emplace_back("Allow", "GET");
-    io.write(render_response(r, cors_headers(conn)));
+    io.write(render_response(r, cors_headers(conn) + connection_header(conn)));
     return 405;
   }
   std::string prefix = server_->options.feeds_path;
@@ -1454,21 +1629,70 @@ int sse_route_cb(mg_connection* conn, void* cbdata) {
 int begin_request_cb(mg_connection* conn) {
   return static_cast<Civet*>(mg_get_user_data(mg_get_context(conn)))->on_begin_request(conn);
 }
+void connection_close_cb(const mg_connection* conn) {
+  auto* civet = static_cast<Civet*>(mg_get_user_data(mg_get_context(conn)));
+  if (civet != nullptr) civet->on_connection_close(const_cast<mg_connection*>(conn));
+}
 int log_cb(const mg_connection*, const char* message) {
   log(LogLevel::kDebug, std::string("civetweb: ") + message);
   return 1;
 }
 
-// CivetWeb 1.15 drops a WebSocket handshake with a missing key or another version without
-// an answer; RFC 6455 §4.2.2 wants 400, or 426 with the version we speak.
+// Every request passes here first (static files included).
+//  - Request smuggling shapes (RFC 9112 §6.1, §6.3): Content-Length that is not a plain
+//    number, two differing Content-Length values, Content-Length beside Transfer-Encoding,
+//    or Transfer-Encoding given twice: 400 and the connection closes, since where the next
+//    request starts is unknown. (CivetWeb 1.15 reads the first Content-Length only and lets
+//    Transfer-Encoding win.)
+//  - A WebSocket upgrade is a GET over HTTP/1.1 (RFC 6455 §4.1): 405 / 400 otherwise.
+//  - CivetWeb 1.15 drops a WebSocket handshake with a missing key or another version without
+//    an answer; RFC 6455 §4.2.2 wants 400, or 426 with the version we speak.
 int Civet::on_begin_request(mg_connection* conn) {
   const mg_request_info* ri = mg_get_request_info(conn);
+  const char* length = nullptr;
+  int encodings = 0;
+  for (int i = 0; i < ri->num_headers; ++i) {
+    std::string name = lower(ri->http_headers[i].name);
+    const char* value = ri->http_headers[i].value;
+    if (name == "transfer-encoding") {
+      ++encodings;
+    } else if (name == "content-length") {
+      std::string_view v(value);
+      bool digits = !v.empty() && v.size() <= 18;
+      for (char c : v) digits = digits && c >= '0' && c <= '9';
+      if (!digits) {
+        respond_error(conn, 400, kBadRequest, "invalid Content-Length", true);
+        return 400;
+      }
+      if (length != nullptr && std::string_view(length) != v) {
+        respond_error(conn, 400, kBadRequest, "conflicting Content-Length headers", true);
+        return 400;
+      }
+      length = value;
+    }
+  }
+  if (encodings > 1 || (encodings == 1 && length != nullptr)) {
+    respond_error(conn, 400, kBadRequest,
+                  encodings > 1 ? "Transfer-Encoding given twice" : "Content-Length with Transfer-Encoding", true);
+    return 400;
+  }
   const char* upgrade = mg_get_header(conn, "Upgrade");
-  if (upgrade == nullptr || lower(upgrade) != "websocket" || ri->local_uri == nullptr) return 0;
+  if (upgrade == nullptr || !has_token(lower(upgrade), "websocket") || ri->local_uri == nullptr) return 0;
   std::string_view uri(ri->local_uri);
   bool ours = uri.substr(0, route_.size()) == route_;
   for (const auto& [path, handlers] : server_->ws_routes) ours = ours || uri == path;
   if (!ours) return 0;
+  const char* connection = mg_get_header(conn, "Connection");
+  if (connection == nullptr || lower(connection).find("upgrade") == std::string::npos) return 0;  // plain HTTP
+  if (std::string_view(ri->request_method ? ri->request_method : "") != "GET") {
+    respond(conn, 405, "application/json", "{\"code\":3,\"message\":\"a WebSocket upgrade is a GET request\"}",
+            "Allow: GET\r\n", true);
+    return 405;
+  }
+  if (ri->http_version == nullptr || std::string_view(ri->http_version) != "1.1") {
+    respond_error(conn, 400, kBadRequest, "a WebSocket upgrade needs HTTP/1.1", true);
+    return 400;
+  }
   const char* version = mg_get_header(conn, "Sec-WebSocket-Version");
   if (version == nullptr || std::string_view(version) != "13") {
     respond(conn, 426, "application/json", "{\"code\":3,\"message\":\"WebSocket version 13 required\"}",
@@ -1482,6 +1706,49 @@ int Civet::on_begin_request(mg_connection* conn) {
     return 400;
   }
   return 0;
+}
+
+// CivetWeb 1.15 closes the connection without a word after an asterisk-form request target
+// (`OPTIONS *`) or an absolute-form one naming another port (RFC 9112 §3.2): answer it here,
+// as the connection closes. The request is still the last one parsed; CivetWeb sent nothing
+// for these (its other refusals, such as a malformed target, answered 400 themselves).
+void Civet::on_connection_close(mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  if (ri == nullptr || ri->request_uri == nullptr || ri->request_method == nullptr || ri->local_uri != nullptr) return;
+  std::string_view target(ri->request_uri);
+  const bool asterisk = target == "*";
+  bool absolute = false;
+  for (std::string_view scheme : {"http://", "https://", "ws://", "wss://"}) {
+    if (target.size() <= scheme.size() || lower(std::string(target.substr(0, scheme.size()))) != scheme) continue;
+    std::string_view rest = target.substr(scheme.size());
+    std::size_t slash = rest.find('/');
+    if (slash == std::string_view::npos) break;  // CivetWeb refused it (400)
+    std::string_view host = rest.substr(0, slash);
+    std::size_t colon = host.find(':');
+    absolute = true;
+    if (colon != std::string_view::npos) {
+      std::string_view port = host.substr(colon + 1);
+      unsigned long n = 0;
+      for (char c : port) {
+        absolute = absolute && c >= '0' && c <= '9' && n <= 65535;
+        n = n * 10 + static_cast<unsigned long>(c - '0');
+      }
+      absolute = absolute && !port.empty() && n > 0 && n <= 65535;
+    }
+    break;
+  }
+  for (char c : target) absolute = absolute && static_cast<unsigned char>(c) > 32;
+  if (!asterisk && !absolute) return;
+  std::string out;
+  if (asterisk && std::string_view(ri->request_method) == "OPTIONS") {
+    out = "HTTP/1.1 204 No Content\r\nAllow: GET, HEAD, POST, OPTIONS\r\nConnection: close\r\n\r\n";
+  } else {
+    std::string body = asterisk ? "the asterisk-form target (*) is for OPTIONS only\n"
+                                : "absolute-form target for another server: this is not a proxy\n";
+    out = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: " + std::to_string(body.size()) +
+          "\r\nConnection: close\r\n\r\n" + body;
+  }
+  mg_write(conn, out.data(), out.size());
 }
 
 namespace {
@@ -1516,7 +1783,10 @@ Status Civet::start() {
     return make_error(ErrorCode::kProtocol, "TLS compatibility library missing");
   }
   static std::once_flag init_once;
-  std::call_once(init_once, [] { mg_init_library(MG_FEATURES_TLS); });
+  std::call_once(init_once, [] {
+    mg_init_library(MG_FEATURES_TLS);
+    install_body_wake();
+  });
   const ServerOptions& o = server_->options;
   bool tls = !o.tls_certificate.empty();
   std::string ports = o.host + ":" + std::to_string(o.port) + (tls ? "s" : "");
@@ -1541,14 +1811,18 @@ Status Civet::start() {
       "access_control_allow_origin", "",
       "enable_keep_alive", "yes",
       "keep_alive_timeout_ms", "30000",
-      "request_timeout_ms", "10000",
+      "request_timeout_ms", std::to_string(std::max<std::uint32_t>(o.body_timeout_ms, 1)),
       "websocket_timeout_ms", ws_timeout,
       "enable_websocket_ping_pong", "no",
       "tcp_nodelay", "1",
       "decode_url", "yes",
+      // Absolute-form targets (RFC 9112 §3.2.2) naming this server's port are served as their
+      // path; CivetWeb would otherwise demand its "authentication_domain" as the host.
+      "enable_auth_domain_check", "no",
       // ES modules and WebAssembly must carry their types or browsers refuse to load them.
       "extra_mime_types", ".mjs=text/javascript,.wasm=application/wasm",
   };
+
   if (!o.document_root.empty() || !o.mounts.empty()) {
     kv.insert(kv.end(), {"document_root", o.document_root.empty() ? std::string(".") : o.document_root});
   }
@@ -1579,6 +1853,7 @@ Status Civet::start() {
   mg_callbacks callbacks{};
   callbacks.log_message = log_cb;
   callbacks.begin_request = begin_request_cb;
+  callbacks.connection_close = connection_close_cb;
   route_ = o.path;
   while (route_.size() > 1 && route_.back() == '/') route_.pop_back();
 

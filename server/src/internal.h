@@ -56,6 +56,9 @@ class EngineLink {
   virtual bool send(FramePtr frame) = 0;
   // Server-side close with a Socket.IO-visible reason ("forced close", ...).
   virtual void close(const std::string& reason) = 0;
+  // The same, because the peer broke the protocol: a WebSocket is closed with 1002 and
+  // `detail` (README, "WebSocket close codes").
+  virtual void close_violation(const std::string& reason, const std::string& detail) = 0;
   virtual const Handshake& handshake() const = 0;
 };
 
@@ -150,6 +153,9 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
   }
   void close(const std::string& reason) {
     if (auto engine = engine_.lock()) engine->close(reason);
+  }
+  void close_violation(const std::string& reason, const std::string& detail) {
+    if (auto engine = engine_.lock()) engine->close_violation(reason, detail);
   }
   void detach(const std::string& nsp);  // a socket left its namespace
 

@@ -3,6 +3,7 @@
 #include <exception>
 #include <future>
 
+#include "chorus/json/json.h"
 #include "internal.h"
 
 namespace chorus {
@@ -512,7 +513,7 @@ void ClientConnection::on_message(const engineio::Packet& packet) {
   auto r = packet.binary ? decoder_.feed_binary(packet.data) : decoder_.feed_text(packet.data);
   if (!r) {
     log(LogLevel::kDebug, "closing connection: " + r.error().message);
-    close("parse error");
+    close_violation("parse error", "invalid Socket.IO packet: " + r.error().message);
     return;
   }
   if (r.value()) handle(std::move(*r.value()));
@@ -529,7 +530,7 @@ void ClientConnection::handle(socketio::Packet packet) {
   }
   if (packet.type == PacketType::kConnect) {
     if (socket) {
-      close("forced close");  // CONNECT twice to one namespace: invalid state
+      close_violation("forced close", "CONNECT twice to " + packet.nsp);  // invalid state
       return;
     }
     connect(packet.nsp, packet.data ? std::move(*packet.data) : Value());
@@ -537,13 +538,20 @@ void ClientConnection::handle(socketio::Packet packet) {
   }
   if (!socket) {
     // A packet for a namespace this client never joined: invalid state, as the reference.
-    close("forced close");
+    close_violation("forced close", "packet for namespace " + packet.nsp + " before CONNECT");
     return;
   }
   switch (packet.type) {
     case PacketType::kEvent: {
       Array& all = packet.data->as_array();
-      std::string event = std::move(all[0].as_string());
+      // A number names the event by its JavaScript string form (42[1] reaches on("1")), as
+      // the reference's EventEmitter keys it.
+      std::string event;
+      if (all[0].is_number()) {
+        json::format_number(all[0].as_number(), event);
+      } else {
+        event = std::move(all[0].as_string());
+      }
       Args args(std::make_move_iterator(all.begin() + 1), std::make_move_iterator(all.end()));
       socket->on_packet_event(std::move(event), std::move(args), packet.id);
       return;
@@ -555,7 +563,7 @@ void ClientConnection::handle(socketio::Packet packet) {
       socket->on_close("client namespace disconnect", false);
       return;
     default:
-      close("forced close");
+      close_violation("forced close", "unexpected Socket.IO packet type from a client");
       return;
   }
 }

@@ -48,6 +48,7 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --ping-timeout MS      heartbeat timeout (default 20000)
   --connect-timeout MS   time to join a namespace (default 45000)
   --max-connections N    Engine.IO sessions at once (default 10000)
+  --body-timeout MS      time a request body may take to arrive, else 408 (default 10000)
   --transports LIST      comma-separated: polling,websocket,sse (default all three)
   --jwt-secret SECRET    require an HS256 token on every connection
   --docs-db FILE         SQLite file of the collaborative documents (default chorus-docs.db;
@@ -114,6 +115,11 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
     if (!number(n)) return false;
     if (n == 0) { error = "--max-connections must be at least 1"; return false; }
     o.max_connections = n;
+  }
+  else if (key == "body-timeout") {
+    if (!number(n)) return false;
+    if (n < 100 || n > 3'600'000) { error = "--body-timeout must be 100 to 3600000 ms"; return false; }
+    o.body_timeout_ms = static_cast<std::uint32_t>(n);
   }
   else if (key == "transports") o.transports = split(value);
   else if (key == "jwt-secret") jwt_secret = value;

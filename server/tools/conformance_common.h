@@ -1,5 +1,6 @@
 // Shared by chorus-conformance and chorus-eio-echo: the reference configuration of the
-// Socket.IO protocol test suite, the --port/--host flags, and the start-up line.
+// Socket.IO protocol test suite, the --port/--host/--body-timeout-ms flags, and the start-up
+// line.
 #pragma once
 
 #include <cstdio>
@@ -17,6 +18,8 @@ inline ServerOptions conformance_options(int argc, char** argv) {
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::strcmp(argv[i], "--port") == 0) opts.port = std::atoi(argv[++i]);
     else if (std::strcmp(argv[i], "--host") == 0) opts.host = argv[++i];
+    else if (std::strcmp(argv[i], "--body-timeout-ms") == 0)
+      opts.body_timeout_ms = static_cast<std::uint32_t>(std::atoi(argv[++i]));
   }
   opts.limits.ping_interval_ms = 300;
   opts.limits.ping_timeout_ms = 200;

@@ -66,6 +66,14 @@ void install_echo(Socket& socket) {
       self->emit("echo", args);
     }
   });
+  // Numeric event names (42[42,...]) reach the handler of their JavaScript string form.
+  for (const char* name : {"42", "1e+21"}) {
+    socket.on(name, [name](const Args& args, Ack ack) {
+      Args reply{Value(std::string("numeric ") + name)};
+      reply.insert(reply.end(), args.begin(), args.end());
+      ack(reply);
+    });
+  }
 }
 
 Value welcome_of(const Socket& socket) {

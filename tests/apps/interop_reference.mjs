@@ -114,6 +114,12 @@ function installEcho(socket) {
     if (ack) ack(...args);
     else socket.emit("echo", ...args);
   });
+  for (const name of ["42", "1e+21"]) {
+    socket.on(name, (...args) => {
+      const ack = args.pop();
+      ack(`numeric ${name}`, ...args);
+    });
+  }
 }
 
 // socket.io hands handlers a trailing ack function only when the client asked for one.

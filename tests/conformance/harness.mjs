@@ -57,8 +57,9 @@ export const SEP = "\x1e";
 
 // Starts a server: mode "conformance" (Socket.IO) or "eio-echo" (Engine.IO echo). Its stop()
 // fails when the process had died before, does not exit 0 on SIGTERM, or reported a
-// sanitizer error.
-export async function startServer(mode) {
+// sanitizer error. `bodyTimeout` (ms): request bodies must arrive whole within it
+// (--body-timeout-ms).
+export async function startServer(mode, { bodyTimeout } = {}) {
   let cmd;
   let args;
   if (IS_REFERENCE) {
@@ -69,6 +70,7 @@ export async function startServer(mode) {
     if (!cmd) throw new Error(`no Chorus binary for mode ${mode}`);
     args = ["--port", "0"];
   }
+  if (bodyTimeout !== undefined) args.push("--body-timeout-ms", String(bodyTimeout));
   const srv = await startProcess(cmd, args, { name: `server (${mode})` });
   const stop = srv.stop.bind(srv);
   srv.stop = () => stop({ graceMs: 8000, strict: true });

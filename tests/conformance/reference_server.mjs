@@ -9,6 +9,7 @@
 //     "/" or "/custom" emits "auth" with the handshake auth; "message" -> "message-back" with
 //     the same arguments; "message-with-ack" -> acknowledged with the same arguments.
 //   node reference_server.mjs --mode eio-echo [--port N] [--host H]
+//   --body-timeout-ms MS (either mode): requests must arrive whole within MS (else 408).
 //     Engine.IO server like `chorus-eio-echo`: every message, text or binary, sent back as is.
 //
 // First stdout line: "chorus: listening on http://127.0.0.1:PORT". SIGTERM exits cleanly.
@@ -34,6 +35,7 @@ function parseArgs(argv) {
     if (a === "--port") opts.port = Number(next());
     else if (a === "--host") opts.host = next();
     else if (a === "--mode") opts.mode = next();
+    else if (a === "--body-timeout-ms") opts.bodyTimeout = Number(next());
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error("bad --port");
@@ -69,7 +71,15 @@ function startEioEcho(httpServer) {
 }
 
 const opts = parseArgs(process.argv.slice(2));
-const httpServer = http.createServer();
+// --body-timeout-ms: a request must arrive whole within this time (Node answers 408), checked
+// often enough for tests; like Chorus' ServerOptions::body_timeout_ms.
+const httpServer = opts.bodyTimeout
+  ? http.createServer({
+      requestTimeout: opts.bodyTimeout,
+      headersTimeout: opts.bodyTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.floor(opts.bodyTimeout / 10)),
+    })
+  : http.createServer();
 const close = opts.mode === "conformance" ? startConformance(httpServer) : startEioEcho(httpServer);
 httpServer.listen(opts.port, opts.host, () => {
   process.stdout.write(`chorus: listening on http://${opts.host}:${httpServer.address().port}\n`);

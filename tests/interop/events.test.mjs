@@ -34,6 +34,13 @@ for (const mode of MODES) {
       assert.deepEqual(await p.next("echo"), args);
     });
 
+    test("a number as event name reaches the handler of its string form", async () => {
+      const ask = (name, ...args) => new Promise((resolve) => p.socket.emit(name, ...args, (...r) => resolve(r)));
+      assert.deepEqual(await ask(42, "x", 2), ["numeric 42", "x", 2]);
+      assert.deepEqual(await ask(1e21, "y"), ["numeric 1e+21", "y"]);
+      assert.deepEqual(await p.socket.emitWithAck("echo", "still connected"), "still connected");
+    });
+
     test("ack with a callback", async () => {
       const reply = await new Promise((resolve) => p.socket.emit("echo", "a", 2, { b: [] }, (...r) => resolve(r)));
       assert.deepEqual(reply, ["a", 2, { b: [] }]);

@@ -107,7 +107,9 @@ Status validate_payload(PacketType type, const std::optional<Value>& data) {
       if (!data->is_array()) return invalid("EVENT payload must be an array");
       if (data->as_array().empty()) return invalid("EVENT payload must not be empty");
       const Value& name = data->as_array()[0];
-      if (!name.is_string()) return invalid("event name must be a string");
+      // socket.io-parser takes a number too (an EventEmitter keys it by its string form).
+      if (name.is_number()) return Ok{};
+      if (!name.is_string()) return invalid("event name must be a string or a number");
       if (is_reserved_event(name.as_string())) {
         return invalid("event name '" + name.as_string() + "' is reserved");
       }

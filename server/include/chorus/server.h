@@ -72,6 +72,10 @@ struct ServerOptions {
   std::vector<std::string> transports = {"polling", "websocket", "sse"};
   // Outbound bytes queued for one connection before it is considered stalled.
   std::size_t max_buffered_bytes = std::size_t{4} << 20;
+  // A request body (polling POST, route) must arrive whole within this time, or the request
+  // is answered 408 with `Connection: close` and nothing in it runs. CivetWeb's own request
+  // timeout (headers, one blocked read or write) is set to the same value.
+  std::uint32_t body_timeout_ms = 10'000;
   // PEM file holding certificate and private key: serve https/wss only.
   std::string tls_certificate;
   // Plain SSE feeds: GET <feeds_path><room>[?nsp=/name&token=...] follows a room with a bare

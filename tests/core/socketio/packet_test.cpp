@@ -56,6 +56,15 @@ TEST(SocketioPacket, NamespaceWithoutCommaIsWholeRest) {
   expect_reject("2/admin[\"hello\"]");
 }
 
+TEST(SocketioPacket, NumberEventNameAccepted) {
+  // socket.io-parser accepts a number as the event name; Chorus keeps it a number here.
+  Packet p = decode_ok("2[1,\"x\"]");
+  ASSERT_TRUE(p.data && p.data->is_array());
+  EXPECT_TRUE(p.data->as_array()[0].is_number());
+  EXPECT_EQ(p.data->as_array()[0].as_number(), 1);
+  EXPECT_TRUE(decode_one("2[-1.5e300]").ok());
+}
+
 TEST(SocketioPacket, PayloadValidation) {
   expect_reject("0[]");
   expect_reject("0\"str\"");
@@ -66,8 +75,8 @@ TEST(SocketioPacket, PayloadValidation) {
   expect_reject("2");
   expect_reject("2[]");
   expect_reject("2{}");
-  expect_reject("2[1]");
   expect_reject("2[null]");
+  expect_reject("2[true]");
   expect_reject("2[[\"x\"]]");
   expect_reject("2[{\"a\":1}]");
   expect_reject("3");
