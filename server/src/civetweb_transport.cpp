@@ -18,7 +18,6 @@
 #include "chorus/engineio/server_session.h"
 #include "chorus/websocket/frame_checker.h"
 #include "internal.h"
-#include "large_stack.h"
 
 namespace chorus {
 namespace {
@@ -1562,21 +1561,17 @@ void raw_ws_ready(mg_connection* conn, void* cbdata) {
   if (holder == nullptr) return;
   (*holder)->attach(conn);
   if (route->handlers->on_open) {
-    run_on_large_stack([&] {
-      try {
-        route->handlers->on_open(*holder);
-      } catch (const std::exception& e) {
-        log(LogLevel::kError, std::string("WebSocket open handler threw: ") + e.what());
-      }
-    });
+    try {
+      route->handlers->on_open(*holder);
+    } catch (const std::exception& e) {
+      log(LogLevel::kError, std::string("WebSocket open handler threw: ") + e.what());
+    }
   }
 }
 int raw_ws_data(mg_connection* conn, int bits, char* data, std::size_t len, void*) {
   auto* holder = static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
   if (holder == nullptr) return 0;
-  int r = 0;
-  run_on_large_stack([&] { r = (*holder)->on_data(bits, std::string_view(data, len)); });
-  return r;
+  return (*holder)->on_data(bits, std::string_view(data, len));
 }
 void raw_ws_close(const mg_connection* conn, void*) {
   auto* holder = static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
@@ -1584,47 +1579,25 @@ void raw_ws_close(const mg_connection* conn, void*) {
   std::shared_ptr<RawWs> ws = std::move(*holder);
   delete holder;
   mg_set_user_connection_data(conn, nullptr);
-  run_on_large_stack([&] { ws->on_gone(); });
+  ws->on_gone();
 }
 
-// CivetWeb C callbacks: `cbdata` is the Civet instance. Each runs on the worker's large
-// stack (large_stack.h): CivetWeb's own worker stacks are 100 KiB.
-int http_cb(mg_connection* conn, void* cbdata) {
-  int r = 0;
-  run_on_large_stack([&] { r = static_cast<Civet*>(cbdata)->on_http(conn); });
-  return r;
-}
+// CivetWeb C callbacks: `cbdata` is the Civet instance. Each runs on a worker thread, whose
+// stack is CHORUS_HANDLER_STACK_BYTES (8 MiB, server/CMakeLists.txt).
+int http_cb(mg_connection* conn, void* cbdata) { return static_cast<Civet*>(cbdata)->on_http(conn); }
 int ws_connect_cb(const mg_connection* conn, void* cbdata) {
-  int r = 1;
-  run_on_large_stack([&] { r = static_cast<Civet*>(cbdata)->on_ws_connect(conn); });
-  return r;
+  return static_cast<Civet*>(cbdata)->on_ws_connect(conn);
 }
-void ws_ready_cb(mg_connection* conn, void* cbdata) {
-  run_on_large_stack([&] { static_cast<Civet*>(cbdata)->on_ws_ready(conn); });
-}
+void ws_ready_cb(mg_connection* conn, void* cbdata) { static_cast<Civet*>(cbdata)->on_ws_ready(conn); }
 int ws_data_cb(mg_connection* conn, int bits, char* data, std::size_t len, void* cbdata) {
-  int r = 0;
-  run_on_large_stack([&] { r = static_cast<Civet*>(cbdata)->on_ws_data(conn, bits, data, len); });
-  return r;
+  return static_cast<Civet*>(cbdata)->on_ws_data(conn, bits, data, len);
 }
-void ws_close_cb(const mg_connection* conn, void* cbdata) {
-  run_on_large_stack([&] { static_cast<Civet*>(cbdata)->on_ws_close(conn); });
-}
-int route_cb(mg_connection* conn, void* cbdata) {
-  int r = 0;
-  run_on_large_stack([&] { r = static_cast<Civet*>(cbdata)->on_route(conn); });
-  return r;
-}
-int feed_cb(mg_connection* conn, void* cbdata) {
-  int r = 0;
-  run_on_large_stack([&] { r = static_cast<Civet*>(cbdata)->on_feed(conn); });
-  return r;
-}
+void ws_close_cb(const mg_connection* conn, void* cbdata) { static_cast<Civet*>(cbdata)->on_ws_close(conn); }
+int route_cb(mg_connection* conn, void* cbdata) { return static_cast<Civet*>(cbdata)->on_route(conn); }
+int feed_cb(mg_connection* conn, void* cbdata) { return static_cast<Civet*>(cbdata)->on_feed(conn); }
 int sse_route_cb(mg_connection* conn, void* cbdata) {
   auto* d = static_cast<SseRouteData*>(cbdata);
-  int r = 0;
-  run_on_large_stack([&] { r = d->civet->on_sse_route(conn, d->index); });
-  return r;
+  return d->civet->on_sse_route(conn, d->index);
 }
 int begin_request_cb(mg_connection* conn) {
   return static_cast<Civet*>(mg_get_user_data(mg_get_context(conn)))->on_begin_request(conn);
@@ -1766,7 +1739,7 @@ std::size_t thread_capacity() {
 #if defined(__SANITIZE_ADDRESS__)
       constexpr std::size_t kMapsPerThread = 14;  // ASan adds shadow and fake-stack mappings
 #else
-      constexpr std::size_t kMapsPerThread = 5;  // stack + guard, large stack + guard, slack
+      constexpr std::size_t kMapsPerThread = 5;  // stack + guard, slack
 #endif
       cap = std::min<std::size_t>(cap, (maps - 4096) / kMapsPerThread);
     }
@@ -1776,12 +1749,7 @@ std::size_t thread_capacity() {
 }
 }  // namespace
 
-extern "C" int chorus_tls_compat_loaded(void);
-
 Status Civet::start() {
-  if (!server_->options.tls_certificate.empty() && chorus_tls_compat_loaded() != 1) {
-    return make_error(ErrorCode::kProtocol, "TLS compatibility library missing");
-  }
   static std::once_flag init_once;
   std::call_once(init_once, [] {
     mg_init_library(MG_FEATURES_TLS);
@@ -1819,6 +1787,7 @@ Status Civet::start() {
       // Absolute-form targets (RFC 9112 §3.2.2) naming this server's port are served as their
       // path; CivetWeb would otherwise demand its "authentication_domain" as the host.
       "enable_auth_domain_check", "no",
+      "ssi_pattern", "",  // no server-side includes: .shtml files are served as they are
       // ES modules and WebAssembly must carry their types or browsers refuse to load them.
       "extra_mime_types", ".mjs=text/javascript,.wasm=application/wasm",
   };

@@ -18,6 +18,7 @@ writeTree(base, {
   "root/logo.svg": '<svg xmlns="http://www.w3.org/2000/svg"/>',
   "root/empty/listed-file.txt": "should not be listed",
   "root/docs/index.html": "<p>docs index</p>",
+  "root/page.shtml": 'A<!--#include virtual="style.css" -->B',
   "sdk/chorus_codec.js": "export const codec = 'chorus sdk';",
   "sdk/chorus_inspector.mjs": "export default 1;",
   "sdk/chorus_inspector.wasm": Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00]),
@@ -49,6 +50,12 @@ describe("chorus-server static files", { concurrency: true }, () => {
       assert.match(r.headers["content-type"] ?? "", type, `${path}: content-type`);
       assert.ok(r.body.includes(content), `${path}: body ${JSON.stringify(r.body)}`);
     }
+  });
+
+  test("server-side includes are not run: an .shtml file is served as it is", async () => {
+    const r = await request(server, "/page.shtml");
+    assert.equal(r.status, 200);
+    assert.equal(r.body, 'A<!--#include virtual="style.css" -->B');
   });
 
   test("HEAD on a static file answers headers without a body", async () => {

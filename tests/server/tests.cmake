@@ -4,9 +4,17 @@ if(TARGET chorus_server)
   find_package(OpenSSL REQUIRED)
   file(GLOB CHORUS_SERVER_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*_test.cpp)
   add_executable(chorus_server_tests ${CHORUS_SERVER_UNIT_TESTS})
-  # OpenSSL directly too: the JWT tests build their own HMACs to check against.
-  target_link_libraries(chorus_server_tests PRIVATE chorus_server OpenSSL::Crypto GTest::gtest_main)
+  # OpenSSL directly too: the JWT tests build their own HMACs to check against, the CivetWeb
+  # takeover tests make a certificate and speak TLS.
+  target_link_libraries(chorus_server_tests PRIVATE chorus_server chorus_civetweb OpenSSL::SSL OpenSSL::Crypto
+                        GTest::gtest_main)
   gtest_discover_tests(chorus_server_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
+  # Handler stacks are set at build time, not taken from `ulimit -s` (which pthread defaults
+  # follow): 8 MiB with a 1 MiB limit too.
+  add_test(NAME CivetwebTakeover.HandlerStackIgnoresUlimit
+           COMMAND sh -c "ulimit -s 1024 && exec \"$1\" --gtest_filter=CivetwebTakeover.HandlersRunOnEightMebibyteStacks"
+                   sh $<TARGET_FILE:chorus_server_tests>)
+  set_tests_properties(CivetwebTakeover.HandlerStackIgnoresUlimit PROPERTIES LABELS unit)
 endif()
 
 # The collaboration service over the wire (tests/server/collab.test.mjs): the official
