@@ -9,8 +9,6 @@ constexpr std::uint8_t kFinBit = 0x80;
 constexpr std::uint8_t kRsvBits = 0x70;
 constexpr std::uint8_t kOpcodeBits = 0x0F;
 constexpr std::uint8_t kControlBit = 0x08;
-// RFC 6455 §5.5: control frames carry at most 125 payload bytes.
-constexpr std::size_t kMaxControlPayload = 125;
 
 bool is_known_opcode(std::uint8_t op) {
   switch (op) {

@@ -60,6 +60,11 @@ constexpr std::uint16_t kMessageTooBig = 1009;
 constexpr std::uint16_t kInternalError = 1011;
 }  // namespace close_code
 
+// RFC 6455 §5.5: control frames carry at most 125 payload bytes, so a Close reason (after the
+// 2-byte code) at most 123.
+constexpr std::size_t kMaxControlPayload = 125;
+constexpr std::size_t kMaxCloseReason = kMaxControlPayload - 2;
+
 // True when `code` may appear in a Close frame on the wire (RFC 6455 §7.4.1, §7.4.2).
 bool is_valid_close_code(std::uint16_t code);
 
