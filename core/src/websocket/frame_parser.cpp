@@ -199,7 +199,11 @@ void FrameParser::append(std::string_view chunk) {
   if (need > buffer_.capacity()) {
     std::size_t capacity = std::max(need, buffer_.capacity() * 2);
     capacity = std::min(capacity, std::max(need, limits_.max_payload));
-    buffer_.reserve(capacity);
+    // Not buffer_.reserve(): libstdc++ rounds a growing reserve up to twice the old capacity.
+    std::string grown;
+    grown.reserve(capacity);
+    grown.append(buffer_);
+    buffer_.swap(grown);
   }
   buffer_.append(chunk);
 }
