@@ -38,8 +38,8 @@ struct Event {
   bool peer_initiated = false;
 
   bool operator==(const Event& o) const {
-    return kind == o.kind && opcode == o.opcode && data == o.data && close_code == o.close_code &&
-           reason == o.reason && peer_initiated == o.peer_initiated;
+    return kind == o.kind && opcode == o.opcode && data == o.data && close_code == o.close_code && reason == o.reason &&
+           peer_initiated == o.peer_initiated;
   }
 };
 
@@ -75,7 +75,8 @@ class Reference {
       std::uint64_t length = length7;
       if (extended != 0) {
         length = 0;
-        for (std::size_t i = 0; i < extended; ++i) length = (length << 8) | static_cast<std::uint8_t>(wire[pos + 2 + i]);
+        for (std::size_t i = 0; i < extended; ++i)
+          length = (length << 8) | static_cast<std::uint8_t>(wire[pos + 2 + i]);
       }
       const std::vector<std::uint16_t> codes = header_violations(h0, length, extended);
       if (!codes.empty()) return fail(out, codes);

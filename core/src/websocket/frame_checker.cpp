@@ -106,8 +106,7 @@ FrameResult FrameChecker::begin_frame(std::uint8_t header_byte, std::uint64_t le
                 "message exceeds " + std::to_string(limits_.max_ws_fragments) + " fragments");
   }
   if (length > limits_.max_payload - message_bytes_) {
-    return fail(close_code::kMessageTooBig,
-                "message exceeds " + std::to_string(limits_.max_payload) + " bytes");
+    return fail(close_code::kMessageTooBig, "message exceeds " + std::to_string(limits_.max_payload) + " bytes");
   }
   ++fragments_;
   message_bytes_ += length;

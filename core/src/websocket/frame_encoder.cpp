@@ -7,7 +7,9 @@
 namespace chorus::websocket {
 namespace {
 
-bool is_control(Opcode opcode) { return (static_cast<std::uint8_t>(opcode) & 0x08) != 0; }
+bool is_control(Opcode opcode) {
+  return (static_cast<std::uint8_t>(opcode) & 0x08) != 0;
+}
 
 bool is_known(Opcode opcode) {
   switch (opcode) {

@@ -82,8 +82,8 @@ struct Event {
   bool peer_initiated = false;
 
   bool operator==(const Event& o) const {
-    return kind == o.kind && opcode == o.opcode && data == o.data && close_code == o.close_code &&
-           reason == o.reason && peer_initiated == o.peer_initiated;
+    return kind == o.kind && opcode == o.opcode && data == o.data && close_code == o.close_code && reason == o.reason &&
+           peer_initiated == o.peer_initiated;
   }
 };
 
@@ -97,8 +97,12 @@ Event copy(const FrameEvent& e) {
   return Event{e.kind, e.opcode, std::string(e.data), e.close_code, std::string(e.reason), e.peer_initiated};
 }
 
-Event message(Opcode op, std::string data) { return Event{Kind::kMessage, op, std::move(data), 0, {}, false}; }
-Event control(Kind kind, Opcode op, std::string data) { return Event{kind, op, std::move(data), 0, {}, false}; }
+Event message(Opcode op, std::string data) {
+  return Event{Kind::kMessage, op, std::move(data), 0, {}, false};
+}
+Event control(Kind kind, Opcode op, std::string data) {
+  return Event{kind, op, std::move(data), 0, {}, false};
+}
 
 // Feeds `bytes` in the given piece sizes (the last piece takes the rest) and collects every
 // event but kIgnore.
@@ -166,8 +170,8 @@ TEST(FrameParserTest, DeliversTextAndBinaryMessages) {
   const std::string binary("\x00\xFF\xC0\x80", 4);
   const std::string bytes = client_frame(header(Opcode::kText), "hello") +
                             client_frame(header(Opcode::kBinary), binary) + client_frame(header(Opcode::kText), "");
-  expect_any_chunking(bytes, {message(Opcode::kText, "hello"), message(Opcode::kBinary, binary),
-                              message(Opcode::kText, "")});
+  expect_any_chunking(bytes,
+                      {message(Opcode::kText, "hello"), message(Opcode::kBinary, binary), message(Opcode::kText, "")});
 }
 
 TEST(FrameParserTest, PayloadSizesAtEachLengthForm) {
@@ -223,17 +227,16 @@ TEST(FrameParserTest, EmptyInputAndPartialHeadersReportNothing) {
 // ---- Fragmentation and control frames (RFC 6455 §5.4, §5.5) ----
 
 TEST(FrameParserTest, ReassemblesFragmentsWithControlFramesBetween) {
-  const std::string bytes = client_frame(header(Opcode::kText, false), "Hel") + client_frame(header(Opcode::kPing), "p1") +
-                            client_frame(header(Opcode::kContinuation, false), "lo, ") +
-                            client_frame(header(Opcode::kPong), "") +
-                            client_frame(header(Opcode::kContinuation, false), "") +
-                            client_frame(header(Opcode::kPing), std::string(125, 'p')) +
-                            client_frame(header(Opcode::kContinuation), "world") +
-                            client_frame(header(Opcode::kBinary), "next");
-  const std::vector<Event> expected = {
-      control(Kind::kPing, Opcode::kPing, "p1"), control(Kind::kPong, Opcode::kPong, ""),
-      control(Kind::kPing, Opcode::kPing, std::string(125, 'p')), message(Opcode::kText, "Hello, world"),
-      message(Opcode::kBinary, "next")};
+  const std::string bytes =
+      client_frame(header(Opcode::kText, false), "Hel") + client_frame(header(Opcode::kPing), "p1") +
+      client_frame(header(Opcode::kContinuation, false), "lo, ") + client_frame(header(Opcode::kPong), "") +
+      client_frame(header(Opcode::kContinuation, false), "") +
+      client_frame(header(Opcode::kPing), std::string(125, 'p')) +
+      client_frame(header(Opcode::kContinuation), "world") + client_frame(header(Opcode::kBinary), "next");
+  const std::vector<Event> expected = {control(Kind::kPing, Opcode::kPing, "p1"),
+                                       control(Kind::kPong, Opcode::kPong, ""),
+                                       control(Kind::kPing, Opcode::kPing, std::string(125, 'p')),
+                                       message(Opcode::kText, "Hello, world"), message(Opcode::kBinary, "next")};
   expect_any_chunking(bytes, expected);
 }
 
@@ -241,11 +244,16 @@ TEST(FrameParserTest, ReassemblesFragmentsWithControlFramesBetween) {
 TEST(FrameParserTest, EverySplitIntoThreePiecesGivesTheSameEvents) {
   const std::string bytes = client_frame(header(Opcode::kText, false), "ab\xE2\x82") +
                             client_frame(header(Opcode::kPing), "!") +
-                            client_frame(header(Opcode::kContinuation), "\xAC" "cd", Key{5, 6, 7, 8}) +
+                            client_frame(header(Opcode::kContinuation),
+                                         "\xAC"
+                                         "cd",
+                                         Key{5, 6, 7, 8}) +
                             client_frame(header(Opcode::kBinary), std::string(130, 'z')) +
                             client_frame(header(Opcode::kClose), close_body(1000, "bye"));
   const std::vector<Event> expected = {control(Kind::kPing, Opcode::kPing, "!"),
-                                       message(Opcode::kText, "ab\xE2\x82\xAC" "cd"),
+                                       message(Opcode::kText,
+                                               "ab\xE2\x82\xAC"
+                                               "cd"),
                                        message(Opcode::kBinary, std::string(130, 'z')),
                                        close_by_peer(1000, close_body(1000, "bye"))};
   ASSERT_EQ(parse_whole(bytes), expected);
@@ -271,8 +279,12 @@ TEST(FrameParserTest, HeaderRulesFailBeforeThePayload) {
     const char* reason;
   };
   const Case cases[] = {
-      {0xC1, 5, "reserved bits set"},   {0xA1, 5, "reserved bits set"}, {0x91, 5, "reserved bits set"},
-      {0x83, 5, "reserved opcode"},     {0x0F, 5, "reserved opcode"},   {0x09, 5, "fragmented control frame"},
+      {0xC1, 5, "reserved bits set"},
+      {0xA1, 5, "reserved bits set"},
+      {0x91, 5, "reserved bits set"},
+      {0x83, 5, "reserved opcode"},
+      {0x0F, 5, "reserved opcode"},
+      {0x09, 5, "fragmented control frame"},
       {0x88, 126, "control frame payload over 125 bytes"},
   };
   for (const Case& c : cases) {
@@ -508,9 +520,8 @@ TEST(FrameParserTest, CloseInsideAFragmentedMessageDropsTheMessage) {
 }
 
 TEST(FrameParserTest, FailureReasonsFitACloseFrame) {
-  for (const std::string& bytes :
-       {std::string("\x82") + length_field(std::uint64_t{1} << 62), std::string("\x81\x05"),
-        client_frame(0x81, "\xFF"), client_frame(0x88, close_body(1000, "\xC0"))}) {
+  for (const std::string& bytes : {std::string("\x82") + length_field(std::uint64_t{1} << 62), std::string("\x81\x05"),
+                                   client_frame(0x81, "\xFF"), client_frame(0x88, close_body(1000, "\xC0"))}) {
     const std::vector<Event> events = parse_whole(bytes);
     ASSERT_EQ(events.size(), 1u);
     EXPECT_EQ(events[0].kind, Kind::kClose);
@@ -524,8 +535,8 @@ TEST(FrameParserTest, FailureReasonsFitACloseFrame) {
 TEST(FrameParserTest, AgreesWithTheFrameChecker) {
   std::mt19937 rng(42);
   const std::uint8_t headers[] = {0x01, 0x81, 0x02, 0x82, 0x00, 0x80, 0x89, 0x8A, 0x88, 0xC1, 0x83, 0x09};
-  const std::string payloads[] = {"", "a", "\xE2\x82", "\xAC", "\xFF", std::string(3, 'x'), close_body(1000),
-                                  close_body(1005)};
+  const std::string payloads[] = {
+      "", "a", "\xE2\x82", "\xAC", "\xFF", std::string(3, 'x'), close_body(1000), close_body(1005)};
   for (int run = 0; run < 2'000; ++run) {
     const Limits limits = small_limits(rng() % 12, 1 + rng() % 4);
     FrameChecker checker(limits);

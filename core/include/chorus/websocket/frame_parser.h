@@ -118,7 +118,7 @@ class FrameParser {
   std::size_t mask_offset_ = 0;
   std::array<char, kMaxControlPayload> control_payload_{};
   std::size_t control_size_ = 0;
-  std::string buffer_;  // a message spanning frames or feed() calls
+  std::string buffer_;           // a message spanning frames or feed() calls
   bool release_buffer_ = false;  // buffer_ was delivered: empty it at the next feed()
   std::string close_reason_;
 };
