@@ -146,14 +146,14 @@ FrameResult FrameChecker::control_frame(std::string_view payload) {
   if (closed_) return ignored();
   FrameResult r;
   r.opcode = static_cast<Opcode>(frame_opcode_);
+  // Ping and pong leave `data` to the caller (on_frame copies it; FrameParser keeps its own
+  // copy), so the streaming path allocates nothing per control frame.
   if (r.opcode == Opcode::kPing) {
     r.kind = FrameResult::Kind::kPing;  // §5.5.2: the Pong echoes the Ping's payload
-    r.data.assign(payload);
     return r;
   }
   if (r.opcode == Opcode::kPong) {
     r.kind = FrameResult::Kind::kPong;
-    r.data.assign(payload);
     return r;
   }
   // Close, §5.5.1: a body, if present, starts with a 2-byte big-endian status code.
@@ -178,7 +178,11 @@ FrameResult FrameChecker::control_frame(std::string_view payload) {
 FrameResult FrameChecker::on_frame(std::uint8_t header_byte, std::string_view payload) {
   FrameResult r = begin_frame(header_byte, payload.size());
   if (r.kind != FrameResult::Kind::kNone) return r;
-  if ((frame_opcode_ & kControlBit) != 0) return control_frame(payload);
+  if ((frame_opcode_ & kControlBit) != 0) {
+    r = control_frame(payload);
+    if (r.kind == FrameResult::Kind::kPing || r.kind == FrameResult::Kind::kPong) r.data.assign(payload);
+    return r;
+  }
   r = data(payload);
   if (r.kind != FrameResult::Kind::kNone) return r;
   buffer_.append(payload);

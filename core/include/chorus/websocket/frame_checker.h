@@ -105,7 +105,8 @@ class FrameChecker {
   // Each call returns kClose on a violation (the checker is then closed), kIgnore once
   // closed, kNone otherwise, except: end_data_frame() returns kMessage (with `opcode` set and
   // `data` empty) when the frame completes a message, and control_frame() returns what
-  // on_frame() would for that frame.
+  // on_frame() would for that frame, except that a ping's or pong's `data` is left empty
+  // (the caller holds the payload).
 
   // `length` is the declared payload length: a data frame that would take its message past
   // max_payload fails here (1009), before any of its payload arrives.
