@@ -13,6 +13,8 @@ Input formats (see the header comment of each <target>_fuzz.cpp):
     messages split on the separator; 'B' prefix = binary message.
   frame_checker: max_payload byte (* 3, 0xFF = default), fragments byte (1 + low nibble,
     bit 7 = default), then frames: header byte, length byte, payload.
+  frame_parser: the same two bytes, a chunking seed byte, then raw client bytes (masked
+    RFC 6455 frames).
 """
 import os
 import shutil
@@ -300,6 +302,72 @@ def frame_checker():
     }
 
 
+def frame_parser():
+    def length_field(n, form=None, masked=True):
+        m = 0x80 if masked else 0
+        if form is None:
+            form = 7 if n <= 125 else 16 if n <= 0xFFFF else 64
+        if form == 7:
+            return bytes([m | n])
+        if form == 16:
+            return bytes([m | 126]) + n.to_bytes(2, "big")
+        return bytes([m | 127]) + n.to_bytes(8, "big")
+
+    def frame(header, payload=b"", key=b"\0\0\0\0", form=None):
+        masked = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+        return bytes([header]) + length_field(len(payload), form) + key + masked
+
+    def seed(*frames, payload=0xFF, fragments=0x80, chunks=0x00):
+        return bytes([payload, fragments, chunks]) + b"".join(frames)
+
+    def close(code, reason=b""):
+        return frame(0x88, code.to_bytes(2, "big") + reason)
+
+    key = b"\x37\xfa\x21\x3d"
+    return {
+        "text": seed(frame(0x81, b"hello"), frame(0x81)),
+        "text_masked": seed(frame(0x81, b"hello, masked world", key), chunks=0x05),
+        "binary": seed(frame(0x82, b"\x00\xff\xfe", key)),
+        "fragmented": seed(frame(0x01, b"hel"), frame(0x00, b"l", key), frame(0x80, b"o")),
+        "interleaved_control": seed(frame(0x02, b"ab"), frame(0x89, b"p"), frame(0x00, b"cd"),
+                                    frame(0x8A), frame(0x80, b"ef"), chunks=0x81),
+        "len_125": seed(frame(0x82, b"x" * 125)),
+        "len_126": seed(frame(0x82, b"x" * 126, key)),
+        "len_65535": seed(frame(0x82, b"y" * 65535)[:300], chunks=0x83),
+        "len_65536": seed(frame(0x82, b"y" * 65536)[:300]),
+        "len_16_not_shortest": seed(frame(0x81, b"a" * 125, form=16)),
+        "len_64_not_shortest": seed(frame(0x81, b"a" * 200, form=64)),
+        "len_64_top_bit": seed(b"\x82" + length_field(1 << 63, 64)),
+        "len_2gib": seed(b"\x82" + length_field(2 << 30) + key),
+        "len_past_limit": seed(b"\x82" + length_field(1000001)),
+        "unmasked": seed(b"\x81" + length_field(5, masked=False) + b"hello"),
+        "ping_125": seed(frame(0x89, b"p" * 125)),
+        "ping_126": seed(frame(0x89, b"p" * 126)),
+        "ping_fragmented": seed(frame(0x09, b"p")),
+        "rsv1": seed(frame(0xC1, b"a")),
+        "reserved_opcode": seed(frame(0x83)),
+        "continuation_first": seed(frame(0x80, b"a")),
+        "data_during_fragments": seed(frame(0x01, b"a"), frame(0x81, b"b")),
+        "close_normal": seed(close(1000, b"bye"), frame(0x81, b"late")),
+        "close_empty": seed(frame(0x88)),
+        "close_one_byte": seed(frame(0x88, b"\x03")),
+        "close_1005": seed(close(1005)),
+        "close_reason_bad_utf8": seed(close(1000, b"\xff")),
+        "close_reason_123": seed(close(4999, b"r" * 123)),
+        "close_in_fragments": seed(frame(0x01, b"ab"), close(1001)),
+        "utf8_split": seed(frame(0x01, b"\xe2\x82"), frame(0x80, b"\xac"), chunks=0x01),
+        "utf8_fail_fast": seed(frame(0x01, b"\xe0\x80"), frame(0x80, b"\x80")),
+        "utf8_truncated": seed(frame(0x81, b"\xe2\x82")),
+        "payload_at_limit": seed(frame(0x01, b"abc"), frame(0x80, b"def"), payload=2),
+        "payload_past_limit": seed(frame(0x01, b"abc"), frame(0x80, b"defg"), payload=2),
+        "fragments_at_limit": seed(frame(0x01, b"a"), frame(0x00, b"b"), frame(0x80, b"c"), fragments=0x02),
+        "fragments_past_limit": seed(frame(0x01, b"a"), frame(0x00, b"b"), frame(0x00, b"c"),
+                                     frame(0x80, b"d"), fragments=0x02),
+        "truncated_header": seed(b"\x81\xfe\x01"),
+        "truncated_payload": seed(frame(0x81, b"hello")[:-2]),
+    }
+
+
 TARGETS = {
     "json_parse": json_parse,
     "base64": base64,
@@ -308,6 +376,7 @@ TARGETS = {
     "engineio_payload": engineio_payload,
     "socketio_decoder": socketio_decoder,
     "frame_checker": frame_checker,
+    "frame_parser": frame_parser,
 }
 
 

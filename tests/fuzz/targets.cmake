@@ -8,5 +8,6 @@ set(CHORUS_FUZZ_TARGETS
   engineio_payload
   socketio_decoder
   frame_checker
+  frame_parser
   collab_update
 )

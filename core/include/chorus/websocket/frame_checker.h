@@ -20,6 +20,10 @@
 //    Limits::max_ws_fragments frames                           -> 1009
 // After a kClose result the checker stays closed: further frames yield kIgnore.
 //
+// The same rules also run frame by frame while a frame's bytes are still arriving (the
+// streaming calls below): FrameParser (frame_parser.h) drives them from raw socket bytes, so
+// both paths share one implementation of every rule.
+//
 // Thread-safety: one FrameChecker per connection, used by one thread at a time.
 #pragma once
 
@@ -27,6 +31,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "chorus/limits.h"
 #include "chorus/utf8.h"
@@ -54,6 +59,11 @@ constexpr std::uint16_t kPolicyViolation = 1008;
 constexpr std::uint16_t kMessageTooBig = 1009;
 constexpr std::uint16_t kInternalError = 1011;
 }  // namespace close_code
+
+// RFC 6455 §5.5: control frames carry at most 125 payload bytes, so a Close reason (after the
+// 2-byte code) at most 123.
+constexpr std::size_t kMaxControlPayload = 125;
+constexpr std::size_t kMaxCloseReason = kMaxControlPayload - 2;
 
 // True when `code` may appear in a Close frame on the wire (RFC 6455 §7.4.1, §7.4.2).
 bool is_valid_close_code(std::uint16_t code);
@@ -87,10 +97,36 @@ class FrameChecker {
   // checked before a fragment is appended, so the checker never buffers past max_payload.
   FrameResult on_frame(std::uint8_t header_byte, std::string_view payload);
 
+  // ---- Streaming use: the rules above, applied as a frame arrives, buffering nothing. ----
+  // Per frame: begin_frame() as soon as the header's payload length is known; then, for a
+  // data frame, data() for each piece of its payload (any split) and end_data_frame() after
+  // the last piece; for a control frame, control_frame() with its whole payload (begin_frame
+  // has bounded it to 125 bytes). The caller keeps the payload bytes.
+  // Each call returns kClose on a violation (the checker is then closed), kIgnore once
+  // closed, kNone otherwise, except: end_data_frame() returns kMessage (with `opcode` set and
+  // `data` empty) when the frame completes a message, and control_frame() returns what
+  // on_frame() would for that frame, except that a ping's or pong's `data` is left empty
+  // (the caller holds the payload).
+
+  // `length` is the declared payload length: a data frame that would take its message past
+  // max_payload fails here (1009), before any of its payload arrives.
+  FrameResult begin_frame(std::uint8_t header_byte, std::uint64_t length);
+  // A piece of the current data frame's payload, unmasked: checks UTF-8 as it comes (1007).
+  FrameResult data(std::string_view chunk);
+  FrameResult end_data_frame();
+  FrameResult control_frame(std::string_view payload);
+
+  // Fails the connection for a violation the caller found (e.g. in the framing): the checker
+  // closes and the kClose result carries `code` (one valid on the wire) and `reason`.
+  FrameResult close(std::uint16_t code, std::string reason) { return fail(code, std::move(reason)); }
+
   bool closed() const { return closed_; }
-  // Bytes of the fragmented message buffered so far; never above Limits::max_payload, and 0
-  // once closed.
+  // Bytes of the fragmented message buffered so far by on_frame(); never above
+  // Limits::max_payload, and 0 once closed.
   std::size_t buffered_bytes() const { return buffer_.size(); }
+  // Payload bytes accepted so far into the message in progress (either API), counting the
+  // declared length of a frame begun; never above Limits::max_payload.
+  std::uint64_t message_bytes() const { return message_bytes_; }
 
  private:
   FrameResult fail(std::uint16_t code, std::string reason);
@@ -100,7 +136,11 @@ class FrameChecker {
   bool closed_ = false;
   Opcode message_opcode_ = Opcode::kText;
   std::uint32_t fragments_ = 0;
-  std::string buffer_;
+  std::uint64_t message_bytes_ = 0;
+  // The frame begun by begin_frame().
+  std::uint8_t frame_opcode_ = 0;
+  bool frame_fin_ = false;
+  std::string buffer_;  // on_frame() only
   utf8::Validator utf8_;
 };
 
