@@ -44,8 +44,9 @@ void check_rules(const sio::Packet& packet, const chorus::fuzz::ValueStats& stat
     case sio::PacketType::kEvent:
     case sio::PacketType::kBinaryEvent:
       CHORUS_FUZZ_CHECK(data && data->is_array() && data->size() > 0);
-      CHORUS_FUZZ_CHECK((*data)[0].is_string());
-      CHORUS_FUZZ_CHECK(!sio::is_reserved_event((*data)[0].as_string()));
+      // The event name is a string, or a number as socket.io-parser accepts it.
+      CHORUS_FUZZ_CHECK((*data)[0].is_string() || (*data)[0].is_number());
+      CHORUS_FUZZ_CHECK(!(*data)[0].is_string() || !sio::is_reserved_event((*data)[0].as_string()));
       break;
     case sio::PacketType::kAck:
     case sio::PacketType::kBinaryAck:
