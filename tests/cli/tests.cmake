@@ -4,13 +4,13 @@
 # made with the openssl CLI), JWT login and the routes beside realtime.
 #
 #  cli_<file> (label "cli"): tests/cli/<file>.test.mjs; CHORUS_SERVER_BIN names the binary.
-find_program(CHORUS_NODE node)
-find_program(CHORUS_OPENSSL openssl)
-if(NOT CHORUS_NODE OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/socket.io-client/package.json
-   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/eventsource/package.json
-   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/ws/package.json)
-  message(WARNING "cli: node or node_modules/{socket.io-client,eventsource,ws} missing (run npm ci): tests not added")
+if(NOT CHORUS_NODE_TESTS)
   return()
+endif()
+chorus_require_node(cli socket.io-client eventsource ws)
+find_program(CHORUS_OPENSSL openssl)
+if(NOT CHORUS_OPENSSL)
+  message(FATAL_ERROR "cli tests: the openssl command (for a test certificate) not found: run toolchains/setup.sh")
 endif()
 
 if(TARGET chorus-server)
@@ -18,10 +18,6 @@ if(TARGET chorus-server)
   list(SORT _chorus_cli_files)
   foreach(_file IN LISTS _chorus_cli_files)
     get_filename_component(_name ${_file} NAME_WE)  # args.test.mjs -> args
-    if(_name STREQUAL "tls" AND NOT CHORUS_OPENSSL)
-      message(WARNING "cli: openssl not found: cli_tls not added")
-      continue()
-    endif()
     add_test(NAME cli_${_name}
              COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_file}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
