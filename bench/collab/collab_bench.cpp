@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "chorus/collab/doc.h"
+#include "command_line.h"
 #include "core/collab/trace_reader.h"
 #include "core/collab/trace_replay.h"
 
@@ -49,9 +50,17 @@ int fail(const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return fail("usage: collab_bench TRACES_DIR [RUNS]");
-  std::string dir = argv[1];
-  int runs = argc > 2 ? std::atoi(argv[2]) : 5;
+  std::vector<std::string> args;
+  int runs = 5;
+  chorus::tools::CommandLine("collab_bench",
+                             "usage: collab_bench [--runs N] TRACES_DIR\n\n"
+                             "Replays the automerge-paper trace from TRACES_DIR; one JSON line per run.\n\n"
+                             "  --runs N   runs (default 5)\n"
+                             "  --help     this text\n")
+      .number("--runs", &runs, 1, 1000)
+      .positional(&args, 1, 1)
+      .parse(argc, argv);
+  std::string dir = args[0];
 
   std::string json;
   trace::FlatTrace paper;

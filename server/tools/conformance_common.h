@@ -1,23 +1,34 @@
 // Shared by chorus-conformance and chorus-eio-echo: the reference configuration of the
-// Socket.IO protocol test suite, the --port/--host flags, and the start-up line.
+// Socket.IO protocol test suite, the command line (--port, --host, --path, --help), and the
+// start-up line.
 #pragma once
 
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
+#include <string>
 
 #include "chorus/server.h"
+#include "command_line.h"
 
 namespace chorus::tools {
 
 // pingInterval 300, pingTimeout 200, maxPayload 1000000, connectTimeout 1000, CORS "*".
-inline ServerOptions conformance_options(int argc, char** argv) {
+// `default_path` is the Engine.IO endpoint unless --path says otherwise: "/socket.io/" for
+// the Socket.IO server, "/engine.io/" for the bare Engine.IO one (the npm packages' defaults).
+inline ServerOptions conformance_options(int argc, char** argv, const char* program, const char* summary,
+                                         const char* default_path) {
   ServerOptions opts;
   opts.port = 3000;
-  for (int i = 1; i + 1 < argc; ++i) {
-    if (std::strcmp(argv[i], "--port") == 0) opts.port = std::atoi(argv[++i]);
-    else if (std::strcmp(argv[i], "--host") == 0) opts.host = argv[++i];
-  }
+  opts.path = default_path;
+  std::string usage = std::string("usage: ") + program + " [options]\n\n" + summary +
+                      "\n\n"
+                      "  --host ADDR   listen address (default 127.0.0.1)\n"
+                      "  --port N      listen port (default 3000; 0 picks a free one)\n"
+                      "  --path PATH   Engine.IO endpoint (default " + default_path + ")\n"
+                      "  --help        this text\n";
+  CommandLine cl(program, usage);
+  cl.text("--host", &opts.host).number("--port", &opts.port, 0, 65535).text("--path", &opts.path);
+  cl.parse(argc, argv);
+  if (opts.path.front() != '/') cl.fail("--path must start with '/'");
   opts.limits.ping_interval_ms = 300;
   opts.limits.ping_timeout_ms = 200;
   opts.limits.max_payload = 1'000'000;
@@ -28,7 +39,7 @@ inline ServerOptions conformance_options(int argc, char** argv) {
   return opts;
 }
 
-// Starts, prints `chorus: listening on http://HOST:PORT`, runs until SIGINT/SIGTERM.
+// Starts, prints `chorus: listening on http://HOST:PORT/PATH/`, runs until SIGINT/SIGTERM.
 inline int run_until_signal(Server& server, const char* program) {
   stop_on_signals(server);
   Status started = server.start();
@@ -36,7 +47,8 @@ inline int run_until_signal(Server& server, const char* program) {
     std::fprintf(stderr, "%s: %s\n", program, started.error().message.c_str());
     return 1;
   }
-  std::printf("chorus: listening on http://%s:%d\n", server.options().host.c_str(), server.port());
+  std::printf("chorus: listening on http://%s:%d%s\n", server.options().host.c_str(), server.port(),
+              server.options().path.c_str());
   std::fflush(stdout);
   return server.run() ? 0 : 1;
 }

@@ -3,7 +3,8 @@
 # flags, --config files, exit codes, signals, static files, TLS (a self-signed certificate
 # made with the openssl CLI), JWT login and the routes beside realtime.
 #
-#  cli_<file> (label "cli"): tests/cli/<file>.test.mjs; CHORUS_SERVER_BIN names the binary.
+#  cli_<file> (label "cli"): tests/cli/<file>.test.mjs; CHORUS_SERVER_BIN names the binary,
+#    CHORUS_PROGRAMS the other programs (':'-separated) whose command lines cli_programs checks.
 if(NOT CHORUS_NODE_TESTS)
   return()
 endif()
@@ -14,6 +15,15 @@ if(NOT CHORUS_OPENSSL)
 endif()
 
 if(TARGET chorus-server)
+  # programs.test.mjs checks every program's --help and flag errors.
+  set(_chorus_programs)
+  foreach(_target IN ITEMS chorus-eio-echo chorus-conformance chorus-routes-app chorus-interop-app
+                           chorus-bench-server chorus-loadgen collab_bench)
+    if(TARGET ${_target})
+      list(APPEND _chorus_programs "$<TARGET_FILE:${_target}>")
+    endif()
+  endforeach()
+  list(JOIN _chorus_programs ":" _chorus_programs)
   file(GLOB _chorus_cli_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
   list(SORT _chorus_cli_files)
   foreach(_file IN LISTS _chorus_cli_files)
@@ -22,6 +32,7 @@ if(TARGET chorus-server)
              COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_file}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
     set_tests_properties(cli_${_name} PROPERTIES
-      LABELS "cli" TIMEOUT 60 ENVIRONMENT "CHORUS_SERVER_BIN=$<TARGET_FILE:chorus-server>")
+      LABELS "cli" TIMEOUT 60
+      ENVIRONMENT "CHORUS_SERVER_BIN=$<TARGET_FILE:chorus-server>;CHORUS_PROGRAMS=${_chorus_programs}")
   endforeach()
 endif()

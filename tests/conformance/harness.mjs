@@ -7,7 +7,8 @@
 //    (`chorus-conformance`, `chorus-eio-echo`); with neither set, the reference is used and
 //    a note is printed.
 // Every server is started with `--port 0`; its first stdout line
-// "chorus: listening on http://HOST:PORT" gives the port. `stop()` sends SIGTERM and fails
+// "chorus: listening on http://HOST:PORT/PATH/" gives the port and the Engine.IO path
+// (/socket.io/ for the Socket.IO server, /engine.io/ for the Engine.IO echo server). `stop()` sends SIGTERM and fails
 // when the process had died before or does not exit cleanly.
 //
 // Helpers: raw HTTP (long-polling), a `ws` client with a message queue, and a raw TCP
@@ -17,7 +18,6 @@
 //   CHORUS_TARGET=reference node --test tests/conformance/
 //   CHORUS_CONFORMANCE_BIN=build/debug/server/chorus-conformance \
 //   CHORUS_EIO_ECHO_BIN=build/debug/server/chorus-eio-echo node --test tests/conformance/
-// CHORUS_EIO_PATH overrides the echo server's Engine.IO path (default: detected).
 import { spawn } from "node:child_process";
 import crypto from "node:crypto";
 import http from "node:http";
@@ -159,6 +159,9 @@ class ServerProcess {
   }
 }
 
+// The Engine.IO endpoint of each mode, as announced on the listening line.
+export const ENGINE_PATHS = { conformance: "/socket.io/", "eio-echo": "/engine.io/" };
+
 // Starts a server: mode "conformance" (Socket.IO) or "eio-echo" (Engine.IO echo).
 export async function startServer(mode) {
   let cmd;
@@ -194,32 +197,21 @@ export async function startServer(mode) {
     20000,
     `the listening line of ${cmd}`,
   );
-  const m = /^chorus: listening on http:\/\/([^/:]+|\[[^\]]+\]):(\d+)\/?\s*$/.exec(line);
+  const m = /^chorus: listening on http:\/\/([^/:]+|\[[^\]]+\]):(\d+)(\/\S*)\s*$/.exec(line);
   if (!m) {
     proc.kill("SIGKILL");
     throw new Error(`unexpected first line from ${cmd}: ${JSON.stringify(line)}`);
   }
   srv.host = m[1] === "0.0.0.0" ? "127.0.0.1" : m[1];
   srv.port = Number(m[2]);
-  srv.path = "/socket.io/";
-  if (mode === "eio-echo") srv.path = await detectEnginePath(srv);
-  return srv;
-}
-
-// The Engine.IO endpoint of the echo server: CHORUS_EIO_PATH, else /socket.io/ or
-// /engine.io/, whichever answers a handshake.
-async function detectEnginePath(srv) {
-  if (env.CHORUS_EIO_PATH) return env.CHORUS_EIO_PATH;
-  for (const p of ["/socket.io/", "/engine.io/"]) {
-    const res = await request(srv, { path: `${p}?EIO=4&transport=polling` });
-    if (res.status === 200 && res.text.startsWith("0{")) {
-      // Close the probe session so it does not linger.
-      const sid = JSON.parse(res.text.slice(1)).sid;
-      await request(srv, { method: "POST", path: `${p}?EIO=4&transport=polling&sid=${sid}`, body: "1" });
-      return p;
-    }
+  srv.path = m[3];
+  // Each server on its package's default path: socket.io's /socket.io/, engine.io's /engine.io/.
+  const expected = ENGINE_PATHS[mode];
+  if (srv.path !== expected) {
+    proc.kill("SIGKILL");
+    throw new Error(`${cmd} serves ${srv.path}, expected the default ${expected}`);
   }
-  throw new Error("the echo server answers Engine.IO handshakes on neither /socket.io/ nor /engine.io/");
+  return srv;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -2,16 +2,17 @@
 // configured exactly like the two Chorus test executables, so that every conformance test
 // can also run against the reference implementation (which proves the test itself right).
 //
-//   node reference_server.mjs --mode conformance [--port N] [--host H]
+//   node reference_server.mjs --mode conformance [--port N] [--host H] [--path P]
 //     Socket.IO server like `chorus-conformance` (the reference configuration of the
 //     Socket.IO protocol test suite): pingInterval 300, pingTimeout 200, maxPayload 1e6,
 //     connectTimeout 1000, CORS for any origin (reflected, with credentials); on connection to
 //     "/" or "/custom" emits "auth" with the handshake auth; "message" -> "message-back" with
 //     the same arguments; "message-with-ack" -> acknowledged with the same arguments.
-//   node reference_server.mjs --mode eio-echo [--port N] [--host H]
-//     Engine.IO server like `chorus-eio-echo`: every message, text or binary, sent back as is.
+//   node reference_server.mjs --mode eio-echo [--port N] [--host H] [--path P]
+//     Engine.IO server like `chorus-eio-echo`: every message, text or binary, sent back as is,
+//     on the engine.io package's default path /engine.io/.
 //
-// First stdout line: "chorus: listening on http://127.0.0.1:PORT". SIGTERM exits cleanly.
+// First stdout line: "chorus: listening on http://127.0.0.1:PORT/PATH/". SIGTERM exits cleanly.
 import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -34,6 +35,7 @@ function parseArgs(argv) {
     if (a === "--port") opts.port = Number(next());
     else if (a === "--host") opts.host = next();
     else if (a === "--mode") opts.mode = next();
+    else if (a === "--path") opts.path = next();
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error("bad --port");
@@ -46,7 +48,7 @@ const TIMINGS = { pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6 };
 const CORS = { origin: "*" };
 
 function startConformance(httpServer) {
-  const io = new SocketIoServer(httpServer, { ...TIMINGS, connectTimeout: 1000, cors: CORS });
+  const io = new SocketIoServer(httpServer, { ...TIMINGS, path: opts.path ?? "/socket.io/", connectTimeout: 1000, cors: CORS });
   const onConnection = (socket) => {
     socket.emit("auth", socket.handshake.auth);
     socket.on("message", (...args) => socket.emit("message-back", ...args));
@@ -61,7 +63,7 @@ function startConformance(httpServer) {
 }
 
 function startEioEcho(httpServer) {
-  const eio = engine.attach(httpServer, { ...TIMINGS, path: "/socket.io/", cors: CORS });
+  const eio = engine.attach(httpServer, { ...TIMINGS, path: opts.path ?? "/engine.io/", cors: CORS });
   eio.on("connection", (socket) => {
     socket.on("message", (data) => socket.send(data));
   });
@@ -72,7 +74,8 @@ const opts = parseArgs(process.argv.slice(2));
 const httpServer = http.createServer();
 const close = opts.mode === "conformance" ? startConformance(httpServer) : startEioEcho(httpServer);
 httpServer.listen(opts.port, opts.host, () => {
-  process.stdout.write(`chorus: listening on http://${opts.host}:${httpServer.address().port}\n`);
+  const enginePath = opts.path ?? (opts.mode === "conformance" ? "/socket.io/" : "/engine.io/");
+  process.stdout.write(`chorus: listening on http://${opts.host}:${httpServer.address().port}${enginePath}\n`);
 });
 
 let stopping = false;
