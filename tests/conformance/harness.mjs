@@ -211,7 +211,19 @@ export async function startServer(mode) {
     proc.kill("SIGKILL");
     throw new Error(`${cmd} serves ${srv.path}, expected the default ${expected}`);
   }
+  if (mode === "eio-echo") await checkEnginePath(srv);
   return srv;
+}
+
+// One handshake on the announced path, closed at once: the echo server answers there (and
+// is warm before tests that race its 300 ms heartbeat start).
+async function checkEnginePath(srv) {
+  const res = await request(srv, { path: `${srv.path}?EIO=4&transport=polling` });
+  if (res.status !== 200 || !res.text.startsWith("0{")) {
+    throw new Error(`no Engine.IO handshake on ${srv.path}: ${res.status} ${res.text.slice(0, 200)}`);
+  }
+  const sid = JSON.parse(res.text.slice(1)).sid;
+  await request(srv, { method: "POST", path: `${srv.path}?EIO=4&transport=polling&sid=${sid}`, body: "1" });
 }
 
 // ---------------------------------------------------------------------------------------
