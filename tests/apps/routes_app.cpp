@@ -263,6 +263,14 @@ void install_websocket(chorus::Server& server, const std::shared_ptr<Workers>& w
     if (closes->entries.size() > 1000) closes->entries.erase(closes->entries.begin());
   };
   server.websocket("/ws/echo", std::move(h));
+
+  // Speaks two subprotocols: says which one the handshake agreed on.
+  chorus::WebSocketHandlers proto;
+  proto.subprotocols = {"chorus.v2", "chorus.v1"};
+  proto.on_open = [](const std::shared_ptr<chorus::WebSocketConnection>& ws) {
+    ws->send_text("protocol:" + ws->subprotocol());
+  };
+  server.websocket("/ws/proto", std::move(proto));
 }
 
 void install_namespaces(chorus::Server& server) {
