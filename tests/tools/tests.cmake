@@ -9,6 +9,7 @@
 #    tests/differential/compare.mjs.
 add_executable(chorus_codec ${CMAKE_CURRENT_LIST_DIR}/codec_tool.cpp)
 target_link_libraries(chorus_codec PRIVATE chorus_core)
+target_include_directories(chorus_codec PRIVATE ${PROJECT_SOURCE_DIR}/server/tools)
 
 if(CHORUS_NODE_TESTS)
   chorus_require_node(differential engine.io-parser socket.io-parser)
