@@ -665,7 +665,7 @@ constexpr const char* kUsage =
                "         [--seconds S] [--conns C] [--refine K]\n"
                "  fanout --clients N --rate R --seconds S [--warmup W]\n"
                "  churn  --seconds S [--concurrency K] [--warmup W]\n"
-               "common: --host ADDR (127.0.0.1), --server-pid PID, --timeout S\n";
+               "common: --host ADDR (127.0.0.1), --server-pid PID, --timeout S, --help (this text)\n";
 
 }  // namespace
 }  // namespace chorus::bench

@@ -51,16 +51,20 @@ int fail(const char* what) {
 
 int main(int argc, char** argv) {
   std::vector<std::string> args;
-  int runs = 5;
-  chorus::tools::CommandLine("collab_bench",
-                             "usage: collab_bench [--runs N] TRACES_DIR\n\n"
-                             "Replays the automerge-paper trace from TRACES_DIR; one JSON line per run.\n\n"
-                             "  --runs N   runs (default 5)\n"
-                             "  --help     this text\n")
-      .number("--runs", &runs, 1, 1000)
-      .positional(&args, 1, 1)
-      .parse(argc, argv);
+  chorus::tools::CommandLine cl("collab_bench",
+                                "usage: collab_bench TRACES_DIR [RUNS]\n\n"
+                                "Replays the automerge-paper trace from TRACES_DIR RUNS times (default 5,\n"
+                                "at most 1000); one JSON line per run.\n\n"
+                                "  --help   this text\n");
+  cl.positional(&args, 1, 2).parse(argc, argv);
   std::string dir = args[0];
+  int runs = 5;
+  if (args.size() == 2) {
+    const std::string& text = args[1];
+    bool digits = !text.empty() && text.size() <= 4 && text.find_first_not_of("0123456789") == std::string::npos;
+    runs = digits ? std::stoi(text) : 0;
+    if (runs < 1 || runs > 1000) cl.fail("RUNS must be a whole number from 1 to 1000, got '" + text + "'");
+  }
 
   std::string json;
   trace::FlatTrace paper;

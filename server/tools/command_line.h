@@ -65,8 +65,9 @@ class CommandLine {
                           char* end = nullptr;
                           double d = v.empty() ? 0 : std::strtod(v.c_str(), &end);
                           if (v.empty() || *end != '\0' || !(d >= min && d <= max)) {
-                            return "needs a number from " + std::to_string(min) + " to " + std::to_string(max) +
-                                   ", got '" + v + "'";
+                            char range[64];
+                            std::snprintf(range, sizeof range, "%.15g to %.15g", min, max);
+                            return "needs a number from " + std::string(range) + ", got '" + v + "'";
                           }
                           *out = d;
                           return std::string();
