@@ -16,6 +16,7 @@
 #include <string>
 
 #include "chorus/server.h"
+#include "command_line.h"
 
 namespace {
 
@@ -38,7 +39,6 @@ void raise_nofile_limit() {
   }
 }
 
-void usage() { std::fprintf(stderr, "usage: chorus-bench-server --port N [--host ADDR] [--max-connections N]\n"); }
 
 }  // namespace
 
@@ -49,24 +49,17 @@ int main(int argc, char** argv) {
   // The largest scenario holds 5k connections; CivetWeb starts one worker thread per allowed
   // connection up front, so a cap far above the need only costs (memory, futex traffic).
   opts.max_connections = 6'000;
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if ((a == "--port" || a == "--host" || a == "--max-connections") && i + 1 < argc) {
-      std::string v = argv[++i];
-      if (a == "--port")
-        opts.port = std::atoi(v.c_str());
-      else if (a == "--host")
-        opts.host = v;
-      else
-        opts.max_connections = static_cast<std::size_t>(std::strtoull(v.c_str(), nullptr, 10));
-    } else if (a == "--help" || a == "-h") {
-      usage();
-      return 0;
-    } else {
-      usage();
-      return 2;
-    }
-  }
+  chorus::tools::CommandLine("chorus-bench-server",
+                             "usage: chorus-bench-server [options]\n\n"
+                             "The Chorus side of the benchmarks (bench/run.sh).\n\n"
+                             "  --host ADDR           listen address (default 127.0.0.1)\n"
+                             "  --port N              listen port (default 0: a free one)\n"
+                             "  --max-connections N   Engine.IO sessions at once (default 6000)\n"
+                             "  --help                this text\n")
+      .text("--host", &opts.host)
+      .number("--port", &opts.port, 0, 65535)
+      .number("--max-connections", &opts.max_connections, 1, 1'000'000)
+      .parse(argc, argv);
   raise_nofile_limit();
 
   chorus::Server server(opts);

@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "command_line.h"
 #include "ws_client.h"
 
 namespace chorus::bench {
@@ -51,21 +52,26 @@ struct Flags {
   }
 };
 
-Flags parse_flags(int argc, char** argv, int first) {
-  Flags f;
-  for (int i = first; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind("--", 0) != 0) {
-      std::fprintf(stderr, "chorus-loadgen: unexpected argument %s\n", a.c_str());
-      std::exit(2);
-    }
-    a = a.substr(2);
-    if (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0) {
-      f.values[a] = argv[++i];
-    } else {
-      f.values[a] = "1";
-    }
+// Every flag of every command: numbers, except --host (text) and the two switches.
+Flags parse_flags(int argc, char** argv, int first, const char* usage) {
+  chorus::tools::CommandLine cl("chorus-loadgen", usage);
+  std::map<std::string, double> numbers;
+  for (const char* name : {"port", "server-pid", "conns", "settle", "timeout", "rate", "seconds", "warmup", "factor",
+                           "max-rate", "threshold-ms", "refine", "clients", "concurrency"}) {
+    numbers[name] = -1;  // not given
   }
+  for (auto& [name, value] : numbers) cl.real("--" + name, &value, 0, 1e12);
+  std::string host;
+  bool sweep = false, engine_only = false;
+  cl.text("--host", &host).flag("--sweep", &sweep).flag("--engine-only", &engine_only);
+  cl.parse(argc, argv, first);
+  Flags f;  // only what was given: the defaults are the call sites'
+  for (const auto& [name, value] : numbers) {
+    if (value >= 0) f.values[name] = std::to_string(value);
+  }
+  if (!host.empty()) f.values["host"] = host;
+  if (sweep) f.values["sweep"] = "1";
+  if (engine_only) f.values["engine-only"] = "1";
   return f;
 }
 
@@ -651,8 +657,7 @@ int run_churn(const Flags& f) {
   return 0;
 }
 
-void usage() {
-  std::fprintf(stderr,
+constexpr const char* kUsage =
                "usage: chorus-loadgen <idle|echo|fanout|churn> --port P [flags]\n"
                "  idle   --conns N --server-pid PID [--settle S] [--engine-only]\n"
                "  echo   --rate R --seconds S --conns C [--warmup W]\n"
@@ -660,30 +665,23 @@ void usage() {
                "         [--seconds S] [--conns C] [--refine K]\n"
                "  fanout --clients N --rate R --seconds S [--warmup W]\n"
                "  churn  --seconds S [--concurrency K] [--warmup W]\n"
-               "common: --host ADDR (127.0.0.1), --server-pid PID\n");
-}
+               "common: --host ADDR (127.0.0.1), --server-pid PID, --timeout S, --help (this text)\n";
 
 }  // namespace
 }  // namespace chorus::bench
 
 int main(int argc, char** argv) {
   using namespace chorus::bench;
-  if (argc < 2) {
-    usage();
-    return 2;
-  }
+  chorus::tools::CommandLine cl("chorus-loadgen", kUsage);
+  const Flags f = parse_flags(argc, argv, argc > 1 && argv[1][0] != '-' ? 2 : 1, kUsage);
+  if (argc < 2 || argv[1][0] == '-') cl.fail("missing command: idle, echo, fanout or churn");
+  const std::string cmd = argv[1];
+  if (cmd != "idle" && cmd != "echo" && cmd != "fanout" && cmd != "churn") cl.fail("unknown command '" + cmd + "'");
+  if (!f.has("port")) cl.fail("--port is required");
   std::signal(SIGPIPE, SIG_IGN);
   raise_nofile_limit();
-  const std::string cmd = argv[1];
-  const Flags f = parse_flags(argc, argv, 2);
-  if (!f.has("port")) {
-    usage();
-    return 2;
-  }
   if (cmd == "idle") return run_idle(f);
   if (cmd == "echo") return run_echo(f);
   if (cmd == "fanout") return run_fanout(f);
-  if (cmd == "churn") return run_churn(f);
-  usage();
-  return 2;
+  return run_churn(f);
 }

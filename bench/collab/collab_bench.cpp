@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "chorus/collab/doc.h"
+#include "command_line.h"
 #include "core/collab/trace_reader.h"
 #include "core/collab/trace_replay.h"
 
@@ -49,9 +50,21 @@ int fail(const char* what) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) return fail("usage: collab_bench TRACES_DIR [RUNS]");
-  std::string dir = argv[1];
-  int runs = argc > 2 ? std::atoi(argv[2]) : 5;
+  std::vector<std::string> args;
+  chorus::tools::CommandLine cl("collab_bench",
+                                "usage: collab_bench TRACES_DIR [RUNS]\n\n"
+                                "Replays the automerge-paper trace from TRACES_DIR RUNS times (default 5,\n"
+                                "at most 1000); one JSON line per run.\n\n"
+                                "  --help   this text\n");
+  cl.positional(&args, 1, 2).parse(argc, argv);
+  std::string dir = args[0];
+  int runs = 5;
+  if (args.size() == 2) {
+    const std::string& text = args[1];
+    bool digits = !text.empty() && text.size() <= 4 && text.find_first_not_of("0123456789") == std::string::npos;
+    runs = digits ? std::stoi(text) : 0;
+    if (runs < 1 || runs > 1000) cl.fail("RUNS must be a whole number from 1 to 1000, got '" + text + "'");
+  }
 
   std::string json;
   trace::FlatTrace paper;

@@ -9,7 +9,9 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <cstring>
 #include <deque>
 
@@ -193,11 +195,15 @@ void append_sse_event(std::string& out, bool binary, const std::string& data);
 struct RawWsRoute {
   Civet* civet;
   const WebSocketHandlers* handlers;
+  // Sec-WebSocket-Protocol: the route's own list (CivetWeb would echo any offer without one).
+  std::vector<const char*> names;
+  mg_websocket_subprotocols subprotocols{0, nullptr};
 };
 struct SseRouteData {
   Civet* civet;
   std::size_t index;
 };
+using MountData = SseRouteData;
 
 // One WebSocket connection (current transport of a session, or an upgrade probe).
 struct WsConn {
@@ -365,6 +371,41 @@ class Civet final : public CivetTransport {
     return it == sessions_.end() ? nullptr : it->second;
   }
   std::shared_ptr<EngineConnection> create_session(Transport transport, Handshake hs);
+  // Raw WebSockets, plain SSE streams and feeds hold a worker each, as sessions do: they all
+  // count against max_connections. reserve_slot() is false at the limit; release_slot()
+  // gives a reserved slot back.
+  bool reserve_slot() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || sessions_.size() + raw_slots_ >= max_sessions_) return false;
+    ++raw_slots_;
+    return true;
+  }
+  void release_slot() {
+    std::lock_guard<std::mutex> lock(mu_);
+    --raw_slots_;
+  }
+  // A raw WebSocket accepted by its connect handler but not (yet) ready: when its handshake
+  // cannot be written, CivetWeb calls no close handler, so connection_close cleans up.
+  void raw_pending(const mg_connection* conn, bool pending) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pending) raw_pending_.insert(conn); else raw_pending_.erase(conn);
+  }
+  bool take_raw_pending(const mg_connection* conn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return raw_pending_.erase(conn) != 0;
+  }
+  bool at_limit() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sessions_.size() + raw_slots_ >= max_sessions_;
+  }
+  // 503 for a raw route, feed or raw WebSocket at the connection limit.
+  int respond_at_limit(mg_connection* conn) const {
+    HttpResponse r;
+    r.error(503, "server at connection limit");
+    std::string out = render_response(r, cors_headers(conn));
+    mg_write(conn, out.data(), out.size());
+    return 503;
+  }
   std::string cors_headers(const mg_connection* conn) const;
   // The `Connection` header of a response: "close" when the connection ends after it (the
   // request asked for it, HTTP/1.0 without keep-alive, a protocol upgrade, server stopping,
@@ -395,6 +436,9 @@ class Civet final : public CivetTransport {
   }
   int on_begin_request(mg_connection* conn);
   void on_connection_close(mg_connection* conn);
+  int check_path(mg_connection* conn);
+  bool claimed(std::string_view uri) const;
+  int on_mount(mg_connection* conn, std::size_t index);
   int on_route(mg_connection* conn);
   int on_feed(mg_connection* conn);
   int on_sse_route(mg_connection* conn, std::size_t index);
@@ -423,8 +467,11 @@ class Civet final : public CivetTransport {
   std::atomic<int> writers_{0};
   std::atomic<int> polls_{0};
   std::size_t max_sessions_ = 0;
+  std::size_t raw_slots_ = 0;  // under mu_
+  std::unordered_set<const mg_connection*> raw_pending_;  // under mu_
   std::string route_;
   std::vector<std::unique_ptr<SseRouteData>> sse_data_;
+  std::vector<std::unique_ptr<MountData>> mount_data_;
   std::vector<std::weak_ptr<SseStreamImpl>> streams_;
   std::vector<std::unique_ptr<RawWsRoute>> ws_data_;
   std::condition_variable writers_cv_;
@@ -989,7 +1036,8 @@ std::string Civet::cors_headers(const mg_connection* conn) const {
     if (origin != nullptr && o == origin) match = true;
   }
   std::string h;
-  if (origin != nullptr && (match || (any && server_->options.cors_credentials))) {
+  // Credentials only ever go with a listed origin (check_options refuses "*" with them).
+  if (origin != nullptr && match) {
     h = std::string("Access-Control-Allow-Origin: ") + origin + "\r\n";
     if (server_->options.cors_credentials) h += "Access-Control-Allow-Credentials: true\r\n";
   } else if (any) {
@@ -1058,7 +1106,7 @@ std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, Han
   auto conn = std::make_shared<EngineConnection>(this, sid, transport, std::move(hs), limits(), upgrades_for(transport));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || sessions_.size() >= max_sessions_) return nullptr;
+    if (stopping_ || sessions_.size() + raw_slots_ >= max_sessions_) return nullptr;
     sessions_.emplace(sid, conn);
   }
   if (server_->engine_mode) {
@@ -1179,7 +1227,7 @@ int Civet::on_ws_connect(const mg_connection* cconn) {
         return 1;
       }
     }
-    if (session_count() >= max_sessions_) {
+    if (at_limit()) {
       respond_error(conn, 503, kBadRequest, "Server at connection limit");
       return 1;
     }
@@ -1370,7 +1418,16 @@ int Civet::on_route(mg_connection* conn) {
   return res.status;
 }
 
+namespace {
+struct SlotGuard {  // gives a reserved connection slot back
+  Civet* civet;
+  ~SlotGuard() { civet->release_slot(); }
+};
+}  // namespace
+
 int Civet::on_sse_route(mg_connection* conn, std::size_t index) {
+  if (!reserve_slot()) return respond_at_limit(conn);
+  SlotGuard slot{this};
   mg_disable_connection_keep_alive(conn);  // the stream ends with the connection
   auto stream = std::make_shared<SseStreamImpl>(make_request(conn), server_->options.max_feed_queue_bytes);
   track_stream(stream);
@@ -1436,6 +1493,8 @@ int Civet::on_feed(mg_connection* conn) {
       last_id = std::numeric_limits<std::uint64_t>::max() - 1;  // unparseable: answered with a reset
     }
   }
+  if (!reserve_slot()) return respond_at_limit(conn);
+  SlotGuard slot{this};
   mg_disable_connection_keep_alive(conn);  // the stream ends with the connection
   auto stream = std::make_shared<SseStreamImpl>(std::move(req), server_->feeds.max_queue());
   track_stream(stream);
@@ -1449,8 +1508,8 @@ int Civet::on_feed(mg_connection* conn) {
 // A plain WebSocket of a Server::websocket route.
 class RawWs final : public WebSocketConnection, public std::enable_shared_from_this<RawWs> {
  public:
-  RawWs(HttpRequest req, const Limits& limits, const WebSocketHandlers* handlers)
-      : request_(std::move(req)), checker_(limits), handlers_(handlers) {}
+  RawWs(HttpRequest req, std::string subprotocol, const Limits& limits, const WebSocketHandlers* handlers)
+      : request_(std::move(req)), subprotocol_(std::move(subprotocol)), checker_(limits), handlers_(handlers) {}
   bool send_text(std::string_view text) override { return write(MG_WEBSOCKET_OPCODE_TEXT, text); }
   bool send_binary(std::string_view bytes) override { return write(MG_WEBSOCKET_OPCODE_BINARY, bytes); }
   void close(std::uint16_t code, std::string_view reason) override {
@@ -1462,6 +1521,7 @@ class RawWs final : public WebSocketConnection, public std::enable_shared_from_t
     write(MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, payload);
   }
   const HttpRequest& request() const override { return request_; }
+  const std::string& subprotocol() const override { return subprotocol_; }
 
   bool write(int opcode, std::string_view data) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1540,6 +1600,7 @@ class RawWs final : public WebSocketConnection, public std::enable_shared_from_t
   }
 
   HttpRequest request_;
+  std::string subprotocol_;
   websocket::FrameChecker checker_;
   const WebSocketHandlers* handlers_;
   std::mutex mu_;
@@ -1551,12 +1612,20 @@ class RawWs final : public WebSocketConnection, public std::enable_shared_from_t
 
 int raw_ws_connect(const mg_connection* conn, void* cbdata) {
   auto* route = static_cast<RawWsRoute*>(cbdata);
-  auto ws = std::make_shared<RawWs>(make_request(conn), route->civet->limits(), route->handlers);
+  if (!route->civet->reserve_slot()) {
+    route->civet->respond_at_limit(const_cast<mg_connection*>(conn));
+    return 1;
+  }
+  const char* protocol = mg_get_request_info(conn)->acceptedWebSocketSubprotocol;
+  auto ws = std::make_shared<RawWs>(make_request(conn), protocol != nullptr ? protocol : "", route->civet->limits(),
+                                    route->handlers);
   mg_set_user_connection_data(conn, new std::shared_ptr<RawWs>(std::move(ws)));
+  route->civet->raw_pending(conn, true);
   return 0;
 }
 void raw_ws_ready(mg_connection* conn, void* cbdata) {
   auto* route = static_cast<RawWsRoute*>(cbdata);
+  route->civet->raw_pending(conn, false);
   auto* holder = static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
   if (holder == nullptr) return;
   (*holder)->attach(conn);
@@ -1573,12 +1642,13 @@ int raw_ws_data(mg_connection* conn, int bits, char* data, std::size_t len, void
   if (holder == nullptr) return 0;
   return (*holder)->on_data(bits, std::string_view(data, len));
 }
-void raw_ws_close(const mg_connection* conn, void*) {
+void raw_ws_close(const mg_connection* conn, void* cbdata) {
   auto* holder = static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
   if (holder == nullptr) return;
   std::shared_ptr<RawWs> ws = std::move(*holder);
   delete holder;
   mg_set_user_connection_data(conn, nullptr);
+  static_cast<RawWsRoute*>(cbdata)->civet->release_slot();  // reserved by raw_ws_connect
   ws->on_gone();
 }
 
@@ -1599,12 +1669,23 @@ int sse_route_cb(mg_connection* conn, void* cbdata) {
   auto* d = static_cast<SseRouteData*>(cbdata);
   return d->civet->on_sse_route(conn, d->index);
 }
+int mount_cb(mg_connection* conn, void* cbdata) {
+  auto* d = static_cast<MountData*>(cbdata);
+  return d->civet->on_mount(conn, d->index);
+}
 int begin_request_cb(mg_connection* conn) {
   return static_cast<Civet*>(mg_get_user_data(mg_get_context(conn)))->on_begin_request(conn);
 }
 void connection_close_cb(const mg_connection* conn) {
   auto* civet = static_cast<Civet*>(mg_get_user_data(mg_get_context(conn)));
-  if (civet != nullptr) civet->on_connection_close(const_cast<mg_connection*>(conn));
+  if (civet == nullptr) return;
+  if (civet->take_raw_pending(conn)) {
+    // A raw WebSocket whose handshake failed: free what raw_ws_connect took.
+    delete static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
+    mg_set_user_connection_data(conn, nullptr);
+    civet->release_slot();
+  }
+  civet->on_connection_close(const_cast<mg_connection*>(conn));
 }
 int log_cb(const mg_connection*, const char* message) {
   log(LogLevel::kDebug, std::string("civetweb: ") + message);
@@ -1621,6 +1702,7 @@ int log_cb(const mg_connection*, const char* message) {
 //  - CivetWeb 1.15 drops a WebSocket handshake with a missing key or another version without
 //    an answer; RFC 6455 §4.2.2 wants 400, or 426 with the version we speak.
 int Civet::on_begin_request(mg_connection* conn) {
+  if (int answered = check_path(conn)) return answered;
   const mg_request_info* ri = mg_get_request_info(conn);
   const char* length = nullptr;
   int encodings = 0;
@@ -1725,6 +1807,129 @@ void Civet::on_connection_close(mg_connection* conn) {
 }
 
 namespace {
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+// RFC 3986 §2.1 percent-decoding of a path ('+' stays '+'); false on a malformed escape.
+bool percent_decode(std::string_view in, std::string& out) {
+  out.clear();
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out.push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size() || hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0) return false;
+    out.push_back(static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
+    i += 2;
+  }
+  return true;
+}
+// A path that cannot name a file as written: a NUL or control character (C string APIs
+// would cut "/index.html%00.js" to "/index.html"), or a segment ending in '.' (CivetWeb
+// drops trailing dots, which made "/index.html." serve "/index.html").
+bool names_no_file(std::string_view path) {
+  for (char c : path) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) return true;
+  }
+  for (const std::string& segment : split_path(path)) {
+    if (segment.back() == '.' && segment != "." && segment != "..") return true;
+  }
+  return false;
+}
+}  // namespace
+
+// CivetWeb leaves the path encoded (decode_url no): ri->local_uri_raw is the path as sent,
+// ri->local_uri the same with its plain dot segments resolved. Decoding here lets Chorus refuse
+// what CivetWeb's own decoding hid, before any handler or the static file server sees it.
+int Civet::check_path(mg_connection* conn) {
+  const mg_request_info* ri = mg_get_request_info(conn);
+  if (ri->local_uri_raw == nullptr || ri->local_uri == nullptr) return 0;  // "*" or another host
+  std::string raw, path;
+  if (!percent_decode(ri->local_uri_raw, raw) || !percent_decode(ri->local_uri, path)) {
+    respond(conn, 400, "application/json", "{\"error\":\"malformed percent-encoding in the path\"}");
+    return 400;
+  }
+  bool refused = names_no_file(raw);
+  // Plain dot segments are resolved already: one left now was encoded ("%2e%2e", "..%2f").
+  for (const std::string& segment : split_path(path)) refused = refused || segment == "." || segment == "..";
+  if (refused) {
+    respond(conn, 404, "application/json", "{\"error\":\"not found\"}");
+    return 404;
+  }
+  // As CivetWeb's own decoding did: the decoded path, with repeated slashes folded. Never
+  // longer than the buffer it goes into (decoding and folding only shorten).
+  std::string folded;
+  for (char c : path) {
+    if (c != '/' || folded.empty() || folded.back() != '/') folded.push_back(c);
+  }
+  std::memcpy(const_cast<char*>(ri->local_uri), folded.c_str(), folded.size() + 1);
+  // Static files (document root) take GET and HEAD only; CivetWeb would answer PUT and
+  // DELETE with 401 (its WebDAV-style authentication).
+  const bool serves_files = !server_->options.document_root.empty();
+  std::string_view method = ri->request_method != nullptr ? ri->request_method : "";
+  if (serves_files && method != "GET" && method != "HEAD" && !claimed(folded)) {
+    respond(conn, 405, "application/json", "{\"error\":\"static files: GET and HEAD only\"}",
+            "Allow: GET, HEAD\r\n");
+    return 405;
+  }
+  return 0;
+}
+
+// Whether a Chorus handler (not the static file server) answers this path.
+bool Civet::claimed(std::string_view uri) const {
+  auto under = [&](std::string_view prefix) {
+    while (prefix.size() > 1 && prefix.back() == '/') prefix.remove_suffix(1);
+    return uri.substr(0, prefix.size()) == prefix && (uri.size() == prefix.size() || uri[prefix.size()] == '/');
+  };
+  const ServerOptions& o = server_->options;
+  if (under(route_) || (!o.feeds_path.empty() && under(o.feeds_path))) return true;
+  for (const RouteSpec& r : server_->routes) {
+    if (under("/" + r.segments.front())) return true;
+  }
+  for (const auto& [path, handler] : server_->sse_routes) {
+    if (uri == path) return true;
+  }
+  for (const auto& [path, handlers] : server_->ws_routes) {
+    if (uri == path) return true;
+  }
+  for (const StaticMount& m : o.mounts) {
+    if (under(m.prefix)) return true;
+  }
+  return false;
+}
+
+// A StaticMount: GET/HEAD of the regular files it lists (or, without a list, of any regular
+// file below its folder). Paths reach here decoded and checked (check_path).
+int Civet::on_mount(mg_connection* conn, std::size_t index) {
+  const StaticMount& m = server_->options.mounts[index];
+  const mg_request_info* ri = mg_get_request_info(conn);
+  std::string_view method = ri->request_method != nullptr ? ri->request_method : "";
+  std::string_view uri = ri->local_uri != nullptr ? ri->local_uri : "";
+  std::string prefix = m.prefix;
+  while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
+  prefix.push_back('/');
+  if (method != "GET" && method != "HEAD") {
+    respond(conn, 405, "application/json", "{\"error\":\"static files: GET and HEAD only\"}",
+            "Allow: GET, HEAD\r\n");
+    return 405;
+  }
+  std::string rest = uri.size() > prefix.size() ? std::string(uri.substr(prefix.size())) : std::string();
+  bool listed = m.files.empty() ? !rest.empty() : std::find(m.files.begin(), m.files.end(), rest) != m.files.end();
+  for (const std::string& segment : split_path(rest)) listed = listed && segment != "..";
+  std::string file = m.directory + (m.directory.empty() || m.directory.back() != '/' ? "/" : "") + rest;
+  struct stat st {};
+  if (!listed || uri.substr(0, prefix.size()) != prefix || stat(file.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    respond(conn, 404, "application/json", "{\"error\":\"not found\"}");
+    return 404;
+  }
+  mg_send_mime_file(conn, file.c_str(), nullptr);  // content type from extra_mime_types; HEAD, ranges
+  return 200;
+}
+
+namespace {
 // How many threads this process may still create: the per-user limit and, since each
 // thread stack is a memory mapping or more, vm.max_map_count.
 std::size_t thread_capacity() {
@@ -1783,27 +1988,15 @@ Status Civet::start() {
       "websocket_timeout_ms", ws_timeout,
       "enable_websocket_ping_pong", "no",
       "tcp_nodelay", "1",
-      "decode_url", "yes",
+      "decode_url", "no",  // check_path decodes (and refuses what cannot name a file)
       // Absolute-form targets (RFC 9112 §3.2.2) naming this server's port are served as their
       // path; CivetWeb would otherwise demand its "authentication_domain" as the host.
       "enable_auth_domain_check", "no",
       "ssi_pattern", "",  // no server-side includes: .shtml files are served as they are
       // ES modules and WebAssembly must carry their types or browsers refuse to load them.
-      "extra_mime_types", ".mjs=text/javascript,.wasm=application/wasm",
+      "extra_mime_types", ".mjs=text/javascript,.wasm=application/wasm,.d.ts=text/plain; charset=utf-8",
   };
-
-  if (!o.document_root.empty() || !o.mounts.empty()) {
-    kv.insert(kv.end(), {"document_root", o.document_root.empty() ? std::string(".") : o.document_root});
-  }
-  if (!o.mounts.empty()) {
-    std::string rewrite;
-    for (const auto& [prefix, dir] : o.mounts) {
-      if (!rewrite.empty()) rewrite += ",";
-      // CivetWeb appends the rest of the URI to the target as is: end it with '/'.
-      rewrite += prefix + "=" + dir + (dir.empty() || dir.back() != '/' ? "/" : "");
-    }
-    kv.insert(kv.end(), {"url_rewrite_patterns", rewrite});
-  }
+  if (!o.document_root.empty()) kv.insert(kv.end(), {"document_root", o.document_root});
   if (tls) {
     kv.insert(kv.end(), {"ssl_certificate", o.tls_certificate, "ssl_protocol_version", "4"});
   }
@@ -1834,7 +2027,10 @@ Status Civet::start() {
                                : " (address in use?)"));
   }
   mg_set_request_handler(ctx_, route_.c_str(), http_cb, this);
-  mg_set_websocket_handler(ctx_, route_.c_str(), ws_connect_cb, ws_ready_cb, ws_data_cb, ws_close_cb, this);
+  // Engine.IO speaks no WebSocket subprotocol: an empty list, so none offered is echoed.
+  static mg_websocket_subprotocols no_subprotocols{0, nullptr};
+  mg_set_websocket_handler_with_subprotocols(ctx_, route_.c_str(), &no_subprotocols, ws_connect_cb, ws_ready_cb,
+                                             ws_data_cb, ws_close_cb, this);
   // Raw routes: one CivetWeb handler per first path segment; on_route matches the rest.
   std::set<std::string> prefixes;
   for (const RouteSpec& r : server_->routes) prefixes.insert("/" + r.segments.front());
@@ -1844,9 +2040,21 @@ Status Civet::start() {
     mg_set_request_handler(ctx_, (server_->sse_routes[i].first + "$").c_str(), sse_route_cb, sse_data_.back().get());
   }
   for (auto& [path, handlers] : server_->ws_routes) {
-    ws_data_.push_back(std::make_unique<RawWsRoute>(RawWsRoute{this, &handlers}));
-    mg_set_websocket_handler(ctx_, path.c_str(), raw_ws_connect, raw_ws_ready, raw_ws_data, raw_ws_close,
-                             ws_data_.back().get());
+    auto route = std::make_unique<RawWsRoute>();
+    route->civet = this;
+    route->handlers = &handlers;
+    for (const std::string& name : handlers.subprotocols) route->names.push_back(name.c_str());
+    route->subprotocols.nb_subprotocols = static_cast<int>(route->names.size());
+    route->subprotocols.subprotocols = route->names.data();
+    ws_data_.push_back(std::move(route));
+    mg_set_websocket_handler_with_subprotocols(ctx_, path.c_str(), &ws_data_.back()->subprotocols, raw_ws_connect,
+                                               raw_ws_ready, raw_ws_data, raw_ws_close, ws_data_.back().get());
+  }
+  for (std::size_t i = 0; i < o.mounts.size(); ++i) {
+    std::string prefix = o.mounts[i].prefix;
+    while (prefix.size() > 1 && prefix.back() == '/') prefix.pop_back();
+    mount_data_.push_back(std::make_unique<MountData>(MountData{this, i}));
+    mg_set_request_handler(ctx_, prefix.c_str(), mount_cb, mount_data_.back().get());
   }
   if (!o.feeds_path.empty()) {
     std::string feeds = o.feeds_path;

@@ -71,6 +71,13 @@ std::optional<Value> parse_object(std::string_view text) {
 
 Result<Value> verify_hs256(std::string_view token, std::string_view secret, std::int64_t now_seconds,
                            std::int64_t leeway_seconds) {
+  VerifyOptions options;
+  options.leeway_seconds = leeway_seconds;
+  return verify_hs256(token, secret, now_seconds, options);
+}
+
+Result<Value> verify_hs256(std::string_view token, std::string_view secret, std::int64_t now_seconds,
+                           const VerifyOptions& options) {
   if (token.size() > kMaxTokenLength) return fail(ErrorCode::kLimitExceeded, kMalformed);
   std::size_t first = token.find('.');
   std::size_t second = first == std::string_view::npos ? first : token.find('.', first + 1);
@@ -111,17 +118,29 @@ Result<Value> verify_hs256(std::string_view token, std::string_view secret, std:
   auto claims = parse_object(*payload_text);
   if (!claims) return fail(ErrorCode::kInvalidPacket, kMalformed);
 
+  // NumericDate (RFC 7519 §2): seconds since the epoch. Past year 9999 or before 1970 it
+  // names no real moment, and a far-future "exp" is a token that never expires.
   for (const char* name : {"exp", "nbf", "iat"}) {
     const Value* v = claims->find(name);
-    if (v != nullptr && !v->is_number()) return fail(ErrorCode::kInvalidPacket, kMalformed);
+    if (v != nullptr &&
+        (!v->is_number() || !(v->as_number() >= 0 && v->as_number() <= static_cast<double>(kMaxNumericDate)))) {
+      return fail(ErrorCode::kInvalidPacket, kMalformed);
+    }
   }
   const double now = static_cast<double>(now_seconds);
-  const double leeway = static_cast<double>(std::max<std::int64_t>(leeway_seconds, 0));
-  if (const Value* exp = claims->find("exp"); exp != nullptr && now >= exp->as_number() + leeway) {
-    return fail(ErrorCode::kProtocol, kExpired);
-  }
+  const double leeway = static_cast<double>(std::max<std::int64_t>(options.leeway_seconds, 0));
+  const Value* exp = claims->find("exp");
+  if (exp == nullptr && options.require_exp) return fail(ErrorCode::kProtocol, kNoExpiry);
+  if (exp != nullptr && now >= exp->as_number() + leeway) return fail(ErrorCode::kProtocol, kExpired);
   if (const Value* nbf = claims->find("nbf"); nbf != nullptr && now + leeway < nbf->as_number()) {
     return fail(ErrorCode::kProtocol, kNotYetValid);
+  }
+  if (exp != nullptr && options.max_lifetime_seconds > 0) {
+    const double max = static_cast<double>(options.max_lifetime_seconds);
+    const Value* iat = claims->find("iat");
+    if (exp->as_number() - now > max + leeway || (iat != nullptr && exp->as_number() - iat->as_number() > max)) {
+      return fail(ErrorCode::kProtocol, kLifetimeTooLong);
+    }
   }
   return std::move(*claims);
 }
@@ -197,7 +216,11 @@ Middleware jwt_middleware(JwtOptions options) {
       return;
     }
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch());
-    auto claims = jwt::verify_hs256(*token, options.secret, now.count(), options.leeway_seconds);
+    jwt::VerifyOptions verify;
+    verify.leeway_seconds = options.leeway_seconds;
+    verify.require_exp = options.require_exp;
+    verify.max_lifetime_seconds = options.max_lifetime_seconds;
+    auto claims = jwt::verify_hs256(*token, options.secret, now.count(), verify);
     if (!claims) {
       next(unauthorized(claims.error().message));
       return;

@@ -62,8 +62,22 @@ void Server::allow_request(std::function<std::optional<std::string>(const Handsh
   impl_->allow_request = std::move(check);
 }
 
+Status check_options(const ServerOptions& options) {
+  if (options.cors_credentials) {
+    for (const std::string& origin : options.cors_origins) {
+      if (origin == "*" || origin == "null") {
+        return make_error(ErrorCode::kProtocol,
+                          "CORS origin '" + origin + "' with credentials would let any site act as the user: " +
+                              "list the allowed origins (https://app.example.com,...) or turn credentials off");
+      }
+    }
+  }
+  return Ok{};
+}
+
 Status Server::start() {
   if (impl_->transport) return Ok{};
+  if (Status s = check_options(impl_->options); !s) return s;
   auto transport = make_civet_transport(impl_.get());
   Status s = transport->start();
   if (!s) return s;

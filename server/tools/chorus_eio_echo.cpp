@@ -1,12 +1,15 @@
 // chorus-eio-echo: an Engine.IO-level echo server (every message sent back as is, text or
 // binary), with the conformance timings: pingInterval 300, pingTimeout 200,
-// maxPayload 1000000, CORS "*".
+// maxPayload 1000000, CORS "*". Serves the Engine.IO default path /engine.io/ (as the
+// `engine.io` npm package does); --path changes it.
 
 #include "chorus/server.h"
 #include "conformance_common.h"
 
 int main(int argc, char** argv) {
-  chorus::ServerOptions opts = chorus::tools::conformance_options(argc, argv);
+  chorus::ServerOptions opts = chorus::tools::conformance_options(
+      argc, argv, "chorus-eio-echo",
+      "A bare Engine.IO server that sends every message back as is.", "/engine.io/");
 
   chorus::Server server(opts);
   chorus::EngineHandlers handlers;

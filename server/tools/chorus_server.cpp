@@ -5,7 +5,7 @@
 //   emit("join", room[, ack])  emit("leave", room[, ack])
 //   emit("publish", room, event, ...args)  -> every other socket in `room` gets event(...args)
 // With --jwt-secret, every connection must present an HS256 token (auth.token, ?token= or
-// Authorization: Bearer), whose claims land in socket.data()["user"].
+// Authorization: Bearer) that expires within 24 h; its claims land in socket.data()["user"].
 //
 // Beside realtime ("REST for CRUD, realtime for updates"):
 //   POST /api/login {"name": "..."}  -> {"token": "<HS256 JWT, 12 h>", "name": "..."}
@@ -58,6 +58,15 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --config FILE          JSON file with any of the above (keys without "--")
   --help                 this text
 )";
+
+// What /chorus/ serves from the SDK folder: the browser SDK, its typings, the collaborative
+// text module (the editor demo) and the WASM core smoke module (demo/inspector/).
+const std::vector<std::string> kSdkFiles = {"chorus.mjs",          "chorus.wasm",          "chorus.d.ts",
+                                            "chorus_collab.mjs",   "chorus_collab.wasm",   "chorus_inspector.mjs",
+                                            "chorus_inspector.wasm"};
+
+constexpr std::int64_t kLoginTokenSeconds = 12 * 3600;         // tokens issued by POST /api/login
+constexpr std::int64_t kMaxTokenLifetimeSeconds = 24 * 3600;  // JwtOptions::max_lifetime_seconds
 
 std::vector<std::string> split(const std::string& s) {
   std::vector<std::string> out;
@@ -221,8 +230,14 @@ int main(int argc, char** argv) {
     if (dir.empty()) {
       std::fprintf(stderr, "chorus-server: SDK folder '%s' not found; /chorus/ is not served\n", sdk.c_str());
     } else {
-      opts.mounts.emplace_back("/chorus/", dir);
+      // The SDK's own files only, never the rest of a build folder (CMake files, objects).
+      opts.mounts.push_back(chorus::StaticMount{"/chorus/", dir, kSdkFiles});
     }
+  }
+
+  if (chorus::Status valid = chorus::check_options(opts); !valid) {
+    std::fprintf(stderr, "chorus-server: %s\n", valid.error().message.c_str());
+    return 2;
   }
 
   chorus::Server server(opts);
@@ -232,7 +247,12 @@ int main(int argc, char** argv) {
     std::random_device rd;
     for (int i = 0; i < 4; ++i) jwt_secret += std::to_string(rd());
   }
-  if (require_token) server.use(chorus::jwt_middleware(chorus::JwtOptions{jwt_secret}));
+  // Tokens must expire, and within a day (login issues them for 12 h).
+  chorus::JwtOptions jwt_options;
+  jwt_options.secret = jwt_secret;
+  jwt_options.require_exp = true;
+  jwt_options.max_lifetime_seconds = kMaxTokenLifetimeSeconds;
+  if (require_token) server.use(chorus::jwt_middleware(jwt_options));
 
   server.route("POST", "/api/login", [jwt_secret](const chorus::HttpRequest& req, chorus::HttpResponse& res) {
     auto body = req.json();
@@ -243,7 +263,7 @@ int main(int argc, char** argv) {
     }
     auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
     chorus::Value claims = chorus::Value::object(
-        {{"sub", name->as_string()}, {"name", name->as_string()}, {"iat", now}, {"exp", now + 12 * 3600}});
+        {{"sub", name->as_string()}, {"name", name->as_string()}, {"iat", now}, {"exp", now + kLoginTokenSeconds}});
     res.json(chorus::Value::object({{"token", chorus::jwt::sign_hs256(claims, jwt_secret)}, {"name", name->as_string()}}));
   }, 4096);
   server.route("GET", "/api/health", [&server](const chorus::HttpRequest&, chorus::HttpResponse& res) {
@@ -283,7 +303,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chorus-server: %s\n", collab.error().message.c_str());
     return 1;
   }
-  if (require_token) server.of("/docs").use(chorus::jwt_middleware(chorus::JwtOptions{jwt_secret}));
+  if (require_token) server.of("/docs").use(chorus::jwt_middleware(jwt_options));
 
   chorus::WebSocketHandlers echo;
   echo.on_message = [](const std::shared_ptr<chorus::WebSocketConnection>& ws, const std::string& data, bool binary) {

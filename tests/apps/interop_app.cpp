@@ -19,6 +19,7 @@
 
 #include "chorus/jwt.h"
 #include "chorus/server.h"
+#include "command_line.h"
 
 namespace {
 
@@ -171,25 +172,17 @@ void install_dynamic(chorus::Server& server) {
   });
 }
 
-int usage() {
-  std::fprintf(stderr, "usage: chorus-interop-app --port N\n");
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   int port = 0;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--port") == 0 && i + 1 < argc) {
-      char* end = nullptr;
-      long value = std::strtol(argv[++i], &end, 10);
-      if (*end != '\0' || value < 0 || value > 65535) return usage();
-      port = static_cast<int>(value);
-    } else {
-      return usage();
-    }
-  }
+  chorus::tools::CommandLine("chorus-interop-app",
+                             "usage: chorus-interop-app [options]\n\n"
+                             "The Socket.IO app of the interop suite (official socket.io-client as peer).\n\n"
+                             "  --port N   listen port (default 0: a free one)\n"
+                             "  --help     this text\n")
+      .number("--port", &port, 0, 65535)
+      .parse(argc, argv);
 
   chorus::ServerOptions options;
   options.host = "127.0.0.1";

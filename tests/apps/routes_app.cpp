@@ -47,6 +47,7 @@
 #include "chorus/base64.h"
 #include "chorus/jwt.h"
 #include "chorus/server.h"
+#include "command_line.h"
 
 namespace {
 
@@ -262,6 +263,14 @@ void install_websocket(chorus::Server& server, const std::shared_ptr<Workers>& w
     if (closes->entries.size() > 1000) closes->entries.erase(closes->entries.begin());
   };
   server.websocket("/ws/echo", std::move(h));
+
+  // Speaks two subprotocols: says which one the handshake agreed on.
+  chorus::WebSocketHandlers proto;
+  proto.subprotocols = {"chorus.v2", "chorus.v1"};
+  proto.on_open = [](const std::shared_ptr<chorus::WebSocketConnection>& ws) {
+    ws->send_text("protocol:" + ws->subprotocol());
+  };
+  server.websocket("/ws/proto", std::move(proto));
 }
 
 void install_namespaces(chorus::Server& server) {
@@ -297,17 +306,6 @@ void install_engine_echo(chorus::Server& server) {
   server.set_engine_handlers(std::move(h));
 }
 
-int usage() {
-  std::fprintf(stderr, "usage: chorus-routes-app --port N [--ping-interval MS] [--ping-timeout MS] [--engine-echo]\n");
-  return 2;
-}
-
-bool parse_number(const char* text, long max, long& out) {
-  char* end = nullptr;
-  out = std::strtol(text, &end, 10);
-  return *text != '\0' && *end == '\0' && out >= 0 && out <= max;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -315,25 +313,19 @@ int main(int argc, char** argv) {
   options.host = "127.0.0.1";
   options.port = 0;
   bool engine_echo = false;
-  for (int i = 1; i < argc; ++i) {
-    long value = 0;
-    if (std::strcmp(argv[i], "--engine-echo") == 0) {
-      engine_echo = true;
-      continue;
-    }
-    if (i + 1 >= argc) return usage();
-    const char* flag = argv[i];
-    if (!parse_number(argv[++i], std::strcmp(flag, "--port") == 0 ? 65535 : 3'600'000, value)) return usage();
-    if (std::strcmp(flag, "--port") == 0) {
-      options.port = static_cast<int>(value);
-    } else if (std::strcmp(flag, "--ping-interval") == 0) {
-      options.limits.ping_interval_ms = static_cast<std::uint32_t>(value);
-    } else if (std::strcmp(flag, "--ping-timeout") == 0) {
-      options.limits.ping_timeout_ms = static_cast<std::uint32_t>(value);
-    } else {
-      return usage();
-    }
-  }
+  chorus::tools::CommandLine cl("chorus-routes-app",
+                                "usage: chorus-routes-app [options]\n\n"
+                                "The raw-routes test app (REST, plain SSE, plain WebSocket, feeds).\n\n"
+                                "  --port N              listen port (default 0: a free one)\n"
+                                "  --ping-interval MS    heartbeat interval\n"
+                                "  --ping-timeout MS     heartbeat timeout\n"
+                                "  --engine-echo         Engine.IO echo instead of the Socket.IO namespaces\n"
+                                "  --help                this text\n");
+  cl.number("--port", &options.port, 0, 65535)
+      .number("--ping-interval", &options.limits.ping_interval_ms, 1, 3'600'000)
+      .number("--ping-timeout", &options.limits.ping_timeout_ms, 1, 3'600'000)
+      .flag("--engine-echo", &engine_echo)
+      .parse(argc, argv);
   options.log_level = chorus::LogLevel::kWarn;
   options.max_connections = 256;  // one worker thread each: keep the shared test machine calm
   options.feed_history = 50;

@@ -6,7 +6,7 @@ import http from "node:http";
 import { after, before, describe, test } from "node:test";
 import { EventSource } from "eventsource";
 import WebSocket from "ws";
-import { ack, client, connected, once, request, sleep, startServer } from "./helpers.mjs";
+import { ack, client, connected, io, once, request, sleep, startServer } from "./helpers.mjs";
 
 const SECRET = "cli-test-secret";
 
@@ -21,8 +21,11 @@ function sign(claims, secret) {
 }
 
 // The connect_error of a refused connection.
-async function refused(server, opts) {
-  const s = client(server, { transports: ["websocket"], ...opts });
+// `namespace`: "/" or another one, such as /docs (the documents, which check tokens too).
+async function refused(server, opts, namespace = "/") {
+  const s = namespace === "/" ? client(server, { transports: ["websocket"], ...opts })
+    : io(`${server.url}${namespace}`, { forceNew: true, reconnection: false, autoConnect: false, timeout: 5_000,
+                                       transports: ["websocket"], ...opts });
   try {
     await connected(s);
   } catch (err) {
@@ -83,6 +86,33 @@ describe("chorus-server routes", { concurrency: true }, () => {
         await connected(own);
       } finally {
         own.close();
+      }
+    });
+
+    test("tokens must expire, within 24 h, at a real date", async () => {
+      const now = Math.floor(Date.now() / 1000);
+      const cases = [
+        [{ sub: "forever" }, "token has no expiry"],
+        [{ sub: "x", iat: now }, "token has no expiry"],
+        [{ sub: "x", exp: now + 24 * 3600 + 120 }, "token lifetime too long"],
+        [{ sub: "x", iat: now - 3600, exp: now + 24 * 3600 - 60 }, "token lifetime too long"],
+        [{ sub: "x", exp: 253402300800 }, "malformed token"],
+        [{ sub: "x", exp: 1e300 }, "malformed token"],
+        [{ sub: "x", exp: now + 60, iat: -5 }, "malformed token"],
+      ];
+      for (const [claims, reason] of cases) {
+        for (const s of ["/", "/docs"]) {
+          const err = await refused(server, { auth: { token: sign(claims, SECRET) } }, s);
+          assert.equal(err.message, `unauthorized: ${reason}`, `${s} ${JSON.stringify(claims)}`);
+          assert.deepEqual(err.data, { reason });
+        }
+      }
+      // Just within the maximum (a minute of margin for a slow run).
+      const within = client(server, { transports: ["websocket"], auth: { token: sign({ sub: "y", iat: now, exp: now + 24 * 3600 - 60 }, SECRET) } });
+      try {
+        await connected(within);
+      } finally {
+        within.close();
       }
     });
   });

@@ -97,6 +97,37 @@ describe("chorus-server command line", { concurrency: true }, () => {
     });
   });
 
+  test("CORS \"*\" or \"null\" with credentials is refused at start (an allow-list is needed)", async () => {
+    const light = ["--max-connections", "8", "--root", dir, "--sdk", dir, "--port", "0"];
+    for (const cors of ["*", "null", "https://a.example,*"]) {
+      const r = await run([...light, "--cors", cors, "--cors-credentials"]);
+      assert.equal(r.code, 2, `--cors ${cors}: exit ${r.code}, signal ${r.signal}, stdout ${JSON.stringify(r.stdout)}`);
+      assert.match(r.stderr, /^chorus-server: CORS origin '(\*|null)' with credentials would let any site act as the user: list the allowed origins/);
+      assert.doesNotMatch(r.stdout, /listening/);
+    }
+    const config = join(dir, "cors-star.json");
+    writeFileSync(config, JSON.stringify({ cors: "*", "cors-credentials": true }));
+    const r = await run([...light, "--config", config]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /CORS origin '\*' with credentials/);
+  });
+
+  test("CORS with credentials reflects only the listed origins, never null or another site", async () => {
+    const server = await startServer(["--cors", "https://a.example", "--cors-credentials"]);
+    try {
+      const ok = await handshake(server, { Origin: "https://a.example" });
+      assert.equal(ok.headers["access-control-allow-origin"], "https://a.example");
+      assert.equal(ok.headers["access-control-allow-credentials"], "true");
+      for (const origin of ["null", "https://evil.example"]) {
+        const other = await handshake(server, { Origin: origin });
+        assert.equal(other.headers["access-control-allow-origin"], undefined, origin);
+        assert.equal(other.headers["access-control-allow-credentials"], undefined, origin);
+      }
+    } finally {
+      await server.stop();
+    }
+  });
+
   test("numbers out of range or negative are refused, not wrapped", async () => {
     const cases = [
       ["--ping-interval", "-1"],
@@ -107,7 +138,7 @@ describe("chorus-server command line", { concurrency: true }, () => {
       ["--max-connections", "-1"],
     ];
     const light = ["--max-connections", "8", "--root", dir, "--sdk", dir];
-    const results = await Promise.all(cases.map((args) => run([...light, ...args, "--port", "0"], 1_500)));
+    const results = await Promise.all(cases.map((args) => run([...light, ...args, "--port", "0"])));
     cases.forEach((args, i) => {
       const r = results[i];
       assert.equal(r.code, 2, `${args.join(" ")}: accepted (exit ${r.code}, signal ${r.signal}, stdout ${JSON.stringify(r.stdout)})`);
@@ -192,7 +223,7 @@ describe("chorus-server command line", { concurrency: true }, () => {
     ];
     const results = await Promise.all(cases.map(([name, text]) => {
       writeFileSync(join(dir, name), text);
-      return run(["--config", join(dir, name)], 3_000);
+      return run(["--config", join(dir, name)]);
     }));
     cases.forEach(([name, , message], i) => {
       const r = results[i];

@@ -3,29 +3,36 @@
 # flags, --config files, exit codes, signals, static files, TLS (a self-signed certificate
 # made with the openssl CLI), JWT login and the routes beside realtime.
 #
-#  cli_<file> (label "cli"): tests/cli/<file>.test.mjs; CHORUS_SERVER_BIN names the binary.
-find_program(CHORUS_NODE node)
-find_program(CHORUS_OPENSSL openssl)
-if(NOT CHORUS_NODE OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/socket.io-client/package.json
-   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/eventsource/package.json
-   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/ws/package.json)
-  message(WARNING "cli: node or node_modules/{socket.io-client,eventsource,ws} missing (run npm ci): tests not added")
+#  cli_<file> (label "cli"): tests/cli/<file>.test.mjs; CHORUS_SERVER_BIN names the binary,
+#    CHORUS_PROGRAMS the other programs (':'-separated) whose command lines cli_programs checks.
+if(NOT CHORUS_NODE_TESTS)
   return()
+endif()
+chorus_require_node(cli socket.io-client eventsource ws)
+find_program(CHORUS_OPENSSL openssl)
+if(NOT CHORUS_OPENSSL)
+  message(FATAL_ERROR "cli tests: the openssl command (for a test certificate) not found: run toolchains/setup.sh")
 endif()
 
 if(TARGET chorus-server)
+  # programs.test.mjs checks every program's --help and flag errors.
+  set(_chorus_programs)
+  foreach(_target IN ITEMS chorus-eio-echo chorus-conformance chorus-routes-app chorus-interop-app
+                           chorus-bench-server chorus-loadgen collab_bench chorus_codec json_parse_replay)
+    if(TARGET ${_target})
+      list(APPEND _chorus_programs "$<TARGET_FILE:${_target}>")
+    endif()
+  endforeach()
+  list(JOIN _chorus_programs ":" _chorus_programs)
   file(GLOB _chorus_cli_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
   list(SORT _chorus_cli_files)
   foreach(_file IN LISTS _chorus_cli_files)
     get_filename_component(_name ${_file} NAME_WE)  # args.test.mjs -> args
-    if(_name STREQUAL "tls" AND NOT CHORUS_OPENSSL)
-      message(WARNING "cli: openssl not found: cli_tls not added")
-      continue()
-    endif()
     add_test(NAME cli_${_name}
              COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_file}
              WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
     set_tests_properties(cli_${_name} PROPERTIES
-      LABELS "cli" TIMEOUT 60 ENVIRONMENT "CHORUS_SERVER_BIN=$<TARGET_FILE:chorus-server>")
+      LABELS "cli" TIMEOUT 60
+      ENVIRONMENT "CHORUS_SERVER_BIN=$<TARGET_FILE:chorus-server>;CHORUS_PROGRAMS=${_chorus_programs}")
   endforeach()
 endif()

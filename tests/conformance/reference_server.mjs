@@ -2,17 +2,19 @@
 // configured exactly like the two Chorus test executables, so that every conformance test
 // can also run against the reference implementation (which proves the test itself right).
 //
-//   node reference_server.mjs --mode conformance [--port N] [--host H]
+//   node reference_server.mjs --mode conformance [--port N] [--host H] [--path P]
 //     Socket.IO server like `chorus-conformance` (the reference configuration of the
 //     Socket.IO protocol test suite): pingInterval 300, pingTimeout 200, maxPayload 1e6,
 //     connectTimeout 1000, CORS for any origin (reflected, with credentials); on connection to
 //     "/" or "/custom" emits "auth" with the handshake auth; "message" -> "message-back" with
 //     the same arguments; "message-with-ack" -> acknowledged with the same arguments.
-//   node reference_server.mjs --mode eio-echo [--port N] [--host H]
-//   --body-timeout-ms MS (either mode): requests must arrive whole within MS (else 408).
-//     Engine.IO server like `chorus-eio-echo`: every message, text or binary, sent back as is.
+//   node reference_server.mjs --mode eio-echo [--port N] [--host H] [--path P]
+//     Engine.IO server like `chorus-eio-echo`: every message, text or binary, sent back as is,
+//     on the engine.io package's default path /engine.io/.
+//   Either mode: --body-timeout-ms MS (requests must arrive whole within MS, else 408);
+//     --ping-interval MS, --ping-timeout MS, --connect-timeout MS override the timings.
 //
-// First stdout line: "chorus: listening on http://127.0.0.1:PORT". SIGTERM exits cleanly.
+// First stdout line: "chorus: listening on http://127.0.0.1:PORT/PATH/". SIGTERM exits cleanly.
 import http from "node:http";
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -36,6 +38,10 @@ function parseArgs(argv) {
     else if (a === "--host") opts.host = next();
     else if (a === "--mode") opts.mode = next();
     else if (a === "--body-timeout-ms") opts.bodyTimeout = Number(next());
+    else if (a === "--path") opts.path = next();
+    else if (a === "--ping-interval") opts.pingInterval = Number(next());
+    else if (a === "--ping-timeout") opts.pingTimeout = Number(next());
+    else if (a === "--connect-timeout") opts.connectTimeout = Number(next());
     else throw new Error(`unknown argument ${a}`);
   }
   if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new Error("bad --port");
@@ -43,12 +49,22 @@ function parseArgs(argv) {
   return opts;
 }
 
-const TIMINGS = { pingInterval: 300, pingTimeout: 200, maxHttpBufferSize: 1e6 };
+// `opts` is parsed below, before any server starts.
+const timings = () => ({
+  pingInterval: opts.pingInterval ?? 300,
+  pingTimeout: opts.pingTimeout ?? 200,
+  maxHttpBufferSize: 1e6,
+});
 // Any origin, as the protocol test suite's reference configuration: cors { origin: "*" }.
 const CORS = { origin: "*" };
 
 function startConformance(httpServer) {
-  const io = new SocketIoServer(httpServer, { ...TIMINGS, connectTimeout: 1000, cors: CORS });
+  const io = new SocketIoServer(httpServer, {
+    ...timings(),
+    path: opts.path ?? "/socket.io/",
+    connectTimeout: opts.connectTimeout ?? 1000,
+    cors: CORS,
+  });
   const onConnection = (socket) => {
     socket.emit("auth", socket.handshake.auth);
     socket.on("message", (...args) => socket.emit("message-back", ...args));
@@ -63,7 +79,7 @@ function startConformance(httpServer) {
 }
 
 function startEioEcho(httpServer) {
-  const eio = engine.attach(httpServer, { ...TIMINGS, path: "/socket.io/", cors: CORS });
+  const eio = engine.attach(httpServer, { ...timings(), path: opts.path ?? "/engine.io/", cors: CORS });
   eio.on("connection", (socket) => {
     socket.on("message", (data) => socket.send(data));
   });
@@ -82,7 +98,8 @@ const httpServer = opts.bodyTimeout
   : http.createServer();
 const close = opts.mode === "conformance" ? startConformance(httpServer) : startEioEcho(httpServer);
 httpServer.listen(opts.port, opts.host, () => {
-  process.stdout.write(`chorus: listening on http://${opts.host}:${httpServer.address().port}\n`);
+  const enginePath = opts.path ?? (opts.mode === "conformance" ? "/socket.io/" : "/engine.io/");
+  process.stdout.write(`chorus: listening on http://${opts.host}:${httpServer.address().port}${enginePath}\n`);
 });
 
 let stopping = false;

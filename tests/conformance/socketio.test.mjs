@@ -106,17 +106,17 @@ describe("CONNECT", { concurrency: true }, () => {
     }
   });
 
-  it("no CONNECT within connectTimeout (1000 ms): the session is closed (websocket)", async () => {
+  it(`no CONNECT within connectTimeout (${h.CONNECT_TIMEOUT} ms): the session is closed (websocket)`, async () => {
     const t0 = Date.now();
     const { client } = await h.wsHandshake(srv);
     const closed = await client.closedWithin(h.CONNECT_TIMEOUT + 1500);
     const dt = Date.now() - t0;
-    assert.ok(closed, "still open 2.5 s after the handshake");
+    assert.ok(closed, `still open ${h.CONNECT_TIMEOUT + 1500} ms after the handshake`);
     assert.ok(dt >= h.CONNECT_TIMEOUT - 100, `closed after only ${dt} ms`);
     assert.ok(client.pings >= 2, "the heartbeat ran meanwhile");
   });
 
-  it("no CONNECT within connectTimeout (1000 ms): the session is closed (polling)", async () => {
+  it(`no CONNECT within connectTimeout (${h.CONNECT_TIMEOUT} ms): the session is closed (polling)`, async () => {
     const t0 = Date.now();
     const c = await h.PollingClient.open(srv);
     const info = await h.withTimeout(c.closed, h.CONNECT_TIMEOUT + 1500, "the session to close");

@@ -6,15 +6,10 @@
 #  conformance_reference (labels "conformance;reference"): the whole suite against
 #    reference_server.mjs (npm socket.io / engine.io configured like the executables), which
 #    proves the tests themselves; only Chorus-specific assertions are skipped there.
-find_program(CHORUS_NODE node)
-if(NOT CHORUS_NODE)
-  message(WARNING "node not found: the conformance tests are not added")
+if(NOT CHORUS_NODE_TESTS)
   return()
 endif()
-if(NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/socket.io/package.json)
-  message(WARNING "node_modules/socket.io missing (run toolchains/setup.sh): the conformance tests are not added")
-  return()
-endif()
+chorus_require_node(conformance socket.io engine.io ws)
 
 file(GLOB CHORUS_CONFORMANCE_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
 list(SORT CHORUS_CONFORMANCE_TESTS)

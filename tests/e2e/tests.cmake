@@ -4,15 +4,10 @@
 #   e2e_collab_module  chorus_collab.mjs under Node (bindings: UTF-16, deltas, undo, ...)
 #   e2e_editor         three pages at once, offline and back, kill -9 of the server, remote
 #                      cursors, SSE and polling, undo, chat (bundles the page first)
-if(NOT TARGET chorus-server OR NOT CHORUS_WASM_DIR)
+if(NOT TARGET chorus-server OR NOT CHORUS_WASM_DIR OR NOT CHORUS_NODE_TESTS)
   return()
 endif()
-find_program(CHORUS_NODE node)
-if(NOT CHORUS_NODE OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/playwright-core/package.json
-   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/esbuild/package.json)
-  message(WARNING "e2e: node or node_modules (playwright-core, esbuild) missing (run npm ci): tests not added")
-  return()
-endif()
+chorus_require_node(e2e playwright-core esbuild socket.io-client @codemirror/view @codemirror/state)
 
 set(_e2e_env "CHORUS_SERVER=$<TARGET_FILE:chorus-server>;CHORUS_WASM_DIR=${CHORUS_WASM_DIR}")
 add_test(NAME e2e_collab_module

@@ -15,6 +15,8 @@
 #include <system_error>
 #include <vector>
 
+#include "command_line.h"
+
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size);
 
 namespace {
@@ -57,13 +59,16 @@ bool collect(const fs::path& path, std::vector<fs::path>& files) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s FILE_OR_DIR...\n", argv[0]);
-    return 2;
-  }
+  std::string program = fs::path(argv[0]).filename().string();
+  std::vector<std::string> paths;
+  chorus::tools::CommandLine(program, "usage: " + program + " FILE_OR_DIR...\n\n"
+                                      "Runs the fuzz target once on every file (directories walked).\n\n"
+                                      "  --help   this text\n")
+      .positional(&paths, 1, static_cast<std::size_t>(argc))
+      .parse(argc, argv);
   std::vector<fs::path> files;
   bool ok = true;
-  for (int i = 1; i < argc; ++i) ok = collect(argv[i], files) && ok;
+  for (const std::string& path : paths) ok = collect(path, files) && ok;
   if (!ok) return 2;
 
   std::size_t ran = 0;

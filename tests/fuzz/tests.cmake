@@ -17,6 +17,7 @@ math(EXPR _chorus_fuzz_timeout "${CHORUS_FUZZ_SECONDS} + 120")
 foreach(name IN LISTS CHORUS_FUZZ_TARGETS)
   add_executable(${name}_replay ${_chorus_fuzz_src}/${name}_fuzz.cpp ${_chorus_fuzz_src}/replay_main.cpp)
   target_link_libraries(${name}_replay PRIVATE chorus_core)
+  target_include_directories(${name}_replay PRIVATE ${PROJECT_SOURCE_DIR}/server/tools)
 
   set(_seeds ${_chorus_fuzz_src}/corpus/${name} ${_chorus_fuzz_src}/regressions/${name})
   set(_inputs ${_seeds})

@@ -5,19 +5,21 @@
 #  interop_<file> (label "interop"): tests/interop/<file>.test.mjs against chorus-interop-app.
 #  interop_reference (label "interop"): every file against tests/apps/interop_reference.mjs,
 #    the same app on the official Node socket.io server, which keeps the suite honest.
-find_program(CHORUS_NODE node)
-if(NOT CHORUS_NODE OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/socket.io-client/package.json
-   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/socket.io/package.json)
-  message(WARNING "interop: node or node_modules/socket.io{,-client} missing (run npm ci): tests not added")
+if(TARGET chorus_server)
+  add_executable(chorus-interop-app ${CMAKE_CURRENT_LIST_DIR}/../apps/interop_app.cpp)
+  target_link_libraries(chorus-interop-app PRIVATE chorus_server)
+  target_include_directories(chorus-interop-app PRIVATE ${PROJECT_SOURCE_DIR}/server/tools)
+endif()
+
+if(NOT CHORUS_NODE_TESTS)
   return()
 endif()
+chorus_require_node(interop socket.io socket.io-client)
 
 file(GLOB _chorus_interop_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
 list(SORT _chorus_interop_files)
 
-if(TARGET chorus_server)
-  add_executable(chorus-interop-app ${CMAKE_CURRENT_LIST_DIR}/../apps/interop_app.cpp)
-  target_link_libraries(chorus-interop-app PRIVATE chorus_server)
+if(TARGET chorus-interop-app)
 
   foreach(_file IN LISTS _chorus_interop_files)
     get_filename_component(_name ${_file} NAME_WE)  # events.test.mjs -> events

@@ -303,6 +303,42 @@ describe("WebSocket route: opening handshake", { concurrency: true }, () => {
     }
   });
 
+  it("a subprotocol is echoed only when the route speaks it (Sec-WebSocket-Protocol, RFC 6455 §4.2.2)", async () => {
+    // /ws/echo and the Engine.IO endpoint speak none: an offer is not echoed.
+    for (const path of ["/ws/echo", "/socket.io/?EIO=4&transport=websocket"]) {
+      const ws = await h.RawWs.connect(app, path, { headers: { "Sec-WebSocket-Protocol": "chat, superchat" } });
+      try {
+        assert.equal(ws.status, 101, `${path}: ${JSON.stringify(ws.responseHead.slice(0, 200))}`);
+        assert.equal(ws.responseHeaders["sec-websocket-protocol"], undefined, `${path} echoed a subprotocol`);
+      } finally {
+        ws.destroy();
+      }
+    }
+    // /ws/proto speaks chorus.v2 and chorus.v1: the first one offered that it speaks is agreed.
+    for (const [offer, agreed] of [[["x", "chorus.v1"], "chorus.v1"], [["chorus.v1", "chorus.v2"], "chorus.v1"],
+                                   [["chorus.v2"], "chorus.v2"]]) {
+      const ws = new WebSocket(`ws://127.0.0.1:${app.port}/ws/proto`, offer, { perMessageDeflate: false });
+      try {
+        const first = await new Promise((resolve, reject) => {
+          ws.once("message", (data) => resolve(data.toString()));
+          ws.once("error", reject);
+        });
+        assert.equal(ws.protocol, agreed, `offer ${offer}`);
+        assert.equal(first, `protocol:${agreed}`);
+      } finally {
+        ws.terminate();
+      }
+    }
+    // Nothing it speaks offered: the handshake goes through without a subprotocol.
+    const none = await h.RawWs.connect(app, "/ws/proto", { headers: { "Sec-WebSocket-Protocol": "chat" } });
+    try {
+      assert.equal(none.status, 101);
+      assert.equal(none.responseHeaders["sec-websocket-protocol"], undefined);
+    } finally {
+      none.destroy();
+    }
+  });
+
   it("a plain GET of the WebSocket path is not a WebSocket", async () => {
     const r = await h.request(app, { path: "/ws/echo" });
     assert.ok(r.status >= 400, `status ${r.status}`);

@@ -13,15 +13,10 @@
 #    `ws` package or a global WebSocket (clear error, polling and SSE still work), with a global
 #    WebSocket (used), and bundled by esbuild for the browser (ws stays out).
 # Nothing is injected into the SDK: under Node 20 it finds `ws` itself and reads SSE with fetch.
-if(NOT CHORUS_WASM_DIR)
+if(NOT CHORUS_WASM_DIR OR NOT CHORUS_NODE_TESTS)
   return()
 endif()
-find_program(CHORUS_NODE node)
-if(NOT CHORUS_NODE OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/socket.io/package.json
-   OR NOT EXISTS ${PROJECT_SOURCE_DIR}/node_modules/ws/package.json)
-  message(WARNING "sdk: node or node_modules (socket.io, ws) missing (run npm ci): tests not added")
-  return()
-endif()
+chorus_require_node(sdk socket.io ws playwright-core typescript esbuild)
 
 set(_sdk_module ${CHORUS_WASM_DIR}/wasm/chorus.mjs)
 set(_sdk_dir ${CMAKE_CURRENT_LIST_DIR})
@@ -53,22 +48,19 @@ if(TARGET chorus-interop-app)
     ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_INTEROP_BIN=$<TARGET_FILE:chorus-interop-app>")
 
   find_program(CHORUS_CHROMIUM NAMES chromium chromium-browser)
-  if(CHORUS_CHROMIUM AND EXISTS ${PROJECT_SOURCE_DIR}/node_modules/playwright-core/package.json)
-    add_test(NAME sdk_browser
-             COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/browser.test.mjs
-             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-    set_tests_properties(sdk_browser PROPERTIES
-      LABELS "sdk;browser" TIMEOUT 300
-      ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_INTEROP_BIN=$<TARGET_FILE:chorus-interop-app>;CHORUS_CHROMIUM=${CHORUS_CHROMIUM}")
-  else()
-    message(STATUS "sdk: chromium or playwright-core missing: sdk_browser not added")
+  if(NOT CHORUS_CHROMIUM)
+    message(FATAL_ERROR "sdk tests: chromium not found: run toolchains/setup.sh")
   endif()
+  add_test(NAME sdk_browser
+           COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/browser.test.mjs
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(sdk_browser PROPERTIES
+    LABELS "sdk;browser" TIMEOUT 300
+    ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_INTEROP_BIN=$<TARGET_FILE:chorus-interop-app>;CHORUS_CHROMIUM=${CHORUS_CHROMIUM}")
 endif()
 
 # The hand-written chorus.d.ts, type-checked against socket.io-client style usage.
-if(EXISTS ${PROJECT_SOURCE_DIR}/node_modules/typescript/bin/tsc)
-  add_test(NAME sdk_types
-           COMMAND node ${PROJECT_SOURCE_DIR}/node_modules/typescript/bin/tsc --noEmit --strict --target es2022
-                   --module esnext --moduleResolution bundler --lib es2022,dom ${CMAKE_CURRENT_LIST_DIR}/types/usage.ts)
-  set_tests_properties(sdk_types PROPERTIES LABELS sdk)
-endif()
+add_test(NAME sdk_types
+         COMMAND ${CHORUS_NODE} ${PROJECT_SOURCE_DIR}/node_modules/typescript/bin/tsc --noEmit --strict --target es2022
+                 --module esnext --moduleResolution bundler --lib es2022,dom ${CMAKE_CURRENT_LIST_DIR}/types/usage.ts)
+set_tests_properties(sdk_types PROPERTIES LABELS sdk)

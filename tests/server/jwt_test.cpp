@@ -238,6 +238,48 @@ TEST(JwtTest, NonNumericTimeClaims) {
   expect_error(verify_hs256(hs256(R"({"exp":[1]})"), kSecret, kNow), kMalformed);
 }
 
+TEST(JwtTest, AbsurdTimeClaimsRefused) {
+  // At the limit (9999-12-31T23:59:59Z) and past it; before 1970; absurdly far.
+  EXPECT_TRUE(verify_hs256(hs256(R"({"exp":253402300799})"), kSecret, kNow).ok());
+  EXPECT_TRUE(verify_hs256(hs256(R"({"exp":1700000001,"iat":0,"nbf":0})"), kSecret, kNow).ok());
+  for (const char* claims : {R"({"exp":253402300800})", R"({"exp":253402300799.5})", R"({"exp":1e300})",
+                             R"({"exp":-1})", R"({"nbf":-0.5})", R"({"iat":253402300800})", R"({"nbf":1e20})"}) {
+    expect_error(verify_hs256(hs256(claims), kSecret, kNow), kMalformed);
+  }
+}
+
+TEST(JwtTest, RequireExp) {
+  VerifyOptions options;
+  options.require_exp = true;
+  std::string without = hs256(R"({"sub":"ada","iat":1700000000})");
+  EXPECT_TRUE(verify_hs256(without, kSecret, kNow).ok());  // off by default
+  expect_error(verify_hs256(without, kSecret, kNow, options), kNoExpiry);
+  EXPECT_TRUE(verify_hs256(hs256(R"({"sub":"ada","exp":1700000001})"), kSecret, kNow, options).ok());
+  expect_error(verify_hs256(hs256(R"({"exp":1700000000})"), kSecret, kNow, options), kExpired);
+}
+
+TEST(JwtTest, MaxLifetime) {
+  VerifyOptions options;
+  options.max_lifetime_seconds = 3600;
+  // exp at most 3600 s from now: at the limit and past it.
+  EXPECT_TRUE(verify_hs256(hs256(R"({"exp":1700003600})"), kSecret, kNow, options).ok());
+  expect_error(verify_hs256(hs256(R"({"exp":1700003601})"), kSecret, kNow, options), kLifetimeTooLong);
+  expect_error(verify_hs256(hs256(R"({"exp":253402300799})"), kSecret, kNow, options), kLifetimeTooLong);
+  // The leeway tolerates an issuer's clock running ahead.
+  options.leeway_seconds = 10;
+  EXPECT_TRUE(verify_hs256(hs256(R"({"exp":1700003610})"), kSecret, kNow, options).ok());
+  expect_error(verify_hs256(hs256(R"({"exp":1700003611})"), kSecret, kNow, options), kLifetimeTooLong);
+  options.leeway_seconds = 0;
+  // With iat: exp - iat counts too (a long-lived token near its end is still refused).
+  EXPECT_TRUE(verify_hs256(hs256(R"({"iat":1699997400,"exp":1700001000})"), kSecret, kNow, options).ok());
+  expect_error(verify_hs256(hs256(R"({"iat":1699997399,"exp":1700001000})"), kSecret, kNow, options),
+               kLifetimeTooLong);
+  // No exp, no lifetime to check (require_exp is the option for that).
+  EXPECT_TRUE(verify_hs256(hs256(R"({"sub":"ada"})"), kSecret, kNow, options).ok());
+  // Without a maximum, a far exp is fine.
+  EXPECT_TRUE(verify_hs256(hs256(R"({"exp":253402300799})"), kSecret, kNow, VerifyOptions{}).ok());
+}
+
 TEST(JwtTest, ClaimsMustBeAnObject) {
   expect_error(verify_hs256(hs256("[1,2]"), kSecret, kNow), kMalformed);
   expect_error(verify_hs256(hs256("\"ada\""), kSecret, kNow), kMalformed);
@@ -435,6 +477,22 @@ TEST(JwtMiddlewareTest, LeewayOption) {
   expect_refused(run_middleware(h), "token expired");
   auto run = run_middleware(h, JwtOptions{kSecret, 60});
   EXPECT_FALSE(run.error.has_value());
+}
+
+TEST(JwtMiddlewareTest, RequireExpAndMaxLifetimeOptions) {
+  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  JwtOptions options{kSecret, 0};
+  options.require_exp = true;
+  options.max_lifetime_seconds = 24 * 3600;
+  Handshake h;
+  h.auth = Value::object({{"token", valid_token("no-exp")}});
+  expect_refused(run_middleware(h, options), "token has no expiry");
+  h.auth = Value::object({{"token", jwt::sign_hs256(Value::object({{"exp", now + 48 * 3600}}), kSecret)}});
+  expect_refused(run_middleware(h, options), "token lifetime too long");
+  h.auth = Value::object({{"token", jwt::sign_hs256(Value::object({{"sub", "ok"}, {"exp", now + 3600}}), kSecret)}});
+  auto run = run_middleware(h, options);
+  EXPECT_FALSE(run.error.has_value());
+  EXPECT_EQ(run.user.find("sub")->as_string(), "ok");
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include "chorus/limits.h"
 #include "chorus/socketio/packet.h"
 #include "chorus/value.h"
+#include "command_line.h"
 
 namespace chorus {
 namespace {
@@ -326,13 +327,16 @@ bool read_file(const char* path, std::string& out) {
 }  // namespace chorus
 
 int main(int argc, char** argv) {
-  if (argc != 2) {
-    std::fprintf(stderr, "usage: chorus_codec <corpus.jsonl>\n");
-    return 2;
-  }
+  std::vector<std::string> args;
+  chorus::tools::CommandLine("chorus_codec",
+                             "usage: chorus_codec CORPUS.jsonl\n\n"
+                             "Decodes every corpus line; prints one canonical JSON line each.\n\n"
+                             "  --help   this text\n")
+      .positional(&args, 1, 1)
+      .parse(argc, argv);
   std::string corpus;
-  if (!chorus::read_file(argv[1], corpus)) {
-    std::fprintf(stderr, "chorus_codec: cannot read %s\n", argv[1]);
+  if (!chorus::read_file(args[0].c_str(), corpus)) {
+    std::fprintf(stderr, "chorus_codec: cannot read %s\n", args[0].c_str());
     return 2;
   }
   std::size_t pos = 0;

@@ -9,9 +9,10 @@
 #    tests/differential/compare.mjs.
 add_executable(chorus_codec ${CMAKE_CURRENT_LIST_DIR}/codec_tool.cpp)
 target_link_libraries(chorus_codec PRIVATE chorus_core)
+target_include_directories(chorus_codec PRIVATE ${PROJECT_SOURCE_DIR}/server/tools)
 
-find_program(CHORUS_NODE node)
-if(CHORUS_NODE)
+if(CHORUS_NODE_TESTS)
+  chorus_require_node(differential engine.io-parser socket.io-parser)
   set(_chorus_diff_dir ${CMAKE_CURRENT_LIST_DIR}/../differential)
   get_filename_component(_chorus_diff_dir ${_chorus_diff_dir} ABSOLUTE)
   add_test(NAME differential
@@ -23,6 +24,4 @@ if(CHORUS_NODE)
              -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/differential
              -P ${_chorus_diff_dir}/run_differential.cmake)
   set_tests_properties(differential PROPERTIES LABELS "differential" TIMEOUT 300)
-else()
-  message(WARNING "node not found: the differential test is not added")
 endif()

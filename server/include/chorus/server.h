@@ -53,19 +53,33 @@ using Args = std::vector<Value>;
 
 enum class LogLevel { kError, kWarn, kInfo, kDebug };
 
+// A folder served under a URL prefix: GET and HEAD of regular files only (no listing, no
+// index page). With `files`, only those paths below the folder (e.g. "chorus.mjs"); without,
+// every regular file below it.
+struct StaticMount {
+  std::string prefix;     // "/chorus/"
+  std::string directory;  // absolute, or relative to the working directory
+  std::vector<std::string> files;
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                      // 0: pick a free port (see Server::port())
   std::string path = "/socket.io/";     // Engine.IO endpoint
-  std::string document_root;            // static files; empty: none
-  // Extra static folders: URL prefix (e.g. "/chorus/") -> directory.
-  std::vector<std::pair<std::string, std::string>> mounts;
+  std::string document_root;            // static files (GET and HEAD); empty: none
+  // Extra static folders under their own URL prefixes.
+  std::vector<StaticMount> mounts;
   // CORS: origins allowed to call the endpoint from a browser ("*" for any). Empty: no CORS
   // headers at all (same-origin only).
   std::vector<std::string> cors_origins;
+  // Lets the allowed origins send cookies/credentials. Needs an explicit allow-list: with "*"
+  // (or "null", the origin of sandboxed frames and local files) any site could act as the
+  // user, so start() refuses that configuration.
   bool cors_credentials = false;
   Limits limits;
-  // Engine.IO sessions at once (each open transport holds one CivetWeb worker thread).
+  // Connections held open at once: Engine.IO sessions, plain WebSockets (Server::websocket),
+  // plain SSE streams (Server::sse) and feeds together (each holds one CivetWeb worker
+  // thread). Past it: 503.
   std::size_t max_connections = 10'000;
   // Transports accepted. Handshakes offer the upgrade to "websocket" from polling and SSE;
   // "sse" is chosen by the client only (it never appears in `upgrades`).
@@ -353,8 +367,13 @@ class WebSocketConnection {
   virtual bool send_binary(std::string_view bytes) = 0;
   virtual void close(std::uint16_t code = 1000, std::string_view reason = {}) = 0;
   virtual const HttpRequest& request() const = 0;
+  // The subprotocol agreed in the handshake (one of WebSocketHandlers::subprotocols), or "".
+  virtual const std::string& subprotocol() const = 0;
 };
 struct WebSocketHandlers {
+  // Subprotocols the route speaks (Sec-WebSocket-Protocol, RFC 6455 §4.2.2): the first one the
+  // client offers that is listed here is agreed and echoed; with none listed, none is echoed.
+  std::vector<std::string> subprotocols;
   std::function<void(const std::shared_ptr<WebSocketConnection>&)> on_open;
   std::function<void(const std::shared_ptr<WebSocketConnection>&, const std::string& data, bool binary)> on_message;
   std::function<void(const std::shared_ptr<WebSocketConnection>&, std::uint16_t code, const std::string& reason)> on_close;
@@ -414,6 +433,10 @@ class Server {
  private:
   std::unique_ptr<ServerImpl> impl_;
 };
+
+// The checks start() makes on a configuration before anything listens: an error names the
+// option and the fix (e.g. cors_credentials with "*").
+Status check_options(const ServerOptions& options);
 
 // Makes SIGINT and SIGTERM call server.request_stop() (for programs that own the process).
 void stop_on_signals(Server& server);
