@@ -8,5 +8,6 @@ add_test(NAME configure_without_node_modules
            -DSOURCE_DIR=${PROJECT_SOURCE_DIR}
            -DWORK_DIR=${CMAKE_CURRENT_BINARY_DIR}/configure_without_node_modules
            -DGENERATOR=${CMAKE_GENERATOR}
+           -DCIVETWEB_DIR=${CHORUS_CIVETWEB_DIR}
            -P ${CMAKE_CURRENT_LIST_DIR}/without_node_modules.cmake)
 set_tests_properties(configure_without_node_modules PROPERTIES LABELS "configure" TIMEOUT 300)

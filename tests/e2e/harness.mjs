@@ -17,6 +17,9 @@ import { sleep, tempDir as makeTempDir } from "../common/util.mjs";
 export { freePort } from "../common/util.mjs";
 export { sleep };
 
+/** A temporary directory: { dir, remove() } (removed at exit too). */
+export const tempDir = (prefix = "chorus-e2e-") => makeTempDir(prefix);
+
 const here = dirname(fileURLToPath(import.meta.url));
 export const ROOT = join(here, "..", "..");
 export const DEMO_ROOT = join(ROOT, "demo");
