@@ -22,7 +22,9 @@ function heldPoll(server, sid) {
   });
 }
 
-describe("chorus-server signals", { concurrency: true }, () => {
+// One at a time: each server below is started as shipped (thousands of CivetWeb workers under
+// the sanitizers until connections move to the event loop), and two at once slow each other.
+describe("chorus-server signals", { concurrency: false }, () => {
   for (const signal of ["SIGTERM", "SIGINT"]) {
     test(`${signal}: "chorus: stopped", exit 0 within 5 s with a websocket client and a held poll`, async () => {
       const server = await startServer([], { light: false });
