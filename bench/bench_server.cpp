@@ -39,7 +39,6 @@ void raise_nofile_limit() {
   }
 }
 
-
 }  // namespace
 
 int main(int argc, char** argv) {

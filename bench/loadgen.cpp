@@ -658,14 +658,14 @@ int run_churn(const Flags& f) {
 }
 
 constexpr const char* kUsage =
-               "usage: chorus-loadgen <idle|echo|fanout|churn> --port P [flags]\n"
-               "  idle   --conns N --server-pid PID [--settle S] [--engine-only]\n"
-               "  echo   --rate R --seconds S --conns C [--warmup W]\n"
-               "  echo   --sweep [--rate START] [--factor F] [--max-rate M] [--threshold-ms T]\n"
-               "         [--seconds S] [--conns C] [--refine K]\n"
-               "  fanout --clients N --rate R --seconds S [--warmup W]\n"
-               "  churn  --seconds S [--concurrency K] [--warmup W]\n"
-               "common: --host ADDR (127.0.0.1), --server-pid PID, --timeout S, --help (this text)\n";
+    "usage: chorus-loadgen <idle|echo|fanout|churn> --port P [flags]\n"
+    "  idle   --conns N --server-pid PID [--settle S] [--engine-only]\n"
+    "  echo   --rate R --seconds S --conns C [--warmup W]\n"
+    "  echo   --sweep [--rate START] [--factor F] [--max-rate M] [--threshold-ms T]\n"
+    "         [--seconds S] [--conns C] [--refine K]\n"
+    "  fanout --clients N --rate R --seconds S [--warmup W]\n"
+    "  churn  --seconds S [--concurrency K] [--warmup W]\n"
+    "common: --host ADDR (127.0.0.1), --server-pid PID, --timeout S, --help (this text)\n";
 
 }  // namespace
 }  // namespace chorus::bench

@@ -522,7 +522,9 @@ void Driver::close(Conn& conn) {
   send_frame(conn, kOpClose, std::string_view(code, 2));
 }
 
-void Driver::abort(Conn& conn, const std::string& why, bool error) { finish(conn, !error, why); }
+void Driver::abort(Conn& conn, const std::string& why, bool error) {
+  finish(conn, !error, why);
+}
 
 void Driver::fail(Conn& conn, const std::string& why) {
   ++stats_.protocol_errors;
@@ -570,7 +572,9 @@ void Driver::check_closing(std::int64_t now) {
   for (Conn* c : expired) finish(*c, true, "close timeout");
 }
 
-void Driver::reap() { dead_.clear(); }
+void Driver::reap() {
+  dead_.clear();
+}
 
 void Driver::set_ticker(std::function<std::int64_t(std::int64_t)> tick, std::int64_t first_due_ns) {
   tick_ = std::move(tick);

@@ -76,9 +76,9 @@ extern "C" const char* chorus_inspect(int layer, const char* text, int length) {
       g_out += "\",\"binary\":";
       g_out += packets[i].binary ? "true" : "false";
       g_out += ",\"data\":";
-      chorus::json::quote_string(packets[i].binary ? std::string("<") + std::to_string(packets[i].data.size()) + " bytes>"
-                                                   : packets[i].data,
-                                 g_out);
+      chorus::json::quote_string(
+          packets[i].binary ? std::string("<") + std::to_string(packets[i].data.size()) + " bytes>" : packets[i].data,
+          g_out);
       g_out += "}";
     }
     g_out += "]}";

@@ -6,7 +6,9 @@ namespace chorus {
 
 Value::Value(Object o) : v_(std::move(o)) {}
 
-Value Value::array(std::initializer_list<Value> items) { return Value(Array(items)); }
+Value Value::array(std::initializer_list<Value> items) {
+  return Value(Array(items));
+}
 
 Value Value::object(std::initializer_list<Member> members) {
   Value v{Object{}};
@@ -57,7 +59,8 @@ std::size_t Value::size() const {
 
 bool Value::has_binary() const {
   switch (type()) {
-    case Type::kBinary: return true;
+    case Type::kBinary:
+      return true;
     case Type::kArray:
       for (const Value& v : as_array()) {
         if (v.has_binary()) return true;
@@ -68,19 +71,26 @@ bool Value::has_binary() const {
         if (m.value.has_binary()) return true;
       }
       return false;
-    default: return false;
+    default:
+      return false;
   }
 }
 
 bool operator==(const Value& a, const Value& b) {
   if (a.type() != b.type()) return false;
   switch (a.type()) {
-    case Value::Type::kNull: return true;
-    case Value::Type::kBool: return a.as_bool() == b.as_bool();
-    case Value::Type::kNumber: return a.as_number() == b.as_number();
-    case Value::Type::kString: return a.as_string() == b.as_string();
-    case Value::Type::kBinary: return a.as_binary() == b.as_binary();
-    case Value::Type::kArray: return a.as_array() == b.as_array();
+    case Value::Type::kNull:
+      return true;
+    case Value::Type::kBool:
+      return a.as_bool() == b.as_bool();
+    case Value::Type::kNumber:
+      return a.as_number() == b.as_number();
+    case Value::Type::kString:
+      return a.as_string() == b.as_string();
+    case Value::Type::kBinary:
+      return a.as_binary() == b.as_binary();
+    case Value::Type::kArray:
+      return a.as_array() == b.as_array();
     case Value::Type::kObject: {
       // Objects compare as maps: same keys with equal values, whatever the order.
       const Object& oa = a.as_object();

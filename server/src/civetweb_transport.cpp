@@ -16,8 +16,8 @@
 #include <deque>
 
 #include "chorus/base64.h"
-#include "chorus/json/json.h"
 #include "chorus/engineio/server_session.h"
+#include "chorus/json/json.h"
 #include "chorus/websocket/frame_checker.h"
 #include "internal.h"
 
@@ -29,16 +29,28 @@ using engineio::PacketType;
 using engineio::Transport;
 
 // Engine.IO error codes and messages (reference server's Server.errors).
-enum EioError { kUnknownTransport = 0, kUnknownSid = 1, kBadHandshakeMethod = 2, kBadRequest = 3, kForbidden = 4,
-                kUnsupportedProtocolVersion = 5 };
+enum EioError {
+  kUnknownTransport = 0,
+  kUnknownSid = 1,
+  kBadHandshakeMethod = 2,
+  kBadRequest = 3,
+  kForbidden = 4,
+  kUnsupportedProtocolVersion = 5
+};
 const char* eio_error_message(int code) {
   switch (code) {
-    case kUnknownTransport: return "Transport unknown";
-    case kUnknownSid: return "Session ID unknown";
-    case kBadHandshakeMethod: return "Bad handshake method";
-    case kBadRequest: return "Bad request";
-    case kForbidden: return "Forbidden";
-    case kUnsupportedProtocolVersion: return "Unsupported protocol version";
+    case kUnknownTransport:
+      return "Transport unknown";
+    case kUnknownSid:
+      return "Session ID unknown";
+    case kBadHandshakeMethod:
+      return "Bad handshake method";
+    case kBadRequest:
+      return "Bad request";
+    case kForbidden:
+      return "Forbidden";
+    case kUnsupportedProtocolVersion:
+      return "Unsupported protocol version";
   }
   return "Bad request";
 }
@@ -183,9 +195,9 @@ Handshake make_handshake(const mg_connection* conn) {
   h.url = ri->request_uri ? ri->request_uri : "";
   if (ri->query_string) h.url += std::string("?") + ri->query_string;
   h.secure = ri->is_ssl != 0;
-  h.issued_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
+  h.issued_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
   return h;
 }
 
@@ -214,7 +226,7 @@ struct WsConn {
   std::weak_ptr<EngineConnection> engine;
   bool is_upgrade = false;
   std::atomic<bool> close_sent{false};
-  std::string sid;  // for an upgrade: the session to join
+  std::string sid;      // for an upgrade: the session to join
   std::string refused;  // non-empty: closed right after the handshake, with this reason
   Handshake handshake;
 
@@ -239,7 +251,8 @@ struct WsConn {
   }
 };
 
-class EngineConnection final : public EngineLink, public EngineSocket,
+class EngineConnection final : public EngineLink,
+                               public EngineSocket,
                                public std::enable_shared_from_this<EngineConnection> {
  public:
   EngineConnection(Civet* civet, std::string sid, Transport transport, Handshake hs, const Limits& limits,
@@ -388,7 +401,10 @@ class Civet final : public CivetTransport {
   // cannot be written, CivetWeb calls no close handler, so connection_close cleans up.
   void raw_pending(const mg_connection* conn, bool pending) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (pending) raw_pending_.insert(conn); else raw_pending_.erase(conn);
+    if (pending)
+      raw_pending_.insert(conn);
+    else
+      raw_pending_.erase(conn);
   }
   bool take_raw_pending(const mg_connection* conn) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -467,7 +483,7 @@ class Civet final : public CivetTransport {
   std::atomic<int> writers_{0};
   std::atomic<int> polls_{0};
   std::size_t max_sessions_ = 0;
-  std::size_t raw_slots_ = 0;  // under mu_
+  std::size_t raw_slots_ = 0;                             // under mu_
   std::unordered_set<const mg_connection*> raw_pending_;  // under mu_
   std::string route_;
   std::vector<std::unique_ptr<SseRouteData>> sse_data_;
@@ -768,9 +784,11 @@ void EngineConnection::handle_post(mg_connection* conn) {
 
 void EngineConnection::handle_sse(mg_connection* conn) {
   mg_disable_connection_keep_alive(conn);  // the stream ends with the connection
-  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
-                     "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\n"
-                     "Connection: close\r\n" + civet_->cors_headers(conn) + "\r\n";
+  std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+      "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\n"
+      "Connection: close\r\n" +
+      civet_->cors_headers(conn) + "\r\n";
   // retry: a reconnection hint for generic clients; the Chorus SDK reconnects itself.
   std::string out = head + "retry: 2000\n\n";
   append_sse_event(out, false, engineio::encode_text(open_packet()));
@@ -1103,7 +1121,8 @@ void Civet::respond_error(mg_connection* conn, int status, int code, const std::
 
 std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, Handshake hs) {
   std::string sid = server_->new_id();
-  auto conn = std::make_shared<EngineConnection>(this, sid, transport, std::move(hs), limits(), upgrades_for(transport));
+  auto conn =
+      std::make_shared<EngineConnection>(this, sid, transport, std::move(hs), limits(), upgrades_for(transport));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_ || sessions_.size() + raw_slots_ >= max_sessions_) return nullptr;
@@ -1138,7 +1157,8 @@ int Civet::on_http(mg_connection* conn) {
   // Checks in the reference server's order: transport, sid, method, protocol version.
   if (!transport_enabled(transport) || transport == "websocket") {
     // A websocket request without an Upgrade header is a bad request (code 3).
-    respond_error(conn, 400, transport == "websocket" && transport_enabled(transport) ? kBadRequest : kUnknownTransport);
+    respond_error(conn, 400,
+                  transport == "websocket" && transport_enabled(transport) ? kBadRequest : kUnknownTransport);
     return 400;
   }
   const bool sse = transport == "sse";
@@ -1330,7 +1350,6 @@ void Civet::on_ws_close(const mg_connection* conn) {
   }
   if (auto engine = wc->engine.lock()) engine->on_ws_closed(wc, false);
 }
-
 
 // ---------------------------------------------------------------------------------------
 // Raw routes, plain SSE, feeds, plain WebSocket
@@ -1554,9 +1573,13 @@ class RawWs final : public WebSocketConnection, public std::enable_shared_from_t
     auto self = shared_from_this();
     switch (r.kind) {
       case Kind::kNone:
-      case Kind::kPong: return 1;
-      case Kind::kIgnore: return 0;
-      case Kind::kPing: write(MG_WEBSOCKET_OPCODE_PONG, r.data); return 1;
+      case Kind::kPong:
+        return 1;
+      case Kind::kIgnore:
+        return 0;
+      case Kind::kPing:
+        write(MG_WEBSOCKET_OPCODE_PONG, r.data);
+        return 1;
       case Kind::kClose:
         close(r.close_code, r.reason);
         if (r.peer_initiated) {
@@ -1609,7 +1632,6 @@ class RawWs final : public WebSocketConnection, public std::enable_shared_from_t
   std::atomic<bool> reported_{false};
 };
 
-
 int raw_ws_connect(const mg_connection* conn, void* cbdata) {
   auto* route = static_cast<RawWsRoute*>(cbdata);
   if (!route->civet->reserve_slot()) {
@@ -1654,17 +1676,27 @@ void raw_ws_close(const mg_connection* conn, void* cbdata) {
 
 // CivetWeb C callbacks: `cbdata` is the Civet instance. Each runs on a worker thread, whose
 // stack is CHORUS_HANDLER_STACK_BYTES (8 MiB, server/CMakeLists.txt).
-int http_cb(mg_connection* conn, void* cbdata) { return static_cast<Civet*>(cbdata)->on_http(conn); }
+int http_cb(mg_connection* conn, void* cbdata) {
+  return static_cast<Civet*>(cbdata)->on_http(conn);
+}
 int ws_connect_cb(const mg_connection* conn, void* cbdata) {
   return static_cast<Civet*>(cbdata)->on_ws_connect(conn);
 }
-void ws_ready_cb(mg_connection* conn, void* cbdata) { static_cast<Civet*>(cbdata)->on_ws_ready(conn); }
+void ws_ready_cb(mg_connection* conn, void* cbdata) {
+  static_cast<Civet*>(cbdata)->on_ws_ready(conn);
+}
 int ws_data_cb(mg_connection* conn, int bits, char* data, std::size_t len, void* cbdata) {
   return static_cast<Civet*>(cbdata)->on_ws_data(conn, bits, data, len);
 }
-void ws_close_cb(const mg_connection* conn, void* cbdata) { static_cast<Civet*>(cbdata)->on_ws_close(conn); }
-int route_cb(mg_connection* conn, void* cbdata) { return static_cast<Civet*>(cbdata)->on_route(conn); }
-int feed_cb(mg_connection* conn, void* cbdata) { return static_cast<Civet*>(cbdata)->on_feed(conn); }
+void ws_close_cb(const mg_connection* conn, void* cbdata) {
+  static_cast<Civet*>(cbdata)->on_ws_close(conn);
+}
+int route_cb(mg_connection* conn, void* cbdata) {
+  return static_cast<Civet*>(cbdata)->on_route(conn);
+}
+int feed_cb(mg_connection* conn, void* cbdata) {
+  return static_cast<Civet*>(cbdata)->on_feed(conn);
+}
 int sse_route_cb(mg_connection* conn, void* cbdata) {
   auto* d = static_cast<SseRouteData*>(cbdata);
   return d->civet->on_sse_route(conn, d->index);
@@ -1871,8 +1903,7 @@ int Civet::check_path(mg_connection* conn) {
   const bool serves_files = !server_->options.document_root.empty();
   std::string_view method = ri->request_method != nullptr ? ri->request_method : "";
   if (serves_files && method != "GET" && method != "HEAD" && !claimed(folded)) {
-    respond(conn, 405, "application/json", "{\"error\":\"static files: GET and HEAD only\"}",
-            "Allow: GET, HEAD\r\n");
+    respond(conn, 405, "application/json", "{\"error\":\"static files: GET and HEAD only\"}", "Allow: GET, HEAD\r\n");
     return 405;
   }
   return 0;
@@ -1912,8 +1943,7 @@ int Civet::on_mount(mg_connection* conn, std::size_t index) {
   while (!prefix.empty() && prefix.back() == '/') prefix.pop_back();
   prefix.push_back('/');
   if (method != "GET" && method != "HEAD") {
-    respond(conn, 405, "application/json", "{\"error\":\"static files: GET and HEAD only\"}",
-            "Allow: GET, HEAD\r\n");
+    respond(conn, 405, "application/json", "{\"error\":\"static files: GET and HEAD only\"}", "Allow: GET, HEAD\r\n");
     return 405;
   }
   std::string rest = uri.size() > prefix.size() ? std::string(uri.substr(prefix.size())) : std::string();
@@ -1975,26 +2005,40 @@ Status Civet::start() {
   }
   max_sessions_ = wanted - 16;
   std::string threads = std::to_string(wanted);
-  std::string ws_timeout = std::to_string(static_cast<std::uint64_t>(o.limits.ping_interval_ms) +
-                                          o.limits.ping_timeout_ms + 10000);
+  std::string ws_timeout =
+      std::to_string(static_cast<std::uint64_t>(o.limits.ping_interval_ms) + o.limits.ping_timeout_ms + 10000);
   std::vector<std::string> kv = {
-      "listening_ports", ports,
-      "num_threads", threads,
-      "enable_directory_listing", "no",
-      "access_control_allow_origin", "",
-      "enable_keep_alive", "yes",
-      "keep_alive_timeout_ms", "30000",
-      "request_timeout_ms", std::to_string(std::max<std::uint32_t>(o.body_timeout_ms, 1)),
-      "websocket_timeout_ms", ws_timeout,
-      "enable_websocket_ping_pong", "no",
-      "tcp_nodelay", "1",
-      "decode_url", "no",  // check_path decodes (and refuses what cannot name a file)
+      "listening_ports",
+      ports,
+      "num_threads",
+      threads,
+      "enable_directory_listing",
+      "no",
+      "access_control_allow_origin",
+      "",
+      "enable_keep_alive",
+      "yes",
+      "keep_alive_timeout_ms",
+      "30000",
+      "request_timeout_ms",
+      std::to_string(std::max<std::uint32_t>(o.body_timeout_ms, 1)),
+      "websocket_timeout_ms",
+      ws_timeout,
+      "enable_websocket_ping_pong",
+      "no",
+      "tcp_nodelay",
+      "1",
+      "decode_url",
+      "no",  // check_path decodes (and refuses what cannot name a file)
       // Absolute-form targets (RFC 9112 §3.2.2) naming this server's port are served as their
       // path; CivetWeb would otherwise demand its "authentication_domain" as the host.
-      "enable_auth_domain_check", "no",
-      "ssi_pattern", "",  // no server-side includes: .shtml files are served as they are
+      "enable_auth_domain_check",
+      "no",
+      "ssi_pattern",
+      "",  // no server-side includes: .shtml files are served as they are
       // ES modules and WebAssembly must carry their types or browsers refuse to load them.
-      "extra_mime_types", ".mjs=text/javascript,.wasm=application/wasm,.d.ts=text/plain; charset=utf-8",
+      "extra_mime_types",
+      ".mjs=text/javascript,.wasm=application/wasm,.d.ts=text/plain; charset=utf-8",
   };
   if (!o.document_root.empty()) kv.insert(kv.end(), {"document_root", o.document_root});
   if (tls) {
@@ -2098,6 +2142,8 @@ void Civet::stop() {
 
 }  // namespace
 
-std::unique_ptr<CivetTransport> make_civet_transport(ServerImpl* server) { return std::make_unique<Civet>(server); }
+std::unique_ptr<CivetTransport> make_civet_transport(ServerImpl* server) {
+  return std::make_unique<Civet>(server);
+}
 
 }  // namespace chorus

@@ -22,15 +22,19 @@ namespace {
 bool valid_name(const std::string& name, std::size_t max) {
   if (name.empty() || name.size() > max) return false;
   for (char c : name) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-              c == '-';
+    bool ok =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) return false;
   }
   return true;
 }
 
-std::string as_bytes(const Binary& b) { return std::string(b.begin(), b.end()); }
-Value as_binary(const std::string& s) { return Value::binary(s.data(), s.size()); }
+std::string as_bytes(const Binary& b) {
+  return std::string(b.begin(), b.end());
+}
+Value as_binary(const std::string& s) {
+  return Value::binary(s.data(), s.size());
+}
 
 // The server's replica never edits: its client id is never used for new content.
 constexpr collab::ClientId kServerClient = 0;
@@ -52,7 +56,7 @@ struct DocEntry {
 
   std::mutex mu;
   collab::Doc doc;
-  std::size_t log_count = 0;                        // updates appended since the snapshot
+  std::size_t log_count = 0;                         // updates appended since the snapshot
   std::unordered_map<std::string, Value> awareness;  // socket id -> state
   // Socket id -> (its connection, bytes of pending_bytes() charged to it).
   std::unordered_map<std::string, std::pair<std::shared_ptr<Conn>, std::size_t>> charges;
@@ -122,18 +126,20 @@ struct CollabService::Impl {
 
   Status open() {
     if (opts.database_path.empty()) return Ok{};
-    if (sqlite3_open_v2(opts.database_path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                        nullptr) != SQLITE_OK) {
+    if (sqlite3_open_v2(opts.database_path.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) != SQLITE_OK) {
       std::string message = db ? sqlite3_errmsg(db) : "cannot open";
       return make_error(ErrorCode::kProtocol, "database " + opts.database_path + ": " + message);
     }
     sqlite3_busy_timeout(db, 5000);
     // WAL with synchronous=NORMAL: a committed append survives a crash of this process
     // (kill -9); FULL would also cover power loss at the cost of an fsync per edit.
-    for (const char* sql : {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
-                            "CREATE TABLE IF NOT EXISTS snapshots(doc TEXT PRIMARY KEY, data BLOB NOT NULL, upto INTEGER NOT NULL)",
-                            "CREATE TABLE IF NOT EXISTS updates(seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL, data BLOB NOT NULL)",
-                            "CREATE INDEX IF NOT EXISTS updates_by_doc ON updates(doc, seq)"}) {
+    for (const char* sql :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=NORMAL",
+          "CREATE TABLE IF NOT EXISTS snapshots(doc TEXT PRIMARY KEY, data BLOB NOT NULL, upto INTEGER NOT NULL)",
+          "CREATE TABLE IF NOT EXISTS updates(seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL, data BLOB NOT "
+          "NULL)",
+          "CREATE INDEX IF NOT EXISTS updates_by_doc ON updates(doc, seq)"}) {
       Status s = exec(sql);
       if (!s) return s;
     }
@@ -149,7 +155,8 @@ struct CollabService::Impl {
     sqlite3_prepare_v2(db, "SELECT data, upto FROM snapshots WHERE doc = ?", -1, &st, nullptr);
     sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
     if (sqlite3_step(st) == SQLITE_ROW) {
-      std::string data(static_cast<const char*>(sqlite3_column_blob(st, 0)), static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
+      std::string data(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                       static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
       upto = sqlite3_column_int64(st, 1);
       Status s = e.doc.apply_update(data);
       if (!s) log(LogLevel::kError, "document " + name + ": snapshot rejected: " + s.error().message);
@@ -159,7 +166,8 @@ struct CollabService::Impl {
     sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
     sqlite3_bind_int64(st, 2, upto);
     while (sqlite3_step(st) == SQLITE_ROW) {
-      std::string data(static_cast<const char*>(sqlite3_column_blob(st, 0)), static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
+      std::string data(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                       static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
       Status s = e.doc.apply_update(data);
       if (!s) log(LogLevel::kError, "document " + name + ": logged update rejected: " + s.error().message);
       ++e.log_count;
@@ -378,7 +386,8 @@ void CollabService::Impl::on_connection(Socket& socket) {
 
   socket.on("doc:join", [this, &socket, fail](const Args& a, Ack ack) {
     if (a.empty() || !a[0].is_string() || !valid_name(a[0].as_string(), opts.max_name_bytes)) {
-      return fail(ack, "document name must be 1-" + std::to_string(opts.max_name_bytes) + " characters of A-Z a-z 0-9 . _ -");
+      return fail(
+          ack, "document name must be 1-" + std::to_string(opts.max_name_bytes) + " characters of A-Z a-z 0-9 . _ -");
     }
     const std::string& name = a[0].as_string();
     std::optional<collab::StateVector> theirs;
@@ -419,11 +428,13 @@ void CollabService::Impl::on_connection(Socket& socket) {
   });
 
   socket.on("doc:update", [this, &socket, fail](const Args& a, Ack ack) {
-    if (a.size() < 2 || !a[0].is_string() || !a[1].is_binary()) return fail(ack, "doc:update takes (name, update bytes)");
+    if (a.size() < 2 || !a[0].is_string() || !a[1].is_binary())
+      return fail(ack, "doc:update takes (name, update bytes)");
     const std::string& name = a[0].as_string();
     if (!has_joined(socket.id(), name)) return fail(ack, "join the document first");
     const Binary& bytes = a[1].as_binary();
-    if (bytes.size() > opts.max_update_bytes) return fail(ack, "update larger than " + std::to_string(opts.max_update_bytes) + " bytes");
+    if (bytes.size() > opts.max_update_bytes)
+      return fail(ack, "update larger than " + std::to_string(opts.max_update_bytes) + " bytes");
     auto e = get(name);
     if (!e) return fail(ack, e.error().message);
     std::shared_ptr<Conn> conn = conn_of(socket.id());

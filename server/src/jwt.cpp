@@ -18,7 +18,9 @@ namespace {
 
 constexpr std::size_t kSha256Size = 32;
 
-Error fail(ErrorCode code, std::string_view message) { return make_error(code, std::string(message)); }
+Error fail(ErrorCode code, std::string_view message) {
+  return make_error(code, std::string(message));
+}
 
 bool is_base64url_char(char c) {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_';

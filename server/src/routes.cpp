@@ -65,20 +65,34 @@ bool match_route(const RouteSpec& route, std::string_view path, std::unordered_m
 namespace {
 const char* reason_phrase(int status) {
   switch (status) {
-    case 200: return "OK";
-    case 201: return "Created";
-    case 204: return "No Content";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 422: return "Unprocessable Entity";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 413:
+      return "Payload Too Large";
+    case 422:
+      return "Unprocessable Entity";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
   }
   return "Status";
 }
@@ -164,7 +178,9 @@ void SseStreamImpl::close() {
   cv_.notify_one();
 }
 
-void SseStreamImpl::wake() { cv_.notify_one(); }
+void SseStreamImpl::wake() {
+  cv_.notify_one();
+}
 
 void SseStreamImpl::on_close(std::function<void()> handler) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -172,9 +188,10 @@ void SseStreamImpl::on_close(std::function<void()> handler) {
 }
 
 void SseStreamImpl::run(HttpIo& io, const std::string& first_chunk, const std::atomic<bool>& stopping) {
-  std::string head = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
-                     "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\nConnection: close\r\n" +
-                     io.cors_headers() + "\r\n" + "retry: 2000\n\n" + first_chunk;
+  std::string head =
+      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+      "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\nConnection: close\r\n" +
+      io.cors_headers() + "\r\n" + "retry: 2000\n\n" + first_chunk;
   bool ok = io.write(head);
   constexpr auto kKeepAlive = std::chrono::seconds(15);
   std::unique_lock<std::mutex> lock(mu_);
@@ -205,7 +222,8 @@ Value mark_binary(const Value& v) {
   switch (v.type()) {
     case Value::Type::kBinary: {
       const Binary& b = v.as_binary();
-      return Value::object({{"_binary", base64::encode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()))}});
+      return Value::object(
+          {{"_binary", base64::encode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()))}});
     }
     case Value::Type::kArray: {
       Array out;
@@ -217,11 +235,14 @@ Value mark_binary(const Value& v) {
       for (const Member& m : v.as_object()) out.push_back(Member{m.key, mark_binary(m.value)});
       return Value(std::move(out));
     }
-    default: return v;
+    default:
+      return v;
   }
 }
 
-std::string room_key(const std::string& nsp, const std::string& room) { return nsp + '\n' + room; }
+std::string room_key(const std::string& nsp, const std::string& room) {
+  return nsp + '\n' + room;
+}
 
 }  // namespace
 

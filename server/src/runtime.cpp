@@ -17,7 +17,9 @@ std::uint64_t now_ms() {
           .count());
 }
 
-void set_log_level(LogLevel level) { g_log_level = static_cast<int>(level); }
+void set_log_level(LogLevel level) {
+  g_log_level = static_cast<int>(level);
+}
 
 void log(LogLevel level, const std::string& message) {
   if (static_cast<int>(level) > g_log_level.load()) return;
@@ -53,7 +55,9 @@ FramePtr OutFrame::message(const socketio::EncodedPacket& packet, bool is_volati
 
 TimerService::TimerService() : thread_([this] { run(); }) {}
 
-TimerService::~TimerService() { stop(); }
+TimerService::~TimerService() {
+  stop();
+}
 
 void TimerService::stop() {
   {
@@ -205,6 +209,8 @@ class InMemoryAdapter final : public Adapter {
 
 }  // namespace
 
-std::unique_ptr<Adapter> make_in_memory_adapter() { return std::make_unique<InMemoryAdapter>(); }
+std::unique_ptr<Adapter> make_in_memory_adapter() {
+  return std::make_unique<InMemoryAdapter>();
+}
 
 }  // namespace chorus

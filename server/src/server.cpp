@@ -20,9 +20,13 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<ServerImpl>(std::
   impl_->of("/");
 }
 
-Server::~Server() { stop(); }
+Server::~Server() {
+  stop();
+}
 
-Namespace& Server::of(const std::string& name) { return impl_->of(name); }
+Namespace& Server::of(const std::string& name) {
+  return impl_->of(name);
+}
 
 Namespace& Server::of(NamespacePredicate predicate) {
   std::lock_guard<std::mutex> lock(impl_->ns_mu);
@@ -33,7 +37,8 @@ Namespace& Server::of(NamespacePredicate predicate) {
 }
 
 Namespace& Server::of(const std::regex& pattern) {
-  return of(NamespacePredicate([pattern](const std::string& name, const Value&) { return std::regex_match(name, pattern); }));
+  return of(
+      NamespacePredicate([pattern](const std::string& name, const Value&) { return std::regex_match(name, pattern); }));
 }
 
 void Server::route(std::string method, std::string pattern, HttpHandler handler, std::size_t max_body) {
@@ -93,17 +98,25 @@ Status Server::run() {
   return Ok{};
 }
 
-void Server::request_stop() { impl_->stop_requested.store(true); }
+void Server::request_stop() {
+  impl_->stop_requested.store(true);
+}
 
 void Server::stop() {
   if (impl_->transport) impl_->transport->stop();
 }
 
-int Server::port() const { return impl_->transport ? impl_->transport->port() : 0; }
+int Server::port() const {
+  return impl_->transport ? impl_->transport->port() : 0;
+}
 
-const ServerOptions& Server::options() const { return impl_->options; }
+const ServerOptions& Server::options() const {
+  return impl_->options;
+}
 
-std::size_t Server::connection_count() const { return impl_->transport ? impl_->transport->session_count() : 0; }
+std::size_t Server::connection_count() const {
+  return impl_->transport ? impl_->transport->session_count() : 0;
+}
 
 namespace {
 std::atomic<Server*> g_signal_server{nullptr};

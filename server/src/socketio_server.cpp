@@ -67,7 +67,9 @@ Socket::Socket(std::string id, std::shared_ptr<NamespaceImpl> ns, std::shared_pt
 
 Socket::~Socket() = default;
 
-const std::string& Socket::nsp() const { return ns_->name; }
+const std::string& Socket::nsp() const {
+  return ns_->name;
+}
 
 bool Socket::connected() const {
   std::lock_guard<std::mutex> lock(state_->mu);
@@ -101,8 +103,7 @@ bool Socket::emit(std::string_view event, Args args) {
   return client->send(p);
 }
 
-bool Socket::emit_with_ack(std::string_view event, Args args, std::chrono::milliseconds timeout,
-                           AckCallback callback) {
+bool Socket::emit_with_ack(std::string_view event, Args args, std::chrono::milliseconds timeout, AckCallback callback) {
   auto client = client_.lock();
   if (!client) return false;
   std::uint64_t id = 0;
@@ -148,15 +149,21 @@ bool Socket::emit_with_ack(std::string_view event, Args args, std::chrono::milli
   return true;
 }
 
-void Socket::join(std::string room) { ns_->adapter->add_all(id_, {std::move(room)}); }
+void Socket::join(std::string room) {
+  ns_->adapter->add_all(id_, {std::move(room)});
+}
 
 void Socket::join(const std::vector<std::string>& rooms) {
   ns_->adapter->add_all(id_, std::set<std::string>(rooms.begin(), rooms.end()));
 }
 
-void Socket::leave(const std::string& room) { ns_->adapter->del(id_, room); }
+void Socket::leave(const std::string& room) {
+  ns_->adapter->del(id_, room);
+}
 
-std::set<std::string> Socket::rooms() const { return ns_->adapter->socket_rooms(id_); }
+std::set<std::string> Socket::rooms() const {
+  return ns_->adapter->socket_rooms(id_);
+}
 
 BroadcastOperator Socket::to(std::string room) {
   BroadcastOptions o;
@@ -292,7 +299,9 @@ bool BroadcastOperator::emit(std::string_view event, Args args) const {
   return ns_->broadcast(payload.as_array(), opts_, nullptr);
 }
 
-std::vector<std::shared_ptr<Socket>> BroadcastOperator::fetch_sockets() const { return ns_->select_sockets(opts_); }
+std::vector<std::shared_ptr<Socket>> BroadcastOperator::fetch_sockets() const {
+  return ns_->select_sockets(opts_);
+}
 
 void BroadcastOperator::sockets_join(const std::vector<std::string>& rooms) const {
   for (auto& s : ns_->select_sockets(opts_)) s->join(rooms);
@@ -311,7 +320,9 @@ void BroadcastOperator::disconnect_sockets(bool close) const {
 // ---------------------------------------------------------------------------------------
 // Namespace
 
-const std::string& Namespace::name() const { return impl_->name; }
+const std::string& Namespace::name() const {
+  return impl_->name;
+}
 
 void Namespace::use(Middleware middleware) {
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -323,16 +334,36 @@ void Namespace::on_connection(std::function<void(Socket&)> handler) {
   impl_->connection_handlers.push_back(std::move(handler));
 }
 
-BroadcastOperator Namespace::all() const { return BroadcastOperator(impl_, BroadcastOptions{}); }
-BroadcastOperator Namespace::to(std::string room) const { return all().to(std::move(room)); }
-BroadcastOperator Namespace::except(std::string room) const { return all().except(std::move(room)); }
-BroadcastOperator Namespace::volatile_() const { return all().volatile_(); }
-BroadcastOperator Namespace::local() const { return all().local(); }
-bool Namespace::emit(std::string_view event, Args args) const { return all().emit(event, std::move(args)); }
-std::vector<std::shared_ptr<Socket>> Namespace::fetch_sockets() const { return all().fetch_sockets(); }
-void Namespace::sockets_join(const std::vector<std::string>& rooms) const { all().sockets_join(rooms); }
-void Namespace::sockets_leave(const std::vector<std::string>& rooms) const { all().sockets_leave(rooms); }
-void Namespace::disconnect_sockets(bool close) const { all().disconnect_sockets(close); }
+BroadcastOperator Namespace::all() const {
+  return BroadcastOperator(impl_, BroadcastOptions{});
+}
+BroadcastOperator Namespace::to(std::string room) const {
+  return all().to(std::move(room));
+}
+BroadcastOperator Namespace::except(std::string room) const {
+  return all().except(std::move(room));
+}
+BroadcastOperator Namespace::volatile_() const {
+  return all().volatile_();
+}
+BroadcastOperator Namespace::local() const {
+  return all().local();
+}
+bool Namespace::emit(std::string_view event, Args args) const {
+  return all().emit(event, std::move(args));
+}
+std::vector<std::shared_ptr<Socket>> Namespace::fetch_sockets() const {
+  return all().fetch_sockets();
+}
+void Namespace::sockets_join(const std::vector<std::string>& rooms) const {
+  all().sockets_join(rooms);
+}
+void Namespace::sockets_leave(const std::vector<std::string>& rooms) const {
+  all().sockets_leave(rooms);
+}
+void Namespace::disconnect_sockets(bool close) const {
+  all().disconnect_sockets(close);
+}
 
 std::size_t Namespace::socket_count() const {
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -373,7 +404,8 @@ std::vector<std::shared_ptr<Socket>> NamespaceImpl::select_sockets(const Broadca
   return out;
 }
 
-bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOptions& opts, const std::string* exclude_sid) {
+bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOptions& opts,
+                              const std::string* exclude_sid) {
   std::vector<std::shared_ptr<NamespaceImpl>> kids;
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -467,8 +499,8 @@ void NamespaceImpl::add_socket(const std::shared_ptr<Socket>& socket) {
   }
   adapter->add_all(socket->id(), {socket->id()});
   // CONNECT reply first, then the connection handlers (their emits follow it).
-  client->send(socketio::Packet{socketio::PacketType::kConnect, name, std::nullopt,
-                                Value::object({{"sid", socket->id()}})});
+  client->send(
+      socketio::Packet{socketio::PacketType::kConnect, name, std::nullopt, Value::object({{"sid", socket->id()}})});
   for (auto& h : handlers) guarded("connection handler", [&] { h(*socket); });
 }
 
@@ -486,8 +518,8 @@ ClientConnection::ClientConnection(ServerImpl* server, std::shared_ptr<EngineLin
 
 void ClientConnection::start() {
   std::weak_ptr<ClientConnection> weak = weak_from_this();
-  connect_timer_ = server_->timers.schedule_in(
-      std::chrono::milliseconds(server_->options.limits.connect_timeout_ms), [weak] {
+  connect_timer_ =
+      server_->timers.schedule_in(std::chrono::milliseconds(server_->options.limits.connect_timeout_ms), [weak] {
         auto self = weak.lock();
         if (!self) return;
         {

@@ -11,8 +11,8 @@
 
 int main(int argc, char** argv) {
   chorus::ServerOptions opts = chorus::tools::conformance_options(
-      argc, argv, "chorus-conformance",
-      "The Socket.IO server of the protocol test suite's reference configuration.", "/socket.io/");
+      argc, argv, "chorus-conformance", "The Socket.IO server of the protocol test suite's reference configuration.",
+      "/socket.io/");
 
   chorus::Server server(opts);
   auto setup = [](chorus::Socket& socket) {

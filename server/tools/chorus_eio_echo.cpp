@@ -8,8 +8,7 @@
 
 int main(int argc, char** argv) {
   chorus::ServerOptions opts = chorus::tools::conformance_options(
-      argc, argv, "chorus-eio-echo",
-      "A bare Engine.IO server that sends every message back as is.", "/engine.io/");
+      argc, argv, "chorus-eio-echo", "A bare Engine.IO server that sends every message back as is.", "/engine.io/");
 
   chorus::Server server(opts);
   chorus::EngineHandlers handlers;

@@ -15,11 +15,11 @@
 //   GET  /feeds/<room>[?nsp=&token=] -> the room as a plain SSE feed
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <chrono>
 #include <fstream>
 #include <mutex>
 #include <random>
@@ -27,10 +27,10 @@
 #include <string>
 #include <thread>
 
-#include "chorus/json/json.h"
-#include "chorus/server.h"
 #include "chorus/collab_service.h"
+#include "chorus/json/json.h"
 #include "chorus/jwt.h"
+#include "chorus/server.h"
 
 namespace {
 
@@ -61,11 +61,11 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
 
 // What /chorus/ serves from the SDK folder: the browser SDK, its typings, the collaborative
 // text module (the editor demo) and the WASM core smoke module (demo/inspector/).
-const std::vector<std::string> kSdkFiles = {"chorus.mjs",          "chorus.wasm",          "chorus.d.ts",
-                                            "chorus_collab.mjs",   "chorus_collab.wasm",   "chorus_inspector.mjs",
+const std::vector<std::string> kSdkFiles = {"chorus.mjs",           "chorus.wasm",        "chorus.d.ts",
+                                            "chorus_collab.mjs",    "chorus_collab.wasm", "chorus_inspector.mjs",
                                             "chorus_inspector.wasm"};
 
-constexpr std::int64_t kLoginTokenSeconds = 12 * 3600;         // tokens issued by POST /api/login
+constexpr std::int64_t kLoginTokenSeconds = 12 * 3600;        // tokens issued by POST /api/login
 constexpr std::int64_t kMaxTokenLifetimeSeconds = 24 * 3600;  // JwtOptions::max_lifetime_seconds
 
 std::vector<std::string> split(const std::string& s) {
@@ -98,48 +98,80 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
     return true;
   };
   std::uint64_t n = 0;
-  if (key == "host") o.host = value;
-  else if (key == "port") { if (!number(n) || n > 65535) { error = "--port needs 0..65535"; return false; } o.port = static_cast<int>(n); }
-  else if (key == "root") o.document_root = value;
-  else if (key == "sdk") sdk = value;
-  else if (key == "path") o.path = value;
-  else if (key == "cors") o.cors_origins = split(value);
-  else if (key == "cors-credentials") o.cors_credentials = value != "false";
+  if (key == "host")
+    o.host = value;
+  else if (key == "port") {
+    if (!number(n) || n > 65535) {
+      error = "--port needs 0..65535";
+      return false;
+    }
+    o.port = static_cast<int>(n);
+  } else if (key == "root")
+    o.document_root = value;
+  else if (key == "sdk")
+    sdk = value;
+  else if (key == "path")
+    o.path = value;
+  else if (key == "cors")
+    o.cors_origins = split(value);
+  else if (key == "cors-credentials")
+    o.cors_credentials = value != "false";
   else if (key == "max-payload") {
     if (!number(n)) return false;
-    if (n < 16 || n > 256'000'000) { error = "--max-payload must be 16 to 256000000 bytes"; return false; }
+    if (n < 16 || n > 256'000'000) {
+      error = "--max-payload must be 16 to 256000000 bytes";
+      return false;
+    }
     o.limits.max_payload = n;
-  }
-  else if (key == "ping-interval" || key == "ping-timeout") {
+  } else if (key == "ping-interval" || key == "ping-timeout") {
     if (!number(n)) return false;
-    if (n == 0 || n > 86'400'000) { error = "--" + key + " must be 1 to 86400000 ms"; return false; }
+    if (n == 0 || n > 86'400'000) {
+      error = "--" + key + " must be 1 to 86400000 ms";
+      return false;
+    }
     (key == "ping-interval" ? o.limits.ping_interval_ms : o.limits.ping_timeout_ms) = static_cast<std::uint32_t>(n);
-  }
-  else if (key == "connect-timeout") {
+  } else if (key == "connect-timeout") {
     if (!number(n)) return false;
-    if (n == 0 || n > 86'400'000) { error = "--connect-timeout must be 1 to 86400000 ms"; return false; }
+    if (n == 0 || n > 86'400'000) {
+      error = "--connect-timeout must be 1 to 86400000 ms";
+      return false;
+    }
     o.limits.connect_timeout_ms = static_cast<std::uint32_t>(n);
-  }
-  else if (key == "max-connections") {
+  } else if (key == "max-connections") {
     if (!number(n)) return false;
-    if (n == 0) { error = "--max-connections must be at least 1"; return false; }
+    if (n == 0) {
+      error = "--max-connections must be at least 1";
+      return false;
+    }
     o.max_connections = n;
-  }
-  else if (key == "body-timeout") {
+  } else if (key == "body-timeout") {
     if (!number(n)) return false;
-    if (n < 100 || n > 3'600'000) { error = "--body-timeout must be 100 to 3600000 ms"; return false; }
+    if (n < 100 || n > 3'600'000) {
+      error = "--body-timeout must be 100 to 3600000 ms";
+      return false;
+    }
     o.body_timeout_ms = static_cast<std::uint32_t>(n);
-  }
-  else if (key == "transports") o.transports = split(value);
-  else if (key == "jwt-secret") jwt_secret = value;
-  else if (key == "docs-db") g_docs_db = value;
-  else if (key == "tls-cert") o.tls_certificate = value;
+  } else if (key == "transports")
+    o.transports = split(value);
+  else if (key == "jwt-secret")
+    jwt_secret = value;
+  else if (key == "docs-db")
+    g_docs_db = value;
+  else if (key == "tls-cert")
+    o.tls_certificate = value;
   else if (key == "log-level") {
-    if (value == "error") o.log_level = chorus::LogLevel::kError;
-    else if (value == "warn") o.log_level = chorus::LogLevel::kWarn;
-    else if (value == "info") o.log_level = chorus::LogLevel::kInfo;
-    else if (value == "debug") o.log_level = chorus::LogLevel::kDebug;
-    else { error = "--log-level: error, warn, info or debug"; return false; }
+    if (value == "error")
+      o.log_level = chorus::LogLevel::kError;
+    else if (value == "warn")
+      o.log_level = chorus::LogLevel::kWarn;
+    else if (value == "info")
+      o.log_level = chorus::LogLevel::kInfo;
+    else if (value == "debug")
+      o.log_level = chorus::LogLevel::kDebug;
+    else {
+      error = "--log-level: error, warn, info or debug";
+      return false;
+    }
   } else {
     error = "unknown option --" + key;
     return false;
@@ -163,9 +195,12 @@ bool load_config(const std::string& path, chorus::ServerOptions& o, std::string&
   }
   for (const chorus::Member& m : v->as_object()) {
     std::string value;
-    if (m.value.is_string()) value = m.value.as_string();
-    else if (m.value.is_bool()) value = m.value.as_bool() ? "true" : "false";
-    else if (m.value.is_number()) value = std::to_string(static_cast<long long>(m.value.as_number()));
+    if (m.value.is_string())
+      value = m.value.as_string();
+    else if (m.value.is_bool())
+      value = m.value.as_bool() ? "true" : "false";
+    else if (m.value.is_number())
+      value = std::to_string(static_cast<long long>(m.value.as_number()));
     else if (m.value.is_array()) {
       for (const chorus::Value& item : m.value.as_array()) value += (value.empty() ? "" : ",") + item.get_string();
     }
@@ -254,18 +289,23 @@ int main(int argc, char** argv) {
   jwt_options.max_lifetime_seconds = kMaxTokenLifetimeSeconds;
   if (require_token) server.use(chorus::jwt_middleware(jwt_options));
 
-  server.route("POST", "/api/login", [jwt_secret](const chorus::HttpRequest& req, chorus::HttpResponse& res) {
-    auto body = req.json();
-    if (!body) return res.error(400, "invalid JSON: " + body.error().message);
-    const chorus::Value* name = body->find("name");
-    if (name == nullptr || !name->is_string() || name->as_string().empty() || name->as_string().size() > 64) {
-      return res.error(422, "name must be a string of 1 to 64 bytes");
-    }
-    auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    chorus::Value claims = chorus::Value::object(
-        {{"sub", name->as_string()}, {"name", name->as_string()}, {"iat", now}, {"exp", now + kLoginTokenSeconds}});
-    res.json(chorus::Value::object({{"token", chorus::jwt::sign_hs256(claims, jwt_secret)}, {"name", name->as_string()}}));
-  }, 4096);
+  server.route(
+      "POST", "/api/login",
+      [jwt_secret](const chorus::HttpRequest& req, chorus::HttpResponse& res) {
+        auto body = req.json();
+        if (!body) return res.error(400, "invalid JSON: " + body.error().message);
+        const chorus::Value* name = body->find("name");
+        if (name == nullptr || !name->is_string() || name->as_string().empty() || name->as_string().size() > 64) {
+          return res.error(422, "name must be a string of 1 to 64 bytes");
+        }
+        auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+        chorus::Value claims = chorus::Value::object(
+            {{"sub", name->as_string()}, {"name", name->as_string()}, {"iat", now}, {"exp", now + kLoginTokenSeconds}});
+        res.json(chorus::Value::object(
+            {{"token", chorus::jwt::sign_hs256(claims, jwt_secret)}, {"name", name->as_string()}}));
+      },
+      4096);
   server.route("GET", "/api/health", [&server](const chorus::HttpRequest&, chorus::HttpResponse& res) {
     res.json(chorus::Value::object({{"ok", true}, {"connections", static_cast<double>(server.connection_count())}}));
   });
@@ -282,18 +322,24 @@ int main(int argc, char** argv) {
   });
   std::atomic<bool> ticking{true};
   std::thread ticker;
-  auto start_ticker = [&] { ticker = std::thread([time_streams, &ticking] {
-    while (ticking.load()) {
-      std::this_thread::sleep_for(std::chrono::seconds(1));
-      auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-      std::lock_guard<std::mutex> lock(time_streams->mu);
-      auto& v = time_streams->streams;
-      v.erase(std::remove_if(v.begin(), v.end(), [&](const auto& w) {
-                auto s = w.lock();
-                return !s || !s->send("time", "{\"epochMs\":" + std::to_string(ms) + "}");
-              }), v.end());
-    }
-  }); };
+  auto start_ticker = [&] {
+    ticker = std::thread([time_streams, &ticking] {
+      while (ticking.load()) {
+        std::this_thread::sleep_for(std::chrono::seconds(1));
+        auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        std::lock_guard<std::mutex> lock(time_streams->mu);
+        auto& v = time_streams->streams;
+        v.erase(std::remove_if(v.begin(), v.end(),
+                               [&](const auto& w) {
+                                 auto s = w.lock();
+                                 return !s || !s->send("time", "{\"epochMs\":" + std::to_string(ms) + "}");
+                               }),
+                v.end());
+      }
+    });
+  };
 
   // Collaborative documents (the editor demo) on "/docs", persisted in SQLite.
   chorus::CollabOptions collab_options;
@@ -307,7 +353,10 @@ int main(int argc, char** argv) {
 
   chorus::WebSocketHandlers echo;
   echo.on_message = [](const std::shared_ptr<chorus::WebSocketConnection>& ws, const std::string& data, bool binary) {
-    if (binary) ws->send_binary(data); else ws->send_text(data);
+    if (binary)
+      ws->send_binary(data);
+    else
+      ws->send_text(data);
   };
   server.websocket("/ws/echo", echo);
   server.on_connection([](chorus::Socket& socket) {
@@ -338,8 +387,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   start_ticker();
-  std::printf("chorus: listening on %s://%s:%d%s\n", opts.tls_certificate.empty() ? "http" : "https",
-              opts.host.c_str(), server.port(), opts.path.c_str());
+  std::printf("chorus: listening on %s://%s:%d%s\n", opts.tls_certificate.empty() ? "http" : "https", opts.host.c_str(),
+              server.port(), opts.path.c_str());
   std::fflush(stdout);
   chorus::Status ran = server.run();
   ticking = false;

@@ -34,7 +34,9 @@ void on_signal(int) {
   if (g_server != nullptr) g_server->request_stop();
 }
 
-std::string arg_string(const Args& args, std::size_t i) { return i < args.size() ? args[i].get_string() : std::string(); }
+std::string arg_string(const Args& args, std::size_t i) {
+  return i < args.size() ? args[i].get_string() : std::string();
+}
 
 // Server-side disconnect reasons of "/" sockets, reported to tests by the "reasons" event.
 class ReasonLog {

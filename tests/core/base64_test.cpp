@@ -6,9 +6,13 @@ namespace chorus::base64 {
 namespace {
 
 TEST(Base64, Rfc4648Vectors) {
-  const std::pair<const char*, const char*> vectors[] = {
-      {"", ""}, {"f", "Zg=="}, {"fo", "Zm8="}, {"foo", "Zm9v"}, {"foob", "Zm9vYg=="},
-      {"fooba", "Zm9vYmE="}, {"foobar", "Zm9vYmFy"}};
+  const std::pair<const char*, const char*> vectors[] = {{"", ""},
+                                                         {"f", "Zg=="},
+                                                         {"fo", "Zm8="},
+                                                         {"foo", "Zm9v"},
+                                                         {"foob", "Zm9vYg=="},
+                                                         {"fooba", "Zm9vYmE="},
+                                                         {"foobar", "Zm9vYmFy"}};
   for (auto [plain, coded] : vectors) {
     EXPECT_EQ(encode(plain), coded);
     auto d = decode(coded);
@@ -29,8 +33,7 @@ TEST(Base64, UnpaddedFinalGroupAccepted) {
 }
 
 TEST(Base64, RejectsBadInput) {
-  for (const char* bad : {"Z", "Zg=", "Z===", "Zm9v!", "Zm 9v", "Zm9v\n", "=Zm9", "Zg==Zg==", "Zh==", "Zm9=",
-                          "-_-_"}) {
+  for (const char* bad : {"Z", "Zg=", "Z===", "Zm9v!", "Zm 9v", "Zm9v\n", "=Zm9", "Zg==Zg==", "Zh==", "Zm9=", "-_-_"}) {
     auto d = decode(bad);
     EXPECT_FALSE(d.ok()) << bad;
   }

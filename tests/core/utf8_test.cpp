@@ -95,32 +95,32 @@ const std::vector<std::string>& valid_samples() {
 
 const std::vector<std::string>& invalid_samples() {
   static const std::vector<std::string> samples = {
-      bytes({0xC0, 0x80}),                    // overlong U+0000
-      bytes({0xC1, 0xBF}),                    // overlong U+007F
-      bytes({0xE0, 0x80, 0x80}),              // overlong U+0000
-      bytes({0xE0, 0x9F, 0xBF}),              // overlong U+07FF
-      bytes({0xF0, 0x80, 0x80, 0x80}),        // overlong U+0000
-      bytes({0xF0, 0x8F, 0xBF, 0xBF}),        // overlong U+FFFF
-      bytes({0xED, 0xA0, 0x80}),              // U+D800, high surrogate
-      bytes({0xED, 0xBF, 0xBF}),              // U+DFFF, low surrogate
+      bytes({0xC0, 0x80}),                          // overlong U+0000
+      bytes({0xC1, 0xBF}),                          // overlong U+007F
+      bytes({0xE0, 0x80, 0x80}),                    // overlong U+0000
+      bytes({0xE0, 0x9F, 0xBF}),                    // overlong U+07FF
+      bytes({0xF0, 0x80, 0x80, 0x80}),              // overlong U+0000
+      bytes({0xF0, 0x8F, 0xBF, 0xBF}),              // overlong U+FFFF
+      bytes({0xED, 0xA0, 0x80}),                    // U+D800, high surrogate
+      bytes({0xED, 0xBF, 0xBF}),                    // U+DFFF, low surrogate
       bytes({0xED, 0xA0, 0xBD, 0xED, 0xB8, 0x80}),  // CESU-8 surrogate pair
-      bytes({0xF4, 0x90, 0x80, 0x80}),        // U+110000
+      bytes({0xF4, 0x90, 0x80, 0x80}),              // U+110000
       bytes({0xF5, 0x80, 0x80, 0x80}),
       bytes({0xF7, 0xBF, 0xBF, 0xBF}),
       bytes({0xF8, 0x88, 0x80, 0x80, 0x80}),  // old 5-byte form
       bytes({0xFC, 0x84, 0x80, 0x80, 0x80, 0x80}),
       bytes({0xFE}),
       bytes({0xFF}),
-      bytes({0x80}),                          // lone continuation
+      bytes({0x80}),  // lone continuation
       bytes({0xBF}),
       bytes({0x41, 0x80, 0x41}),
-      bytes({0xC3}),                          // truncated 2-byte
-      bytes({0xE2, 0x82}),                    // truncated 3-byte
-      bytes({0xF0, 0x9F, 0x98}),              // truncated 4-byte
-      bytes({0xC3, 0x41}),                    // lead then ASCII
+      bytes({0xC3}),              // truncated 2-byte
+      bytes({0xE2, 0x82}),        // truncated 3-byte
+      bytes({0xF0, 0x9F, 0x98}),  // truncated 4-byte
+      bytes({0xC3, 0x41}),        // lead then ASCII
       bytes({0xE2, 0x41, 0xAC}),
       bytes({0xF0, 0x9F, 0x41, 0x80}),
-      "abc\xC3",                               // truncated at the end of longer text
+      "abc\xC3",  // truncated at the end of longer text
   };
   return samples;
 }
@@ -258,8 +258,7 @@ TEST(Utf8ValidatorTest, IncrementalFeedingAgreesAtEverySplitPosition) {
     for (std::size_t i = 0; i <= s.size(); ++i) {
       EXPECT_EQ(fed_in_pieces(s, {i}), expected) << testing::PrintToString(s) << " @" << i;
       for (std::size_t j = i; j <= s.size(); ++j) {
-        EXPECT_EQ(fed_in_pieces(s, {i, j}), expected)
-            << testing::PrintToString(s) << " @" << i << "," << j;
+        EXPECT_EQ(fed_in_pieces(s, {i, j}), expected) << testing::PrintToString(s) << " @" << i << "," << j;
       }
     }
     std::vector<std::size_t> every;
@@ -276,7 +275,9 @@ TEST(Utf8Test, Utf16LengthCountsCodeUnitsLikeJavaScript) {
   EXPECT_EQ(utf16_length("\xEF\xBF\xBF"), 1u);      // U+FFFF, last BMP code point
   EXPECT_EQ(utf16_length("\xF0\x9F\x98\x80"), 2u);  // 😀: a surrogate pair
   EXPECT_EQ(utf16_length("\xF4\x8F\xBF\xBF"), 2u);  // U+10FFFF
-  EXPECT_EQ(utf16_length("a\xF0\x9F\x98\x80" "b\xE2\x82\xAC"), 5u);
+  EXPECT_EQ(utf16_length("a\xF0\x9F\x98\x80"
+                         "b\xE2\x82\xAC"),
+            5u);
   // 👍🏽 is two non-BMP code points: "👍🏽".length === 4 in JavaScript.
   EXPECT_EQ(utf16_length("\xF0\x9F\x91\x8D\xF0\x9F\x8F\xBD"), 4u);
 }

@@ -14,12 +14,12 @@
 #include "chorus/utf8.h"
 #include "chorus/value.h"
 
-#define CHORUS_FUZZ_CHECK(cond)                                                           \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
+#define CHORUS_FUZZ_CHECK(cond)                                                              \
+  do {                                                                                       \
+    if (!(cond)) {                                                                           \
       std::fprintf(stderr, "%s:%d: fuzz invariant failed: %s\n", __FILE__, __LINE__, #cond); \
-      std::abort();                                                                       \
-    }                                                                                     \
+      std::abort();                                                                          \
+    }                                                                                        \
   } while (0)
 
 namespace chorus::fuzz {

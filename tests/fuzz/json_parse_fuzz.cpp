@@ -55,8 +55,12 @@ void check_round_trip(const Value& value, const Limits& limits) {
   CHORUS_FUZZ_CHECK(text2.value() == text.value());
 }
 
-bool is_json_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_json_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // When `text` is one JSON number literal (RFC 8259 §6) between optional whitespace, stores
 // the literal, its length and its exponent's significant digits.

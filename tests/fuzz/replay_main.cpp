@@ -61,9 +61,10 @@ bool collect(const fs::path& path, std::vector<fs::path>& files) {
 int main(int argc, char** argv) {
   std::string program = fs::path(argv[0]).filename().string();
   std::vector<std::string> paths;
-  chorus::tools::CommandLine(program, "usage: " + program + " FILE_OR_DIR...\n\n"
-                                      "Runs the fuzz target once on every file (directories walked).\n\n"
-                                      "  --help   this text\n")
+  chorus::tools::CommandLine(program, "usage: " + program +
+                                          " FILE_OR_DIR...\n\n"
+                                          "Runs the fuzz target once on every file (directories walked).\n\n"
+                                          "  --help   this text\n")
       .positional(&paths, 1, static_cast<std::size_t>(argc))
       .parse(argc, argv);
   std::vector<fs::path> files;

@@ -73,8 +73,7 @@ sio::Packet decode_encoded(const sio::EncodedPacket& encoded, const chorus::Limi
   CHORUS_FUZZ_CHECK(!first.value().has_value());
   for (std::size_t i = 0; i < encoded.attachments.size(); ++i) {
     const chorus::Binary& bytes = encoded.attachments[i];
-    auto next = decoder.feed_binary(
-        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+    auto next = decoder.feed_binary(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     CHORUS_FUZZ_CHECK(next.ok());
     bool last = i + 1 == encoded.attachments.size();
     CHORUS_FUZZ_CHECK(next.value().has_value() == last);
@@ -84,8 +83,7 @@ sio::Packet decode_encoded(const sio::EncodedPacket& encoded, const chorus::Limi
 }
 
 void check_packet(const sio::Packet& packet, const chorus::Limits& limits) {
-  chorus::fuzz::ValueStats stats =
-      packet.data ? chorus::fuzz::stats_of(*packet.data) : chorus::fuzz::ValueStats{};
+  chorus::fuzz::ValueStats stats = packet.data ? chorus::fuzz::stats_of(*packet.data) : chorus::fuzz::ValueStats{};
   check_rules(packet, stats);
 
   // A placeholder may be referenced twice: the re-encoding then carries more attachments

@@ -100,13 +100,19 @@ int stack_http(mg_connection* conn, void*) {
   mg_printf(conn, "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\nConnection: close\r\n\r\n%s", body.size(), body.c_str());
   return 200;
 }
-int ws_connect(const mg_connection*, void*) { return 0; }
-void ws_ready(mg_connection* conn, void* cbdata) { static_cast<Shared*>(cbdata)->take(conn); }
+int ws_connect(const mg_connection*, void*) {
+  return 0;
+}
+void ws_ready(mg_connection* conn, void* cbdata) {
+  static_cast<Shared*>(cbdata)->take(conn);
+}
 int ws_data(mg_connection*, int, char*, std::size_t, void* cbdata) {
   ++static_cast<Shared*>(cbdata)->ws_data_calls;
   return 1;
 }
-void ws_close(const mg_connection*, void* cbdata) { ++static_cast<Shared*>(cbdata)->ws_close_calls; }
+void ws_close(const mg_connection*, void* cbdata) {
+  ++static_cast<Shared*>(cbdata)->ws_close_calls;
+}
 void connection_close(const mg_connection* conn) {
   ++static_cast<Shared*>(mg_get_user_data(mg_get_context(conn)))->close_callbacks;
 }
@@ -117,8 +123,7 @@ class Civet {
   explicit Civet(Shared* shared, const std::string& certificate = "") {
     mg_init_library(MG_FEATURES_TLS);
     std::string ports = certificate.empty() ? "127.0.0.1:0" : "127.0.0.1:0s";
-    std::vector<const char*> opts = {"listening_ports", ports.c_str(), "num_threads", "1",
-                                     "enable_keep_alive", "yes"};
+    std::vector<const char*> opts = {"listening_ports", ports.c_str(), "num_threads", "1", "enable_keep_alive", "yes"};
     if (!certificate.empty()) opts.insert(opts.end(), {"ssl_certificate", certificate.c_str()});
     opts.push_back(nullptr);
     mg_callbacks callbacks{};

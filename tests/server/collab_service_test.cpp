@@ -153,7 +153,8 @@ TEST(CollabService, EveryAcknowledgedUpdateSurvivesCompactionAndRestarts) {
         std::size_t at = pick(len);
         ASSERT_TRUE(w.erase(at, 1 + pick(std::min<std::size_t>(3, len - at))).ok());
       } else {
-        ASSERT_TRUE(w.insert(len == 0 ? 0 : pick(len + 1), std::string(1 + pick(3), static_cast<char>('a' + step % 26))).ok());
+        ASSERT_TRUE(
+            w.insert(len == 0 ? 0 : pick(len + 1), std::string(1 + pick(3), static_cast<char>('a' + step % 26))).ok());
       }
       std::string u = w.take_update();
       updates.push_back(u);
@@ -271,7 +272,7 @@ TEST(CollabService, PendingBytesPerDocumentAtAndPastTheLimit) {
     auto svc = open_service(server, db, 1000, o);
     ASSERT_TRUE(svc->apply("lim", later[0]).ok());
     ASSERT_TRUE(svc->apply("lim", later[1]).ok());  // at the limit
-    Status past = svc->apply("lim", later[2]);       // past it: refused, nothing changes
+    Status past = svc->apply("lim", later[2]);      // past it: refused, nothing changes
     ASSERT_FALSE(past.ok());
     EXPECT_EQ(past.error().code, ErrorCode::kLimitExceeded);
     EXPECT_NE(past.error().message.find("waiting for missing edits"), std::string::npos) << past.error().message;

@@ -26,7 +26,8 @@ constexpr char kRfcToken[] =
     "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9."
     "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ."
     "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-constexpr char kRfcKeyB64Url[] = "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
+constexpr char kRfcKeyB64Url[] =
+    "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow";
 constexpr std::int64_t kRfcExp = 1300819380;
 
 constexpr char kSecret[] = "chorus-test-secret";
@@ -56,8 +57,8 @@ std::string make_token(std::string_view header_json, std::string_view claims_jso
   std::string input = b64url(header_json) + "." + b64url(claims_json);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
-  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(input.data()),
-       input.size(), mac, &size);
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(input.data()), input.size(), mac, &size);
   return input + "." + b64url(std::string_view(reinterpret_cast<const char*>(mac), size));
 }
 
@@ -171,9 +172,9 @@ TEST(JwtTest, AlgNoneRefused) {
 }
 
 TEST(JwtTest, OtherAlgorithmsRefused) {
-  for (const char* header : {R"({"alg":"HS512"})", R"({"alg":"HS384"})", R"({"alg":"RS256"})", R"({"alg":"ES256"})",
-                             R"({"alg":"hs256"})", R"({"alg":"HS256 "})", R"({"alg":["HS256"]})", R"({"alg":null})",
-                             R"({"typ":"JWT"})"}) {
+  for (const char* header :
+       {R"({"alg":"HS512"})", R"({"alg":"HS384"})", R"({"alg":"RS256"})", R"({"alg":"ES256"})", R"({"alg":"hs256"})",
+        R"({"alg":"HS256 "})", R"({"alg":["HS256"]})", R"({"alg":null})", R"({"typ":"JWT"})"}) {
     SCOPED_TRACE(header);
     expect_error(verify_hs256(make_token(header, R"({"sub":"ada"})", kSecret), kSecret, kNow), kUnsupportedAlgorithm);
   }
@@ -186,7 +187,8 @@ TEST(JwtTest, CritHeaderRefused) {
 
 TEST(JwtTest, TypOptional) {
   EXPECT_TRUE(verify_hs256(make_token(R"({"alg":"HS256"})", R"({"sub":"a"})", kSecret), kSecret, kNow).ok());
-  EXPECT_TRUE(verify_hs256(make_token(R"({"alg":"HS256","typ":"jwt"})", R"({"sub":"a"})", kSecret), kSecret, kNow).ok());
+  EXPECT_TRUE(
+      verify_hs256(make_token(R"({"alg":"HS256","typ":"jwt"})", R"({"sub":"a"})", kSecret), kSecret, kNow).ok());
   expect_error(verify_hs256(make_token(R"({"alg":"HS256","typ":7})", R"({"sub":"a"})", kSecret), kSecret, kNow),
                kMalformed);
 }
@@ -272,8 +274,7 @@ TEST(JwtTest, MaxLifetime) {
   options.leeway_seconds = 0;
   // With iat: exp - iat counts too (a long-lived token near its end is still refused).
   EXPECT_TRUE(verify_hs256(hs256(R"({"iat":1699997400,"exp":1700001000})"), kSecret, kNow, options).ok());
-  expect_error(verify_hs256(hs256(R"({"iat":1699997399,"exp":1700001000})"), kSecret, kNow, options),
-               kLifetimeTooLong);
+  expect_error(verify_hs256(hs256(R"({"iat":1699997399,"exp":1700001000})"), kSecret, kNow, options), kLifetimeTooLong);
   // No exp, no lifetime to check (require_exp is the option for that).
   EXPECT_TRUE(verify_hs256(hs256(R"({"sub":"ada"})"), kSecret, kNow, options).ok());
   // Without a maximum, a far exp is fine.
@@ -297,10 +298,10 @@ TEST(JwtTest, MalformedSegments) {
   std::string token = hs256(R"({"sub":"ada"})");
   std::size_t a = token.find('.');
   std::size_t b = token.rfind('.');
-  for (const std::string& bad : {std::string(""), std::string("."), std::string(".."), std::string("..."),
-                                 std::string("abc"), std::string("a.b"), token.substr(0, b),
-                                 token + ".", token + "." + token.substr(b + 1), "." + token,
-                                 token.substr(a + 1), std::string("a.b.c.d.e")}) {
+  for (const std::string& bad :
+       {std::string(""), std::string("."), std::string(".."), std::string("..."), std::string("abc"),
+        std::string("a.b"), token.substr(0, b), token + ".", token + "." + token.substr(b + 1), "." + token,
+        token.substr(a + 1), std::string("a.b.c.d.e")}) {
     SCOPED_TRACE(bad);
     expect_error(verify_hs256(bad, kSecret, kNow), kMalformed);
   }
@@ -471,7 +472,8 @@ TEST(JwtMiddlewareTest, BadTokensRefusedWithTheirReason) {
 }
 
 TEST(JwtMiddlewareTest, LeewayOption) {
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   Handshake h;
   h.auth = Value::object({{"token", jwt::sign_hs256(Value::object({{"exp", now - 5}}), kSecret)}});
   expect_refused(run_middleware(h), "token expired");
@@ -480,7 +482,8 @@ TEST(JwtMiddlewareTest, LeewayOption) {
 }
 
 TEST(JwtMiddlewareTest, RequireExpAndMaxLifetimeOptions) {
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  auto now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   JwtOptions options{kSecret, 0};
   options.require_exp = true;
   options.max_lifetime_seconds = 24 * 3600;

@@ -42,13 +42,20 @@ namespace {
 // The reference parser's names for Engine.IO packet types (engine.io-parser commons.js).
 const char* eio_type_name(engineio::PacketType type) {
   switch (type) {
-    case engineio::PacketType::kOpen: return "open";
-    case engineio::PacketType::kClose: return "close";
-    case engineio::PacketType::kPing: return "ping";
-    case engineio::PacketType::kPong: return "pong";
-    case engineio::PacketType::kMessage: return "message";
-    case engineio::PacketType::kUpgrade: return "upgrade";
-    case engineio::PacketType::kNoop: return "noop";
+    case engineio::PacketType::kOpen:
+      return "open";
+    case engineio::PacketType::kClose:
+      return "close";
+    case engineio::PacketType::kPing:
+      return "ping";
+    case engineio::PacketType::kPong:
+      return "pong";
+    case engineio::PacketType::kMessage:
+      return "message";
+    case engineio::PacketType::kUpgrade:
+      return "upgrade";
+    case engineio::PacketType::kNoop:
+      return "noop";
   }
   return "?";
 }
@@ -137,8 +144,7 @@ void write_eio_packet(const engineio::Packet& p, std::string& out) {
   out += "\"}";
 }
 
-void write_eio_result(const std::vector<engineio::Packet>& packets, const std::string& encoded,
-                      std::string& out) {
+void write_eio_result(const std::vector<engineio::Packet>& packets, const std::string& encoded, std::string& out) {
   out += "{\"encoded\":";
   json::quote_string(encoded, out);
   out += ",\"ok\":true,\"packets\":[";

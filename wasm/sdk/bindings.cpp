@@ -54,7 +54,9 @@ Manager* get(int handle) {
   return g_managers[static_cast<std::size_t>(handle) - 1].get();
 }
 
-std::uint64_t ms(double now) { return now > 0 ? static_cast<std::uint64_t>(now) : 0; }
+std::uint64_t ms(double now) {
+  return now > 0 ? static_cast<std::uint64_t>(now) : 0;
+}
 
 // Splits the scratch buffer into consecutive strings of the given lengths.
 struct Args {
@@ -126,10 +128,13 @@ EMSCRIPTEN_KEEPALIVE char* chorus_scratch(std::size_t size) {
 }
 
 EMSCRIPTEN_KEEPALIVE void chorus_stage_binary(std::size_t len) {
-  g_staged.emplace_back(g_scratch.begin(), g_scratch.begin() + static_cast<std::ptrdiff_t>(std::min(len, g_scratch.size())));
+  g_staged.emplace_back(g_scratch.begin(),
+                        g_scratch.begin() + static_cast<std::ptrdiff_t>(std::min(len, g_scratch.size())));
 }
 
-EMSCRIPTEN_KEEPALIVE const char* chorus_error() { return g_error.c_str(); }
+EMSCRIPTEN_KEEPALIVE const char* chorus_error() {
+  return g_error.c_str();
+}
 
 // Options JSON: {secure, host, path, query, transports: [names], upgrade, tryAllTransports,
 // timestampRequests, maxPayload, reconnection, reconnectionAttempts, reconnectionDelay,
@@ -306,7 +311,8 @@ EMSCRIPTEN_KEEPALIVE void chorus_transport_binary(int h, int tid, std::size_t le
 
 EMSCRIPTEN_KEEPALIVE void chorus_transport_close(int h, int tid, int error, std::size_t desc_len, double now) {
   Args a;
-  if (Manager* m = get(h)) m->on_transport_close(static_cast<std::uint32_t>(tid), error != 0, a.next(desc_len), ms(now));
+  if (Manager* m = get(h))
+    m->on_transport_close(static_cast<std::uint32_t>(tid), error != 0, a.next(desc_len), ms(now));
 }
 
 EMSCRIPTEN_KEEPALIVE void chorus_http_response(int h, int tid, int post, int ok, std::size_t len, double now) {

@@ -10,11 +10,11 @@
 namespace chorus {
 
 enum class ErrorCode {
-  kInvalidPacket,   // malformed Engine.IO / Socket.IO packet
-  kInvalidJson,     // not JSON, or JSON breaking a Chorus rule
-  kInvalidUtf8,     // bytes that are not UTF-8 where text is required
-  kLimitExceeded,   // input past a named limit (see Limits)
-  kProtocol,        // valid packet in the wrong state
+  kInvalidPacket,  // malformed Engine.IO / Socket.IO packet
+  kInvalidJson,    // not JSON, or JSON breaking a Chorus rule
+  kInvalidUtf8,    // bytes that are not UTF-8 where text is required
+  kLimitExceeded,  // input past a named limit (see Limits)
+  kProtocol,       // valid packet in the wrong state
 };
 
 const char* to_string(ErrorCode code);
@@ -32,7 +32,7 @@ inline Error make_error(ErrorCode code, std::string message) {
 template <class T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : v_(std::in_place_index<0>, std::move(value)) {}      // NOLINT(google-explicit-constructor)
   Result(Error error) : v_(std::in_place_index<1>, std::move(error)) {}  // NOLINT(google-explicit-constructor)
 
   bool ok() const { return v_.index() == 0; }

@@ -30,19 +30,19 @@ class Value {
   enum class Type : std::uint8_t { kNull, kBool, kNumber, kString, kBinary, kArray, kObject };
 
   Value() = default;
-  Value(std::nullptr_t) {}                         // NOLINT(google-explicit-constructor)
-  Value(bool b) : v_(b) {}                         // NOLINT(google-explicit-constructor)
-  Value(int n) : v_(static_cast<double>(n)) {}     // NOLINT(google-explicit-constructor)
-  Value(unsigned n) : v_(static_cast<double>(n)) {}  // NOLINT(google-explicit-constructor)
-  Value(std::int64_t n) : v_(static_cast<double>(n)) {}  // NOLINT(google-explicit-constructor)
+  Value(std::nullptr_t) {}                                // NOLINT(google-explicit-constructor)
+  Value(bool b) : v_(b) {}                                // NOLINT(google-explicit-constructor)
+  Value(int n) : v_(static_cast<double>(n)) {}            // NOLINT(google-explicit-constructor)
+  Value(unsigned n) : v_(static_cast<double>(n)) {}       // NOLINT(google-explicit-constructor)
+  Value(std::int64_t n) : v_(static_cast<double>(n)) {}   // NOLINT(google-explicit-constructor)
   Value(std::uint64_t n) : v_(static_cast<double>(n)) {}  // NOLINT(google-explicit-constructor)
-  Value(double n) : v_(n) {}                       // NOLINT(google-explicit-constructor)
-  Value(const char* s) : v_(std::string(s)) {}     // NOLINT(google-explicit-constructor)
-  Value(std::string s) : v_(std::move(s)) {}       // NOLINT(google-explicit-constructor)
-  Value(std::string_view s) : v_(std::string(s)) {}  // NOLINT(google-explicit-constructor)
-  Value(Binary b) : v_(std::move(b)) {}            // NOLINT(google-explicit-constructor)
-  Value(Array a) : v_(std::move(a)) {}             // NOLINT(google-explicit-constructor)
-  Value(Object o);                                 // NOLINT(google-explicit-constructor)
+  Value(double n) : v_(n) {}                              // NOLINT(google-explicit-constructor)
+  Value(const char* s) : v_(std::string(s)) {}            // NOLINT(google-explicit-constructor)
+  Value(std::string s) : v_(std::move(s)) {}              // NOLINT(google-explicit-constructor)
+  Value(std::string_view s) : v_(std::string(s)) {}       // NOLINT(google-explicit-constructor)
+  Value(Binary b) : v_(std::move(b)) {}                   // NOLINT(google-explicit-constructor)
+  Value(Array a) : v_(std::move(a)) {}                    // NOLINT(google-explicit-constructor)
+  Value(Object o);                                        // NOLINT(google-explicit-constructor)
 
   // Value::array({1, "two", nullptr}), Value::object({{"k", 1}, {"n", Value::array({})}}).
   static Value array(std::initializer_list<Value> items = {});

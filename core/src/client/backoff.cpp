@@ -9,7 +9,8 @@ std::uint32_t Backoff::duration(double random) {
   // socket.io-client (backo2): ms = min * 2^attempts; deviation = floor(rand * jitter * ms);
   // subtract it when floor(rand * 10) is even, add it otherwise; cap at max. Computed in
   // doubles: 2^attempts overflows any integer after enough attempts.
-  double ms = static_cast<double>(min_ms_) * std::pow(2.0, static_cast<double>(std::min<std::uint32_t>(attempts_, 1023)));
+  double ms =
+      static_cast<double>(min_ms_) * std::pow(2.0, static_cast<double>(std::min<std::uint32_t>(attempts_, 1023)));
   if (attempts_ < UINT32_MAX) ++attempts_;
   if (jitter_ > 0) {
     double r = std::clamp(random, 0.0, 1.0);

@@ -35,9 +35,12 @@ void append_encoded(std::string_view text, std::string& out) {
 const char* error_name(Transport kind) {
   // The messages socket.io-client gives its TransportErrors.
   switch (kind) {
-    case Transport::kWebSocket: return "websocket error";
-    case Transport::kSse: return "sse error";
-    case Transport::kPolling: return "xhr poll error";
+    case Transport::kWebSocket:
+      return "websocket error";
+    case Transport::kSse:
+      return "sse error";
+    case Transport::kPolling:
+      return "xhr poll error";
   }
   return "transport error";
 }
@@ -62,8 +65,7 @@ Engine::Engine(EngineOptions options, std::uint32_t first_transport_id)
 }
 
 bool Engine::owns(std::uint32_t transport) const {
-  return (cur_ && cur_->id == transport) || (probe_ && probe_->id == transport) ||
-         (drain_ && drain_->id == transport);
+  return (cur_ && cur_->id == transport) || (probe_ && probe_->id == transport) || (drain_ && drain_->id == transport);
 }
 
 std::optional<Transport> Engine::transport() const {
@@ -216,8 +218,12 @@ void Engine::flush() {
 
 void Engine::close(std::uint64_t /*now_ms*/) {
   switch (state_) {
-    case State::kIdle: state_ = State::kClosed; return;
-    case State::kOpening: finish("forced close", ""); return;
+    case State::kIdle:
+      state_ = State::kClosed;
+      return;
+    case State::kOpening:
+      finish("forced close", "");
+      return;
     case State::kOpen:
       state_ = State::kClosing;
       if (probe_) {
@@ -229,7 +235,8 @@ void Engine::close(std::uint64_t /*now_ms*/) {
       finish_close_if_drained();
       return;
     case State::kClosing:
-    case State::kClosed: return;
+    case State::kClosed:
+      return;
   }
 }
 
@@ -327,8 +334,9 @@ void Engine::on_text(std::uint32_t transport, std::string_view text, std::uint64
     return;
   }
   if (text.size() > options_.limits.max_payload) {
-    fail("payload too large", "message of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
-                                  std::to_string(options_.limits.max_payload),
+    fail("payload too large",
+         "message of " + std::to_string(text.size()) + " bytes exceeds the limit of " +
+             std::to_string(options_.limits.max_payload),
          now_ms);
     return;
   }
@@ -374,8 +382,9 @@ void Engine::on_binary(std::uint32_t transport, std::string_view bytes, std::uin
   }
   if (!cur_ || cur_->id != transport) return;
   if (bytes.size() > options_.limits.max_payload) {
-    fail("payload too large", "message of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
-                                  std::to_string(options_.limits.max_payload),
+    fail("payload too large",
+         "message of " + std::to_string(bytes.size()) + " bytes exceeds the limit of " +
+             std::to_string(options_.limits.max_payload),
          now_ms);
     return;
   }
@@ -487,9 +496,13 @@ void Engine::handle_packet(const Packet& packet, std::uint64_t now_ms) {
       emit(std::move(a));
       return;
     }
-    case PacketType::kClose: finish("transport close", "the server sent CLOSE"); return;
-    case PacketType::kNoop: return;
-    case PacketType::kPong: return;  // v4 servers do not ping back; harmless
+    case PacketType::kClose:
+      finish("transport close", "the server sent CLOSE");
+      return;
+    case PacketType::kNoop:
+      return;
+    case PacketType::kPong:
+      return;  // v4 servers do not ping back; harmless
     case PacketType::kOpen:
     case PacketType::kUpgrade:
       fail("parser error", std::string("unexpected ") + engineio::to_string(packet.type) + " packet", now_ms);

@@ -180,7 +180,9 @@ void Manager::handle_engine_event(Action a, std::uint64_t now_ms) {
       }
       return;
     case ActionType::kEngineUpgrade:
-    case ActionType::kEngineUpgradeError: push(std::move(a)); return;
+    case ActionType::kEngineUpgradeError:
+      push(std::move(a));
+      return;
     case ActionType::kEngineMessage: {
       if (ready_ != ReadyState::kOpen) return;
       auto r = a.flag ? decoder_.feed_binary(a.data) : decoder_.feed_text(a.data);
@@ -220,7 +222,8 @@ void Manager::handle_engine_event(Action a, std::uint64_t now_ms) {
         open_failed(a.reason, a.description, now_ms);
       }
       return;
-    default: return;
+    default:
+      return;
   }
 }
 
@@ -349,9 +352,9 @@ void Manager::on_timer(std::uint64_t now_ms) {
       AckEntry entry = it->second;
       s.acks.erase(it);
       // The packet never left: forget it too (socket.io-client removes it from sendBuffer).
-      s.send_buffer.erase(std::remove_if(s.send_buffer.begin(), s.send_buffer.end(),
-                                         [id](const Packet& p) { return p.id == id; }),
-                          s.send_buffer.end());
+      s.send_buffer.erase(
+          std::remove_if(s.send_buffer.begin(), s.send_buffer.end(), [id](const Packet& p) { return p.id == id; }),
+          s.send_buffer.end());
       ack_result(s, entry, "operation has timed out", std::nullopt, now_ms);
     }
   }
@@ -397,16 +400,14 @@ void Manager::on_binary(std::uint32_t transport, std::string_view bytes, std::ui
 
 void Manager::on_transport_close(std::uint32_t transport, bool error, std::string_view description,
                                  std::uint64_t now_ms) {
-  route(engine_, retiring_, transport,
-        [&](Engine& e) { e.on_transport_close(transport, error, description, now_ms); });
+  route(engine_, retiring_, transport, [&](Engine& e) { e.on_transport_close(transport, error, description, now_ms); });
   pump(now_ms);
   update_timer(false);
 }
 
 void Manager::on_http_response(std::uint32_t transport, Engine::Http request, bool ok, std::string_view body,
                                std::uint64_t now_ms) {
-  route(engine_, retiring_, transport,
-        [&](Engine& e) { e.on_http_response(transport, request, ok, body, now_ms); });
+  route(engine_, retiring_, transport, [&](Engine& e) { e.on_http_response(transport, request, ok, body, now_ms); });
   pump(now_ms);
   update_timer(false);
 }
@@ -528,7 +529,8 @@ void Manager::clear_acks(SocketState& s, std::uint64_t now_ms) {
   if (s.connected) return;
   std::vector<std::uint64_t> ids;
   for (const auto& [id, ack] : s.acks) {
-    bool buffered = std::any_of(s.send_buffer.begin(), s.send_buffer.end(), [id = id](const Packet& p) { return p.id == id; });
+    bool buffered =
+        std::any_of(s.send_buffer.begin(), s.send_buffer.end(), [id = id](const Packet& p) { return p.id == id; });
     if (!buffered) ids.push_back(id);
   }
   for (std::uint64_t id : ids) {

@@ -25,7 +25,8 @@ void strip(Value& v, std::vector<Binary>& binaries, std::uint32_t depth, std::ui
     case Value::Type::kObject:
       for (Member& m : v.as_object()) strip(m.value, binaries, depth + 1, max_depth, too_deep);
       return;
-    default: return;
+    default:
+      return;
   }
 }
 
@@ -68,7 +69,8 @@ Status restore(Value& v, std::vector<Binary>& binaries, std::vector<bool>& used)
 Status to_wire(Value&& value, std::string& json, std::vector<Binary>& binaries, const Limits& limits) {
   bool too_deep = false;
   if (value.has_binary()) strip(value, binaries, 0, limits.max_json_depth, too_deep);
-  if (too_deep) return make_error(ErrorCode::kLimitExceeded, "nesting deeper than " + std::to_string(limits.max_json_depth));
+  if (too_deep)
+    return make_error(ErrorCode::kLimitExceeded, "nesting deeper than " + std::to_string(limits.max_json_depth));
   return json::stringify_to(value, json, limits.max_json_depth);
 }
 

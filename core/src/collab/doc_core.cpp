@@ -908,7 +908,8 @@ std::string DocCore::encode_pending() const {
     normalize(d.ranges);
     deletes.push_back(std::move(d));
   }
-  std::sort(deletes.begin(), deletes.end(), [](const EncDeletes& a, const EncDeletes& b) { return a.client < b.client; });
+  std::sort(deletes.begin(), deletes.end(),
+            [](const EncDeletes& a, const EncDeletes& b) { return a.client < b.client; });
   return encode_update(blocks, deletes);
 }
 

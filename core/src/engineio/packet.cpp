@@ -8,13 +8,20 @@ namespace chorus::engineio {
 
 const char* to_string(PacketType type) {
   switch (type) {
-    case PacketType::kOpen: return "open";
-    case PacketType::kClose: return "close";
-    case PacketType::kPing: return "ping";
-    case PacketType::kPong: return "pong";
-    case PacketType::kMessage: return "message";
-    case PacketType::kUpgrade: return "upgrade";
-    case PacketType::kNoop: return "noop";
+    case PacketType::kOpen:
+      return "open";
+    case PacketType::kClose:
+      return "close";
+    case PacketType::kPing:
+      return "ping";
+    case PacketType::kPong:
+      return "pong";
+    case PacketType::kMessage:
+      return "message";
+    case PacketType::kUpgrade:
+      return "upgrade";
+    case PacketType::kNoop:
+      return "noop";
   }
   return "unknown";
 }

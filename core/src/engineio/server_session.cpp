@@ -7,9 +7,12 @@ namespace chorus::engineio {
 
 const char* to_string(Transport transport) {
   switch (transport) {
-    case Transport::kPolling: return "polling";
-    case Transport::kWebSocket: return "websocket";
-    case Transport::kSse: return "sse";
+    case Transport::kPolling:
+      return "polling";
+    case Transport::kWebSocket:
+      return "websocket";
+    case Transport::kSse:
+      return "sse";
   }
   return "unknown";
 }
@@ -23,13 +26,20 @@ std::optional<Transport> transport_from_string(std::string_view name) {
 
 const char* to_string(CloseReason reason) {
   switch (reason) {
-    case CloseReason::kNone: return "";
-    case CloseReason::kTransportClose: return "transport close";
-    case CloseReason::kTransportError: return "transport error";
-    case CloseReason::kPingTimeout: return "ping timeout";
-    case CloseReason::kParseError: return "parse error";
-    case CloseReason::kForcedClose: return "forced close";
-    case CloseReason::kServerShuttingDown: return "server shutting down";
+    case CloseReason::kNone:
+      return "";
+    case CloseReason::kTransportClose:
+      return "transport close";
+    case CloseReason::kTransportError:
+      return "transport error";
+    case CloseReason::kPingTimeout:
+      return "ping timeout";
+    case CloseReason::kParseError:
+      return "parse error";
+    case CloseReason::kForcedClose:
+      return "forced close";
+    case CloseReason::kServerShuttingDown:
+      return "server shutting down";
   }
   return "";
 }
@@ -174,6 +184,8 @@ ServerSession::Output ServerSession::on_transport_closed(Transport transport, bo
   return out;
 }
 
-void ServerSession::close(CloseReason reason) { finish(reason); }
+void ServerSession::close(CloseReason reason) {
+  finish(reason);
+}
 
 }  // namespace chorus::engineio

@@ -20,8 +20,12 @@
 namespace chorus::json {
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_hex(char c) { return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'); }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_hex(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
 
 // One linear pass before RapidJSON sees the text: rejects raw NUL (RapidJSON's memory
 // stream reports NUL as end-of-input, so "[1]\0junk" would otherwise pass), number literals
@@ -41,8 +45,7 @@ Status guard(std::string_view text, const Limits& limits) {
       while (p < end && *p != '"') {
         if (*p == '\0') return make_error(ErrorCode::kInvalidJson, "NUL byte in JSON string");
         if (*p == '\\' && p + 1 < end) {
-          if (p[1] == 'u' && end - p >= 6 && is_hex(p[2]) && is_hex(p[3]) && is_hex(p[4]) &&
-              is_hex(p[5])) {
+          if (p[1] == 'u' && end - p >= 6 && is_hex(p[2]) && is_hex(p[3]) && is_hex(p[4]) && is_hex(p[5])) {
             char h0 = p[2], h1 = p[3];
             bool d = (h0 == 'd' || h0 == 'D');
             bool high = d && ((h1 >= '8' && h1 <= '9') || h1 == 'a' || h1 == 'b' || h1 == 'A' || h1 == 'B');
@@ -83,14 +86,12 @@ Status guard(std::string_view text, const Limits& limits) {
         }
         if (digits > limits.max_exponent_digits) {
           return make_error(ErrorCode::kLimitExceeded,
-                            "number exponent has more than " +
-                                std::to_string(limits.max_exponent_digits) + " digits");
+                            "number exponent has more than " + std::to_string(limits.max_exponent_digits) + " digits");
         }
       }
       if (static_cast<std::size_t>(p - start) > limits.max_number_length) {
         return make_error(ErrorCode::kLimitExceeded,
-                          "number literal longer than " +
-                              std::to_string(limits.max_number_length) + " characters");
+                          "number literal longer than " + std::to_string(limits.max_number_length) + " characters");
       }
       if (p == start) ++p;
       continue;
@@ -284,8 +285,12 @@ void shortest_digits(double x, std::string& digits, int& n) {
 
 Status stringify_impl(const Value& v, std::string& out, std::uint32_t depth_left) {
   switch (v.type()) {
-    case Value::Type::kNull: out += "null"; return Ok{};
-    case Value::Type::kBool: out += v.as_bool() ? "true" : "false"; return Ok{};
+    case Value::Type::kNull:
+      out += "null";
+      return Ok{};
+    case Value::Type::kBool:
+      out += v.as_bool() ? "true" : "false";
+      return Ok{};
     case Value::Type::kNumber:
       if (!std::isfinite(v.as_number())) {
         return make_error(ErrorCode::kInvalidJson, "non-finite number has no JSON form");
@@ -339,8 +344,7 @@ Status stringify_impl(const Value& v, std::string& out, std::uint32_t depth_left
 
 Result<Value> parse(std::string_view text, const Limits& limits) {
   if (text.size() > limits.max_payload) {
-    return make_error(ErrorCode::kLimitExceeded,
-                      "JSON text exceeds " + std::to_string(limits.max_payload) + " bytes");
+    return make_error(ErrorCode::kLimitExceeded, "JSON text exceeds " + std::to_string(limits.max_payload) + " bytes");
   }
   Status g = guard(text, limits);
   if (!g) return g.error();
@@ -348,13 +352,12 @@ Result<Value> parse(std::string_view text, const Limits& limits) {
   rapidjson::MemoryStream stream(text.data(), text.size());
   rapidjson::Reader reader;
   Builder builder(limits.max_json_depth);
-  constexpr unsigned kFlags = rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
-                              rapidjson::kParseNumbersAsStringsFlag;
+  constexpr unsigned kFlags =
+      rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag | rapidjson::kParseNumbersAsStringsFlag;
   rapidjson::ParseResult r = reader.Parse<kFlags>(stream, builder);
   if (r.IsError()) {
     if (builder.depth_exceeded()) {
-      return make_error(ErrorCode::kLimitExceeded,
-                        "JSON nesting deeper than " + std::to_string(limits.max_json_depth));
+      return make_error(ErrorCode::kLimitExceeded, "JSON nesting deeper than " + std::to_string(limits.max_json_depth));
     }
     if (builder.number_out_of_range() || r.Code() == rapidjson::kParseErrorNumberTooBig) {
       return make_error(ErrorCode::kLimitExceeded, "number out of range");
@@ -362,8 +365,8 @@ Result<Value> parse(std::string_view text, const Limits& limits) {
     if (r.Code() == rapidjson::kParseErrorStringInvalidEncoding) {
       return make_error(ErrorCode::kInvalidUtf8, "invalid UTF-8 in JSON string");
     }
-    return make_error(ErrorCode::kInvalidJson, std::string(rapidjson::GetParseError_En(r.Code())) +
-                                                   " at offset " + std::to_string(r.Offset()));
+    return make_error(ErrorCode::kInvalidJson,
+                      std::string(rapidjson::GetParseError_En(r.Code())) + " at offset " + std::to_string(r.Offset()));
   }
   return std::move(builder.root());
 }
@@ -433,13 +436,27 @@ void quote_string(std::string_view text, std::string& out) {
     out.append(text.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\b':
+        out += "\\b";
+        break;
+      case '\f':
+        out += "\\f";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out.push_back(kHex[c >> 4]);

@@ -11,10 +11,16 @@ namespace {
 constexpr std::array<std::string_view, 7> kReservedEvents = {
     "connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener", "error"};
 
-bool is_binary_type(PacketType t) { return t == PacketType::kBinaryEvent || t == PacketType::kBinaryAck; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+bool is_binary_type(PacketType t) {
+  return t == PacketType::kBinaryEvent || t == PacketType::kBinaryAck;
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
 
-Error invalid(std::string message) { return make_error(ErrorCode::kInvalidPacket, std::move(message)); }
+Error invalid(std::string message) {
+  return make_error(ErrorCode::kInvalidPacket, std::move(message));
+}
 
 // Socket.IO v5 spec: a placeholder is any object whose "_placeholder" is true.
 bool is_placeholder(const Value& v) {
@@ -84,7 +90,8 @@ Value deconstruct(const Value& v, std::vector<Binary>& buffers) {
       for (const Member& m : v.as_object()) out.push_back(Member{m.key, deconstruct(m.value, buffers)});
       return Value(std::move(out));
     }
-    default: return v;
+    default:
+      return v;
   }
 }
 
@@ -128,13 +135,20 @@ Status validate_payload(PacketType type, const std::optional<Value>& data) {
 
 const char* to_string(PacketType type) {
   switch (type) {
-    case PacketType::kConnect: return "CONNECT";
-    case PacketType::kDisconnect: return "DISCONNECT";
-    case PacketType::kEvent: return "EVENT";
-    case PacketType::kAck: return "ACK";
-    case PacketType::kConnectError: return "CONNECT_ERROR";
-    case PacketType::kBinaryEvent: return "BINARY_EVENT";
-    case PacketType::kBinaryAck: return "BINARY_ACK";
+    case PacketType::kConnect:
+      return "CONNECT";
+    case PacketType::kDisconnect:
+      return "DISCONNECT";
+    case PacketType::kEvent:
+      return "EVENT";
+    case PacketType::kAck:
+      return "ACK";
+    case PacketType::kConnectError:
+      return "CONNECT_ERROR";
+    case PacketType::kBinaryEvent:
+      return "BINARY_EVENT";
+    case PacketType::kBinaryAck:
+      return "BINARY_ACK";
   }
   return "UNKNOWN";
 }

@@ -12,7 +12,12 @@ constexpr std::uint8_t kControlBit = 0x08;
 
 bool is_known_opcode(std::uint8_t op) {
   switch (op) {
-    case 0x0: case 0x1: case 0x2: case 0x8: case 0x9: case 0xA:
+    case 0x0:
+    case 0x1:
+    case 0x2:
+    case 0x8:
+    case 0x9:
+    case 0xA:
       return true;
     default:
       return false;

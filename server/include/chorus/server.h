@@ -64,9 +64,9 @@ struct StaticMount {
 
 struct ServerOptions {
   std::string host = "127.0.0.1";
-  int port = 8080;                      // 0: pick a free port (see Server::port())
-  std::string path = "/socket.io/";     // Engine.IO endpoint
-  std::string document_root;            // static files (GET and HEAD); empty: none
+  int port = 8080;                   // 0: pick a free port (see Server::port())
+  std::string path = "/socket.io/";  // Engine.IO endpoint
+  std::string document_root;         // static files (GET and HEAD); empty: none
   // Extra static folders under their own URL prefixes.
   std::vector<StaticMount> mounts;
   // CORS: origins allowed to call the endpoint from a browser ("*" for any). Empty: no CORS
@@ -95,7 +95,7 @@ struct ServerOptions {
   // Plain SSE feeds: GET <feeds_path><room>[?nsp=/name&token=...] follows a room with a bare
   // EventSource (event: name, data: JSON arguments, id: per-room offset). Empty: off.
   std::string feeds_path = "/feeds/";
-  std::size_t feed_history = 1000;  // events kept per followed room, for Last-Event-ID resume
+  std::size_t feed_history = 1000;                          // events kept per followed room, for Last-Event-ID resume
   std::size_t max_feed_queue_bytes = std::size_t{1} << 20;  // a feed reader that falls further behind is dropped
   LogLevel log_level = LogLevel::kInfo;
 };
@@ -126,8 +126,9 @@ class Ack {
   Ack() = default;
   bool requested() const { return static_cast<bool>(send_); }
   void operator()(Args args = {}) const;
-  template <class... T, class = std::enable_if_t<(sizeof...(T) > 0) &&
-                                                 !(sizeof...(T) == 1 && (std::is_same_v<std::decay_t<T>, Args> && ...))>>
+  template <class... T,
+            class = std::enable_if_t<(sizeof...(T) > 0) &&
+                                     !(sizeof...(T) == 1 && (std::is_same_v<std::decay_t<T>, Args> && ...))>>
   void operator()(T&&... values) const {
     (*this)(Args{Value(std::forward<T>(values))...});
   }
@@ -148,8 +149,8 @@ using AckCallback = std::function<void(std::optional<AckError>, Args)>;
 struct Handshake {
   std::unordered_map<std::string, std::string> headers;  // lower-case names
   std::unordered_map<std::string, std::string> query;
-  Value auth;               // the CONNECT payload (an object, or null)
-  std::string address;      // remote IP
+  Value auth;           // the CONNECT payload (an object, or null)
+  std::string address;  // remote IP
   std::string url;
   bool secure = false;
   std::int64_t issued_ms = 0;  // epoch milliseconds
@@ -189,7 +190,8 @@ class BroadcastOperator {
  private:
   friend class Namespace;
   friend class Socket;
-  BroadcastOperator(std::shared_ptr<NamespaceImpl> ns, BroadcastOptions opts) : ns_(std::move(ns)), opts_(std::move(opts)) {}
+  BroadcastOperator(std::shared_ptr<NamespaceImpl> ns, BroadcastOptions opts)
+      : ns_(std::move(ns)), opts_(std::move(opts)) {}
   std::shared_ptr<NamespaceImpl> ns_;
   BroadcastOptions opts_;
 };
@@ -213,8 +215,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   // on("event", [](const Args&, Ack) {...}) or on("event", [](const Args&) {...}).
   void on(std::string event, EventHandler handler);
-  template <class F, class = std::enable_if_t<std::is_invocable_v<F, const Args&> &&
-                                              !std::is_invocable_v<F, const Args&, Ack>>>
+  template <class F,
+            class = std::enable_if_t<std::is_invocable_v<F, const Args&> && !std::is_invocable_v<F, const Args&, Ack>>>
   void on(std::string event, F handler) {
     on(std::move(event), EventHandler([h = std::move(handler)](const Args& a, Ack) { h(a); }));
   }
@@ -323,10 +325,10 @@ struct EngineHandlers {
 struct HttpRequest {
   std::string method;
   std::string path;
-  std::unordered_map<std::string, std::string> params;   // ":name" segments of the pattern
+  std::unordered_map<std::string, std::string> params;  // ":name" segments of the pattern
   std::unordered_map<std::string, std::string> query;
   std::unordered_map<std::string, std::string> headers;  // lower-case names
-  std::string body;                                       // at most the route's body limit
+  std::string body;                                      // at most the route's body limit
   std::string address;
   // The body as JSON (Limits apply); an error says what is wrong with it.
   Result<Value> json() const;
@@ -376,7 +378,8 @@ struct WebSocketHandlers {
   std::vector<std::string> subprotocols;
   std::function<void(const std::shared_ptr<WebSocketConnection>&)> on_open;
   std::function<void(const std::shared_ptr<WebSocketConnection>&, const std::string& data, bool binary)> on_message;
-  std::function<void(const std::shared_ptr<WebSocketConnection>&, std::uint16_t code, const std::string& reason)> on_close;
+  std::function<void(const std::shared_ptr<WebSocketConnection>&, std::uint16_t code, const std::string& reason)>
+      on_close;
 };
 
 // Decides whether a namespace name that no static namespace claims may be created

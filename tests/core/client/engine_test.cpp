@@ -88,8 +88,8 @@ TEST(ClientEngine, UrlCarriesQueryPathSchemeAndEscapedSid) {
   Engine p(options({Transport::kPolling}), 1);
   p.open(0);
   drain(p);
-  p.on_http_response(1, Engine::Http::kGet, true,
-                     R"(0{"sid":"a+b/c=","upgrades":[],"pingInterval":1,"pingTimeout":1})", 0);
+  p.on_http_response(1, Engine::Http::kGet, true, R"(0{"sid":"a+b/c=","upgrades":[],"pingInterval":1,"pingTimeout":1})",
+                     0);
   auto b = drain(p);
   EXPECT_EQ(find(b, ActionType::kHttpGet)->url,
             "http://127.0.0.1:3000/socket.io/?EIO=4&transport=polling&sid=a%2Bb%2Fc%3D");
@@ -138,7 +138,10 @@ TEST(ClientEngine, PollingPayloadEncodingOnePostAtATime) {
   p.e.on_http_response(10, Engine::Http::kPost, true, "ok", 2);
   a = drain(p.e);
   ASSERT_EQ(count(a, ActionType::kHttpPost), 1u);
-  EXPECT_EQ(find(a, ActionType::kHttpPost)->data, "4b\x1e" "bAQID\x1e" "4c");
+  EXPECT_EQ(find(a, ActionType::kHttpPost)->data,
+            "4b\x1e"
+            "bAQID\x1e"
+            "4c");
 }
 
 TEST(ClientEngine, PostsRespectTheServersMaxPayload) {
@@ -151,7 +154,9 @@ TEST(ClientEngine, PostsRespectTheServersMaxPayload) {
   EXPECT_EQ(find(a, ActionType::kHttpPost)->data, "40123456789");
   p.e.on_http_response(10, Engine::Http::kPost, true, "ok", 2);
   a = drain(p.e);
-  EXPECT_EQ(find(a, ActionType::kHttpPost)->data, "4ab\x1e" "4cd");  // 7 bytes: at the limit
+  EXPECT_EQ(find(a, ActionType::kHttpPost)->data,
+            "4ab\x1e"
+            "4cd");  // 7 bytes: at the limit
   p.e.on_http_response(10, Engine::Http::kPost, true, "ok", 3);
   a = drain(p.e);
   EXPECT_EQ(find(a, ActionType::kHttpPost)->data, "4ef");
@@ -384,7 +389,10 @@ TEST(ClientEngine, BadServerInputEndsWithAReason) {
   }
   // Polling: a broken payload (stray separator).
   PollingEngine p;
-  p.e.on_http_response(10, Engine::Http::kGet, true, "4a\x1e\x1e" "4b", 1);
+  p.e.on_http_response(10, Engine::Http::kGet, true,
+                       "4a\x1e\x1e"
+                       "4b",
+                       1);
   EXPECT_EQ(find(drain(p.e), ActionType::kEngineError)->reason, "parser error");
 }
 

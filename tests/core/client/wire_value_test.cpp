@@ -6,14 +6,13 @@ namespace chorus::client {
 namespace {
 
 TEST(ClientWireValue, BinariesBecomePlaceholdersAndComeBack) {
-  Value v = Value::array({"file", Value::object({{"name", "a"}, {"bytes", Value::binary("\x01\x02", 2)}}),
-                          Value::binary("", 0)});
+  Value v = Value::array(
+      {"file", Value::object({{"name", "a"}, {"bytes", Value::binary("\x01\x02", 2)}}), Value::binary("", 0)});
   Value original = v;
   std::string json;
   std::vector<Binary> bins;
   ASSERT_TRUE(to_wire(std::move(v), json, bins).ok());
-  EXPECT_EQ(json,
-            R"(["file",{"name":"a","bytes":{"_placeholder":true,"num":0}},{"_placeholder":true,"num":1}])");
+  EXPECT_EQ(json, R"(["file",{"name":"a","bytes":{"_placeholder":true,"num":0}},{"_placeholder":true,"num":1}])");
   ASSERT_EQ(bins.size(), 2u);
   EXPECT_EQ(bins[0], (Binary{1, 2}));
   auto back = from_wire(json, bins);

@@ -54,7 +54,10 @@ TEST(EngineioPacket, RejectsBadPackets) {
 }
 
 TEST(EngineioPayload, SplitsOnRecordSeparator) {
-  auto ps = decode_payload("4hello\x1e" "2\x1e" "bAQID");
+  auto ps = decode_payload(
+      "4hello\x1e"
+      "2\x1e"
+      "bAQID");
   ASSERT_TRUE(ps.ok());
   ASSERT_EQ(ps->size(), 3u);
   EXPECT_EQ((*ps)[0], Packet::text(PacketType::kMessage, "hello"));
@@ -62,11 +65,22 @@ TEST(EngineioPayload, SplitsOnRecordSeparator) {
   EXPECT_EQ((*ps)[2], Packet::bytes("\x01\x02\x03"));
   std::string out;
   encode_payload(*ps, out);
-  EXPECT_EQ(out, "4hello\x1e" "2\x1e" "bAQID");
+  EXPECT_EQ(out,
+            "4hello\x1e"
+            "2\x1e"
+            "bAQID");
 }
 
 TEST(EngineioPayload, RejectsStraySeparatorsAndBadItems) {
-  for (const char* bad : {"", "\x1e", "4a\x1e", "\x1e" "4a", "4a\x1e\x1e" "4b", "4a\x1e" "7", "4a\x1e" "b!"}) {
+  for (const char* bad : {"", "\x1e", "4a\x1e",
+                          "\x1e"
+                          "4a",
+                          "4a\x1e\x1e"
+                          "4b",
+                          "4a\x1e"
+                          "7",
+                          "4a\x1e"
+                          "b!"}) {
     auto ps = decode_payload(bad);
     EXPECT_FALSE(ps.ok()) << "accepted payload of size " << std::string_view(bad).size();
   }
@@ -85,19 +99,22 @@ TEST(EngineioPayload, MaxPayloadAtAndPast) {
 TEST(EngineioHandshake, RoundTrip) {
   Handshake h{"abc123", {"websocket"}, 25000, 20000, 1000000};
   std::string text = encode_handshake(h);
-  EXPECT_EQ(text, R"({"sid":"abc123","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})");
+  EXPECT_EQ(
+      text,
+      R"({"sid":"abc123","upgrades":["websocket"],"pingInterval":25000,"pingTimeout":20000,"maxPayload":1000000})");
   auto back = parse_handshake(text);
   ASSERT_TRUE(back.ok());
   EXPECT_EQ(back.value(), h);
 }
 
 TEST(EngineioHandshake, RejectsIncompleteOrWrongTypes) {
-  for (const char* bad : {"", "[]", "{}", R"({"sid":"a"})", R"({"sid":"","upgrades":[],"pingInterval":1,"pingTimeout":1})",
-                          R"({"sid":"a","upgrades":[1],"pingInterval":1,"pingTimeout":1})",
-                          R"({"sid":"a","upgrades":[],"pingInterval":-1,"pingTimeout":1})",
-                          R"({"sid":"a","upgrades":[],"pingInterval":1.5,"pingTimeout":1})",
-                          R"({"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":"1"})",
-                          R"({"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":1,"maxPayload":-5})"}) {
+  for (const char* bad :
+       {"", "[]", "{}", R"({"sid":"a"})", R"({"sid":"","upgrades":[],"pingInterval":1,"pingTimeout":1})",
+        R"({"sid":"a","upgrades":[1],"pingInterval":1,"pingTimeout":1})",
+        R"({"sid":"a","upgrades":[],"pingInterval":-1,"pingTimeout":1})",
+        R"({"sid":"a","upgrades":[],"pingInterval":1.5,"pingTimeout":1})",
+        R"({"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":"1"})",
+        R"({"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":1,"maxPayload":-5})"}) {
     EXPECT_FALSE(parse_handshake(bad).ok()) << bad;
   }
   EXPECT_TRUE(parse_handshake(R"({"sid":"a","upgrades":[],"pingInterval":1,"pingTimeout":1})").ok());

@@ -52,9 +52,9 @@ TEST(JsonParse, StringEscapesAndUnicode) {
 }
 
 TEST(JsonParse, RejectsMalformed) {
-  for (const char* bad : {"", " ", "[", "]", "[1,]", "{\"a\"}", "{a:1}", "[1 2]", "nul", "[01]", "[1.]",
-                          "[.5]", "[1e]", "[-]", "[+1]", "[NaN]", "[Infinity]", "'x'", "[1]x", "[1][2]",
-                          "{\"a\":1,}", "[\"\\x\"]", "[\"\\u12\"]", "[\"abc"}) {
+  for (const char* bad : {"",           " ",    "[",    "]",      "[1,]",       "{\"a\"}",   "{a:1}",       "[1 2]",
+                          "nul",        "[01]", "[1.]", "[.5]",   "[1e]",       "[-]",       "[+1]",        "[NaN]",
+                          "[Infinity]", "'x'",  "[1]x", "[1][2]", "{\"a\":1,}", "[\"\\x\"]", "[\"\\u12\"]", "[\"abc"}) {
     auto v = parse(bad);
     EXPECT_FALSE(v.ok()) << "accepted: " << bad;
     if (!v.ok()) {
@@ -67,7 +67,8 @@ TEST(JsonParse, RejectsNulAndInvalidUtf8) {
   EXPECT_FALSE(parse(std::string_view("[1]\0[2]", 7)).ok());
   EXPECT_FALSE(parse(std::string_view("[\"a\0b\"]", 7)).ok());
   EXPECT_FALSE(parse(std::string_view("\0", 1)).ok());
-  for (const char* bad : {"[\"\xff\"]", "[\"\xc0\x80\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xe2\x82\"]"}) {
+  for (const char* bad :
+       {"[\"\xff\"]", "[\"\xc0\x80\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xe2\x82\"]"}) {
     auto v = parse(bad);
     ASSERT_FALSE(v.ok()) << bad;
     EXPECT_EQ(v.error().code, ErrorCode::kInvalidUtf8) << v.error().message;
@@ -111,7 +112,7 @@ TEST(JsonParse, SizeLimitAtAndPast) {
   Limits limits;
   limits.max_payload = 10;
   EXPECT_TRUE(parse("[\"123456\"]", limits).ok());  // 10 bytes
-  auto v = parse("[\"1234567\"]", limits);         // 11 bytes
+  auto v = parse("[\"1234567\"]", limits);          // 11 bytes
   ASSERT_FALSE(v.ok());
   EXPECT_EQ(v.error().code, ErrorCode::kLimitExceeded);
 }

@@ -34,10 +34,10 @@ std::string encode_text(const Packet& p) {
 }
 
 TEST(SocketioPacket, AllSevenTypesRoundTrip) {
-  for (const char* text : {"0", "0{\"token\":\"abc\"}", "0/admin,", "0/admin,{\"x\":1}", "1", "1/admin,",
-                           "2[\"hello\",1]", "2/admin,[\"hello\"]", "213[\"hello\"]", "2/admin,13[\"hello\"]",
-                           "3[]", "31[\"ok\"]", "3/admin,1[\"ok\"]", "4{\"message\":\"nope\"}", "4\"nope\"",
-                           "4/admin,{\"message\":\"nope\",\"data\":{\"a\":1}}"}) {
+  for (const char* text :
+       {"0", "0{\"token\":\"abc\"}", "0/admin,", "0/admin,{\"x\":1}", "1", "1/admin,", "2[\"hello\",1]",
+        "2/admin,[\"hello\"]", "213[\"hello\"]", "2/admin,13[\"hello\"]", "3[]", "31[\"ok\"]", "3/admin,1[\"ok\"]",
+        "4{\"message\":\"nope\"}", "4\"nope\"", "4/admin,{\"message\":\"nope\",\"data\":{\"a\":1}}"}) {
     Packet p = decode_ok(text);
     EXPECT_EQ(encode_text(p), text);
   }
@@ -90,8 +90,8 @@ TEST(SocketioPacket, PayloadValidation) {
 }
 
 TEST(SocketioPacket, ReservedEventNamesRejected) {
-  for (const char* name : {"connect", "connect_error", "disconnect", "disconnecting", "newListener",
-                           "removeListener", "error"}) {
+  for (const char* name :
+       {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener", "error"}) {
     EXPECT_TRUE(is_reserved_event(name));
     std::string text = std::string("2[\"") + name + "\"]";
     expect_reject(text);

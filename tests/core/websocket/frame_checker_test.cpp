@@ -87,8 +87,7 @@ TEST(FrameCheckerTest, EachReservedBitIsAProtocolError) {
   // Also on a continuation frame in the middle of a message.
   FrameChecker checker;
   EXPECT_EQ(checker.on_frame(header(Opcode::kText, false), "a").kind, Kind::kNone);
-  expect_close(checker.on_frame(header(Opcode::kContinuation) | 0x40, "b"),
-               close_code::kProtocolError);
+  expect_close(checker.on_frame(header(Opcode::kContinuation) | 0x40, "b"), close_code::kProtocolError);
 }
 
 // ---- Control frames (§5.5) ----
@@ -161,8 +160,7 @@ TEST(FrameCheckerTest, ReassemblesFragmentedMessages) {
 TEST(FrameCheckerTest, ContinuationWithoutAStartIsAProtocolError) {
   for (bool fin : {true, false}) {
     FrameChecker checker;
-    expect_close(checker.on_frame(header(Opcode::kContinuation, fin), "x"),
-                 close_code::kProtocolError);
+    expect_close(checker.on_frame(header(Opcode::kContinuation, fin), "x"), close_code::kProtocolError);
   }
   // Also right after a complete message.
   FrameChecker checker;
@@ -215,10 +213,8 @@ TEST(FrameCheckerTest, CodePointSplitAcrossFragmentsIsAccepted) {
   for (std::size_t i = 0; i <= text.size(); ++i) {
     for (std::size_t j = i; j <= text.size(); ++j) {
       FrameChecker checker;
-      ASSERT_EQ(checker.on_frame(header(Opcode::kText, false), text.substr(0, i)).kind, Kind::kNone)
-          << i << "," << j;
-      ASSERT_EQ(checker.on_frame(header(Opcode::kContinuation, false), text.substr(i, j - i)).kind,
-                Kind::kNone)
+      ASSERT_EQ(checker.on_frame(header(Opcode::kText, false), text.substr(0, i)).kind, Kind::kNone) << i << "," << j;
+      ASSERT_EQ(checker.on_frame(header(Opcode::kContinuation, false), text.substr(i, j - i)).kind, Kind::kNone)
           << i << "," << j;
       const FrameResult r = checker.on_frame(header(Opcode::kContinuation), text.substr(j));
       ASSERT_EQ(r.kind, Kind::kMessage) << i << "," << j;
@@ -229,14 +225,14 @@ TEST(FrameCheckerTest, CodePointSplitAcrossFragmentsIsAccepted) {
 
 TEST(FrameCheckerTest, InvalidUtf8InTextIsInvalidPayload) {
   const std::vector<std::string> bad = {
-      std::string("\xC0\x80", 2),          // overlong
-      "\xE0\x80\x80",                      // overlong
-      "\xF0\x80\x80\x80",                  // overlong
-      "\xED\xA0\x80",                      // surrogate U+D800
-      "\xF4\x90\x80\x80",                  // U+110000
-      "\xF5\x80\x80\x80",                  // lead byte past U+10FFFF
+      std::string("\xC0\x80", 2),  // overlong
+      "\xE0\x80\x80",              // overlong
+      "\xF0\x80\x80\x80",          // overlong
+      "\xED\xA0\x80",              // surrogate U+D800
+      "\xF4\x90\x80\x80",          // U+110000
+      "\xF5\x80\x80\x80",          // lead byte past U+10FFFF
       "\xFF",
-      "ok\xE2\x82",                        // truncated at the end of the message
+      "ok\xE2\x82",  // truncated at the end of the message
   };
   for (const auto& payload : bad) {
     FrameChecker checker;
@@ -267,8 +263,7 @@ TEST(FrameCheckerTest, InvalidUtf8FailsFastBeforeTheFinalFragment) {
   FrameChecker checker;
   EXPECT_EQ(checker.on_frame(header(Opcode::kText, false), "fine ").kind, Kind::kNone);
   // E0 80 can never become valid: no need to wait for FIN.
-  expect_close(checker.on_frame(header(Opcode::kContinuation, false), "\xE0\x80"),
-               close_code::kInvalidPayload);
+  expect_close(checker.on_frame(header(Opcode::kContinuation, false), "\xE0\x80"), close_code::kInvalidPayload);
   EXPECT_EQ(checker.buffered_bytes(), 0u);
 }
 
@@ -305,8 +300,7 @@ TEST(FrameCheckerTest, CloseWithOneBytePayloadIsAProtocolError) {
 }
 
 TEST(FrameCheckerTest, InvalidCloseCodesAreProtocolErrors) {
-  for (std::uint16_t code : {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000,
-                             65535}) {
+  for (std::uint16_t code : {0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535}) {
     EXPECT_FALSE(is_valid_close_code(code)) << code;
     FrameChecker checker;
     const FrameResult r = checker.on_frame(header(Opcode::kClose), close_payload(code, "bye"));
@@ -316,8 +310,8 @@ TEST(FrameCheckerTest, InvalidCloseCodesAreProtocolErrors) {
 }
 
 TEST(FrameCheckerTest, ValidCloseCodesAreEchoed) {
-  for (std::uint16_t code : {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013,
-                             1014, 3000, 3999, 4000, 4999}) {
+  for (std::uint16_t code :
+       {1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999}) {
     EXPECT_TRUE(is_valid_close_code(code)) << code;
     FrameChecker checker;
     const std::string payload = close_payload(code, "bye \xF0\x9F\x91\x8B");
@@ -344,10 +338,8 @@ TEST(FrameCheckerTest, FramesAfterCloseAreIgnored) {
   expect_close(failed.on_frame(header(Opcode::kText) | 0x40, "x"), close_code::kProtocolError);
   for (FrameChecker* checker : {&peer_closed, &failed}) {
     EXPECT_TRUE(checker->closed());
-    for (std::uint8_t h : {header(Opcode::kText), header(Opcode::kBinary, false),
-                           header(Opcode::kContinuation), header(Opcode::kPing),
-                           header(Opcode::kPong), header(Opcode::kClose),
-                           std::uint8_t{0xFF}}) {
+    for (std::uint8_t h : {header(Opcode::kText), header(Opcode::kBinary, false), header(Opcode::kContinuation),
+                           header(Opcode::kPing), header(Opcode::kPong), header(Opcode::kClose), std::uint8_t{0xFF}}) {
       const FrameResult r = checker->on_frame(h, "data");
       EXPECT_EQ(r.kind, Kind::kIgnore);
       EXPECT_TRUE(r.data.empty());
@@ -362,8 +354,7 @@ TEST(FrameCheckerTest, MessageOfExactlyMaxPayloadIsAcceptedWithDefaultLimits) {
   const Limits defaults;
   ASSERT_EQ(defaults.max_payload, 1'000'000u);
   FrameChecker checker;
-  const FrameResult r = checker.on_frame(header(Opcode::kText),
-                                         std::string(defaults.max_payload, 'a'));
+  const FrameResult r = checker.on_frame(header(Opcode::kText), std::string(defaults.max_payload, 'a'));
   EXPECT_EQ(r.kind, Kind::kMessage);
   EXPECT_EQ(r.data.size(), defaults.max_payload);
 }
@@ -408,8 +399,7 @@ TEST(FrameCheckerTest, MaxPayloadAcrossFragments) {
     // A single huge fragment on top of a partial message, without overflowing the sum.
     FrameChecker checker(limits);
     EXPECT_EQ(checker.on_frame(header(Opcode::kText, false), "0123").kind, Kind::kNone);
-    expect_close(checker.on_frame(header(Opcode::kContinuation), std::string(100, 'a')),
-                 close_code::kMessageTooBig);
+    expect_close(checker.on_frame(header(Opcode::kContinuation), std::string(100, 'a')), close_code::kMessageTooBig);
   }
 }
 
@@ -417,8 +407,7 @@ TEST(FrameCheckerTest, MaxPayloadIsCheckedBeforeUtf8) {
   // A message that is both too big and not UTF-8 is reported as too big: the limit is
   // checked before the checker looks at (or keeps) the bytes.
   FrameChecker checker(small_limits(4, 1024));
-  expect_close(checker.on_frame(header(Opcode::kText), "\xFF\xFF\xFF\xFF\xFF"),
-               close_code::kMessageTooBig);
+  expect_close(checker.on_frame(header(Opcode::kText), "\xFF\xFF\xFF\xFF\xFF"), close_code::kMessageTooBig);
 }
 
 TEST(FrameCheckerTest, ExactlyMaxFragmentsIsAcceptedAndOneMoreIsTooBig) {
@@ -517,9 +506,8 @@ TEST(FrameCheckerTest, RandomFramesNeverBreakTheInvariants) {
       std::string payload(rng() % 140, '\0');
       for (char& c : payload) c = static_cast<char>(rng() % 4 == 0 ? rng() : 'a' + rng() % 26);
       // Bias towards well-formed headers so that deeper states are reached.
-      const std::uint8_t h = rng() % 3 == 0
-                                 ? static_cast<std::uint8_t>(rng())
-                                 : static_cast<std::uint8_t>((rng() % 2 ? kFin : 0) | rng() % 3);
+      const std::uint8_t h = rng() % 3 == 0 ? static_cast<std::uint8_t>(rng())
+                                            : static_cast<std::uint8_t>((rng() % 2 ? kFin : 0) | rng() % 3);
       const bool was_closed = checker.closed();
       const FrameResult r = checker.on_frame(h, payload);
       if (was_closed) {

@@ -44,12 +44,12 @@ enum class ActionType : std::uint8_t {
   kEngineUpgrade,       // kind: the session moved to transport `kind`
   kEngineUpgradeError,  // reason: the upgrade probe failed; the session stays where it is
   // --- Manager events (socket.io-client's Manager events) -------------------------------
-  kManagerOpen,        // engine opened
-  kManagerClose,       // reason, description
-  kManagerError,       // reason (error message), description
-  kReconnectAttempt,   // number: attempt
-  kReconnect,          // number: attempt that succeeded
-  kReconnectError,     // reason (error message), description
+  kManagerOpen,       // engine opened
+  kManagerClose,      // reason, description
+  kManagerError,      // reason (error message), description
+  kReconnectAttempt,  // number: attempt
+  kReconnect,         // number: attempt that succeeded
+  kReconnectError,    // reason (error message), description
   kReconnectFailed,
   // --- Socket events (per namespace `nsp`) ----------------------------------------------
   kAuthRequest,   // nsp: call provide_auth(nsp, auth) to send the CONNECT packet

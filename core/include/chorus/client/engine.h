@@ -45,10 +45,10 @@ namespace chorus::client {
 Limits client_limits();
 
 struct EngineOptions {
-  bool secure = false;             // https / wss
-  std::string host;                // "example.com", "127.0.0.1:8080", "[::1]:80"
+  bool secure = false;  // https / wss
+  std::string host;     // "example.com", "127.0.0.1:8080", "[::1]:80"
   std::string path = "/socket.io/";
-  std::string query;               // extra query, already percent-encoded ("a=1&b=2")
+  std::string query;  // extra query, already percent-encoded ("a=1&b=2")
   std::vector<Transport> transports{Transport::kPolling, Transport::kWebSocket};
   bool upgrade = true;             // probe WebSocket when the server offers it
   bool try_all_transports = true;  // fall back to the next transport while opening
@@ -107,9 +107,9 @@ class Engine {
   struct Conn {
     std::uint32_t id = 0;
     Transport kind = Transport::kPolling;
-    bool open = false;           // WebSocket/EventSource open event seen (polling: always)
-    bool get_in_flight = false;  // polling
-    bool post_in_flight = false; // polling, SSE
+    bool open = false;            // WebSocket/EventSource open event seen (polling: always)
+    bool get_in_flight = false;   // polling
+    bool post_in_flight = false;  // polling, SSE
   };
 
   std::string url(Transport kind, bool with_sid);
@@ -138,9 +138,9 @@ class Engine {
   engineio::Handshake handshake_;
   std::optional<Conn> cur_;
   std::optional<Conn> probe_;
-  bool pausing_ = false;  // "3probe" received: pausing cur_ before switching
-  std::optional<Conn> drain_;              // the SSE stream left behind by an upgrade
-  std::vector<engineio::Packet> held_;     // WebSocket packets waiting for the drain
+  bool pausing_ = false;                // "3probe" received: pausing cur_ before switching
+  std::optional<Conn> drain_;           // the SSE stream left behind by an upgrade
+  std::vector<engineio::Packet> held_;  // WebSocket packets waiting for the drain
   std::uint64_t drain_deadline_ = kNever;
   std::uint64_t ping_deadline_ = kNever;
   std::vector<engineio::Packet> write_buffer_;

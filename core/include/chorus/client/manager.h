@@ -45,8 +45,8 @@
 namespace chorus::client {
 
 struct SocketOptions {
-  std::optional<Value> auth;      // CONNECT payload (an object), unless auth_callback
-  bool auth_callback = false;     // ask the adapter (kAuthRequest) before each CONNECT
+  std::optional<Value> auth;   // CONNECT payload (an object), unless auth_callback
+  bool auth_callback = false;  // ask the adapter (kAuthRequest) before each CONNECT
   std::uint32_t retries = 0;
   std::optional<std::uint32_t> ack_timeout_ms;
 };
@@ -59,7 +59,7 @@ struct ManagerOptions {
   std::uint32_t reconnection_delay_max_ms = 5'000;
   double randomization_factor = 0.5;
   std::optional<std::uint32_t> timeout_ms = 20'000;  // engine open; nullopt: none
-  std::function<double()> random;                   // [0, 1); default: fixed-seed xorshift
+  std::function<double()> random;                    // [0, 1); default: fixed-seed xorshift
 };
 
 struct EmitOptions {
@@ -79,9 +79,8 @@ class Manager {
   void open(std::uint64_t now_ms);
   // Manager.close() / disconnect(): no reconnection; active sockets get "forced close".
   void close(std::uint64_t now_ms);
-  void set_reconnection(bool reconnection, std::uint32_t attempts, std::uint32_t delay_ms,
-                        std::uint32_t delay_max_ms, double randomization_factor,
-                        std::optional<std::uint32_t> timeout_ms);
+  void set_reconnection(bool reconnection, std::uint32_t attempts, std::uint32_t delay_ms, std::uint32_t delay_max_ms,
+                        double randomization_factor, std::optional<std::uint32_t> timeout_ms);
 
   // Registers namespace `nsp` (no-op if known). Namespaces start with '/'.
   void add_socket(const std::string& nsp, SocketOptions options);
@@ -180,7 +179,8 @@ class Manager {
                     std::uint64_t now_ms);
   void drain_queue(SocketState& s, bool force, std::uint64_t now_ms);
   void clear_acks(SocketState& s, std::uint64_t now_ms);
-  void push_ack(SocketState& s, std::uint64_t token, bool with_error, const std::string& error, std::optional<Value> args);
+  void push_ack(SocketState& s, std::uint64_t token, bool with_error, const std::string& error,
+                std::optional<Value> args);
   void push(Action a) { actions_.push_back(std::move(a)); }
   double random();
 

@@ -52,7 +52,9 @@ struct Packet {
 Result<Packet> decode_text(std::string_view text);
 
 // A WebSocket binary frame is a binary message.
-inline Packet decode_binary(std::string_view bytes) { return Packet::bytes(std::string(bytes)); }
+inline Packet decode_binary(std::string_view bytes) {
+  return Packet::bytes(std::string(bytes));
+}
 
 // Appends the text form of `packet` to `out` (binary messages as 'b' + base64, the polling
 // form; over WebSocket send binary messages as binary frames with `packet.data` instead).

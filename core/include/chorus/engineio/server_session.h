@@ -32,12 +32,12 @@ std::optional<Transport> transport_from_string(std::string_view name);
 // Why a session ended, named as the reference server names them.
 enum class CloseReason : std::uint8_t {
   kNone,
-  kTransportClose,     // "transport close": the client went away or sent CLOSE
-  kTransportError,     // "transport error": protocol violation or broken transport
-  kPingTimeout,        // "ping timeout"
-  kParseError,         // "parse error": undecodable packet
-  kForcedClose,        // "forced close": the server closed it
-  kServerShuttingDown, // "server shutting down"
+  kTransportClose,      // "transport close": the client went away or sent CLOSE
+  kTransportError,      // "transport error": protocol violation or broken transport
+  kPingTimeout,         // "ping timeout"
+  kParseError,          // "parse error": undecodable packet
+  kForcedClose,         // "forced close": the server closed it
+  kServerShuttingDown,  // "server shutting down"
 };
 const char* to_string(CloseReason reason);
 
@@ -59,12 +59,12 @@ class ServerSession {
   Packet open_packet() const;
 
   struct Output {
-    std::vector<Packet> messages;      // MESSAGE packets for Socket.IO, in order
-    std::vector<Packet> reply;         // write on the transport the packet came from
-    bool release_poll = false;         // answer the pending poll with a noop (upgrade)
-    bool upgraded = false;             // the session now uses the probed transport
-    bool abandon_probe = false;        // close the probing transport; session continues
-    bool closed = false;               // the session is over: see close_reason()
+    std::vector<Packet> messages;  // MESSAGE packets for Socket.IO, in order
+    std::vector<Packet> reply;     // write on the transport the packet came from
+    bool release_poll = false;     // answer the pending poll with a noop (upgrade)
+    bool upgraded = false;         // the session now uses the probed transport
+    bool abandon_probe = false;    // close the probing transport; session continues
+    bool closed = false;           // the session is over: see close_reason()
   };
   Output on_packet(Transport via, const Packet& packet, std::uint64_t now_ms);
 

@@ -8,8 +8,8 @@
 // Validation (matching the reference parser, stricter where it would accept nonsense):
 //  CONNECT takes an object or nothing; DISCONNECT nothing; CONNECT_ERROR an object, a string or
 //  nothing; EVENT a non-empty array whose first item is a string that is not a reserved event
-//  name; ACK an array; no whitespace before the payload. Ack ids are at most 2^53 - 1 (JavaScript's safe integers). A namespace
-//  must start with '/' and be followed by ',' when anything follows it. Attachment counts
+//  name; ACK an array; no whitespace before the payload. Ack ids are at most 2^53 - 1 (JavaScript's safe integers). A
+//  namespace must start with '/' and be followed by ',' when anything follows it. Attachment counts
 //  are 1..Limits::max_attachments; placeholders must carry an integer index below the count
 //  and appear only in binary packets.
 //
@@ -61,8 +61,8 @@ struct Packet {
 };
 
 struct EncodedPacket {
-  std::string text;                  // the Engine.IO message (text)
-  std::vector<Binary> attachments;   // sent after it as binary Engine.IO messages
+  std::string text;                 // the Engine.IO message (text)
+  std::vector<Binary> attachments;  // sent after it as binary Engine.IO messages
 };
 
 // Encodes `packet`. EVENT/ACK whose data holds Binary values become BINARY_EVENT/BINARY_ACK
@@ -71,10 +71,9 @@ struct EncodedPacket {
 Result<EncodedPacket> encode(const Packet& packet, const Limits& limits = Limits{});
 
 // Reassembles packets from Engine.IO messages. A reassembled BINARY_EVENT/BINARY_ACK is
-// returned as EVENT/ACK whose data holds Binary values (encode() turns it back). Feed every message of the connection in
-// order; a result holding a Packet is complete, an empty optional means "waiting for more
-// attachments". After an error, call reset() before feeding again (the server closes the
-// connection instead).
+// returned as EVENT/ACK whose data holds Binary values (encode() turns it back). Feed every message of the connection
+// in order; a result holding a Packet is complete, an empty optional means "waiting for more attachments". After an
+// error, call reset() before feeding again (the server closes the connection instead).
 class Decoder {
  public:
   explicit Decoder(const Limits& limits = Limits{}) : limits_(limits) {}
