@@ -3,12 +3,11 @@
 // The binary under test is chorus-server (env CHORUS_SERVER_BIN). Every server is started
 // with --port 0 unless a test says otherwise; its first stdout line is
 // "chorus: listening on http(s)://HOST:PORT/socket.io/".
-import { spawn } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { io } from "socket.io-client";
 import { httpRequest } from "../common/http.mjs";
-import { startProcess } from "../common/process.mjs";
+import { runToExit, startProcess } from "../common/process.mjs";
 import { tempDir as makeTempDir } from "../common/util.mjs";
 
 export { io };
@@ -39,21 +38,7 @@ function workDir() {
 
 // Runs chorus-server to completion (for arguments that must make it exit): {code, signal,
 // stdout, stderr}. Kills it after `ms` (a server that started when it should not have).
-export function run(args, ms = 10_000) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(BIN, args, { cwd: workDir(), stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (c) => (stdout += c));
-    proc.stderr.on("data", (c) => (stderr += c));
-    const timer = setTimeout(() => proc.kill("SIGKILL"), ms);
-    proc.on("error", reject);
-    proc.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+export const run = (args, ms = 10_000) => runToExit(BIN, args, { cwd: workDir(), ms });
 
 // An empty document root, so servers never depend on the working directory.
 let emptyRoot;

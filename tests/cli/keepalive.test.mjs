@@ -6,32 +6,13 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { keepAliveClient } from "../common/http.mjs";
 import { startServer, tempDir, writeTree } from "./helpers.mjs";
 
 const root = join(tempDir(), "root");
 writeTree(root, { "index.html": "<!doctype html><title>keep-alive</title>", "app.js": "console.log(1);" });
 
-function agentClient(server) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  let sockets = 0;
-  const send = (method, path, { headers = {}, body } = {}) =>
-    new Promise((resolve, reject) => {
-      const req = http.request({ host: server.host, port: server.port, method, path, headers, agent }, (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString(), socket: req.socket.chorusId }));
-        res.on("error", reject);
-      });
-      req.on("socket", (s) => {
-        if (s.chorusId === undefined) s.chorusId = ++sockets;
-      });
-      req.setTimeout(5000, () => req.destroy(new Error(`${method} ${path} timed out`)));
-      req.on("error", reject);
-      req.end(body);
-    });
-  return { send, close: () => agent.destroy() };
-}
+const agentClient = (server) => keepAliveClient(server);
 
 async function sequence(server, send, headers) {
   const json = { ...headers, "Content-Type": "application/json" };

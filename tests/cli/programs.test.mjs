@@ -4,9 +4,9 @@
 // message. And the Engine.IO paths of the conformance servers: chorus-eio-echo on the
 // engine.io package's default /engine.io/, chorus-conformance on /socket.io/, both with --path.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { basename } from "node:path";
 import { describe, test } from "node:test";
+import { runToExit, startProcess } from "../common/process.mjs";
 import { BIN, request, tempDir } from "./helpers.mjs";
 
 // CHORUS_PROGRAMS: the other programs' paths, separated by ':' (tests/cli/tests.cmake).
@@ -16,49 +16,11 @@ const cwd = tempDir();
 
 // Runs a program to completion; a program still running after `ms` is killed (and the test
 // then fails on its exit status: it started something instead of exiting).
-function run(bin, args, ms = 10_000) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(bin, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    proc.stdout.on("data", (c) => (stdout += c));
-    proc.stderr.on("data", (c) => (stderr += c));
-    const timer = setTimeout(() => proc.kill("SIGKILL"), ms);
-    proc.on("error", reject);
-    proc.on("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
-}
+const run = (bin, args, ms = 10_000) => runToExit(bin, args, { cwd, ms });
 
-// Starts a conformance server with `args`; resolves with {url, path, stop()} once it listens.
-async function listen(bin, args) {
-  const proc = spawn(bin, ["--port", "0", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
-  let stderr = "";
-  proc.stderr.on("data", (c) => (stderr += c));
-  const exited = new Promise((resolve) => proc.once("close", (code, signal) => resolve({ code, signal })));
-  const line = await new Promise((resolve, reject) => {
-    let out = "";
-    proc.stdout.on("data", (c) => {
-      out += c;
-      if (out.includes("\n")) resolve(out.slice(0, out.indexOf("\n")));
-    });
-    exited.then((e) => reject(new Error(`${basename(bin)} exited before listening: ${JSON.stringify(e)} ${stderr}`)));
-  });
-  const m = /^chorus: listening on http:\/\/127\.0\.0\.1:(\d+)(\/\S*)$/.exec(line);
-  assert.ok(m, `listening line ${JSON.stringify(line)}`);
-  return {
-    scheme: "http",
-    host: "127.0.0.1",
-    port: Number(m[1]),
-    path: m[2],
-    async stop() {
-      proc.kill("SIGTERM");
-      return exited;
-    },
-  };
-}
+// Starts a conformance server with `args`; resolves with {host, port, path, stop()} once it
+// listens.
+const listen = (bin, args) => startProcess(bin, ["--port", "0", ...args], { name: basename(bin), cwd });
 
 const handshake = (server, path) => request(server, `${path}?EIO=4&transport=polling`);
 
@@ -133,7 +95,8 @@ describe("Engine.IO paths of the conformance servers", { concurrency: true }, ()
         const no = await handshake(server, other);
         assert.notEqual(no.status, 200, `${other} answered a handshake: ${no.body}`);
       } finally {
-        assert.deepEqual(await server.stop(), { code: 0, signal: null });
+        const { code, signal } = await server.stop();
+        assert.deepEqual({ code, signal }, { code: 0, signal: null });
       }
     });
   }

@@ -77,3 +77,28 @@ export function rawHttp(srv, bytes, ms = 2000) {
     socket.on("connect", () => socket.write(bytes));
   });
 }
+
+// Requests through one keep-alive agent (one socket at most), as a client that reuses its
+// connection sends them: send(method, path, {headers, body}) resolves with {status, headers,
+// text, socket}, `socket` numbering the connections in the order the agent opened them.
+export function keepAliveClient(srv) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let sockets = 0;
+  const send = (method, path, { headers = {}, body } = {}) =>
+    new Promise((resolve, reject) => {
+      const req = http.request({ host: srv.host, port: srv.port, method, path, headers, agent }, (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () =>
+          resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString(), socket: req.socket.chorusId }));
+        res.on("error", reject);
+      });
+      req.on("socket", (s) => {
+        if (s.chorusId === undefined) s.chorusId = ++sockets;
+      });
+      req.setTimeout(5000, () => req.destroy(new Error(`${method} ${path} timed out`)));
+      req.on("error", reject);
+      req.end(body);
+    });
+  return { send, close: () => agent.destroy() };
+}

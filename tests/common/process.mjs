@@ -162,3 +162,22 @@ export async function startAppServer(cmd, args, { port = 0 } = {}) {
   };
   return srv;
 }
+
+// Runs a program to completion (for arguments that must make it exit): resolves with {code,
+// signal, stdout, stderr}. A program still running after `ms` is killed (it started something
+// instead of exiting: the caller's check of the exit status then fails).
+export function runToExit(cmd, args, { cwd, ms = 10_000 } = {}) {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    proc.stdout.on("data", (c) => (stdout += c));
+    proc.stderr.on("data", (c) => (stderr += c));
+    const timer = setTimeout(() => proc.kill("SIGKILL"), ms);
+    proc.on("error", reject);
+    proc.on("close", (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import net from "node:net";
 import { after, before, describe, it } from "node:test";
+import { keepAliveClient } from "../common/http.mjs";
 import * as h from "./harness.mjs";
 
 let srv;
@@ -18,29 +19,8 @@ after(async () => {
   await srv.stop();
 });
 
-// Requests through one keep-alive agent (one socket at most): each result names the socket
-// it went over (sockets are numbered in the order the agent opened them).
-function agentClient() {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  let sockets = 0;
-  const send = (method, path, { headers = {}, body } = {}) =>
-    new Promise((resolve, reject) => {
-      const req = http.request({ host: srv.host, port: srv.port, method, path, headers, agent }, (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () =>
-          resolve({ status: res.statusCode, headers: res.headers, text: Buffer.concat(chunks).toString(), socket: req.socket.chorusId }));
-        res.on("error", reject);
-      });
-      req.on("socket", (s) => {
-        if (s.chorusId === undefined) s.chorusId = ++sockets;
-      });
-      req.setTimeout(5000, () => req.destroy(new Error(`${method} ${path} timed out`)));
-      req.on("error", reject);
-      req.end(body);
-    });
-  return { send, close: () => agent.destroy() };
-}
+// Requests through one keep-alive agent (one socket at most), numbered sockets.
+const agentClient = () => keepAliveClient(srv);
 
 // A handshake, a POST and a GET with the sid (first, so that the short test heartbeat cannot
 // end the session meanwhile), three error answers, and a second handshake.
