@@ -19,6 +19,8 @@
 #include "chorus/engineio/server_session.h"
 #include "chorus/json/json.h"
 #include "chorus/websocket/frame_checker.h"
+#include "connection.h"
+#include "event_loop.h"
 #include "internal.h"
 
 namespace chorus {
@@ -217,42 +219,18 @@ struct SseRouteData {
 };
 using MountData = SseRouteData;
 
-// One WebSocket connection (current transport of a session, or an upgrade probe).
-struct WsConn {
-  mg_connection* conn = nullptr;
-  std::mutex write_mu;  // every write to `conn`, and `alive`
-  bool alive = true;    // false once CivetWeb closed it: never touch `conn` again
-  websocket::FrameChecker checker;
-  std::weak_ptr<EngineConnection> engine;
+// What the WebSocket handshake decided, kept until the connection is ready to take over.
+struct WsPending {
   bool is_upgrade = false;
-  std::atomic<bool> close_sent{false};
   std::string sid;      // for an upgrade: the session to join
-  std::string refused;  // non-empty: closed right after the handshake, with this reason
+  std::string refused;  // non-empty: closed right after the handshake (1002), with this reason
   Handshake handshake;
-
-  explicit WsConn(const Limits& limits) : checker(limits) {}
-
-  // Writes one frame; false when the connection is gone or the write failed.
-  bool write(int opcode, std::string_view data) {
-    std::lock_guard<std::mutex> lock(write_mu);
-    if (!alive) return false;
-    mg_lock_connection(conn);
-    int n = mg_websocket_write(conn, opcode, data.data(), data.size());
-    mg_unlock_connection(conn);
-    return n > 0;
-  }
-  bool write_close(std::uint16_t code, std::string_view reason) {
-    if (close_sent.exchange(true)) return false;  // RFC 6455 §5.5.1: one Close per side
-    std::string payload;
-    payload.push_back(static_cast<char>(code >> 8));
-    payload.push_back(static_cast<char>(code & 0xFF));
-    payload.append(reason.substr(0, 123));
-    return write(MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, payload);
-  }
 };
 
 class EngineConnection final : public EngineLink,
                                public EngineSocket,
+                               public WsConnection::Handler,
+                               public HttpStreamConnection::Handler,
                                public std::enable_shared_from_this<EngineConnection> {
  public:
   EngineConnection(Civet* civet, std::string sid, Transport transport, Handshake hs, const Limits& limits,
@@ -281,14 +259,11 @@ class EngineConnection final : public EngineLink,
   void close() override { close("forced close"); }
 
   void set_listener(std::shared_ptr<EngineListener> l) { listener_ = std::move(l); }
-  // Wake whoever waits for outbound data; no futex call when nobody does (broadcasts wake
-  // thousands of sessions).
+  // Ask the loops serving this session's connections to write (at most one request each
+  // is outstanding, however many frames a broadcast adds meanwhile).
   void wake_locked() {
-    if (writer_waiting_ && poll_waiting_) {
-      cv_.notify_all();
-    } else if (writer_waiting_ || poll_waiting_) {
-      cv_.notify_one();
-    }
+    if (ws_) ws_->request_flush();
+    if (held_) held_->request_flush();
   }
   Packet open_packet() const {
     std::lock_guard<std::mutex> lock(mu_);
@@ -299,14 +274,15 @@ class EngineConnection final : public EngineLink,
   void handle_poll(mg_connection* conn);
   void handle_post(mg_connection* conn);
   void handle_sse(mg_connection* conn);
-  void on_sse_closed();
   Status begin_upgrade(Transport to);
-  void attach_ws(const std::shared_ptr<WsConn>& ws, bool is_upgrade);
-  // false: close it, with `code` and `reason`.
-  bool on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet, std::uint16_t& code, std::string& reason);
-  void on_ws_closed(const std::shared_ptr<WsConn>& ws, bool error);
-  void on_ws_parse_error(const std::shared_ptr<WsConn>& ws);
-  void writer_loop();
+  void attach_ws(const std::shared_ptr<WsConnection>& ws, bool is_upgrade);
+  // WsConnection::Handler (the session's WebSocket, or its upgrade probe; loop thread)
+  void on_ws_message(WsConnection& ws, std::string_view data, bool binary) override;
+  void on_ws_closed(WsConnection& ws, std::uint16_t code, const std::string& reason, bool error) override;
+  void on_ws_fill(WsConnection& ws) override;
+  // HttpStreamConnection::Handler (a held poll, or the SSE stream; loop thread)
+  void on_http_fill(HttpStreamConnection& c) override;
+  void on_http_closed(HttpStreamConnection& c, bool error) override;
   void on_timer();
   void schedule_timer_locked();
   void arm_heartbeat() {
@@ -321,16 +297,26 @@ class EngineConnection final : public EngineLink,
  private:
   struct Deferred {  // work to do after releasing mu_
     std::vector<Packet> messages;
-    std::vector<std::pair<std::shared_ptr<WsConn>, Packet>> replies;
-    std::shared_ptr<WsConn> close_probe;
+    std::vector<std::pair<std::shared_ptr<WsConnection>, Packet>> replies;
+    std::shared_ptr<WsConnection> close_probe;
     bool closed = false;
     std::string reason;
   };
-  void apply_locked(const engineio::ServerSession::Output& out, const std::shared_ptr<WsConn>& via, Deferred& d);
+  void apply_locked(const engineio::ServerSession::Output& out, const std::shared_ptr<WsConnection>& via, Deferred& d);
   bool finish_locked(const std::string& reason, Deferred& d);
   void run_deferred(Deferred& d);
-  void start_writer_locked();
   bool enqueue_locked(FramePtr frame, Deferred& d);
+  // false: close this WebSocket (an abandoned probe).
+  bool on_ws_packet(const std::shared_ptr<WsConnection>& ws, const Packet& packet);
+  void on_ws_parse_error(const std::shared_ptr<WsConnection>& ws);
+  std::string poll_body_locked();
+  bool poll_ready_locked() const;
+  void fill_sse_locked(HttpStreamConnection& c);
+  std::shared_ptr<WsConnection> own(WsConnection& ws) const {  // ws_ or probe_, under mu_
+    if (ws_.get() == &ws) return ws_;
+    if (probe_.get() == &ws) return probe_;
+    return nullptr;
+  }
 
   Civet* civet_;
   const std::string sid_;
@@ -338,7 +324,6 @@ class EngineConnection final : public EngineLink,
   std::shared_ptr<EngineListener> listener_;
 
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   engineio::ServerSession session_;
   std::deque<FramePtr> queue_;
   std::size_t queued_bytes_ = 0;
@@ -346,13 +331,15 @@ class EngineConnection final : public EngineLink,
   bool post_active_ = false;
   bool release_poll_ = false;
   bool finished_ = false;
-  bool server_closed_ = false;  // closed by us: say goodbye on the transport
-  std::shared_ptr<WsConn> ws_;
-  std::shared_ptr<WsConn> probe_;
-  bool writer_started_ = false;
-  bool writer_waiting_ = false;
-  // The WebSocket Close the writer sends last: 1000, or 1002 with a reason after a protocol
-  // violation by the client.
+  bool server_closed_ = false;                  // closed by us: say goodbye on the transport
+  std::shared_ptr<WsConnection> ws_;            // the session's WebSocket, once it uses one
+  std::shared_ptr<WsConnection> probe_;         // a WebSocket probing an upgrade
+  std::shared_ptr<HttpStreamConnection> held_;  // a held poll, or the SSE stream
+  bool held_sse_ = false;
+  std::string held_cors_;    // the held poll's CORS headers
+  bool sse_paused_ = false;  // after the upgrade NOOP on SSE
+  // The WebSocket Close sent after the last queued frame: 1000, or 1002 with a reason after
+  // a protocol violation by the client.
   std::uint16_t ws_close_code_ = websocket::close_code::kNormal;
   std::string ws_close_reason_;
   TimerService::Id timer_ = 0;
@@ -435,21 +422,23 @@ class Civet final : public CivetTransport {
   std::vector<std::string> upgrades_for(Transport t) const;
   bool transport_enabled(const std::string& name) const;
 
-  // Writer threads: counted so stop() can wait for them.
-  void writer_started() { writers_.fetch_add(1); }
-  void writer_done() {
-    std::lock_guard<std::mutex> lock(mu_);
-    writers_.fetch_sub(1);
-    writers_cv_.notify_all();
+  EventLoop& next_loop() { return loops_->next(); }
+  // Connections the event loops serve (taken over from CivetWeb).
+  std::size_t taken_over() const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; loops_ && i < loops_->size(); ++i) n += loops_->at(i).watched();
+    return n;
   }
   bool stopping() const { return stopping_.load(); }
-  // Held polls: stop() lets them answer (CLOSE) before CivetWeb shuts the sockets.
-  void poll_begin() { polls_.fetch_add(1); }
-  void poll_end() {
-    std::lock_guard<std::mutex> lock(mu_);
-    polls_.fetch_sub(1);
-    writers_cv_.notify_all();
-  }
+  // Takes `conn` over into an event loop as a response the loop completes (a held poll) or
+  // streams (SSE, with a keep-alive comment every 15 s): `head` goes first. Null when CivetWeb
+  // cannot hand it over (a chunked request body still being read).
+  std::shared_ptr<HttpStreamConnection> take_over_stream(mg_connection* conn,
+                                                         std::shared_ptr<HttpStreamConnection::Handler> handler,
+                                                         std::string head = {}, bool sse = false);
+  std::string sse_head(const mg_connection* conn, const std::string& first_chunk) const;
+  int stream_plain_sse(mg_connection* conn, const std::shared_ptr<SseStreamImpl>& stream,
+                       const std::string& first_chunk);
   int on_begin_request(mg_connection* conn);
   void on_connection_close(mg_connection* conn);
   int check_path(mg_connection* conn);
@@ -480,8 +469,7 @@ class Civet final : public CivetTransport {
   int port_ = 0;
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::shared_ptr<EngineConnection>> sessions_;
-  std::atomic<int> writers_{0};
-  std::atomic<int> polls_{0};
+  std::unique_ptr<LoopGroup> loops_;
   std::size_t max_sessions_ = 0;
   std::size_t raw_slots_ = 0;                             // under mu_
   std::unordered_set<const mg_connection*> raw_pending_;  // under mu_
@@ -490,7 +478,6 @@ class Civet final : public CivetTransport {
   std::vector<std::unique_ptr<MountData>> mount_data_;
   std::vector<std::weak_ptr<SseStreamImpl>> streams_;
   std::vector<std::unique_ptr<RawWsRoute>> ws_data_;
-  std::condition_variable writers_cv_;
   std::atomic<bool> stopping_{false};
 };
 
@@ -559,8 +546,9 @@ void EngineConnection::close(const std::string& reason) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     server_closed_ = true;
-    session_.close(reason == "server shutting down" ? engineio::CloseReason::kServerShuttingDown
-                                                    : engineio::CloseReason::kForcedClose);
+    const bool shutdown = reason == "server shutting down";
+    session_.close(shutdown ? engineio::CloseReason::kServerShuttingDown : engineio::CloseReason::kForcedClose);
+    if (shutdown && !finished_) ws_close_code_ = websocket::close_code::kGoingAway;  // RFC 6455 §7.4.1
     finish_locked(reason, d);
   }
   run_deferred(d);
@@ -587,13 +575,15 @@ bool EngineConnection::finish_locked(const std::string& reason, Deferred& d) {
   d.closed = true;
   d.reason = reason;
   if (probe_) d.close_probe = std::move(probe_);
-  cv_.notify_all();
+  wake_locked();  // what is queued, then the Close (WebSocket) or CLOSE (poll, SSE)
   return true;
 }
 
 void EngineConnection::run_deferred(Deferred& d) {
-  for (auto& [ws, packet] : d.replies) ws->write(MG_WEBSOCKET_OPCODE_TEXT, engineio::encode_text(packet));
-  if (d.close_probe) d.close_probe->write_close(websocket::close_code::kNormal, "upgrade abandoned");
+  // Replies go on the WebSocket whose packet is being handled, on its loop thread.
+  for (auto& [ws, packet] : d.replies) ws->send_text_copy(engineio::encode_text(packet));
+  if (!d.replies.empty()) d.replies.front().first->request_flush();
+  if (d.close_probe) d.close_probe->close_async(websocket::close_code::kNormal, "upgrade abandoned");
   if (!d.messages.empty() && listener_) {
     for (const Packet& p : d.messages) listener_->on_message(p);
   }
@@ -605,24 +595,23 @@ void EngineConnection::run_deferred(Deferred& d) {
   }
 }
 
-void EngineConnection::apply_locked(const engineio::ServerSession::Output& out, const std::shared_ptr<WsConn>& via,
-                                    Deferred& d) {
+void EngineConnection::apply_locked(const engineio::ServerSession::Output& out,
+                                    const std::shared_ptr<WsConnection>& via, Deferred& d) {
   for (const Packet& p : out.reply) {
     if (via) d.replies.emplace_back(via, p);
   }
   if (out.release_poll) {
     release_poll_ = true;
-    cv_.notify_all();
   }
   if (out.upgraded) {
     ws_ = std::move(probe_);
     release_poll_ = true;  // a poll still held must return now
-    start_writer_locked();
-    cv_.notify_all();
+    ws_->request_flush();  // what waited for the upgrade
   }
   if (out.abandon_probe && probe_) d.close_probe = std::move(probe_);
   for (const Packet& p : out.messages) d.messages.push_back(p);
   if (out.closed) finish_locked(engineio::to_string(session_.close_reason()), d);
+  if (held_) held_->request_flush();  // a released poll, an SSE stream paused or ended
   schedule_timer_locked();
 }
 
@@ -652,9 +641,45 @@ void EngineConnection::on_timer() {
     }
     if (t.abandon_probe && probe_) d.close_probe = std::move(probe_);
     if (t.closed) finish_locked(engineio::to_string(session_.close_reason()), d);
+    if (t.abandon_probe && held_) held_->request_flush();  // SSE goes on after a failed probe
     schedule_timer_locked();
   }
   run_deferred(d);
+}
+
+// The body of a poll answer: what is queued, CLOSE when the session ended, NOOP when there is
+// nothing and the poll must return (upgrade, stop).
+std::string EngineConnection::poll_body_locked() {
+  std::string body;
+  bool first = true;
+  auto add = [&](bool binary, const std::string& data) {
+    if (!first) body.push_back(engineio::kRecordSeparator);
+    first = false;
+    if (binary) {
+      body.push_back('b');
+      base64::encode(data, body);
+    } else {
+      body += data;
+    }
+  };
+  while (!queue_.empty()) {
+    for (const OutFrame::Part& part : queue_.front()->parts) add(part.binary, part.data);
+    queued_bytes_ -= queue_.front()->bytes;
+    queue_.pop_front();
+  }
+  if (finished_) {
+    add(false, "1");  // CLOSE: the client stops polling
+  } else if (first) {
+    add(false, "6");  // NOOP: an upgrade or a stop releases the poll
+  }
+  release_poll_ = false;
+  return body;
+}
+
+bool EngineConnection::poll_ready_locked() const {
+  // During a confirmed upgrade no poll is held: the reference answers each with a NOOP
+  // (every 100 ms) so the client can switch without waiting for a heartbeat.
+  return !queue_.empty() || release_poll_ || finished_ || civet_->stopping() || session_.probe_confirmed();
 }
 
 void EngineConnection::handle_poll(mg_connection* conn) {
@@ -675,41 +700,69 @@ void EngineConnection::handle_poll(mg_connection* conn) {
       civet_->respond_error(conn, 400, kBadRequest);
       return;
     }
-    poll_waiting_ = true;
-    civet_->poll_begin();
-    // During a confirmed upgrade no poll is held: the reference answers each with a NOOP
-    // (every 100 ms) so the client can switch without waiting for a heartbeat.
-    cv_.wait(lock, [&] {
-      return !queue_.empty() || release_poll_ || finished_ || civet_->stopping() || session_.probe_confirmed();
-    });
-    poll_waiting_ = false;
-    std::vector<Packet> none;
-    bool first = true;
-    auto add = [&](bool binary, const std::string& data) {
-      if (!first) body.push_back(engineio::kRecordSeparator);
-      first = false;
-      if (binary) {
-        body.push_back('b');
-        base64::encode(data, body);
-      } else {
-        body += data;
-      }
-    };
-    while (!queue_.empty()) {
-      for (const OutFrame::Part& part : queue_.front()->parts) add(part.binary, part.data);
-      queued_bytes_ -= queue_.front()->bytes;
-      queue_.pop_front();
+    if (poll_ready_locked()) {
+      body = poll_body_locked();  // answered here: the connection stays keep-alive
+    } else {
+      poll_waiting_ = true;  // held: an event loop answers it when something comes
     }
-    if (finished_) {
-      add(false, "1");  // CLOSE: the client stops polling
-    } else if (first && (release_poll_ || session_.probe_confirmed())) {
-      add(false, "6");  // NOOP releases the poll during an upgrade
-    }
-    if (release_poll_) release_poll_ = false;
-    if (first) add(false, "6");  // stopping
   }
-  civet_->respond(conn, 200, "text/plain; charset=UTF-8", body);
-  civet_->poll_end();
+  if (!body.empty()) {
+    civet_->respond(conn, 200, "text/plain; charset=UTF-8", body);
+    return;
+  }
+  // A held poll's answer says `Connection: close` (README, "Long-polling"): the loop writes
+  // one response and does not parse HTTP.
+  std::string head_extra = civet_->cors_headers(conn);
+  auto stream = civet_->take_over_stream(conn, shared_from_this());
+  if (!stream) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      poll_waiting_ = false;
+    }
+    civet_->respond_error(conn, 400, kBadRequest, "a poll cannot carry a chunked body", true);
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  held_ = std::move(stream);
+  held_sse_ = false;
+  held_cors_ = std::move(head_extra);
+  held_->request_flush();  // something may have come meanwhile
+}
+
+void EngineConnection::on_http_fill(HttpStreamConnection& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (held_.get() != &c) return;
+  if (held_sse_) {
+    fill_sse_locked(c);
+    return;
+  }
+  if (!poll_ready_locked()) return;
+  std::string body = poll_body_locked();
+  poll_waiting_ = false;
+  c.queue_copy("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Length: " +
+               std::to_string(body.size()) + "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" +
+               held_cors_ + "Connection: close\r\n\r\n" + body);
+  c.close_after_flush();
+  held_.reset();
+}
+
+void EngineConnection::on_http_closed(HttpStreamConnection& c, bool error) {
+  Deferred d;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (held_.get() != &c) return;
+    held_.reset();
+    if (held_sse_) {
+      // The SSE stream is the session's transport: its end ends the session.
+      if (!finished_ && session_.transport() == Transport::kSse) {
+        apply_locked(session_.on_transport_closed(Transport::kSse, error), nullptr, d);
+        if (!finished_) finish_locked("transport close", d);
+      }
+    } else {
+      poll_waiting_ = false;  // a held poll whose client left: the next GET may come
+    }
+  }
+  run_deferred(d);
 }
 
 void EngineConnection::handle_post(mg_connection* conn) {
@@ -783,70 +836,57 @@ void EngineConnection::handle_post(mg_connection* conn) {
 }
 
 void EngineConnection::handle_sse(mg_connection* conn) {
-  mg_disable_connection_keep_alive(conn);  // the stream ends with the connection
   std::string head =
       "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
       "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\n"
       "Connection: close\r\n" +
       civet_->cors_headers(conn) + "\r\n";
   // retry: a reconnection hint for generic clients; the Chorus SDK reconnects itself.
-  std::string out = head + "retry: 2000\n\n";
-  append_sse_event(out, false, engineio::encode_text(open_packet()));
-  if (mg_write(conn, out.data(), out.size()) <= 0) {
-    on_sse_closed();
-    return;
-  }
-  constexpr auto kKeepAlive = std::chrono::seconds(15);  // proxies drop silent streams
-  std::unique_lock<std::mutex> lock(mu_);
-  civet_->poll_begin();
-  bool paused = false;  // after the upgrade NOOP, as a poll would: packets wait for the WebSocket
-  while (true) {
-    out.clear();
-    if (paused && !session_.upgrading_to()) paused = false;  // the probe failed: carry on here
-    poll_waiting_ = true;
-    bool woke = cv_.wait_for(lock, kKeepAlive, [&] {
-      return (!queue_.empty() && !paused) || release_poll_ || finished_ || civet_->stopping() ||
-             session_.transport() != Transport::kSse || (paused && !session_.upgrading_to());
-    });
-    poll_waiting_ = false;
-    while (!queue_.empty() && (!paused || finished_)) {
-      for (const OutFrame::Part& part : queue_.front()->parts) append_sse_event(out, part.binary, part.data);
-      queued_bytes_ -= queue_.front()->bytes;
-      queue_.pop_front();
-    }
-    bool end = false;
-    if (finished_) {
-      append_sse_event(out, false, "1");  // CLOSE
-      end = true;
-    } else if (session_.transport() != Transport::kSse || civet_->stopping()) {
-      end = true;  // upgraded: the WebSocket carries the session now
-    } else if (release_poll_) {
-      release_poll_ = false;
-      append_sse_event(out, false, "6");  // NOOP during an upgrade, as polling gets
-      paused = true;
-    } else if (!woke && out.empty()) {
-      out = ": keep-alive\n\n";
-    }
-    lock.unlock();
-    bool ok = out.empty() || mg_write(conn, out.data(), out.size()) > 0;
-    lock.lock();
-    if (!ok || end) break;
-  }
-  lock.unlock();
-  civet_->poll_end();
-  on_sse_closed();
-}
-
-void EngineConnection::on_sse_closed() {
+  head += "retry: 2000\n\n";
+  append_sse_event(head, false, engineio::encode_text(open_packet()));
+  auto stream = civet_->take_over_stream(conn, shared_from_this(), std::move(head), true);
   Deferred d;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (!finished_ && session_.transport() == Transport::kSse) {
-      apply_locked(session_.on_transport_closed(Transport::kSse, false), nullptr, d);
-      if (!finished_) finish_locked("transport close", d);
+    if (stream) {
+      held_ = std::move(stream);
+      held_sse_ = true;
+      held_->request_flush();
+    } else if (!finished_) {
+      finish_locked("transport error", d);
     }
   }
   run_deferred(d);
+}
+
+// SSE framing of what is queued (loop thread, under mu_). After the upgrade NOOP the stream
+// pauses, as a poll would: packets wait for the WebSocket, unless the probe fails.
+void EngineConnection::fill_sse_locked(HttpStreamConnection& c) {
+  if (sse_paused_ && !session_.upgrading_to()) sse_paused_ = false;
+  std::string out;
+  while (!queue_.empty() && (!sse_paused_ || finished_) && out.size() < Connection::kHighWater) {
+    for (const OutFrame::Part& part : queue_.front()->parts) append_sse_event(out, part.binary, part.data);
+    queued_bytes_ -= queue_.front()->bytes;
+    queue_.pop_front();
+  }
+  bool end = false;
+  if (finished_) {
+    if (queue_.empty()) {
+      append_sse_event(out, false, "1");  // CLOSE
+      end = true;
+    }
+  } else if (session_.transport() != Transport::kSse || civet_->stopping()) {
+    end = true;  // upgraded: the WebSocket carries the session now
+  } else if (release_poll_) {
+    release_poll_ = false;
+    append_sse_event(out, false, "6");  // NOOP during an upgrade, as polling gets
+    sse_paused_ = true;
+  }
+  if (!out.empty()) c.queue_copy(std::move(out));
+  if (end) {
+    held_.reset();
+    c.close_after_flush();
+  }
 }
 
 Status EngineConnection::begin_upgrade(Transport to) {
@@ -857,28 +897,48 @@ Status EngineConnection::begin_upgrade(Transport to) {
   return s;
 }
 
-void EngineConnection::attach_ws(const std::shared_ptr<WsConn>& ws, bool is_upgrade) {
+void EngineConnection::attach_ws(const std::shared_ptr<WsConnection>& ws, bool is_upgrade) {
   std::lock_guard<std::mutex> lock(mu_);
   if (is_upgrade) {
     probe_ = ws;
-    return;
+  } else {
+    ws_ = ws;
   }
-  ws_ = ws;
-  start_writer_locked();
 }
 
-bool EngineConnection::on_ws_packet(const std::shared_ptr<WsConn>& ws, const Packet& packet, std::uint16_t& code,
-                                    std::string& reason) {
+void EngineConnection::on_ws_message(WsConnection& wsc, std::string_view data, bool binary) {
+  std::shared_ptr<WsConnection> ws;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ws = own(wsc);
+  }
+  if (!ws) {
+    wsc.send_close(websocket::close_code::kNormal, "session closed");  // an abandoned probe
+    return;
+  }
+  Packet packet;
+  if (!binary) {
+    auto p = engineio::decode_text(data);
+    if (!p) {
+      ws->send_close(websocket::close_code::kProtocolError, "invalid Engine.IO packet");
+      on_ws_parse_error(ws);
+      return;
+    }
+    packet = std::move(p).value();
+  } else {
+    packet = engineio::decode_binary(data);
+  }
+  if (!on_ws_packet(ws, packet)) ws->send_close(websocket::close_code::kNormal, {});
+}
+
+bool EngineConnection::on_ws_packet(const std::shared_ptr<WsConnection>& ws, const Packet& packet) {
   Deferred d;
   bool keep = true;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (finished_) {
-      if (ws == ws_) {  // whatever still arrives: the session's own Close
-        code = ws_close_code_;
-        reason = ws_close_reason_;
-      }
-      return false;
+      // Whatever still arrives is dropped: the session's own Close follows what is queued.
+      return ws == ws_;
     }
     if (ws != ws_ && ws != probe_) return false;  // an abandoned probe
     auto out = session_.on_packet(Transport::kWebSocket, packet, now_ms());
@@ -890,33 +950,43 @@ bool EngineConnection::on_ws_packet(const std::shared_ptr<WsConn>& ws, const Pac
                          static_cast<char>('0' + static_cast<int>(packet.type)) + " from a client";
     }
     apply_locked(out, ws, d);
-    if (d.close_probe == ws) d.close_probe.reset();  // its own handler closes it
-    if (d.closed && ws == ws_) {
-      code = ws_close_code_;
-      reason = ws_close_reason_;
-    }
+    if (d.close_probe == ws) d.close_probe.reset();  // closed below
   }
   run_deferred(d);
-  return keep && !d.closed;
+  // The session's own WebSocket gets its Close from on_ws_fill, after what is queued.
+  return keep || ws == ws_;
 }
 
-void EngineConnection::on_ws_closed(const std::shared_ptr<WsConn>& ws, bool error) {
+void EngineConnection::on_ws_closed(WsConnection& wsc, std::uint16_t, const std::string&, bool error) {
   Deferred d;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (ws == probe_) {
+    if (probe_.get() == &wsc) {
       probe_.reset();
       apply_locked(session_.on_transport_closed(Transport::kWebSocket, error), nullptr, d);
-    } else if (ws == ws_) {
+    } else if (ws_.get() == &wsc) {
       apply_locked(session_.on_transport_closed(Transport::kWebSocket, error), nullptr, d);
       if (!finished_) finish_locked(error ? "transport error" : "transport close", d);
     }
-    cv_.notify_all();
   }
   run_deferred(d);
 }
 
-void EngineConnection::on_ws_parse_error(const std::shared_ptr<WsConn>& ws) {
+void EngineConnection::on_ws_fill(WsConnection& ws) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ws_.get() != &ws) return;  // a probe gets only its replies
+  while (!queue_.empty() && ws.want_more()) {
+    FramePtr frame = std::move(queue_.front());
+    queue_.pop_front();
+    queued_bytes_ -= frame->bytes;
+    for (const OutFrame::Part& part : frame->parts) {
+      ws.send_frame(part.binary ? websocket::Opcode::kBinary : websocket::Opcode::kText, frame, part.data);
+    }
+  }
+  if (finished_ && queue_.empty()) ws.send_close(ws_close_code_, ws_close_reason_);
+}
+
+void EngineConnection::on_ws_parse_error(const std::shared_ptr<WsConnection>& ws) {
   Deferred d;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -929,72 +999,6 @@ void EngineConnection::on_ws_parse_error(const std::shared_ptr<WsConn>& ws) {
     }
   }
   run_deferred(d);
-}
-
-void* writer_entry(void* arg) {
-  auto* self = static_cast<std::shared_ptr<EngineConnection>*>(arg);
-  (*self)->writer_loop();
-  delete self;
-  return nullptr;
-}
-
-void EngineConnection::start_writer_locked() {
-  if (writer_started_) return;
-  writer_started_ = true;
-  civet_->writer_started();
-  // A small stack: the writer only copies frames into the socket.
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setstacksize(&attr, 128 * 1024);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  auto* arg = new std::shared_ptr<EngineConnection>(shared_from_this());
-  pthread_t thread;
-  if (pthread_create(&thread, &attr, writer_entry, arg) != 0) {
-    delete arg;
-    civet_->writer_done();
-    writer_started_ = false;
-    log(LogLevel::kError, "cannot start a writer thread for session " + sid_);
-  }
-  pthread_attr_destroy(&attr);
-}
-
-void EngineConnection::writer_loop() {
-  std::unique_lock<std::mutex> lock(mu_);
-  std::vector<FramePtr> batch;
-  while (true) {
-    writer_waiting_ = true;
-    cv_.wait(lock, [&] { return !queue_.empty() || finished_; });
-    writer_waiting_ = false;
-    std::shared_ptr<WsConn> ws = ws_;
-    batch.assign(queue_.begin(), queue_.end());
-    queue_.clear();
-    queued_bytes_ = 0;
-    lock.unlock();
-    bool ok = ws != nullptr;
-    for (const FramePtr& f : batch) {
-      for (const OutFrame::Part& part : f->parts) {
-        if (!ok) break;
-        ok = ws->write(part.binary ? MG_WEBSOCKET_OPCODE_BINARY : MG_WEBSOCKET_OPCODE_TEXT, part.data);
-      }
-    }
-    batch.clear();
-    lock.lock();
-    if (!ok && !finished_) {
-      Deferred d;
-      finish_locked("transport error", d);
-      lock.unlock();
-      run_deferred(d);
-      lock.lock();
-    }
-    if (finished_ && queue_.empty()) {
-      const std::uint16_t code = ws_close_code_;
-      const std::string reason = ws_close_reason_;
-      lock.unlock();
-      if (ws) ws->write_close(code, reason);
-      break;
-    }
-  }
-  civet_->writer_done();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1137,6 +1141,30 @@ std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, Han
   return conn;
 }
 
+std::shared_ptr<HttpStreamConnection> Civet::take_over_stream(mg_connection* conn,
+                                                              std::shared_ptr<HttpStreamConnection::Handler> handler,
+                                                              std::string head, bool sse) {
+  int sock = -1;
+  void* ssl = nullptr;
+  const char* buffered = nullptr;
+  std::size_t buffered_len = 0;
+  if (mg_takeover_connection(conn, &sock, &ssl, &buffered, &buffered_len) != 0) {
+    log(LogLevel::kError, "cannot take a response stream over from CivetWeb");
+    return nullptr;
+  }
+  EventLoop& loop = next_loop();
+  auto c = std::make_shared<HttpStreamConnection>(loop, sock, static_cast<SSL*>(ssl),
+                                                  mg_get_request_info(conn)->remote_addr, std::move(handler));
+  if (sse) c->set_keepalive(15'000, ": keep-alive\n\n");  // proxies drop silent streams
+  // Bytes the client sent after this request (a pipelined request) are not read: the
+  // response says `Connection: close`.
+  loop.post([c, head = std::move(head)]() mutable {
+    if (!head.empty()) c->queue_copy(std::move(head));
+    c->open({});
+  });
+  return c;
+}
+
 int Civet::on_http(mg_connection* conn) {
   const mg_request_info* ri = mg_get_request_info(conn);
   std::string method = ri->request_method ? ri->request_method : "";
@@ -1219,7 +1247,7 @@ int Civet::on_ws_connect(const mg_connection* cconn) {
     respond_error(conn, 400, kUnknownTransport);
     return 1;
   }
-  auto wc = std::make_shared<WsConn>(limits());
+  auto pending = std::make_unique<WsPending>();
   std::string sid = query_value(q, "sid");
   if (!sid.empty()) {
     auto session = find(sid);
@@ -1231,18 +1259,18 @@ int Civet::on_ws_connect(const mg_connection* cconn) {
     if (!s) {
       // Upgraded already, or upgrading: as the reference, complete the handshake, then
       // close this WebSocket (1002: Engine.IO allows one upgrade); the session carries on.
-      wc->refused = s.error().message;
+      pending->refused = s.error().message;
     }
-    wc->is_upgrade = true;
-    wc->sid = sid;
+    pending->is_upgrade = true;
+    pending->sid = sid;
   } else {
     if (query_value(q, "EIO") != "4") {
       respond_error(conn, 400, kUnsupportedProtocolVersion);
       return 1;
     }
-    wc->handshake = make_handshake(conn);
+    pending->handshake = make_handshake(conn);
     if (server_->allow_request) {
-      if (auto refused = server_->allow_request(wc->handshake)) {
+      if (auto refused = server_->allow_request(pending->handshake)) {
         respond_error(conn, 403, kForbidden, *refused);
         return 1;
       }
@@ -1252,103 +1280,72 @@ int Civet::on_ws_connect(const mg_connection* cconn) {
       return 1;
     }
   }
-  mg_set_user_connection_data(conn, new std::shared_ptr<WsConn>(std::move(wc)));
+  mg_set_user_connection_data(conn, pending.release());
   return 0;
 }
 
+// After the 101 answer: the connection leaves CivetWeb for an event loop.
 void Civet::on_ws_ready(mg_connection* conn) {
-  auto* holder = static_cast<std::shared_ptr<WsConn>*>(mg_get_user_connection_data(conn));
-  if (holder == nullptr) return;
-  std::shared_ptr<WsConn> wc = *holder;
-  wc->conn = conn;
-  if (!wc->refused.empty()) {
-    wc->write_close(websocket::close_code::kProtocolError, wc->refused);
+  std::unique_ptr<WsPending> pending(static_cast<WsPending*>(mg_get_user_connection_data(conn)));
+  mg_set_user_connection_data(conn, nullptr);
+  if (!pending) return;
+  int sock = -1;
+  void* ssl = nullptr;
+  const char* buffered = nullptr;
+  std::size_t buffered_len = 0;
+  if (mg_takeover_connection(conn, &sock, &ssl, &buffered, &buffered_len) != 0) {
+    log(LogLevel::kError, "cannot take a WebSocket over from CivetWeb");
+    return;  // CivetWeb's read loop finds no handler data and closes it
+  }
+  std::string initial(buffered, buffered_len);
+  std::string peer = mg_get_request_info(conn)->remote_addr;
+  EventLoop& loop = next_loop();
+  auto start = [&loop, initial = std::move(initial)](std::shared_ptr<WsConnection> ws, std::uint16_t close_code,
+                                                     std::string reason) mutable {
+    loop.post([ws = std::move(ws), initial = std::move(initial), close_code, reason = std::move(reason)]() mutable {
+      ws->open(std::move(initial));
+      if (close_code != 0) ws->send_close(close_code, reason);
+    });
+  };
+  auto* tls = static_cast<SSL*>(ssl);
+  if (!pending->refused.empty()) {
+    start(std::make_shared<WsConnection>(loop, sock, tls, peer, limits(), nullptr),
+          websocket::close_code::kProtocolError, pending->refused);
     return;
   }
-  if (wc->is_upgrade) {
-    auto session = find(wc->sid);
+  if (pending->is_upgrade) {
+    auto session = find(pending->sid);
     if (!session) {
-      wc->write_close(websocket::close_code::kNormal, "session closed");
+      start(std::make_shared<WsConnection>(loop, sock, tls, peer, limits(), nullptr), websocket::close_code::kNormal,
+            "session closed");
       return;
     }
-    wc->engine = session;
-    session->attach_ws(wc, true);
+    auto ws = std::make_shared<WsConnection>(loop, sock, tls, peer, limits(), session);
+    session->attach_ws(ws, true);
+    start(std::move(ws), 0, {});
     return;
   }
-  auto session = create_session(Transport::kWebSocket, std::move(wc->handshake));
+  auto session = create_session(Transport::kWebSocket, std::move(pending->handshake));
   if (!session) {
-    wc->write_close(1013, "server at connection limit");  // RFC 6455 §7.4.1 registry: Try Again Later
+    // RFC 6455 §7.4.1 registry: 1013 Try Again Later
+    start(std::make_shared<WsConnection>(loop, sock, tls, peer, limits(), nullptr), 1013, "server at connection limit");
     return;
   }
-  wc->engine = session;
+  auto ws = std::make_shared<WsConnection>(loop, sock, tls, peer, limits(), session);
   session->send(OutFrame::text(engineio::encode_text(session->open_packet())));
-  session->attach_ws(wc, false);
+  session->attach_ws(ws, false);
+  start(std::move(ws), 0, {});
   if (server_->engine_mode && server_->engine_handlers.on_open) server_->engine_handlers.on_open(*session);
 }
 
-int Civet::on_ws_data(mg_connection* conn, int bits, char* data, std::size_t len) {
-  auto* holder = static_cast<std::shared_ptr<WsConn>*>(mg_get_user_connection_data(conn));
-  if (holder == nullptr) return 0;
-  std::shared_ptr<WsConn> wc = *holder;
-  if (wc->close_sent.load()) {
-    // We sent Close: discard what is still in flight until the peer's Close arrives
-    // (RFC 6455 §7.1.1), so that closing never resets a connection with unread input.
-    return (bits & 0x0F) == 0x8 ? 0 : 1;
-  }
-  auto r = wc->checker.on_frame(static_cast<std::uint8_t>(bits), std::string_view(data, len));
-  using Kind = websocket::FrameResult::Kind;
-  switch (r.kind) {
-    case Kind::kNone:
-    case Kind::kPong:
-      return 1;
-    case Kind::kIgnore:
-      return 0;
-    case Kind::kPing:
-      wc->write(MG_WEBSOCKET_OPCODE_PONG, r.data);
-      return 1;
-    case Kind::kClose: {
-      wc->write_close(r.close_code, r.reason);
-      if (auto engine = wc->engine.lock()) engine->on_ws_closed(wc, !r.peer_initiated);
-      // Echoing the peer's Close ends the handshake; after our own Close, wait for theirs.
-      return r.peer_initiated ? 0 : 1;
-    }
-    case Kind::kMessage:
-      break;
-  }
-  auto engine = wc->engine.lock();
-  if (!engine) {
-    wc->write_close(websocket::close_code::kNormal, "session closed");
-    return 0;
-  }
-  Packet packet;
-  if (r.opcode == websocket::Opcode::kText) {
-    auto p = engineio::decode_text(r.data);
-    if (!p) {
-      wc->write_close(websocket::close_code::kProtocolError, "invalid Engine.IO packet");
-      engine->on_ws_parse_error(wc);
-      return 1;
-    }
-    packet = std::move(p).value();
-  } else {
-    packet = engineio::decode_binary(r.data);
-  }
-  std::uint16_t code = websocket::close_code::kNormal;
-  std::string reason;
-  if (!engine->on_ws_packet(wc, packet, code, reason)) wc->write_close(code, reason);
-  return 1;
+// Only reached when the takeover failed: CivetWeb's own read loop runs, and ends it.
+int Civet::on_ws_data(mg_connection*, int, char*, std::size_t) {
+  return 0;
 }
 
 void Civet::on_ws_close(const mg_connection* conn) {
-  auto* holder = static_cast<std::shared_ptr<WsConn>*>(mg_get_user_connection_data(conn));
-  if (holder == nullptr) return;
-  std::shared_ptr<WsConn> wc = std::move(*holder);
-  delete holder;
-  mg_set_user_connection_data(conn, nullptr);
-  {
-    std::lock_guard<std::mutex> lock(wc->write_mu);
-    wc->alive = false;  // from here on nobody writes to this mg_connection
-  }
-  if (auto engine = wc->engine.lock()) engine->on_ws_closed(wc, false);
+  delete static_cast<WsPending*>(mg_get_user_connection_data(conn));  // a handshake that never became ready
+  mg_set_user_connection_data(const_cast<mg_connection*>(conn), nullptr);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1437,17 +1434,28 @@ int Civet::on_route(mg_connection* conn) {
   return res.status;
 }
 
-namespace {
-struct SlotGuard {  // gives a reserved connection slot back
-  Civet* civet;
-  ~SlotGuard() { civet->release_slot(); }
-};
-}  // namespace
+// The head of a plain SSE stream (routes and feeds) and what goes first.
+std::string Civet::sse_head(const mg_connection* conn, const std::string& first_chunk) const {
+  return "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+         "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\nConnection: close\r\n" +
+         cors_headers(conn) + "\r\nretry: 2000\n\n" + first_chunk;
+}
+
+// A plain SSE stream leaves CivetWeb for an event loop; its slot is given back when it ends.
+int Civet::stream_plain_sse(mg_connection* conn, const std::shared_ptr<SseStreamImpl>& stream,
+                            const std::string& first_chunk) {
+  auto c = take_over_stream(conn, stream, sse_head(conn, first_chunk), true);
+  if (!c) {
+    stream->close();
+    release_slot();
+    return 500;
+  }
+  stream->attach(c, [this] { release_slot(); });
+  return 200;
+}
 
 int Civet::on_sse_route(mg_connection* conn, std::size_t index) {
   if (!reserve_slot()) return respond_at_limit(conn);
-  SlotGuard slot{this};
-  mg_disable_connection_keep_alive(conn);  // the stream ends with the connection
   auto stream = std::make_shared<SseStreamImpl>(make_request(conn), server_->options.max_feed_queue_bytes);
   track_stream(stream);
   try {
@@ -1455,11 +1463,7 @@ int Civet::on_sse_route(mg_connection* conn, std::size_t index) {
   } catch (const std::exception& e) {
     log(LogLevel::kError, std::string("SSE route threw: ") + e.what());
   }
-  CivetIo io(conn, this);
-  poll_begin();
-  stream->run(io, "", stopping_);
-  poll_end();
-  return 200;
+  return stream_plain_sse(conn, stream, "");
 }
 
 int Civet::on_feed(mg_connection* conn) {
@@ -1513,108 +1517,81 @@ int Civet::on_feed(mg_connection* conn) {
     }
   }
   if (!reserve_slot()) return respond_at_limit(conn);
-  SlotGuard slot{this};
-  mg_disable_connection_keep_alive(conn);  // the stream ends with the connection
   auto stream = std::make_shared<SseStreamImpl>(std::move(req), server_->feeds.max_queue());
   track_stream(stream);
   std::string backlog = server_->feeds.subscribe(nsp, room, last_id, stream);
-  poll_begin();
-  stream->run(io, backlog, stopping_);
-  poll_end();
-  return 200;
+  return stream_plain_sse(conn, stream, backlog);
 }
 
-// A plain WebSocket of a Server::websocket route.
-class RawWs final : public WebSocketConnection, public std::enable_shared_from_this<RawWs> {
+// A plain WebSocket of a Server::websocket route, served by an event loop once its handshake
+// is done. Sends from any thread go to a bounded queue the loop drains.
+class RawWs final : public WebSocketConnection,
+                    public WsConnection::Handler,
+                    public std::enable_shared_from_this<RawWs> {
  public:
-  RawWs(HttpRequest req, std::string subprotocol, const Limits& limits, const WebSocketHandlers* handlers)
-      : request_(std::move(req)), subprotocol_(std::move(subprotocol)), checker_(limits), handlers_(handlers) {}
-  bool send_text(std::string_view text) override { return write(MG_WEBSOCKET_OPCODE_TEXT, text); }
-  bool send_binary(std::string_view bytes) override { return write(MG_WEBSOCKET_OPCODE_BINARY, bytes); }
+  RawWs(Civet* civet, HttpRequest req, std::string subprotocol, const WebSocketHandlers* handlers)
+      : civet_(civet), request_(std::move(req)), subprotocol_(std::move(subprotocol)), handlers_(handlers) {}
+  bool send_text(std::string_view text) override { return enqueue(websocket::Opcode::kText, text); }
+  bool send_binary(std::string_view bytes) override { return enqueue(websocket::Opcode::kBinary, bytes); }
   void close(std::uint16_t code, std::string_view reason) override {
-    if (close_sent_.exchange(true)) return;
-    std::string payload;
-    payload.push_back(static_cast<char>(code >> 8));
-    payload.push_back(static_cast<char>(code & 0xFF));
-    payload.append(reason.substr(0, 123));
-    write(MG_WEBSOCKET_OPCODE_CONNECTION_CLOSE, payload);
+    std::shared_ptr<WsConnection> ws;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_ || ended_) return;
+      closing_ = true;  // after what is queued
+      close_code_ = code;
+      close_reason_ = std::string(reason.substr(0, websocket::kMaxCloseReason));
+      ws = ws_;
+    }
+    if (ws) ws->request_flush();
   }
   const HttpRequest& request() const override { return request_; }
   const std::string& subprotocol() const override { return subprotocol_; }
 
-  bool write(int opcode, std::string_view data) {
+  void attach(std::shared_ptr<WsConnection> ws) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (conn_ == nullptr) return false;
-    mg_lock_connection(conn_);
-    int n = mg_websocket_write(conn_, opcode, data.data(), data.size());
-    mg_unlock_connection(conn_);
-    return n > 0;
+    ws_ = std::move(ws);
   }
-  void attach(mg_connection* conn) {
-    std::lock_guard<std::mutex> lock(mu_);
-    conn_ = conn;
-  }
-  // The status code and reason of a Close frame's payload (1005: none, RFC 6455 §7.1.5).
-  static std::pair<std::uint16_t, std::string> close_info(std::string_view payload) {
-    if (payload.size() < 2) return {1005, ""};
-    auto code = static_cast<std::uint16_t>((static_cast<unsigned char>(payload[0]) << 8) |
-                                           static_cast<unsigned char>(payload[1]));
-    return {code, std::string(payload.substr(2))};
-  }
-  int on_data(int bits, std::string_view data) {
-    if (close_sent_.load()) {
-      // We sent Close: discard data until the peer's Close, which completes the handshake.
-      if ((bits & 0x0F) != 0x8) return 1;
-      auto [code, reason] = close_info(data);
-      return finish(code, reason);
+  // Runs on the CivetWeb worker, before the loop reads anything from the client.
+  void opened() {
+    if (!handlers_->on_open) return;
+    try {
+      handlers_->on_open(shared_from_this());
+    } catch (const std::exception& e) {
+      log(LogLevel::kError, std::string("WebSocket open handler threw: ") + e.what());
     }
-    auto r = checker_.on_frame(static_cast<std::uint8_t>(bits), data);
-    using Kind = websocket::FrameResult::Kind;
-    auto self = shared_from_this();
-    switch (r.kind) {
-      case Kind::kNone:
-      case Kind::kPong:
-        return 1;
-      case Kind::kIgnore:
-        return 0;
-      case Kind::kPing:
-        write(MG_WEBSOCKET_OPCODE_PONG, r.data);
-        return 1;
-      case Kind::kClose:
-        close(r.close_code, r.reason);
-        if (r.peer_initiated) {
-          auto [code, reason] = close_info(data);
-          return finish(code, reason);
-        }
-        report_close(r.close_code, r.reason);
-        return 1;
-      case Kind::kMessage:
-        if (handlers_->on_message) {
-          try {
-            handlers_->on_message(self, r.data, r.opcode == websocket::Opcode::kBinary);
-          } catch (const std::exception& e) {
-            log(LogLevel::kError, std::string("WebSocket handler threw: ") + e.what());
-          }
-        }
-        return 1;
-    }
-    return 1;
-  }
-  void on_gone() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      conn_ = nullptr;  // CivetWeb reuses the connection object: never write to it again
-    }
-    report_close(1006, "");  // RFC 6455 §7.1.5: closed without a Close frame
   }
 
- private:
-  int finish(std::uint16_t code, const std::string& reason) {
-    report_close(code, reason);
-    return 0;
+  // WsConnection::Handler (loop thread)
+  void on_ws_message(WsConnection&, std::string_view data, bool binary) override {
+    if (!handlers_->on_message) return;
+    try {
+      handlers_->on_message(shared_from_this(), std::string(data), binary);
+    } catch (const std::exception& e) {
+      log(LogLevel::kError, std::string("WebSocket handler threw: ") + e.what());
+    }
   }
-  void report_close(std::uint16_t code, const std::string& reason) {
-    if (reported_.exchange(true) || !handlers_->on_close) return;
+  void on_ws_fill(WsConnection& ws) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    while (!queue_.empty() && ws.want_more()) {
+      auto& [opcode, data] = queue_.front();
+      queued_bytes_ -= data->size();
+      std::string_view view = *data;
+      ws.send_frame(opcode, std::move(data), view);
+      queue_.pop_front();
+    }
+    if (closing_ && queue_.empty()) ws.send_close(close_code_, close_reason_);
+  }
+  void on_ws_closed(WsConnection&, std::uint16_t code, const std::string& reason, bool) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (ended_) return;
+      ended_ = true;
+      queue_.clear();
+      ws_.reset();
+    }
+    civet_->release_slot();  // reserved by raw_ws_connect
+    if (!handlers_->on_close) return;
     try {
       handlers_->on_close(shared_from_this(), code, reason);
     } catch (const std::exception& e) {
@@ -1622,15 +1599,50 @@ class RawWs final : public WebSocketConnection, public std::enable_shared_from_t
     }
   }
 
+ private:
+  bool enqueue(websocket::Opcode opcode, std::string_view data);
+
+  Civet* civet_;
   HttpRequest request_;
   std::string subprotocol_;
-  websocket::FrameChecker checker_;
   const WebSocketHandlers* handlers_;
   std::mutex mu_;
-  mg_connection* conn_ = nullptr;
-  std::atomic<bool> close_sent_{false};
-  std::atomic<bool> reported_{false};
+  std::shared_ptr<WsConnection> ws_;
+  std::deque<std::pair<websocket::Opcode, std::shared_ptr<const std::string>>> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool closing_ = false;
+  bool ended_ = false;
+  std::uint16_t close_code_ = websocket::close_code::kNormal;
+  std::string close_reason_;
 };
+
+bool RawWs::enqueue(websocket::Opcode opcode, std::string_view data) {
+  std::shared_ptr<WsConnection> ws;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (closing_ || ended_) return false;
+    const std::size_t limit = civet_->server()->options.max_buffered_bytes;
+    if (queued_bytes_ + data.size() > limit && !queue_.empty()) {
+      // A client that stopped reading: it alone pays (README, "Limits").
+      log(LogLevel::kInfo, "WebSocket " + request_.path + ": outbound queue over " + std::to_string(limit) +
+                               " bytes, closing (client not reading)");
+      queue_.clear();
+      queued_bytes_ = 0;
+      closing_ = true;
+      close_code_ = websocket::close_code::kPolicyViolation;
+      close_reason_ = "outbound queue full: client not reading";
+      ws = ws_;
+    } else {
+      queued_bytes_ += data.size();
+      queue_.emplace_back(opcode, std::make_shared<const std::string>(data));
+      ws = ws_;
+      if (ws) ws->request_flush();
+      return true;
+    }
+  }
+  if (ws) ws->request_flush();
+  return false;
+}
 
 int raw_ws_connect(const mg_connection* conn, void* cbdata) {
   auto* route = static_cast<RawWsRoute*>(cbdata);
@@ -1639,40 +1651,41 @@ int raw_ws_connect(const mg_connection* conn, void* cbdata) {
     return 1;
   }
   const char* protocol = mg_get_request_info(conn)->acceptedWebSocketSubprotocol;
-  auto ws = std::make_shared<RawWs>(make_request(conn), protocol != nullptr ? protocol : "", route->civet->limits(),
-                                    route->handlers);
+  auto ws =
+      std::make_shared<RawWs>(route->civet, make_request(conn), protocol != nullptr ? protocol : "", route->handlers);
   mg_set_user_connection_data(conn, new std::shared_ptr<RawWs>(std::move(ws)));
-  route->civet->raw_pending(conn, true);
+  route->civet->raw_pending(conn, true);  // freed by connection_close_cb if the handshake fails
   return 0;
 }
 void raw_ws_ready(mg_connection* conn, void* cbdata) {
   auto* route = static_cast<RawWsRoute*>(cbdata);
   route->civet->raw_pending(conn, false);
-  auto* holder = static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
-  if (holder == nullptr) return;
-  (*holder)->attach(conn);
-  if (route->handlers->on_open) {
-    try {
-      route->handlers->on_open(*holder);
-    } catch (const std::exception& e) {
-      log(LogLevel::kError, std::string("WebSocket open handler threw: ") + e.what());
-    }
-  }
-}
-int raw_ws_data(mg_connection* conn, int bits, char* data, std::size_t len, void*) {
-  auto* holder = static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
-  if (holder == nullptr) return 0;
-  return (*holder)->on_data(bits, std::string_view(data, len));
-}
-void raw_ws_close(const mg_connection* conn, void* cbdata) {
-  auto* holder = static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn));
-  if (holder == nullptr) return;
-  std::shared_ptr<RawWs> ws = std::move(*holder);
-  delete holder;
+  std::unique_ptr<std::shared_ptr<RawWs>> holder(
+      static_cast<std::shared_ptr<RawWs>*>(mg_get_user_connection_data(conn)));
   mg_set_user_connection_data(conn, nullptr);
-  static_cast<RawWsRoute*>(cbdata)->civet->release_slot();  // reserved by raw_ws_connect
-  ws->on_gone();
+  if (!holder) return;
+  std::shared_ptr<RawWs> raw = std::move(*holder);
+  int sock = -1;
+  void* ssl = nullptr;
+  const char* buffered = nullptr;
+  std::size_t buffered_len = 0;
+  if (mg_takeover_connection(conn, &sock, &ssl, &buffered, &buffered_len) != 0) {
+    log(LogLevel::kError, "cannot take a WebSocket over from CivetWeb");
+    route->civet->release_slot();
+    return;
+  }
+  EventLoop& loop = route->civet->next_loop();
+  auto ws = std::make_shared<WsConnection>(loop, sock, static_cast<SSL*>(ssl), mg_get_request_info(conn)->remote_addr,
+                                           route->civet->limits(), raw);
+  raw->attach(ws);
+  raw->opened();
+  loop.post([ws, initial = std::string(buffered, buffered_len)]() mutable { ws->open(std::move(initial)); });
 }
+// Reached only when the takeover failed: CivetWeb's read loop ends the connection.
+int raw_ws_data(mg_connection*, int, char*, std::size_t, void*) {
+  return 0;
+}
+void raw_ws_close(const mg_connection*, void*) {}
 
 // CivetWeb C callbacks: `cbdata` is the Civet instance. Each runs on a worker thread, whose
 // stack is CHORUS_HANDLER_STACK_BYTES (8 MiB, server/CMakeLists.txt).
@@ -2056,6 +2069,14 @@ Status Civet::start() {
     while (slots < wanted * 2 && slots < 65536) slots <<= 1;
     (void)prctl(kPrFutexHash, kPrFutexHashSetSlots, slots, 0, 0);
   }
+  std::size_t io_threads = o.io_threads;
+  if (io_threads == 0) io_threads = std::max(1u, std::thread::hardware_concurrency());
+  loops_ = std::make_unique<LoopGroup>(io_threads);
+  if (Status s = loops_->start(); !s) {
+    loops_->stop();
+    loops_.reset();
+    return s;
+  }
   mg_callbacks callbacks{};
   callbacks.log_message = log_cb;
   callbacks.begin_request = begin_request_cb;
@@ -2065,6 +2086,8 @@ Status Civet::start() {
 
   ctx_ = mg_start(&callbacks, this, opts.data());
   if (ctx_ == nullptr) {
+    loops_->stop();
+    loops_.reset();
     return make_error(ErrorCode::kProtocol,
                       "cannot start the server on " + o.host + ":" + std::to_string(o.port) +
                           (tls ? " (check the certificate file " + o.tls_certificate + ": PEM with certificate and key)"
@@ -2129,15 +2152,16 @@ void Civet::stop() {
     if (auto st = w.lock()) st->close();
   }
   {
-    // Held polls answer CLOSE and writers say goodbye; a stalled client gets 2 s, then
-    // mg_stop's stop flag aborts its write.
-    std::unique_lock<std::mutex> lock(mu_);
-    writers_cv_.wait_for(lock, std::chrono::seconds(2), [&] { return writers_.load() == 0 && polls_.load() == 0; });
+    // Held polls answer CLOSE and WebSockets end with their close handshake; a client that
+    // does not answer within 1 s is cut off.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (std::chrono::steady_clock::now() < deadline && taken_over() != 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
   }
   mg_stop(ctx_);
   ctx_ = nullptr;
-  std::unique_lock<std::mutex> lock(mu_);
-  writers_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return writers_.load() == 0; });
+  loops_->stop();  // closes what is still open
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "chorus/engineio/packet.h"
 #include "chorus/server.h"
 #include "chorus/socketio/packet.h"
+#include "connection.h"
 
 namespace chorus {
 
@@ -199,8 +200,10 @@ std::vector<std::string> split_path(std::string_view path);
 // A complete HTTP/1.1 response (status line, headers, body) for `response`.
 std::string render_response(const HttpResponse& response, const std::string& cors, bool head_only = false);
 
-// A plain SSE stream: a queue filled from any thread, drained by its connection's thread.
-class SseStreamImpl final : public SseStream, public std::enable_shared_from_this<SseStreamImpl> {
+// A plain SSE stream: a queue filled from any thread, drained by its connection's event loop.
+class SseStreamImpl final : public SseStream,
+                            public HttpStreamConnection::Handler,
+                            public std::enable_shared_from_this<SseStreamImpl> {
  public:
   SseStreamImpl(HttpRequest request, std::size_t max_queue_bytes)
       : request_(std::move(request)), max_queue_(max_queue_bytes) {}
@@ -211,18 +214,23 @@ class SseStreamImpl final : public SseStream, public std::enable_shared_from_thi
   void on_close(std::function<void()> handler) override;
 
   bool push_raw(std::string text);  // pre-rendered SSE text
-  // Writes headers, then queued events and keep-alive comments until the client leaves,
-  // close() is called or `stopping` turns true. Runs on the connection's thread.
-  void run(HttpIo& io, const std::string& first_chunk, const std::atomic<bool>& stopping);
-  void wake();
+  // The connection that carries the stream (its head is queued already); `on_end` runs once
+  // when the stream ends.
+  void attach(std::shared_ptr<HttpStreamConnection> connection, std::function<void()> on_end);
+  // HttpStreamConnection::Handler (loop thread)
+  void on_http_fill(HttpStreamConnection& c) override;
+  void on_http_closed(HttpStreamConnection& c, bool error) override;
 
  private:
+  void wake();
   HttpRequest request_;
   std::size_t max_queue_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
   std::string pending_;
   bool closed_ = false;
+  bool ended_ = false;
+  std::shared_ptr<HttpStreamConnection> connection_;
+  std::function<void()> on_end_;
   std::vector<std::function<void()>> on_close_;
 };
 

@@ -146,6 +146,7 @@ void append_sse(std::string& out, std::string_view event, std::string_view data,
 }
 
 bool SseStreamImpl::push_raw(std::string text) {
+  bool open;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return false;
@@ -154,9 +155,10 @@ bool SseStreamImpl::push_raw(std::string text) {
     } else {
       pending_ += text;
     }
+    open = !closed_;
   }
-  cv_.notify_one();
-  return !closed();
+  wake();
+  return open;
 }
 
 bool SseStreamImpl::send(std::string_view event, std::string_view data, std::string_view id) {
@@ -175,11 +177,16 @@ void SseStreamImpl::close() {
     std::lock_guard<std::mutex> lock(mu_);
     closed_ = true;
   }
-  cv_.notify_one();
+  wake();
 }
 
 void SseStreamImpl::wake() {
-  cv_.notify_one();
+  std::shared_ptr<HttpStreamConnection> c;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    c = connection_;
+  }
+  if (c) c->request_flush();
 }
 
 void SseStreamImpl::on_close(std::function<void()> handler) {
@@ -187,29 +194,39 @@ void SseStreamImpl::on_close(std::function<void()> handler) {
   on_close_.push_back(std::move(handler));
 }
 
-void SseStreamImpl::run(HttpIo& io, const std::string& first_chunk, const std::atomic<bool>& stopping) {
-  std::string head =
-      "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
-      "Cache-Control: no-cache, no-transform\r\nX-Accel-Buffering: no\r\nConnection: close\r\n" +
-      io.cors_headers() + "\r\n" + "retry: 2000\n\n" + first_chunk;
-  bool ok = io.write(head);
-  constexpr auto kKeepAlive = std::chrono::seconds(15);
-  std::unique_lock<std::mutex> lock(mu_);
-  while (ok) {
-    bool woke = cv_.wait_for(lock, kKeepAlive, [&] { return !pending_.empty() || closed_ || stopping.load(); });
-    std::string out = std::move(pending_);
-    pending_.clear();
-    bool end = closed_ || stopping.load();
-    lock.unlock();
-    if (out.empty() && !woke) out = ": keep-alive\n\n";  // also how we notice a vanished client
-    if (!out.empty()) ok = io.write(out);
-    lock.lock();
-    if (end) break;
+void SseStreamImpl::attach(std::shared_ptr<HttpStreamConnection> connection, std::function<void()> on_end) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    connection_ = std::move(connection);
+    on_end_ = std::move(on_end);
   }
-  closed_ = true;
-  auto handlers = std::move(on_close_);
-  lock.unlock();
+  wake();  // what the route's handler sent already
+}
+
+void SseStreamImpl::on_http_fill(HttpStreamConnection& c) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!pending_.empty() && c.want_more()) {
+    c.queue_copy(std::move(pending_));
+    pending_.clear();
+  }
+  if (closed_ && pending_.empty()) c.close_after_flush();
+}
+
+void SseStreamImpl::on_http_closed(HttpStreamConnection&, bool) {
+  std::vector<std::function<void()>> handlers;
+  std::function<void()> on_end;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (ended_) return;
+    ended_ = true;
+    closed_ = true;
+    pending_.clear();
+    connection_.reset();
+    handlers = std::move(on_close_);
+    on_end = std::move(on_end_);
+  }
   for (auto& h : handlers) h();
+  if (on_end) on_end();
 }
 
 // ---------------------------------------------------------------------------------------
