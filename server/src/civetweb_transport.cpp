@@ -7,7 +7,6 @@
 #include <civetweb.h>
 #include <pthread.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 
@@ -354,6 +353,8 @@ class Civet final : public CivetTransport {
   Status start() override;
   void stop() override;
   int port() const override { return port_; }
+  std::size_t capacity() const override { return max_sessions_; }
+  std::size_t io_threads() const override { return loops_ ? loops_->size() : 0; }
   std::size_t session_count() const override {
     std::lock_guard<std::mutex> lock(mu_);
     return sessions_.size();
@@ -1973,27 +1974,17 @@ int Civet::on_mount(mg_connection* conn, std::size_t index) {
 }
 
 namespace {
-// How many threads this process may still create: the per-user limit and, since each
-// thread stack is a memory mapping or more, vm.max_map_count.
-std::size_t thread_capacity() {
-  std::size_t cap = 1'000'000;
+// Raises the soft limit on open files to the hard limit (every connection is a descriptor)
+// and returns the soft limit now in force.
+std::size_t raise_file_limit() {
   rlimit rl{};
-  if (getrlimit(RLIMIT_NPROC, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur > 512) {
-    cap = std::min<std::size_t>(cap, rl.rlim_cur - 512);
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return 1024;
+  if (rl.rlim_cur != rl.rlim_max) {
+    rlimit raised = rl;
+    raised.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
   }
-  if (FILE* f = std::fopen("/proc/sys/vm/max_map_count", "r")) {
-    unsigned long maps = 0;
-    if (std::fscanf(f, "%lu", &maps) == 1 && maps > 4096) {
-#if defined(__SANITIZE_ADDRESS__)
-      constexpr std::size_t kMapsPerThread = 14;  // ASan adds shadow and fake-stack mappings
-#else
-      constexpr std::size_t kMapsPerThread = 5;  // stack + guard, slack
-#endif
-      cap = std::min<std::size_t>(cap, (maps - 4096) / kMapsPerThread);
-    }
-    std::fclose(f);
-  }
-  return cap;
+  return rl.rlim_cur == RLIM_INFINITY ? std::size_t{1} << 20 : static_cast<std::size_t>(rl.rlim_cur);
 }
 }  // namespace
 
@@ -2006,18 +1997,22 @@ Status Civet::start() {
   const ServerOptions& o = server_->options;
   bool tls = !o.tls_certificate.empty();
   std::string ports = o.host + ":" + std::to_string(o.port) + (tls ? "s" : "");
-  // Every open transport holds a worker thread (DESIGN.md §3): size the pool from the
-  // connection limit, plus a few for short requests (static files, handshakes).
-  std::size_t wanted = o.max_connections + 16;
-  std::size_t cap = std::min<std::size_t>(thread_capacity(), 60000);
-  if (wanted > cap) {
-    log(LogLevel::kWarn, "max_connections " + std::to_string(o.max_connections) + " needs " + std::to_string(wanted) +
-                             " threads; this system allows about " + std::to_string(cap) + ": serving at most " +
-                             std::to_string(cap - 16) + " connections");
-    wanted = cap;
+  // CivetWeb's workers serve short requests only (DESIGN.md §3); open connections are
+  // descriptors on the event loops, so the file limit bounds them, not threads.
+  const std::size_t http_threads = std::max<std::size_t>(o.http_threads, 1);
+  const std::size_t files = raise_file_limit();
+  const std::size_t reserve = http_threads + 64;  // listeners, epoll, eventfds, files being served, logs
+  const std::size_t fd_capacity = files > reserve ? files - reserve : 1;
+  max_sessions_ = o.max_connections;
+  if (max_sessions_ > fd_capacity) {
+    // Said as a warning when the limit was asked for; the default just reports its capacity.
+    log(o.max_connections == ServerOptions{}.max_connections ? LogLevel::kDebug : LogLevel::kWarn,
+        "max_connections " + std::to_string(o.max_connections) + " is more than the open-file limit (" +
+            std::to_string(files) + ") allows: serving at most " + std::to_string(fd_capacity) +
+            " connections (raise the hard limit: ulimit -Hn, LimitNOFILE=)");
+    max_sessions_ = fd_capacity;
   }
-  max_sessions_ = wanted - 16;
-  std::string threads = std::to_string(wanted);
+  std::string threads = std::to_string(http_threads);
   std::string ws_timeout =
       std::to_string(static_cast<std::uint64_t>(o.limits.ping_interval_ms) + o.limits.ping_timeout_ms + 10000);
   std::vector<std::string> kv = {
@@ -2025,6 +2020,10 @@ Status Civet::start() {
       ports,
       "num_threads",
       threads,
+      "connection_queue",
+      "1024",  // accepted sockets waiting for a worker
+      "listen_backlog",
+      "1024",
       "enable_directory_listing",
       "no",
       "access_control_allow_origin",
@@ -2061,14 +2060,6 @@ Status Civet::start() {
   for (const std::string& s : kv) opts.push_back(s.c_str());
   opts.push_back(nullptr);
 
-  // Thousands of parked workers hash into the kernel's futex table; a private table sized
-  // for them keeps every wake-up cheap (PR_FUTEX_HASH, Linux 6.16+; ignored elsewhere).
-  if (wanted > 256) {
-    constexpr int kPrFutexHash = 78, kPrFutexHashSetSlots = 1;
-    unsigned long slots = 1;
-    while (slots < wanted * 2 && slots < 65536) slots <<= 1;
-    (void)prctl(kPrFutexHash, kPrFutexHashSetSlots, slots, 0, 0);
-  }
   std::size_t io_threads = o.io_threads;
   if (io_threads == 0) io_threads = std::max(1u, std::thread::hardware_concurrency());
   loops_ = std::make_unique<LoopGroup>(io_threads);

@@ -165,7 +165,7 @@ class HttpStreamConnection final : public Connection {
   class Handler {
    public:
     virtual ~Handler() = default;
-    virtual void on_http_fill(HttpStreamConnection&) = 0;  // loop thread, while want_more()
+    virtual void on_http_fill(HttpStreamConnection&) = 0;                // loop thread, while want_more()
     virtual void on_http_closed(HttpStreamConnection&, bool error) = 0;  // loop thread, once
   };
   HttpStreamConnection(EventLoop& loop, int fd, SSL* ssl, std::string peer, std::shared_ptr<Handler> handler);

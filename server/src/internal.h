@@ -272,6 +272,8 @@ class CivetTransport {
   virtual Status start() = 0;
   virtual void stop() = 0;
   virtual int port() const = 0;
+  virtual std::size_t capacity() const = 0;
+  virtual std::size_t io_threads() const = 0;
   virtual std::size_t session_count() const = 0;
 };
 std::unique_ptr<CivetTransport> make_civet_transport(ServerImpl* server);

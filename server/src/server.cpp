@@ -114,6 +114,14 @@ const ServerOptions& Server::options() const {
   return impl_->options;
 }
 
+std::size_t Server::capacity() const {
+  return impl_->transport ? impl_->transport->capacity() : 0;
+}
+
+std::size_t Server::io_threads() const {
+  return impl_->transport ? impl_->transport->io_threads() : 0;
+}
+
 std::size_t Server::connection_count() const {
   return impl_->transport ? impl_->transport->session_count() : 0;
 }

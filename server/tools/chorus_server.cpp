@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <climits>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -47,8 +48,10 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --ping-interval MS     heartbeat interval (default 25000)
   --ping-timeout MS      heartbeat timeout (default 20000)
   --connect-timeout MS   time to join a namespace (default 45000)
-  --max-connections N    Engine.IO sessions at once (default 10000)
+  --max-connections N    connections held open at once (default 100000)
   --body-timeout MS      time a request body may take to arrive, else 408 (default 10000)
+  --io-threads N         event loop threads serving open connections (default 0: one per core)
+  --http-threads N       CivetWeb workers for short HTTP requests (default 32)
   --transports LIST      comma-separated: polling,websocket,sse (default all three)
   --jwt-secret SECRET    require an HS256 token on every connection
   --docs-db FILE         SQLite file of the collaborative documents (default chorus-docs.db;
@@ -144,6 +147,14 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
       return false;
     }
     o.max_connections = n;
+  } else if (key == "io-threads" || key == "http-threads") {
+    if (!number(n)) return false;
+    const bool io = key == "io-threads";
+    if (n > 1024 || (!io && n == 0)) {
+      error = io ? "--io-threads must be 0 (one per core) to 1024" : "--http-threads must be 1 to 1024";
+      return false;
+    }
+    (io ? o.io_threads : o.http_threads) = n;
   } else if (key == "body-timeout") {
     if (!number(n)) return false;
     if (n < 100 || n > 3'600'000) {
@@ -314,22 +325,24 @@ int main(int argc, char** argv) {
   struct TimeStreams {
     std::mutex mu;
     std::vector<std::weak_ptr<chorus::SseStream>> streams;
+    std::condition_variable stop_cv;
+    bool stopped = false;
   };
   auto time_streams = std::make_shared<TimeStreams>();
   server.sse("/events/time", [time_streams](const std::shared_ptr<chorus::SseStream>& s) {
     std::lock_guard<std::mutex> lock(time_streams->mu);
     time_streams->streams.push_back(s);
   });
-  std::atomic<bool> ticking{true};
   std::thread ticker;
   auto start_ticker = [&] {
-    ticker = std::thread([time_streams, &ticking] {
-      while (ticking.load()) {
-        std::this_thread::sleep_for(std::chrono::seconds(1));
+    ticker = std::thread([time_streams] {
+      std::unique_lock<std::mutex> stop_lock(time_streams->mu);
+      // One tick a second until stop: the wait ends at once when `stopped` is set.
+      while (
+          !time_streams->stop_cv.wait_for(stop_lock, std::chrono::seconds(1), [&] { return time_streams->stopped; })) {
         auto ms =
             std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
                 .count();
-        std::lock_guard<std::mutex> lock(time_streams->mu);
         auto& v = time_streams->streams;
         v.erase(std::remove_if(v.begin(), v.end(),
                                [&](const auto& w) {
@@ -387,11 +400,16 @@ int main(int argc, char** argv) {
     return 1;
   }
   start_ticker();
-  std::printf("chorus: listening on %s://%s:%d%s\n", opts.tls_certificate.empty() ? "http" : "https", opts.host.c_str(),
-              server.port(), opts.path.c_str());
+  std::printf("chorus: listening on %s://%s:%d%s (up to %zu connections, %zu I/O threads)\n",
+              opts.tls_certificate.empty() ? "http" : "https", opts.host.c_str(), server.port(), opts.path.c_str(),
+              server.capacity(), server.io_threads());
   std::fflush(stdout);
   chorus::Status ran = server.run();
-  ticking = false;
+  {
+    std::lock_guard<std::mutex> lock(time_streams->mu);
+    time_streams->stopped = true;
+  }
+  time_streams->stop_cv.notify_all();
   ticker.join();
   std::printf("chorus: stopped\n");
   return ran ? 0 : 1;

@@ -23,6 +23,8 @@ const FLAGS = {
   "--connect-timeout": "1000",
   "--max-connections": "10",
   "--body-timeout": "1000",
+  "--io-threads": "2",
+  "--http-threads": "8",
   "--transports": "polling,websocket",
   "--jwt-secret": "s3cret",
   "--docs-db": "docs.db",
@@ -78,6 +80,8 @@ describe("chorus-server command line", { concurrency: true }, () => {
       [["--max-payload", "1e6"], /--max-payload needs a whole number from 0 to 4294967295, got '1e6'/],
       [["--connect-timeout", "soon"], /--connect-timeout needs a whole number/],
       [["--max-connections", "0"], /--max-connections/],
+      [["--io-threads", "1025"], /--io-threads must be 0 \(one per core\) to 1024/],
+      [["--http-threads", "0"], /--http-threads must be 1 to 1024/],
       [["--body-timeout", "99"], /--body-timeout must be 100 to 3600000 ms/],
       [["--body-timeout", "3600001"], /--body-timeout must be 100 to 3600000 ms/],
       [["--port"], /--port needs a value/],
@@ -166,7 +170,10 @@ describe("chorus-server command line", { concurrency: true }, () => {
     const server = await startServer(["--config", config], { defaults: false });
     try {
       assert.equal(server.port, port);
-      assert.equal(server.line, `chorus: listening on http://127.0.0.1:${port}/socket.io/`);
+      assert.match(
+        server.line,
+        new RegExp(`^chorus: listening on http://127\\.0\\.0\\.1:${port}/socket\\.io/ \\(up to 64 connections, \\d+ I/O threads\\)$`),
+      );
       const { open, headers } = await handshake(server, { Origin: "https://b.example" });
       assert.equal(open.pingInterval, 1234);
       assert.equal(open.pingTimeout, 2345);

@@ -160,7 +160,7 @@ describe("chorus-server --body-timeout", () => {
 });
 
 describe("slow bodies beside a healthy polling client", () => {
-  const SLOW = 24; // fits --max-connections 64 (80 CivetWeb workers) with room for the client
+  const SLOW = 24; // fits the 32 CivetWeb workers (--http-threads) with room for the client
   const TIMEOUT = 4000;
   let server;
   before(async () => {

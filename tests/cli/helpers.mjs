@@ -48,16 +48,13 @@ function defaultRoot() {
 }
 
 // Starts chorus-server; resolves once it printed its "listening" line. `args` replace the
-// defaults (--port 0 --root <empty temp dir> --sdk <same> --max-connections 64) key by key.
-// The default --max-connections (10000) starts thousands of worker threads: `light: false`
-// keeps it, for tests that want the server exactly as shipped.
-export async function startServer(args = [], { defaults = true, light = true } = {}) {
+// defaults (--port 0 --root <empty temp dir> --sdk <same>) key by key.
+export async function startServer(args = [], { defaults = true } = {}) {
   const all = [...args];
   if (defaults) {
     if (!all.includes("--port") && !all.includes("--config")) all.push("--port", "0");
     if (!all.includes("--root")) all.push("--root", defaultRoot());
     if (!all.includes("--sdk")) all.push("--sdk", defaultRoot());
-    if (light && !all.includes("--max-connections")) all.push("--max-connections", "64");
   }
   const srv = await startProcess(BIN, all, { name: "chorus-server", cwd: workDir(), timeoutMs: 10_000 });
   srv.url = `${srv.scheme}://${srv.host}:${srv.port}`;

@@ -26,7 +26,7 @@ after(async () => {
 
 test("the listening line says https", () => {
   assert.equal(server.scheme, "https");
-  assert.match(server.line, /^chorus: listening on https:\/\/127\.0\.0\.1:\d+\/socket\.io\/$/);
+  assert.match(server.line, /^chorus: listening on https:\/\/127\.0\.0\.1:\d+\/socket\.io\/ \(up to \d+ connections, \d+ I\/O threads\)$/);
 });
 
 // Two clients join a room; one publishes, the other receives.

@@ -78,9 +78,12 @@ struct ServerOptions {
   bool cors_credentials = false;
   Limits limits;
   // Connections held open at once: Engine.IO sessions, plain WebSockets (Server::websocket),
-  // plain SSE streams (Server::sse) and feeds together (each holds one CivetWeb worker
-  // thread). Past it: 503.
-  std::size_t max_connections = 10'000;
+  // plain SSE streams (Server::sse) and feeds together. Past it: 503. start() raises the
+  // soft open-file limit to the hard limit and serves fewer (a warning, Server::capacity())
+  // when even that is too low.
+  std::size_t max_connections = 100'000;
+  // CivetWeb workers: short requests only (handshakes, polling POSTs, routes, static files).
+  std::size_t http_threads = 32;
   // Transports accepted. Handshakes offer the upgrade to "websocket" from polling and SSE;
   // "sse" is chosen by the client only (it never appears in `upgrades`).
   std::vector<std::string> transports = {"polling", "websocket", "sse"};
@@ -433,6 +436,10 @@ class Server {
   const ServerOptions& options() const;
 
   std::size_t connection_count() const;  // open Engine.IO sessions
+  // After start(): connections it will hold at once (max_connections, or less when the
+  // open-file limit is lower), and its event loop threads.
+  std::size_t capacity() const;
+  std::size_t io_threads() const;
 
   ServerImpl& impl() { return *impl_; }
 
