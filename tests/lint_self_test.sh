@@ -14,7 +14,7 @@ printf 'int f() {\n  return 1;\n}\n' > core/src/good.cpp
 printf 'int  g( ) {return 2;}\n' > core/src/ugly.cpp
 printf '#include <thread>\n' > core/src/threads.cpp
 printf '#include <civetweb.h>\n' > server/src/routes.cpp
-printf '#include <civetweb.h>\n' > server/src/civetweb_transport.cpp
+printf '#include <civetweb.h>\n' > server/src/front_door.cpp
 printf '#include <emscripten/bind.h>\n' > wasm/sdk/a.cpp
 printf '#include <emscripten/val.h>\n' > wasm/sdk/b.cpp
 git add -A
@@ -26,7 +26,7 @@ for want in "clang-format differences in 1 file" "core/src/threads.cpp:1:#includ
             "server/src/routes.cpp includes civetweb.h" "both include Emscripten headers"; do
   grep -qF "$want" <<<"$out" || { echo "lint did not report: $want"; fail=1; }
 done
-grep -qF "server/src/civetweb_transport.cpp includes" <<<"$out" && { echo "the adapter was refused"; fail=1; }
+grep -qF "server/src/front_door.cpp includes" <<<"$out" && { echo "the adapter was refused"; fail=1; }
 # Fixed: it passes.
 printf 'int g() {\n  return 2;\n}\n' > core/src/ugly.cpp
 rm core/src/threads.cpp server/src/routes.cpp wasm/sdk/b.cpp

@@ -66,8 +66,8 @@ if [ ${#core_files[@]} -gt 0 ]; then
   fi
 fi
 
-# server/: the CivetWeb adapter is the only place that sees civetweb.h.
-civetweb_allowed='^server/src/(civetweb_transport|front_door)\.cpp$'
+# server/: the front door (front_door*, engine_connection) is the only place that sees civetweb.h.
+civetweb_allowed='^server/src/(front_door[a-z_]*|engine_connection)\.(cpp|h)$'
 for f in "${files[@]}"; do
   case "$f" in server/* | wasm/*) ;; *) continue ;; esac
   if includes "$f" | grep -q 'civetweb\.h' && ! [[ $f =~ $civetweb_allowed ]]; then

@@ -265,7 +265,7 @@ class FeedHub {
   std::atomic<std::size_t> followed_{0};
 };
 
-// The CivetWeb adapter (civetweb_transport.cpp, the only file that includes civetweb.h).
+// The front door on CivetWeb (front_door.h).
 class CivetTransport {
  public:
   virtual ~CivetTransport() = default;

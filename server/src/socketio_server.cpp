@@ -1,5 +1,5 @@
 // The Socket.IO v5 layer of the Chorus server: namespaces, sockets, rooms, acks,
-// middleware, broadcast. No transport code here (see civetweb_transport.cpp).
+// middleware, broadcast. No transport code here (see front_door.cpp and engine_connection.cpp).
 #include <exception>
 #include <future>
 

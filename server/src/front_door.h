@@ -1,0 +1,230 @@
+// Chorus's front door on CivetWeb 1.15 (DESIGN.md §3): a small fixed pool of CivetWeb workers
+// accepts connections, completes TLS handshakes, parses requests, serves static files, REST
+// routes, CORS, Engine.IO handshakes and polling POSTs. Long-lived connections (WebSockets,
+// SSE streams, held polls) are taken over (mg_takeover_connection, Chorus's CivetWeb patch) and
+// handed to an event loop. The front_door*.cpp and engine_connection.cpp files are the only
+// ones that include civetweb.h.
+#pragma once
+
+#include <civetweb.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "chorus/engineio/server_session.h"
+#include "connection.h"
+#include "event_loop.h"
+#include "internal.h"
+
+namespace chorus {
+
+using engineio::Packet;
+using engineio::PacketType;
+using engineio::Transport;
+
+// Engine.IO error codes and messages (reference server's Server.errors).
+enum EioError {
+  kUnknownTransport = 0,
+  kUnknownSid = 1,
+  kBadHandshakeMethod = 2,
+  kBadRequest = 3,
+  kForbidden = 4,
+  kUnsupportedProtocolVersion = 5
+};
+const char* eio_error_message(int code);
+
+std::string lower(std::string s);
+std::unordered_map<std::string, std::string> parse_query(const char* qs);
+std::string query_value(const std::unordered_map<std::string, std::string>& q, const char* key);
+// Whether `list` (a comma-separated header value) holds `token`, case-insensitively.
+bool has_token(std::string_view list, std::string_view token);
+
+enum class BodyRead { kComplete, kTooLarge, kTimedOut, kGone };
+// Reads the request body into `body`: at most `limit` bytes (refused, kTooLarge, without
+// buffering more), all of it within `timeout_ms` (kTimedOut: a slow or short body), or the
+// client went away (kGone).
+BodyRead read_request_body(mg_connection* conn, TimerService& timers, std::size_t limit, std::uint32_t timeout_ms,
+                           std::string& body);
+std::string body_timeout_message(std::uint32_t timeout_ms);
+// Wakes workers blocked in a body read at their deadline (a signal; see front_door.cpp).
+void install_body_wake();
+
+Handshake make_handshake(const mg_connection* conn);
+HttpRequest make_request(const mg_connection* conn);
+// SSE framing of one Engine.IO packet (README, "Protocol: the SSE transport").
+void append_sse_event(std::string& out, bool binary, const std::string& data);
+
+class Civet;
+class EngineConnection;
+struct RawWsRoute {
+  Civet* civet;
+  const WebSocketHandlers* handlers;
+  // Sec-WebSocket-Protocol: the route's own list (CivetWeb would echo any offer without one).
+  std::vector<const char*> names;
+  mg_websocket_subprotocols subprotocols{0, nullptr};
+};
+struct SseRouteData {
+  Civet* civet;
+  std::size_t index;
+};
+using MountData = SseRouteData;
+
+// What the WebSocket handshake decided, kept until the connection is ready to take over.
+struct WsPending {
+  bool is_upgrade = false;
+  std::string sid;      // for an upgrade: the session to join
+  std::string refused;  // non-empty: closed right after the handshake (1002), with this reason
+  Handshake handshake;
+};
+
+class Civet final : public CivetTransport {
+ public:
+  explicit Civet(ServerImpl* server) : server_(server) {}
+  ~Civet() override { stop(); }
+
+  Status start() override;
+  void stop() override;
+  int port() const override { return port_; }
+  std::size_t capacity() const override { return max_sessions_; }
+  std::size_t io_threads() const override { return loops_ ? loops_->size() : 0; }
+  std::size_t session_count() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sessions_.size();
+  }
+
+  ServerImpl* server() const { return server_; }
+  const Limits& limits() const { return server_->options.limits; }
+  void remove(const std::string& sid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    sessions_.erase(sid);
+  }
+  std::shared_ptr<EngineConnection> find(const std::string& sid) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = sessions_.find(sid);
+    return it == sessions_.end() ? nullptr : it->second;
+  }
+  std::shared_ptr<EngineConnection> create_session(Transport transport, Handshake hs);
+  // Raw WebSockets, plain SSE streams and feeds hold a worker each, as sessions do: they all
+  // count against max_connections. reserve_slot() is false at the limit; release_slot()
+  // gives a reserved slot back.
+  bool reserve_slot() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ || sessions_.size() + raw_slots_ >= max_sessions_) return false;
+    ++raw_slots_;
+    return true;
+  }
+  void release_slot() {
+    std::lock_guard<std::mutex> lock(mu_);
+    --raw_slots_;
+  }
+  // A raw WebSocket accepted by its connect handler but not (yet) ready: when its handshake
+  // cannot be written, CivetWeb calls no close handler, so connection_close cleans up.
+  void raw_pending(const mg_connection* conn, bool pending) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (pending)
+      raw_pending_.insert(conn);
+    else
+      raw_pending_.erase(conn);
+  }
+  bool take_raw_pending(const mg_connection* conn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return raw_pending_.erase(conn) != 0;
+  }
+  bool at_limit() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return sessions_.size() + raw_slots_ >= max_sessions_;
+  }
+  // 503 for a raw route, feed or raw WebSocket at the connection limit.
+  int respond_at_limit(mg_connection* conn) const {
+    HttpResponse r;
+    r.error(503, "server at connection limit");
+    std::string out = render_response(r, cors_headers(conn));
+    mg_write(conn, out.data(), out.size());
+    return 503;
+  }
+  std::string cors_headers(const mg_connection* conn) const;
+  // The `Connection` header of a response: "close" when the connection ends after it (the
+  // request asked for it, HTTP/1.0 without keep-alive, a protocol upgrade, server stopping,
+  // or `close` because Chorus ends it: a body left unread), and then CivetWeb is told so;
+  // "keep-alive" otherwise. A client never reuses a socket the server is closing.
+  std::string connection_header(mg_connection* conn, bool close = false) const;
+  void respond(mg_connection* conn, int status, const char* type, std::string_view body, const std::string& extra = {},
+               bool close = false) const;
+  void respond_error(mg_connection* conn, int status, int code, const std::string& message = {},
+                     bool close = false) const;
+  std::vector<std::string> upgrades_for(Transport t) const;
+  bool transport_enabled(const std::string& name) const;
+
+  EventLoop& next_loop() { return loops_->next(); }
+  // Connections the event loops serve (taken over from CivetWeb).
+  std::size_t taken_over() const {
+    std::size_t n = 0;
+    for (std::size_t i = 0; loops_ && i < loops_->size(); ++i) n += loops_->at(i).watched();
+    return n;
+  }
+  bool stopping() const { return stopping_.load(); }
+  // Takes `conn` over into an event loop as a response the loop completes (a held poll) or
+  // streams (SSE, with a keep-alive comment every 15 s): `head` goes first. Null when CivetWeb
+  // cannot hand it over (a chunked request body still being read).
+  std::shared_ptr<HttpStreamConnection> take_over_stream(mg_connection* conn,
+                                                         std::shared_ptr<HttpStreamConnection::Handler> handler,
+                                                         std::string head = {}, bool sse = false);
+  std::string sse_head(const mg_connection* conn, const std::string& first_chunk) const;
+  int stream_plain_sse(mg_connection* conn, const std::shared_ptr<SseStreamImpl>& stream,
+                       const std::string& first_chunk);
+  int on_begin_request(mg_connection* conn);
+  void on_connection_close(mg_connection* conn);
+  int check_path(mg_connection* conn);
+  bool claimed(std::string_view uri) const;
+  int on_mount(mg_connection* conn, std::size_t index);
+  int on_route(mg_connection* conn);
+  int on_feed(mg_connection* conn);
+  int on_sse_route(mg_connection* conn, std::size_t index);
+  const std::atomic<bool>& stopping_flag() const { return stopping_; }
+  // Open plain SSE streams and feeds, woken by stop().
+  void track_stream(const std::shared_ptr<SseStreamImpl>& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    streams_.erase(std::remove_if(streams_.begin(), streams_.end(), [](const auto& w) { return w.expired(); }),
+                   streams_.end());
+    streams_.push_back(s);
+  }
+
+  // CivetWeb callbacks.
+  int on_http(mg_connection* conn);
+  int on_ws_connect(const mg_connection* conn);
+  void on_ws_ready(mg_connection* conn);
+  int on_ws_data(mg_connection* conn, int bits, char* data, std::size_t len);
+  void on_ws_close(const mg_connection* conn);
+
+ private:
+  ServerImpl* server_;
+  mg_context* ctx_ = nullptr;
+  int port_ = 0;
+  mutable std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<EngineConnection>> sessions_;
+  std::unique_ptr<LoopGroup> loops_;
+  std::size_t max_sessions_ = 0;
+  std::size_t raw_slots_ = 0;                             // under mu_
+  std::unordered_set<const mg_connection*> raw_pending_;  // under mu_
+  std::string route_;
+  std::vector<std::unique_ptr<SseRouteData>> sse_data_;
+  std::vector<std::unique_ptr<MountData>> mount_data_;
+  std::vector<std::weak_ptr<SseStreamImpl>> streams_;
+  std::vector<std::unique_ptr<RawWsRoute>> ws_data_;
+  std::atomic<bool> stopping_{false};
+};
+
+// CivetWeb callbacks of plain WebSocket routes (front_door_routes.cpp).
+int raw_ws_connect(const mg_connection* conn, void* cbdata);
+void raw_ws_ready(mg_connection* conn, void* cbdata);
+int raw_ws_data(mg_connection* conn, int bits, char* data, std::size_t len, void* cbdata);
+void raw_ws_close(const mg_connection* conn, void* cbdata);
+// Frees what raw_ws_connect kept for a handshake that failed.
+void raw_ws_abandoned(const mg_connection* conn);
+
+}  // namespace chorus
