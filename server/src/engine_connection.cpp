@@ -509,7 +509,6 @@ void EngineConnection::on_ws_parse_error(const std::shared_ptr<WsConnection>& ws
   run_deferred(d);
 }
 
-
 // SSE framing of one Engine.IO packet (README, "Protocol: the SSE transport"): the packet
 // text split at LF into `data:` lines (EventSource joins them with LF again). CR cannot
 // survive an EventSource (it normalises CR and CRLF to LF), so a packet holding CR travels

@@ -67,7 +67,6 @@ std::string query_value(const std::unordered_map<std::string, std::string>& q, c
   return it == q.end() ? std::string() : it->second;
 }
 
-
 // Waking a worker blocked in a body read at its deadline. A CivetWeb read returns only when
 // all the bytes asked for are there or nothing came for request_timeout_ms, so a body
 // trickling in a byte at a time would hold it far past any deadline. At the deadline the

@@ -6,18 +6,20 @@ import { Queue, unrefSleep } from "./util.mjs";
 
 export const OP = { CONT: 0x0, TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9, PONG: 0xa };
 
-// A client frame: masked unless mask === false.
-export function buildFrame({ fin = true, rsv = 0, opcode, payload = Buffer.alloc(0), mask = true, maskKey, length } = {}) {
+// A client frame: masked unless mask === false. `length` (a number or BigInt) overrides the
+// declared payload length; `lengthBits` (7, 16 or 64) forces a length form, shortest otherwise.
+export function buildFrame({ fin = true, rsv = 0, opcode, payload = Buffer.alloc(0), mask = true, maskKey, length, lengthBits } = {}) {
   const data = Buffer.isBuffer(payload) ? payload : Buffer.from(payload, "utf8");
   const len = length ?? data.length;
+  const bits = lengthBits ?? (len < 126 ? 7 : len < 65536 ? 16 : 64);
   let header;
-  if (len < 126) {
+  if (bits === 7) {
     header = Buffer.alloc(2);
-    header[1] = len;
-  } else if (len < 65536) {
+    header[1] = Number(len);
+  } else if (bits === 16) {
     header = Buffer.alloc(4);
     header[1] = 126;
-    header.writeUInt16BE(len, 2);
+    header.writeUInt16BE(Number(len), 2);
   } else {
     header = Buffer.alloc(10);
     header[1] = 127;

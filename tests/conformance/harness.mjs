@@ -18,6 +18,7 @@
 //   CHORUS_TARGET=reference node --test tests/conformance/
 //   CHORUS_CONFORMANCE_BIN=build/debug/server/chorus-conformance \
 //   CHORUS_EIO_ECHO_BIN=build/debug/server/chorus-eio-echo node --test tests/conformance/
+import { readFileSync } from "node:fs";
 import crypto from "node:crypto";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -97,6 +98,12 @@ export async function startServer(mode, { bodyTimeout, timings = {} } = {}) {
   }
   if (mode === "eio-echo") await checkEnginePath(srv);
   return srv;
+}
+
+// The server process's resident memory (VmRSS, KiB), from /proc.
+export function serverRssKiB(srv) {
+  const status = readFileSync(`/proc/${srv.proc.pid}/status`, "utf8");
+  return Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)[1]);
 }
 
 // One handshake on the announced path, closed at once: the echo server answers there (and

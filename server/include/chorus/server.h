@@ -12,17 +12,22 @@
 //   });
 //   server.run();  // or start() and keep going
 //
-// Transports: HTTP long-polling, WebSocket (with the polling -> WebSocket upgrade), over
-// CivetWeb, speaking Engine.IO protocol 4 and Socket.IO protocol 5.
+// Transports: HTTP long-polling, WebSocket (with the polling -> WebSocket upgrade) and SSE,
+// speaking Engine.IO protocol 4 and Socket.IO protocol 5.
 //
-// Threading: CivetWeb runs one worker thread per open connection (WebSocket, held poll).
+// Threading (README, "How the server is built"): CivetWeb's fixed pool of workers
+// (ServerOptions::http_threads) answers short requests; open connections (WebSockets, SSE
+// streams, held polls) live on Chorus's event loops (ServerOptions::io_threads), one loop per
+// connection. No thread is held per connection.
 //  - Handlers of one connection (middleware, on_connection, events, acks received, disconnect)
-//    run one at a time, on that connection's thread (or, for asynchronous middleware, on the
-//    thread that calls `next`).
-//  - Ack timeouts run on the server's timer thread.
+//    run one at a time: on its loop's thread for what arrives over a WebSocket, on a worker
+//    for a polling POST, or, for asynchronous middleware, on the thread that calls `next`.
+//    A handler that blocks delays the other connections of its loop: hand slow work to
+//    threads of your own.
+//  - Ack timeouts and heartbeats run on the server's timer thread.
 //  - Every emit, broadcast, join/leave, disconnect and server-side operation is safe from any
-//    thread. Emitting never blocks on the network: frames go to per-connection queues that
-//    the connection's own writer drains; a client that stops reading fills only its own
+//    thread. Emitting never blocks on the network: a broadcast is encoded once and queued to
+//    each connection, whose loop writes it; a client that stops reading fills only its own
 //    queue (limit: ServerOptions::max_buffered_bytes; volatile packets are dropped first,
 //    then the connection is closed with reason "transport error").
 //  - Keep a socket beyond its handler with `socket.shared()`; after disconnect its emits are
@@ -353,8 +358,8 @@ struct HttpResponse {
 using HttpHandler = std::function<void(const HttpRequest&, HttpResponse&)>;
 
 // A plain Server-Sent Events stream. Safe from any thread; sends are queued (a reader that
-// falls behind by more than max_feed_queue_bytes is dropped) and written by the stream's
-// own connection thread.
+// falls behind by more than max_feed_queue_bytes is dropped) and written by the event loop
+// serving the stream.
 class SseStream {
  public:
   virtual ~SseStream() = default;
@@ -363,11 +368,13 @@ class SseStream {
   virtual bool closed() const = 0;  // the client went away (or close() was called)
   virtual void close() = 0;
   virtual const HttpRequest& request() const = 0;
-  // Called once, from the stream's thread, when the client has gone.
+  // Called once, on the stream's event loop thread, when the stream has ended.
   virtual void on_close(std::function<void()> handler) = 0;
 };
 
-// A plain WebSocket connection (RFC 6455, checked by Chorus). Safe from any thread.
+// A plain WebSocket connection (RFC 6455, checked by Chorus). Safe from any thread; sends are
+// queued (past max_buffered_bytes the connection is closed with 1008) and written by the event
+// loop serving it, where on_message and on_close run too (on_open runs before any message).
 class WebSocketConnection {
  public:
   virtual ~WebSocketConnection() = default;
