@@ -168,7 +168,8 @@ bool Connection::write_plain() {
     iovec iov[kMaxIov];
     int count = 0;
     std::size_t offset = head_offset_;
-    for (auto it = out_.begin(); it != out_.end() && count < kMaxIov - 1; ++it) {
+    for (std::size_t i = 0; i < out_.size() && count < kMaxIov - 1; ++i) {
+      const Chunk* it = &out_[i];
       std::string_view head = it->head.view();
       if (offset < head.size()) {
         iov[count++] = {const_cast<char*>(head.data() + offset), head.size() - offset};

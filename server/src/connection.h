@@ -14,7 +14,6 @@
 
 #include <atomic>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -22,6 +21,7 @@
 #include "chorus/websocket/frame_encoder.h"
 #include "chorus/websocket/frame_parser.h"
 #include "event_loop.h"
+#include "ring_queue.h"
 
 typedef struct ssl_st SSL;
 
@@ -103,7 +103,7 @@ class Connection : public LoopWatcher, public LoopFlushable, public std::enable_
   bool want_out_ = false;       // the kernel buffer was full: EPOLLOUT will tell
   bool tls_want_read_ = false;  // SSL_write wants the peer's bytes first
   std::atomic<bool> flush_requested_{false};
-  std::deque<Chunk> out_;
+  RingQueue<Chunk> out_;
   std::size_t out_bytes_ = 0;
   std::size_t head_offset_ = 0;  // written bytes of out_.front() (its head, then its data)
   std::string tls_pending_;      // bytes handed to SSL_write that must be offered again

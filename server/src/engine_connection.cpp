@@ -17,14 +17,11 @@ bool EngineConnection::enqueue_locked(FramePtr frame, Deferred& d) {
   const std::size_t limit = civet_->server()->options.max_buffered_bytes;
   if (queued_bytes_ + frame->bytes > limit && !queue_.empty()) {
     // Stalled reader: shed volatile frames first, then give up on the client.
-    for (auto it = queue_.begin(); it != queue_.end();) {
-      if ((*it)->is_volatile) {
-        queued_bytes_ -= (*it)->bytes;
-        it = queue_.erase(it);
-      } else {
-        ++it;
-      }
-    }
+    queue_.remove_if([this](const FramePtr& f) {
+      if (!f->is_volatile) return false;
+      queued_bytes_ -= f->bytes;
+      return true;
+    });
     if (queued_bytes_ + frame->bytes > limit) {
       log(LogLevel::kInfo, "session " + sid_ + ": outbound queue over " + std::to_string(limit) +
                                " bytes, closing (client not reading)");

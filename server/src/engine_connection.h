@@ -9,13 +9,13 @@
 // (a loop for WebSocket frames, a CivetWeb worker for a polling POST).
 #pragma once
 
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
 #include <vector>
 
 #include "front_door.h"
+#include "ring_queue.h"
 
 namespace chorus {
 
@@ -29,13 +29,13 @@ class EngineConnection final : public EngineLink,
                    std::vector<std::string> upgrades)
       : civet_(civet),
         sid_(sid),
-        handshake_(std::move(hs)),
+        handshake_(std::make_shared<const Handshake>(std::move(hs))),
         session_(std::move(sid), transport, limits, now_ms(), std::move(upgrades)) {}
 
   // EngineLink / EngineSocket
   const std::string& sid() const override { return sid_; }
   const std::string& id() const override { return sid_; }
-  const Handshake& handshake() const override { return handshake_; }
+  const std::shared_ptr<const Handshake>& handshake() const override { return handshake_; }
   bool send(FramePtr frame) override;
   void send(std::string data, bool binary) override {
     send(binary ? [&] {
@@ -112,12 +112,12 @@ class EngineConnection final : public EngineLink,
 
   Civet* civet_;
   const std::string sid_;
-  const Handshake handshake_;
+  const std::shared_ptr<const Handshake> handshake_;
   std::shared_ptr<EngineListener> listener_;
 
   mutable std::mutex mu_;
   engineio::ServerSession session_;
-  std::deque<FramePtr> queue_;
+  RingQueue<FramePtr> queue_;
   std::size_t queued_bytes_ = 0;
   bool poll_waiting_ = false;
   bool post_active_ = false;

@@ -178,6 +178,7 @@ Handshake make_handshake(const mg_connection* conn) {
   h.url = ri->request_uri ? ri->request_uri : "";
   if (ri->query_string) h.url += std::string("?") + ri->query_string;
   h.secure = ri->is_ssl != 0;
+  h.auth = Value::object();  // the CONNECT's auth, per socket; {} when none
   h.issued_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();

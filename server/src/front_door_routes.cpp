@@ -267,7 +267,7 @@ class RawWs final : public WebSocketConnection,
   const WebSocketHandlers* handlers_;
   std::mutex mu_;
   std::shared_ptr<WsConnection> ws_;
-  std::deque<std::pair<websocket::Opcode, std::shared_ptr<const std::string>>> queue_;
+  RingQueue<std::pair<websocket::Opcode, std::shared_ptr<const std::string>>> queue_;
   std::size_t queued_bytes_ = 0;
   bool closing_ = false;
   bool ended_ = false;
@@ -293,7 +293,7 @@ bool RawWs::enqueue(websocket::Opcode opcode, std::string_view data) {
       ws = ws_;
     } else {
       queued_bytes_ += data.size();
-      queue_.emplace_back(opcode, std::make_shared<const std::string>(data));
+      queue_.push_back({opcode, std::make_shared<const std::string>(data)});
       ws = ws_;
       if (ws) ws->request_flush();
       return true;

@@ -60,7 +60,8 @@ class EngineLink {
   // The same, because the peer broke the protocol: a WebSocket is closed with 1002 and
   // `detail` (README, "WebSocket close codes").
   virtual void close_violation(const std::string& reason, const std::string& detail) = 0;
-  virtual const Handshake& handshake() const = 0;
+  // Shared by the session's sockets (auth: {}).
+  virtual const std::shared_ptr<const Handshake>& handshake() const = 0;
 };
 
 // What the transport adapter tells the layer above about a session.
@@ -167,7 +168,7 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
   ServerImpl* server_;
   // Weak: the session owns this listener; a strong reference back would be a cycle.
   std::weak_ptr<EngineLink> engine_;
-  Handshake handshake_;
+  std::shared_ptr<const Handshake> handshake_;
   std::mutex dispatch_mu_;  // one packet of this connection handled at a time
   socketio::Decoder decoder_;
   std::mutex mu_;

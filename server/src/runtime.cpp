@@ -137,6 +137,8 @@ std::string ServerImpl::new_id() {
 
 namespace {
 
+// A socket's own room (named by its id, as socket.io joins every socket to it) is not kept in
+// rooms_: one set per socket would cost more than the rest of its membership.
 class InMemoryAdapter final : public Adapter {
  public:
   void add_all(const std::string& sid, const std::set<std::string>& rooms) override {
@@ -144,7 +146,7 @@ class InMemoryAdapter final : public Adapter {
     auto& mine = sids_[sid];
     for (const std::string& r : rooms) {
       mine.insert(r);
-      rooms_[r].insert(sid);
+      if (r != sid) rooms_[r].insert(sid);
     }
   }
   void del(const std::string& sid, const std::string& room) override {
@@ -181,6 +183,7 @@ class InMemoryAdapter final : public Adapter {
     for (const std::string& e : opts.except) {
       auto r = rooms_.find(e);
       if (r != rooms_.end()) excluded.insert(r->second.begin(), r->second.end());
+      if (in_own_room(e)) excluded.insert(e);
     }
     std::vector<std::string> out;
     if (opts.rooms.empty()) {
@@ -192,6 +195,7 @@ class InMemoryAdapter final : public Adapter {
     }
     std::unordered_set<std::string> seen;
     for (const std::string& room : opts.rooms) {
+      if (in_own_room(room) && !excluded.count(room) && seen.insert(room).second) out.push_back(room);
       auto r = rooms_.find(room);
       if (r == rooms_.end()) continue;
       for (const std::string& sid : r->second) {
@@ -202,6 +206,12 @@ class InMemoryAdapter final : public Adapter {
   }
 
  private:
+  // `room` is the id of a socket still in its own room.
+  bool in_own_room(const std::string& room) const {
+    auto s = sids_.find(room);
+    return s != sids_.end() && s->second.count(room) != 0;
+  }
+
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::unordered_set<std::string>> rooms_;
   std::unordered_map<std::string, std::set<std::string>> sids_;

@@ -58,7 +58,7 @@ struct Socket::State {
 };
 
 Socket::Socket(std::string id, std::shared_ptr<NamespaceImpl> ns, std::shared_ptr<ClientConnection> client,
-               Handshake handshake)
+               std::shared_ptr<const Handshake> handshake)
     : id_(std::move(id)),
       ns_(std::move(ns)),
       client_(client),
@@ -607,9 +607,14 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
                           Value::object({{"message", "Invalid namespace"}})});
     return;
   }
-  Handshake hs = handshake_;
-  // socket.io's handshake.auth is an object, {} when the client sent none.
-  hs.auth = auth.is_object() ? std::move(auth) : Value::object();
+  // socket.io's handshake.auth is an object, {} when the client sent none. Sockets without
+  // auth share the connection's handshake (its auth is {}); one with auth gets its own copy.
+  std::shared_ptr<const Handshake> hs = handshake_;
+  if (auth.is_object() && auth.size() > 0) {
+    auto own = std::make_shared<Handshake>(*handshake_);
+    own->auth = std::move(auth);
+    hs = std::move(own);
+  }
   auto socket = std::make_shared<Socket>(server_->new_id(), ns, shared_from_this(), std::move(hs));
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -683,7 +688,8 @@ std::shared_ptr<NamespaceImpl> ServerImpl::resolve_namespace(const std::string& 
 }
 
 std::optional<ConnectError> ServerImpl::authorize_feed(const std::shared_ptr<NamespaceImpl>& ns, Handshake handshake) {
-  auto socket = std::make_shared<Socket>(new_id(), ns, nullptr, std::move(handshake));
+  auto socket =
+      std::make_shared<Socket>(new_id(), ns, nullptr, std::make_shared<const Handshake>(std::move(handshake)));
   auto result = std::make_shared<std::promise<std::optional<ConnectError>>>();
   auto future = result->get_future();
   auto once = std::make_shared<std::atomic<bool>>(false);

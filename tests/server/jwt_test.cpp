@@ -384,7 +384,7 @@ struct MiddlewareRun {
 };
 
 MiddlewareRun run_middleware(const Handshake& handshake, JwtOptions options = {kSecret, 0}) {
-  auto socket = std::make_shared<Socket>("sid", nullptr, nullptr, handshake);
+  auto socket = std::make_shared<Socket>("sid", nullptr, nullptr, std::make_shared<const Handshake>(handshake));
   MiddlewareRun run;
   jwt_middleware(std::move(options))(*socket, [&run](std::optional<ConnectError> e) {
     run.called = true;

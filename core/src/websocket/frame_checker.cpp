@@ -36,7 +36,8 @@ bool is_valid_close_code(std::uint16_t code) {
   return code >= 3000 && code <= 4999;
 }
 
-FrameChecker::FrameChecker(const Limits& limits) : limits_(limits) {}
+FrameChecker::FrameChecker(const Limits& limits)
+    : max_payload_(limits.max_payload), max_ws_fragments_(limits.max_ws_fragments) {}
 
 FrameResult FrameChecker::fail(std::uint16_t code, std::string reason) {
   closed_ = true;
@@ -106,12 +107,11 @@ FrameResult FrameChecker::begin_frame(std::uint8_t header_byte, std::uint64_t le
   // Limits are checked on the declared length, before any payload is taken, so nothing past
   // max_payload is ever buffered. Written as a subtraction because message_bytes_ <=
   // max_payload always holds, whereas the sum could overflow.
-  if (fragments_ >= limits_.max_ws_fragments) {
-    return fail(close_code::kMessageTooBig,
-                "message exceeds " + std::to_string(limits_.max_ws_fragments) + " fragments");
+  if (fragments_ >= max_ws_fragments_) {
+    return fail(close_code::kMessageTooBig, "message exceeds " + std::to_string(max_ws_fragments_) + " fragments");
   }
-  if (length > limits_.max_payload - message_bytes_) {
-    return fail(close_code::kMessageTooBig, "message exceeds " + std::to_string(limits_.max_payload) + " bytes");
+  if (length > max_payload_ - message_bytes_) {
+    return fail(close_code::kMessageTooBig, "message exceeds " + std::to_string(max_payload_) + " bytes");
   }
   ++fragments_;
   message_bytes_ += length;

@@ -16,7 +16,7 @@ constexpr std::size_t kMaskKeySize = 4;
 
 }  // namespace
 
-FrameParser::FrameParser(const Limits& limits) : limits_(limits), checker_(limits) {}
+FrameParser::FrameParser(const Limits& limits) : max_payload_(limits.max_payload), checker_(limits) {}
 
 FrameEvent FrameParser::feed(MutableBytes& input) {
   FrameEvent event;
@@ -198,7 +198,7 @@ void FrameParser::append(std::string_view chunk) {
   const std::size_t need = buffer_.size() + chunk.size();
   if (need > buffer_.capacity()) {
     std::size_t capacity = std::max(need, buffer_.capacity() * 2);
-    capacity = std::min(capacity, std::max(need, limits_.max_payload));
+    capacity = std::min(capacity, std::max(need, max_payload_));
     // Not buffer_.reserve(): libstdc++ rounds a growing reserve up to twice the old capacity.
     std::string grown;
     grown.reserve(capacity);

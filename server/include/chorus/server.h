@@ -216,7 +216,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
  public:
   const std::string& id() const { return id_; }
   const std::string& nsp() const;
-  const Handshake& handshake() const { return handshake_; }
+  const Handshake& handshake() const { return *handshake_; }
   bool connected() const;
   std::shared_ptr<Socket> shared() { return shared_from_this(); }
 
@@ -264,7 +264,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
 
   // Internal.
   Socket(std::string id, std::shared_ptr<NamespaceImpl> ns, std::shared_ptr<ClientConnection> client,
-         Handshake handshake);
+         std::shared_ptr<const Handshake> handshake);
   ~Socket();
 
  private:
@@ -278,7 +278,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::string id_;
   std::shared_ptr<NamespaceImpl> ns_;
   std::weak_ptr<ClientConnection> client_;
-  Handshake handshake_;
+  std::shared_ptr<const Handshake> handshake_;  // shared with the connection's other sockets when their auth is alike
   Value data_;
   struct State;
   std::unique_ptr<State> state_;

@@ -131,7 +131,8 @@ class FrameChecker {
  private:
   FrameResult fail(std::uint16_t code, std::string reason);
 
-  Limits limits_;
+  std::size_t max_payload_;
+  std::size_t max_ws_fragments_;
   bool in_message_ = false;
   bool closed_ = false;
   Opcode message_opcode_ = Opcode::kText;

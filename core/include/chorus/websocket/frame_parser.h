@@ -103,7 +103,7 @@ class FrameParser {
   void unmask(char* data, std::size_t size);
   void append(std::string_view chunk);
 
-  Limits limits_;
+  std::size_t max_payload_;
   FrameChecker checker_;
   State state_ = State::kHeader;
   std::array<unsigned char, kMaxHeaderSize> header_{};
