@@ -172,7 +172,8 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
   std::mutex dispatch_mu_;  // one packet of this connection handled at a time
   socketio::Decoder decoder_;
   std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<Socket>> sockets_;
+  // By namespace; a client joins one or a few (a vector costs less than a hash map).
+  std::vector<std::pair<std::string, std::shared_ptr<Socket>>> sockets_;
   bool closed_ = false;
   bool ever_connected_ = false;
   TimerService::Id connect_timer_ = 0;

@@ -1,5 +1,6 @@
 // The Socket.IO v5 layer of the Chorus server: namespaces, sockets, rooms, acks,
 // middleware, broadcast. No transport code here (see front_door.cpp and engine_connection.cpp).
+#include <algorithm>
 #include <exception>
 #include <future>
 
@@ -557,8 +558,9 @@ void ClientConnection::handle(socketio::Packet packet) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
-    auto it = sockets_.find(packet.nsp);
-    if (it != sockets_.end()) socket = it->second;
+    for (const auto& [nsp, s] : sockets_) {
+      if (nsp == packet.nsp) socket = s;
+    }
   }
   if (packet.type == PacketType::kConnect) {
     if (socket) {
@@ -619,7 +621,9 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
-    sockets_[nsp] = socket;
+    sockets_.erase(std::remove_if(sockets_.begin(), sockets_.end(), [&](const auto& e) { return e.first == nsp; }),
+                   sockets_.end());
+    sockets_.emplace_back(nsp, socket);
     ever_connected_ = true;
   }
   server_->timers.cancel(connect_timer_);
@@ -628,11 +632,12 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
 
 void ClientConnection::detach(const std::string& nsp) {
   std::lock_guard<std::mutex> lock(mu_);
-  sockets_.erase(nsp);
+  sockets_.erase(std::remove_if(sockets_.begin(), sockets_.end(), [&](const auto& e) { return e.first == nsp; }),
+                 sockets_.end());
 }
 
 void ClientConnection::on_close(const std::string& reason) {
-  std::unordered_map<std::string, std::shared_ptr<Socket>> sockets;
+  std::vector<std::pair<std::string, std::shared_ptr<Socket>>> sockets;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;

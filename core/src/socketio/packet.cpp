@@ -272,7 +272,7 @@ Result<std::optional<Packet>> Decoder::feed_text(std::string_view text) {
   // Once reassembled, a binary packet is an ordinary EVENT/ACK whose data holds Binary
   // values (the reference decoder reports it the same way); encode() restores the type.
   p.type = (p.type == PacketType::kBinaryEvent) ? PacketType::kEvent : PacketType::kAck;
-  pending_ = std::move(p);
+  pending_ = std::make_unique<Packet>(std::move(p));
   expected_ = attachments;
   buffers_.clear();
   buffers_.reserve(attachments);

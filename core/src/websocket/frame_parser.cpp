@@ -79,7 +79,7 @@ bool FrameParser::header_byte(char byte, FrameEvent& event) {
   mask_offset_ = 0;
   header_size_ = 0;
   header_need_ = 2;
-  control_size_ = 0;
+  control_payload_.clear();
   state_ = State::kPayload;
   // An empty frame is complete with its header: no payload byte will come to finish it.
   if (remaining_ == 0) return finish_frame(std::string_view(), whole_message_, event);
@@ -111,8 +111,7 @@ bool FrameParser::payload(MutableBytes& input, FrameEvent& event) {
   bool direct = false;
   if (control_) {
     // begin_frame() bounded control payloads to 125 bytes.
-    std::memcpy(control_payload_.data() + control_size_, chunk.data(), n);
-    control_size_ += n;
+    control_payload_.append(chunk.data(), n);
   } else {
     FrameResult r = checker_.data(chunk);
     if (r.kind != FrameResult::Kind::kNone) return close_event(std::move(r), event);
@@ -131,7 +130,7 @@ bool FrameParser::payload(MutableBytes& input, FrameEvent& event) {
 bool FrameParser::finish_frame(std::string_view chunk, bool direct, FrameEvent& event) {
   state_ = State::kHeader;
   if (control_) {
-    const std::string_view payload(control_payload_.data(), control_size_);
+    const std::string_view payload(control_payload_);
     FrameResult r = checker_.control_frame(payload);
     if (r.kind == FrameResult::Kind::kClose) return close_event(std::move(r), event);
     event.kind = r.kind;
@@ -163,7 +162,7 @@ bool FrameParser::close_event(FrameResult&& result, FrameEvent& event) {
   event.close_code = result.close_code;
   event.reason = close_reason_;
   event.peer_initiated = result.peer_initiated;
-  if (result.peer_initiated) event.data = std::string_view(control_payload_.data(), control_size_);
+  if (result.peer_initiated) event.data = std::string_view(control_payload_);
   return true;
 }
 

@@ -18,6 +18,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -81,12 +82,12 @@ class Decoder {
   Result<std::optional<Packet>> feed_text(std::string_view text);
   Result<std::optional<Packet>> feed_binary(std::string_view bytes);
 
-  bool awaiting_attachments() const { return pending_.has_value(); }
+  bool awaiting_attachments() const { return pending_ != nullptr; }
   void reset();
 
  private:
   Limits limits_;
-  std::optional<Packet> pending_;
+  std::unique_ptr<Packet> pending_;  // a binary packet waiting for its attachments
   std::uint32_t expected_ = 0;
   std::vector<Binary> buffers_;
 };

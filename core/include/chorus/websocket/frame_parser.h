@@ -116,8 +116,7 @@ class FrameParser {
   std::uint64_t remaining_ = 0;
   std::array<unsigned char, 4> mask_{};
   std::size_t mask_offset_ = 0;
-  std::array<char, kMaxControlPayload> control_payload_{};
-  std::size_t control_size_ = 0;
+  std::string control_payload_;  // <= 125 bytes (small ones need no allocation)
   std::string buffer_;           // a message spanning frames or feed() calls
   bool release_buffer_ = false;  // buffer_ was delivered: empty it at the next feed()
   std::string close_reason_;
