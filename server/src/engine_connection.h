@@ -25,17 +25,17 @@ class EngineConnection final : public EngineLink,
                                public HttpStreamConnection::Handler,
                                public std::enable_shared_from_this<EngineConnection> {
  public:
-  EngineConnection(Civet* civet, std::string sid, Transport transport, Handshake hs, const Limits& limits,
-                   std::vector<std::string> upgrades)
+  EngineConnection(Civet* civet, std::string sid, Transport transport, std::shared_ptr<const SessionHandshake> hs,
+                   const Limits& limits, std::vector<std::string> upgrades)
       : civet_(civet),
         sid_(sid),
-        handshake_(std::make_shared<const Handshake>(std::move(hs))),
+        handshake_(std::move(hs)),
         session_(std::move(sid), transport, limits, now_ms(), std::move(upgrades)) {}
 
   // EngineLink / EngineSocket
   const std::string& sid() const override { return sid_; }
   const std::string& id() const override { return sid_; }
-  const std::shared_ptr<const Handshake>& handshake() const override { return handshake_; }
+  const std::shared_ptr<const SessionHandshake>& handshake() const override { return handshake_; }
   bool send(FramePtr frame) override;
   void send(std::string data, bool binary) override {
     send(binary ? [&] {
@@ -112,7 +112,7 @@ class EngineConnection final : public EngineLink,
 
   Civet* civet_;
   const std::string sid_;
-  const std::shared_ptr<const Handshake> handshake_;
+  const std::shared_ptr<const SessionHandshake> handshake_;
   std::shared_ptr<EngineListener> listener_;
 
   mutable std::mutex mu_;

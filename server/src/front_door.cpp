@@ -167,22 +167,57 @@ std::string body_timeout_message(std::uint32_t timeout_ms) {
   return "request body incomplete after " + std::to_string(timeout_ms) + " ms";
 }
 
-Handshake make_handshake(const mg_connection* conn) {
+namespace {
+SessionHandshake::Raw capture_handshake(const mg_connection* conn) {
   const mg_request_info* ri = mg_get_request_info(conn);
-  Handshake h;
+  SessionHandshake::Raw raw;
   for (int i = 0; i < ri->num_headers; ++i) {
-    h.headers[lower(ri->http_headers[i].name)] = ri->http_headers[i].value;
+    raw.headers.append(ri->http_headers[i].name).push_back('\0');
+    raw.headers.append(ri->http_headers[i].value).push_back('\0');
   }
-  h.query = parse_query(ri->query_string);
-  h.address = ri->remote_addr;
-  h.url = ri->request_uri ? ri->request_uri : "";
-  if (ri->query_string) h.url += std::string("?") + ri->query_string;
-  h.secure = ri->is_ssl != 0;
-  h.auth = Value::object();  // the CONNECT's auth, per socket; {} when none
-  h.issued_ms =
+  raw.target = ri->request_uri ? ri->request_uri : "";
+  if (ri->query_string) raw.target += std::string("?") + ri->query_string;
+  raw.address = ri->remote_addr;
+  raw.secure = ri->is_ssl != 0;
+  raw.issued_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
+  return raw;
+}
+}  // namespace
+
+Handshake SessionHandshake::build(const Raw& raw) {
+  Handshake h;
+  std::string_view rest(raw.headers);
+  while (!rest.empty()) {
+    std::size_t name_end = rest.find('\0');
+    std::size_t value_end = name_end == std::string_view::npos ? name_end : rest.find('\0', name_end + 1);
+    if (value_end == std::string_view::npos) break;
+    h.headers[lower(std::string(rest.substr(0, name_end)))] =
+        std::string(rest.substr(name_end + 1, value_end - name_end - 1));
+    rest.remove_prefix(value_end + 1);
+  }
+  std::size_t q = raw.target.find('?');
+  if (q != std::string::npos) h.query = parse_query(raw.target.c_str() + q + 1);
+  h.address = raw.address;
+  h.url = raw.target;
+  h.secure = raw.secure;
+  h.auth = Value::object();  // the CONNECT's auth, per socket; {} when none
+  h.issued_ms = raw.issued_ms;
   return h;
+}
+
+Handshake make_handshake(const mg_connection* conn) {
+  return SessionHandshake::build(capture_handshake(conn));
+}
+
+std::shared_ptr<const SessionHandshake> session_handshake(const mg_connection* conn, const ServerImpl& server,
+                                                          std::optional<std::string>& refused) {
+  if (!server.allow_request) return std::make_shared<const SessionHandshake>(capture_handshake(conn));
+  Handshake built = make_handshake(conn);
+  refused = server.allow_request(built);
+  if (refused) return nullptr;
+  return std::make_shared<const SessionHandshake>(std::move(built));
 }
 
 std::vector<std::string> Civet::upgrades_for(Transport t) const {
@@ -273,7 +308,8 @@ void Civet::respond_error(mg_connection* conn, int status, int code, const std::
   respond(conn, status, "application/json", body, {}, close);
 }
 
-std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, Handshake hs) {
+std::shared_ptr<EngineConnection> Civet::create_session(Transport transport,
+                                                        std::shared_ptr<const SessionHandshake> hs) {
   std::string sid = server_->new_id();
   auto conn =
       std::make_shared<EngineConnection>(this, sid, transport, std::move(hs), limits(), upgrades_for(transport));
@@ -366,12 +402,11 @@ int Civet::on_http(mg_connection* conn) {
     respond_error(conn, 400, kUnsupportedProtocolVersion);
     return 400;
   }
-  Handshake hs = make_handshake(conn);
-  if (server_->allow_request) {
-    if (auto refused = server_->allow_request(hs)) {
-      respond_error(conn, 403, kForbidden, *refused);
-      return 403;
-    }
+  std::optional<std::string> refused;
+  auto hs = session_handshake(conn, *server_, refused);
+  if (!hs) {
+    respond_error(conn, 403, kForbidden, *refused);
+    return 403;
   }
   auto session = create_session(sse ? Transport::kSse : Transport::kPolling, std::move(hs));
   if (!session) {
@@ -418,12 +453,11 @@ int Civet::on_ws_connect(const mg_connection* cconn) {
       respond_error(conn, 400, kUnsupportedProtocolVersion);
       return 1;
     }
-    pending->handshake = make_handshake(conn);
-    if (server_->allow_request) {
-      if (auto refused = server_->allow_request(pending->handshake)) {
-        respond_error(conn, 403, kForbidden, *refused);
-        return 1;
-      }
+    std::optional<std::string> refused;
+    pending->handshake = session_handshake(conn, *server_, refused);
+    if (!pending->handshake) {
+      respond_error(conn, 403, kForbidden, *refused);
+      return 1;
     }
     if (at_limit()) {
       respond_error(conn, 503, kBadRequest, "Server at connection limit");

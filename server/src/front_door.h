@@ -55,6 +55,10 @@ std::string body_timeout_message(std::uint32_t timeout_ms);
 void install_body_wake();
 
 Handshake make_handshake(const mg_connection* conn);
+// What a session keeps of its handshake request; built into a Handshake only when asked for,
+// or at once when allow_request must see it (nullptr: allow_request refused it, `refused`).
+std::shared_ptr<const SessionHandshake> session_handshake(const mg_connection* conn, const ServerImpl& server,
+                                                          std::optional<std::string>& refused);
 HttpRequest make_request(const mg_connection* conn);
 // SSE framing of one Engine.IO packet (README, "Protocol: the SSE transport").
 void append_sse_event(std::string& out, bool binary, const std::string& data);
@@ -79,7 +83,7 @@ struct WsPending {
   bool is_upgrade = false;
   std::string sid;      // for an upgrade: the session to join
   std::string refused;  // non-empty: closed right after the handshake (1002), with this reason
-  Handshake handshake;
+  std::shared_ptr<const SessionHandshake> handshake;
 };
 
 class Civet final : public CivetTransport {
@@ -108,7 +112,7 @@ class Civet final : public CivetTransport {
     auto it = sessions_.find(sid);
     return it == sessions_.end() ? nullptr : it->second;
   }
-  std::shared_ptr<EngineConnection> create_session(Transport transport, Handshake hs);
+  std::shared_ptr<EngineConnection> create_session(Transport transport, std::shared_ptr<const SessionHandshake> hs);
   // Raw WebSockets, plain SSE streams and feeds hold a worker each, as sessions do: they all
   // count against max_connections. reserve_slot() is false at the limit; release_slot()
   // gives a reserved slot back.

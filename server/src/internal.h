@@ -48,6 +48,37 @@ struct OutFrame {
 };
 using FramePtr = std::shared_ptr<const OutFrame>;
 
+// A session's handshake as received, kept compact: the Handshake (maps of headers and query)
+// is built the first time something asks for it (a middleware, an application reading
+// socket.handshake()), and kept. An idle connection that nobody inspects never pays for the
+// maps. Thread-safe.
+class SessionHandshake {
+ public:
+  struct Raw {
+    std::string headers;  // "Name\0value\0" for each header, as received
+    std::string target;   // the request target: path, then '?' and the query when there is one
+    std::string address;  // remote IP
+    bool secure = false;
+    std::int64_t issued_ms = 0;  // epoch milliseconds
+  };
+  explicit SessionHandshake(Raw raw) : raw_(std::move(raw)) {}
+  // Built already (an allow_request check saw it).
+  explicit SessionHandshake(Handshake built) : built_(std::make_unique<const Handshake>(std::move(built))) {}
+  const Handshake& get() const {
+    std::call_once(once_, [this] {
+      if (!built_) built_ = std::make_unique<const Handshake>(build(raw_));
+    });
+    return *built_;
+  }
+  // The Handshake of `raw` (front_door.cpp); its auth is {}.
+  static Handshake build(const Raw& raw);
+
+ private:
+  Raw raw_;
+  mutable std::once_flag once_;
+  mutable std::unique_ptr<const Handshake> built_;
+};
+
 // The Socket.IO layer's view of an Engine.IO session (implemented by the transport adapter).
 class EngineLink {
  public:
@@ -61,7 +92,7 @@ class EngineLink {
   // `detail` (README, "WebSocket close codes").
   virtual void close_violation(const std::string& reason, const std::string& detail) = 0;
   // Shared by the session's sockets (auth: {}).
-  virtual const std::shared_ptr<const Handshake>& handshake() const = 0;
+  virtual const std::shared_ptr<const SessionHandshake>& handshake() const = 0;
 };
 
 // What the transport adapter tells the layer above about a session.
@@ -168,7 +199,7 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
   ServerImpl* server_;
   // Weak: the session owns this listener; a strong reference back would be a cycle.
   std::weak_ptr<EngineLink> engine_;
-  std::shared_ptr<const Handshake> handshake_;
+  std::shared_ptr<const SessionHandshake> handshake_;
   std::mutex dispatch_mu_;  // one packet of this connection handled at a time
   socketio::Decoder decoder_;
   std::mutex mu_;

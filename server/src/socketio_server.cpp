@@ -59,14 +59,19 @@ struct Socket::State {
 };
 
 Socket::Socket(std::string id, std::shared_ptr<NamespaceImpl> ns, std::shared_ptr<ClientConnection> client,
-               std::shared_ptr<const Handshake> handshake)
+               std::shared_ptr<const SessionHandshake> shared, std::shared_ptr<const Handshake> own)
     : id_(std::move(id)),
       ns_(std::move(ns)),
       client_(client),
-      handshake_(std::move(handshake)),
+      shared_handshake_(std::move(shared)),
+      own_handshake_(std::move(own)),
       state_(std::make_unique<State>()) {}
 
 Socket::~Socket() = default;
+
+const Handshake& Socket::handshake() const {
+  return own_handshake_ ? *own_handshake_ : shared_handshake_->get();
+}
 
 const std::string& Socket::nsp() const {
   return ns_->name;
@@ -611,13 +616,12 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
   }
   // socket.io's handshake.auth is an object, {} when the client sent none. Sockets without
   // auth share the connection's handshake (its auth is {}); one with auth gets its own copy.
-  std::shared_ptr<const Handshake> hs = handshake_;
+  std::shared_ptr<Handshake> own;
   if (auth.is_object() && auth.size() > 0) {
-    auto own = std::make_shared<Handshake>(*handshake_);
+    own = std::make_shared<Handshake>(handshake_->get());
     own->auth = std::move(auth);
-    hs = std::move(own);
   }
-  auto socket = std::make_shared<Socket>(server_->new_id(), ns, shared_from_this(), std::move(hs));
+  auto socket = std::make_shared<Socket>(server_->new_id(), ns, shared_from_this(), handshake_, std::move(own));
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
@@ -694,7 +698,7 @@ std::shared_ptr<NamespaceImpl> ServerImpl::resolve_namespace(const std::string& 
 
 std::optional<ConnectError> ServerImpl::authorize_feed(const std::shared_ptr<NamespaceImpl>& ns, Handshake handshake) {
   auto socket =
-      std::make_shared<Socket>(new_id(), ns, nullptr, std::make_shared<const Handshake>(std::move(handshake)));
+      std::make_shared<Socket>(new_id(), ns, nullptr, nullptr, std::make_shared<const Handshake>(std::move(handshake)));
   auto result = std::make_shared<std::promise<std::optional<ConnectError>>>();
   auto future = result->get_future();
   auto once = std::make_shared<std::atomic<bool>>(false);

@@ -384,7 +384,8 @@ struct MiddlewareRun {
 };
 
 MiddlewareRun run_middleware(const Handshake& handshake, JwtOptions options = {kSecret, 0}) {
-  auto socket = std::make_shared<Socket>("sid", nullptr, nullptr, std::make_shared<const Handshake>(handshake));
+  auto socket =
+      std::make_shared<Socket>("sid", nullptr, nullptr, nullptr, std::make_shared<const Handshake>(handshake));
   MiddlewareRun run;
   jwt_middleware(std::move(options))(*socket, [&run](std::optional<ConnectError> e) {
     run.called = true;

@@ -117,6 +117,7 @@ class Server;
 class ServerImpl;
 class NamespaceImpl;
 class ClientConnection;
+class SessionHandshake;
 
 // What a middleware passes to `next` to refuse a connection: the client gets CONNECT_ERROR
 // {"message": message, "data": data} (socket.io-client: `connect_error` with err.message
@@ -216,7 +217,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
  public:
   const std::string& id() const { return id_; }
   const std::string& nsp() const;
-  const Handshake& handshake() const { return *handshake_; }
+  const Handshake& handshake() const;
   bool connected() const;
   std::shared_ptr<Socket> shared() { return shared_from_this(); }
 
@@ -263,8 +264,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   void disconnect(bool close = false);
 
   // Internal.
+  // `shared`: the connection's handshake; `own`: this socket's, when its auth differs.
   Socket(std::string id, std::shared_ptr<NamespaceImpl> ns, std::shared_ptr<ClientConnection> client,
-         std::shared_ptr<const Handshake> handshake);
+         std::shared_ptr<const SessionHandshake> shared, std::shared_ptr<const Handshake> own);
   ~Socket();
 
  private:
@@ -278,7 +280,8 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::string id_;
   std::shared_ptr<NamespaceImpl> ns_;
   std::weak_ptr<ClientConnection> client_;
-  std::shared_ptr<const Handshake> handshake_;  // shared with the connection's other sockets when their auth is alike
+  std::shared_ptr<const SessionHandshake> shared_handshake_;
+  std::shared_ptr<const Handshake> own_handshake_;
   Value data_;
   struct State;
   std::unique_ptr<State> state_;
