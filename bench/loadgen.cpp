@@ -347,6 +347,7 @@ class Echo : public Pool {
     double p50_us = NAN, p90_us = NAN, p99_us = NAN, max_us = NAN;
     std::uint64_t sent = 0, acked = 0, missing = 0;
     double achieved_per_s = 0;
+    double send_lag_max_us = 0;  // how late the sender got to a scheduled message, at worst
     double loadgen_cpu = 0, server_cpu = 0;
     std::string to_json() const {
       Json j;
@@ -360,6 +361,7 @@ class Echo : public Pool {
           .num("p90_us", p90_us)
           .num("p99_us", p99_us)
           .num("max_us", max_us)
+          .num("send_lag_max_us", send_lag_max_us)
           .num("loadgen_cpu", loadgen_cpu)
           .num("server_cpu", server_cpu);
       return j.done();
@@ -389,9 +391,11 @@ class Echo : public Pool {
     std::size_t rr = 0;
     CpuWindow cpu(pid);
     bool cpu_started = false;
+    std::int64_t lag_max = 0;
     driver_.set_ticker(
         [&](std::int64_t now) -> std::int64_t {
           std::int64_t due = start + static_cast<std::int64_t>(static_cast<double>(seq) * interval);
+          if (due >= win_start_ && due < win_end_) lag_max = std::max(lag_max, now - due);
           while (due <= now && due < win_end_) {
             if (!cpu_started && due >= win_start_) {
               cpu.reset();
@@ -420,6 +424,7 @@ class Echo : public Pool {
     driver_.run_until(now_ns() + 2 * kNsPerSec, [&] { return outstanding_ <= 0; });
     outstanding_ = 0;
     s.sent = sent_in_window;
+    s.send_lag_max_us = static_cast<double>(lag_max) / 1e3;
     s.acked = acked_;
     s.missing = sent_in_window > acked_ ? sent_in_window - acked_ : 0;
     s.achieved_per_s = static_cast<double>(acked_) / seconds;
@@ -551,9 +556,11 @@ class Fanout : public Pool {
     std::uint64_t sent_in_window = 0;
     CpuWindow cpu(pid);
     bool cpu_started = false;
+    std::int64_t lag_max = 0;
     driver_.set_ticker(
         [&](std::int64_t now) -> std::int64_t {
           std::int64_t due = start + static_cast<std::int64_t>(static_cast<double>(seq) * interval);
+          if (due >= win_start_ && due < win_end_) lag_max = std::max(lag_max, now - due);
           while (due <= now && due < win_end_) {
             if (!cpu_started && due >= win_start_) {
               cpu.reset();
@@ -596,6 +603,7 @@ class Fanout : public Pool {
         .num("p50_us", lat_.percentile_us(0.50, missing))
         .num("p99_us", lat_.percentile_us(0.99, missing))
         .num("max_us", missing ? INFINITY : lat_.max_us())
+        .num("send_lag_max_us", static_cast<double>(lag_max) / 1e3)
         .num("loadgen_cpu", loadgen_cpu)
         .num("server_cpu", server_cpu)
         .num("clients_lost", static_cast<double>(lost_));

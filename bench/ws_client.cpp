@@ -733,7 +733,12 @@ void Driver::run_until(std::int64_t deadline_ns, const std::function<bool()>& do
     check_closing(now);
     reap();
     if (done && done()) return;
-    if (now >= deadline_ns) return;
+    if (now >= deadline_ns) {
+      // A ticker that fell behind (a busy machine stalled this loop) still gets to send
+      // everything due before the deadline: once more round, where it is called.
+      if (tick_ && tick_due_ < deadline_ns) continue;
+      return;
+    }
     std::int64_t wake = std::min(deadline_ns, tick_due_);
     if (!closing_.empty()) wake = std::min(wake, now + 50'000'000);
     int n = wait_events(epfd_, events, 512, wake - now);

@@ -108,7 +108,8 @@ class Driver {
 
   // Runs the loop until `deadline_ns`, or until `done()` returns true (checked after each
   // batch of events). `tick`, when set, is called whenever its due time is reached and
-  // returns the next due time (INT64_MAX: none).
+  // returns the next due time (INT64_MAX: none); a due time before the deadline is always
+  // served before the deadline returns.
   void run_until(std::int64_t deadline_ns, const std::function<bool()>& done = {});
   void set_ticker(std::function<std::int64_t(std::int64_t now)> tick, std::int64_t first_due_ns);
   void clear_ticker();
