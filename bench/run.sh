@@ -257,7 +257,8 @@ run_idle() {  # key rep conns [loadgen args...]
   shift 3
   local extra=()
   [ "$n" -gt 1000 ] && extra=(--source-addrs "$idle_sources")
-  scenario "$key" "$rep" idle --conns "$n" --settle "$settle" "${extra[@]}" "$@"
+  # 15,000 TLS handshakes take the reference server about a minute on a busy machine.
+  scenario "$key" "$rep" idle --conns "$n" --settle "$settle" --timeout 180 "${extra[@]}" "$@"
 }
 # The 1k idle measurement opens the server's life; the traffic scenarios follow on it.
 run_idle_then_traffic() {  # rep

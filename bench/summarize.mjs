@@ -100,6 +100,9 @@ for (const r of runs) {
     continue;
   }
   const bad = ISSUE_FIELDS.filter((f) => r.result[f]).map((f) => `${f}=${r.result[f]}`);
+  if (r.result.scenario === "idle" && r.result.ready < r.result.conns) {
+    bad.push(`only ${r.result.ready} of ${r.result.conns} connections ready within the loadgen's timeout`);
+  }
   const busiest = Math.max(r.result.loadgen_cpu ?? 0, ...(r.result.steps ?? []).map((s) => s.loadgen_cpu ?? 0));
   if (busiest > 0.9) bad.push(`load generator near saturation (${busiest.toFixed(2)} of a core): figures are a floor`);
   // The sender running late by more than 50 ms means the load generator itself stalled (a
