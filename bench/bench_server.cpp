@@ -1,10 +1,11 @@
 // chorus-bench-server: the Chorus side of the benchmarks, built from the public API only.
 //
-//   chorus-bench-server --port N [--host ADDR] [--max-connections N]
+//   chorus-bench-server --port N [--host ADDR] [--max-connections N] [--io-threads N]
+//                       [--tls-cert PEM]
 //
 // Every socket joins "room1"; "echo" with an ack callback acks its argument, without one
 // emits "echo" back; "broadcast" emits "bcast" with its argument to room1 (namespace-wide,
-// sender included). First stdout line: "chorus: listening on http://127.0.0.1:PORT".
+// sender included). First stdout line: "chorus: listening on http(s)://127.0.0.1:PORT".
 // Exits on SIGTERM / SIGINT.
 #include <sys/resource.h>
 
@@ -45,19 +46,20 @@ int main(int argc, char** argv) {
   chorus::ServerOptions opts;
   opts.port = 0;
   opts.log_level = chorus::LogLevel::kWarn;
-  // The largest scenario holds 5k connections; CivetWeb starts one worker thread per allowed
-  // connection up front, so a cap far above the need only costs (memory, futex traffic).
-  opts.max_connections = 6'000;
   chorus::tools::CommandLine("chorus-bench-server",
                              "usage: chorus-bench-server [options]\n\n"
                              "The Chorus side of the benchmarks (bench/run.sh).\n\n"
                              "  --host ADDR           listen address (default 127.0.0.1)\n"
                              "  --port N              listen port (default 0: a free one)\n"
-                             "  --max-connections N   Engine.IO sessions at once (default 6000)\n"
+                             "  --max-connections N   connections held at once (default: ServerOptions')\n"
+                             "  --io-threads N        event loop threads (default 0: one per core)\n"
+                             "  --tls-cert PEM        certificate and key: serve https/wss\n"
                              "  --help                this text\n")
       .text("--host", &opts.host)
       .number("--port", &opts.port, 0, 65535)
       .number("--max-connections", &opts.max_connections, 1, 1'000'000)
+      .number("--io-threads", &opts.io_threads, 0, 1'024)
+      .text("--tls-cert", &opts.tls_certificate)
       .parse(argc, argv);
   raise_nofile_limit();
 
@@ -88,7 +90,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chorus-bench-server: %s\n", started.error().message.c_str());
     return 1;
   }
-  std::printf("chorus: listening on http://127.0.0.1:%d\n", server.port());
+  std::printf("chorus: listening on %s://127.0.0.1:%d\n", opts.tls_certificate.empty() ? "http" : "https",
+              server.port());
   std::fflush(stdout);
   auto ran = server.run();
   g_server = nullptr;

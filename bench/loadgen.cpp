@@ -7,22 +7,33 @@
 //                         [--threshold-ms T] [--seconds S] [--conns C] [--refine K]
 //   chorus-loadgen fanout --port P --clients N --rate R --seconds S [--warmup W]
 //   chorus-loadgen churn  --port P --seconds S [--concurrency K] [--warmup W]
+//   chorus-loadgen startup --port P [--cpu C] [--settle S] [--path URL] -- COMMAND [ARGS...]
 //
-// Common: --host ADDR (127.0.0.1), --server-pid PID (adds server CPU / RSS figures).
+// Common: --host ADDR (127.0.0.1), --server-pid PID (adds server CPU / RSS / thread
+// figures), --tls (wss), --source-addrs N (bind connections to 127.0.0.2..127.0.0.N+1 in
+// turn, for more connections than one address has ephemeral ports).
 // Prints one JSON object on stdout per run; progress goes to stderr.
 //
 // Latencies are measured from the time a message was *scheduled* (open-loop sending at a
 // fixed rate), so a stalled server or a full socket shows up as latency instead of being
 // hidden by a slower sender.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sched.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cinttypes>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -57,34 +68,44 @@ Flags parse_flags(int argc, char** argv, int first, const char* usage) {
   chorus::tools::CommandLine cl("chorus-loadgen", usage);
   std::map<std::string, double> numbers;
   for (const char* name : {"port", "server-pid", "conns", "settle", "timeout", "rate", "seconds", "warmup", "factor",
-                           "max-rate", "threshold-ms", "refine", "clients", "concurrency"}) {
+                           "max-rate", "threshold-ms", "refine", "clients", "concurrency", "source-addrs", "cpu"}) {
     numbers[name] = -1;  // not given
   }
   for (auto& [name, value] : numbers) cl.real("--" + name, &value, 0, 1e12);
-  std::string host;
-  bool sweep = false, engine_only = false;
-  cl.text("--host", &host).flag("--sweep", &sweep).flag("--engine-only", &engine_only);
+  std::string host, path;
+  bool sweep = false, engine_only = false, tls = false;
+  cl.text("--host", &host).text("--path", &path).flag("--sweep", &sweep).flag("--engine-only", &engine_only);
+  cl.flag("--tls", &tls);
   cl.parse(argc, argv, first);
   Flags f;  // only what was given: the defaults are the call sites'
   for (const auto& [name, value] : numbers) {
     if (value >= 0) f.values[name] = std::to_string(value);
   }
   if (!host.empty()) f.values["host"] = host;
+  if (!path.empty()) f.values["path"] = path;
   if (sweep) f.values["sweep"] = "1";
+  if (tls) f.values["tls"] = "1";
   if (engine_only) f.values["engine-only"] = "1";
   return f;
 }
 
 // ---- process facts ------------------------------------------------------------------------
 
-long read_rss_kb(long pid) {
+// A numeric field of /proc/PID/status ("VmRSS:" in KiB, "Threads:"); -1 when unknown.
+long read_status_field(long pid, const std::string& field) {
   if (pid <= 0) return -1;
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+    if (line.rfind(field, 0) == 0) return std::strtol(line.c_str() + field.size(), nullptr, 10);
   }
   return -1;
+}
+long read_rss_kb(long pid) {
+  return read_status_field(pid, "VmRSS:");
+}
+long read_threads(long pid) {
+  return read_status_field(pid, "Threads:");
 }
 
 // utime + stime of every thread of `pid`, seconds.
@@ -153,7 +174,7 @@ class Json {
     } else if (v == std::floor(v) && std::fabs(v) < 1e15) {
       std::snprintf(buf, sizeof buf, "%.0f", v);
     } else {
-      std::snprintf(buf, sizeof buf, "%.4g", v);
+      std::snprintf(buf, sizeof buf, "%.6g", v);
     }
     out_ += "\"" + k + "\":" + buf;
     return *this;
@@ -208,9 +229,27 @@ void add_driver_stats(Json& j, const Driver& d) {
 
 // ---- connection pool shared by the scenarios ---------------------------------------------
 
+// --tls and --source-addrs.
+void configure(Driver& d, const Flags& f) {
+  if (f.has("tls") && !d.set_tls(true)) {
+    std::fprintf(stderr, "chorus-loadgen: %s\n", d.stats().last_error.c_str());
+    std::exit(1);
+  }
+  const int sources = static_cast<int>(f.num("source-addrs", 0));
+  if (sources > 253) {
+    std::fprintf(stderr, "chorus-loadgen: --source-addrs takes at most 253 (127.0.0.2..127.0.0.254)\n");
+    std::exit(2);
+  }
+  std::vector<std::string> addrs;
+  for (int i = 0; i < sources; ++i) addrs.push_back("127.0.0." + std::to_string(2 + i));
+  d.set_source_addresses(std::move(addrs));
+}
+
 class Pool : public Handler {
  public:
-  Pool(const Flags& f) : driver_(f.str("host", "127.0.0.1"), static_cast<int>(f.num("port", 0)), this) {}
+  Pool(const Flags& f) : driver_(f.str("host", "127.0.0.1"), static_cast<int>(f.num("port", 0)), this) {
+    configure(driver_, f);
+  }
 
   // Opens `n` more connections (at most `inflight` handshaking at once, so the server's
   // listen backlog never overflows into SYN retries) and waits until each is ready or failed.
@@ -278,9 +317,11 @@ int run_idle(const Flags& f) {
   // Let the server finish whatever it allocates lazily, while the loop keeps answering pings.
   pool.driver().run_until(now_ns() + static_cast<std::int64_t>(settle * kNsPerSec));
   const long rss_after = read_rss_kb(pid);
+  const long threads = read_threads(pid);
   const std::size_t held = pool.ready().size();
   Json j;
   j.str("scenario", "idle")
+      .str("transport", f.has("tls") ? "wss" : "ws")
       .num("conns", static_cast<double>(n))
       .num("ready", static_cast<double>(held))
       .num("connect_s", connect_s)
@@ -288,7 +329,8 @@ int run_idle(const Flags& f) {
       .num("rss_before_kb", static_cast<double>(rss_before))
       .num("rss_after_kb", static_cast<double>(rss_after))
       .num("rss_per_conn_kb",
-           pid > 0 && held > 0 ? static_cast<double>(rss_after - rss_before) / static_cast<double>(held) : NAN);
+           pid > 0 && held > 0 ? static_cast<double>(rss_after - rss_before) / static_cast<double>(held) : NAN)
+      .num("server_threads", pid > 0 ? static_cast<double>(threads) : NAN);
   add_driver_stats(j, pool.driver());
   std::printf("%s\n", j.done().c_str());
   return held == n ? 0 : 1;
@@ -305,6 +347,7 @@ class Echo : public Pool {
     double p50_us = NAN, p90_us = NAN, p99_us = NAN, max_us = NAN;
     std::uint64_t sent = 0, acked = 0, missing = 0;
     double achieved_per_s = 0;
+    double send_lag_max_us = 0;  // how late the sender got to a scheduled message, at worst
     double loadgen_cpu = 0, server_cpu = 0;
     std::string to_json() const {
       Json j;
@@ -312,11 +355,13 @@ class Echo : public Pool {
           .num("sent", static_cast<double>(sent))
           .num("acked", static_cast<double>(acked))
           .num("missing", static_cast<double>(missing))
+          .num("delivered_fraction", sent ? static_cast<double>(acked) / static_cast<double>(sent) : NAN)
           .num("achieved_per_s", achieved_per_s)
           .num("p50_us", p50_us)
           .num("p90_us", p90_us)
           .num("p99_us", p99_us)
           .num("max_us", max_us)
+          .num("send_lag_max_us", send_lag_max_us)
           .num("loadgen_cpu", loadgen_cpu)
           .num("server_cpu", server_cpu);
       return j.done();
@@ -346,9 +391,11 @@ class Echo : public Pool {
     std::size_t rr = 0;
     CpuWindow cpu(pid);
     bool cpu_started = false;
+    std::int64_t lag_max = 0;
     driver_.set_ticker(
         [&](std::int64_t now) -> std::int64_t {
           std::int64_t due = start + static_cast<std::int64_t>(static_cast<double>(seq) * interval);
+          if (due >= win_start_ && due < win_end_) lag_max = std::max(lag_max, now - due);
           while (due <= now && due < win_end_) {
             if (!cpu_started && due >= win_start_) {
               cpu.reset();
@@ -356,10 +403,10 @@ class Echo : public Pool {
             }
             if (ready_.empty()) return INT64_MAX;
             Conn& c = *ready_[rr++ % ready_.size()];
-            Array args;
-            args.push_back(
-                Value::object({{"n", Value(static_cast<double>(seq))}, {"msg", Value("chorus-loadgen echo")}}));
-            if (driver_.emit(c, "echo", std::move(args), true, due)) {
+            // ["echo",{"n":seq,"msg":"chorus-loadgen echo"}], written directly (see emit_json).
+            char json[96];
+            std::snprintf(json, sizeof json, "[\"echo\",{\"n\":%" PRIu64 ",\"msg\":\"chorus-loadgen echo\"}]", seq);
+            if (driver_.emit_json(c, json, true, due)) {
               ++outstanding_;
               if (due >= win_start_) ++sent_in_window;
             }
@@ -377,6 +424,7 @@ class Echo : public Pool {
     driver_.run_until(now_ns() + 2 * kNsPerSec, [&] { return outstanding_ <= 0; });
     outstanding_ = 0;
     s.sent = sent_in_window;
+    s.send_lag_max_us = static_cast<double>(lag_max) / 1e3;
     s.acked = acked_;
     s.missing = sent_in_window > acked_ ? sent_in_window - acked_ : 0;
     s.achieved_per_s = static_cast<double>(acked_) / seconds;
@@ -508,9 +556,11 @@ class Fanout : public Pool {
     std::uint64_t sent_in_window = 0;
     CpuWindow cpu(pid);
     bool cpu_started = false;
+    std::int64_t lag_max = 0;
     driver_.set_ticker(
         [&](std::int64_t now) -> std::int64_t {
           std::int64_t due = start + static_cast<std::int64_t>(static_cast<double>(seq) * interval);
+          if (due >= win_start_ && due < win_end_) lag_max = std::max(lag_max, now - due);
           while (due <= now && due < win_end_) {
             if (!cpu_started && due >= win_start_) {
               cpu.reset();
@@ -547,10 +597,13 @@ class Fanout : public Pool {
         .num("expected", static_cast<double>(expected))
         .num("deliveries", static_cast<double>(deliveries_))
         .num("missing", static_cast<double>(missing))
+        .num("delivered_fraction",
+             expected ? static_cast<double>(std::min(deliveries_, expected)) / static_cast<double>(expected) : NAN)
         .num("deliveries_per_s", static_cast<double>(arrivals_in_window_) / seconds)
         .num("p50_us", lat_.percentile_us(0.50, missing))
         .num("p99_us", lat_.percentile_us(0.99, missing))
         .num("max_us", missing ? INFINITY : lat_.max_us())
+        .num("send_lag_max_us", static_cast<double>(lag_max) / 1e3)
         .num("loadgen_cpu", loadgen_cpu)
         .num("server_cpu", server_cpu)
         .num("clients_lost", static_cast<double>(lost_));
@@ -586,7 +639,9 @@ int run_fanout(const Flags& f) {
 
 class Churn : public Handler {
  public:
-  explicit Churn(const Flags& f) : driver_(f.str("host", "127.0.0.1"), static_cast<int>(f.num("port", 0)), this) {}
+  explicit Churn(const Flags& f) : driver_(f.str("host", "127.0.0.1"), static_cast<int>(f.num("port", 0)), this) {
+    configure(driver_, f);
+  }
 
   void on_ready(Conn& c) override {
     const std::int64_t now = now_ns();
@@ -657,6 +712,137 @@ int run_churn(const Flags& f) {
   return 0;
 }
 
+// ---- startup ------------------------------------------------------------------------------
+
+// One HTTP GET on a fresh connection (blocking, 1 s timeouts): the status code, or -1 when
+// nothing answers yet (refused, reset, timed out).
+int http_status(const std::string& host, int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
+  timeval tv{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &addr.sin_addr);
+  int status = -1;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string req =
+        "GET " + path + " HTTP/1.1\r\nHost: " + host + ":" + std::to_string(port) + "\r\nConnection: close\r\n\r\n";
+    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(req.size())) {
+      std::string head;
+      char buf[512];
+      while (head.find("\r\n") == std::string::npos && head.size() < 4096) {
+        ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+        if (n <= 0) break;
+        head.append(buf, static_cast<std::size_t>(n));
+      }
+      // "HTTP/1.1 200 OK"
+      if (head.rfind("HTTP/1.", 0) == 0 && head.size() >= 12) status = std::atoi(head.c_str() + 9);
+    }
+  }
+  ::close(fd);
+  return status;
+}
+
+void sleep_ns(std::int64_t ns) {
+  timespec ts{static_cast<time_t>(ns / kNsPerSec), static_cast<long>(ns % kNsPerSec)};
+  while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+  }
+}
+
+// Starts COMMAND (pinned to --cpu), times the first HTTP 200 on --path, reads its RSS and
+// thread count after --settle seconds, then stops it with SIGTERM and times the exit.
+int run_startup(const Flags& f, const std::vector<std::string>& command) {
+  const std::string host = f.str("host", "127.0.0.1");
+  const int port = static_cast<int>(f.num("port", 0));
+  const std::string path = f.str("path", "/socket.io/?EIO=4&transport=polling");
+  const int cpu = static_cast<int>(f.num("cpu", -1));
+  const double settle = f.num("settle", 1);
+  const std::int64_t timeout_ns = static_cast<std::int64_t>(f.num("timeout", 30) * kNsPerSec);
+  std::vector<char*> argv;
+  for (const std::string& a : command) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  if (http_status(host, port, path) != -1) {
+    std::fprintf(stderr, "chorus-loadgen: something already answers on port %d\n", port);
+    return 1;
+  }
+  const std::int64_t t0 = now_ns();
+  const pid_t child = fork();
+  if (child < 0) {
+    std::perror("chorus-loadgen: fork");
+    return 1;
+  }
+  if (child == 0) {
+    if (cpu >= 0) {
+      cpu_set_t set;
+      CPU_ZERO(&set);
+      CPU_SET(cpu, &set);
+      sched_setaffinity(0, sizeof set, &set);
+    }
+    dup2(2, 1);  // the server's output goes to stderr: stdout carries the result only
+    execvp(argv[0], argv.data());
+    std::fprintf(stderr, "chorus-loadgen: cannot run %s: %s\n", argv[0], std::strerror(errno));
+    _exit(127);
+  }
+  int wstatus = 0;
+  bool exited = false;
+  int status = -1;
+  std::uint64_t polls = 0;
+  while (now_ns() - t0 < timeout_ns) {
+    if (waitpid(child, &wstatus, WNOHANG) == child) {
+      exited = true;
+      break;
+    }
+    ++polls;
+    status = http_status(host, port, path);
+    if (status == 200) break;
+    sleep_ns(500'000);
+  }
+  const double start_ms = static_cast<double>(now_ns() - t0) / 1e6;
+  Json j;
+  j.str("scenario", "startup").str("command", command[0]);
+  if (status != 200) {
+    if (!exited) {
+      kill(child, SIGKILL);
+      waitpid(child, &wstatus, 0);
+    }
+    j.num("first_status", status).str("error", exited ? "exited before answering 200" : "no HTTP 200 in time");
+    std::printf("%s\n", j.done().c_str());
+    return 1;
+  }
+  sleep_ns(static_cast<std::int64_t>(settle * kNsPerSec));
+  const long rss = read_rss_kb(child);
+  const long threads = read_threads(child);
+  const std::int64_t t_stop = now_ns();
+  kill(child, SIGTERM);
+  double stop_ms = NAN;
+  for (;;) {
+    if (waitpid(child, &wstatus, WNOHANG) == child) {
+      stop_ms = static_cast<double>(now_ns() - t_stop) / 1e6;
+      break;
+    }
+    if (now_ns() - t_stop > 5 * kNsPerSec) {
+      kill(child, SIGKILL);
+      waitpid(child, &wstatus, 0);
+      break;
+    }
+    sleep_ns(200'000);
+  }
+  j.num("start_ms", start_ms)
+      .num("polls", static_cast<double>(polls))
+      .num("settle_s", settle)
+      .num("rss_kb", static_cast<double>(rss))
+      .num("rss_mb", static_cast<double>(rss) / 1024.0)
+      .num("threads", static_cast<double>(threads))
+      .num("stop_ms", stop_ms)  // null: still running 5 s after SIGTERM (killed)
+      .num("exit_code", WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : -1)
+      .num("exit_signal", WIFSIGNALED(wstatus) ? WTERMSIG(wstatus) : 0);
+  std::printf("%s\n", j.done().c_str());
+  return std::isnan(stop_ms) ? 1 : 0;
+}
+
 constexpr const char* kUsage =
     "usage: chorus-loadgen <idle|echo|fanout|churn> --port P [flags]\n"
     "  idle   --conns N --server-pid PID [--settle S] [--engine-only]\n"
@@ -665,7 +851,12 @@ constexpr const char* kUsage =
     "         [--seconds S] [--conns C] [--refine K]\n"
     "  fanout --clients N --rate R --seconds S [--warmup W]\n"
     "  churn  --seconds S [--concurrency K] [--warmup W]\n"
-    "common: --host ADDR (127.0.0.1), --server-pid PID, --timeout S, --help (this text)\n";
+    "  startup [--cpu C] [--settle S] [--path URL] -- COMMAND [ARGS...]\n"
+    "         runs COMMAND (it must serve --port P), times its first HTTP 200 on URL\n"
+    "         (default /socket.io/?EIO=4&transport=polling), reads RSS and threads\n"
+    "         after S seconds (1), stops it with SIGTERM\n"
+    "common: --host ADDR (127.0.0.1), --server-pid PID, --timeout S, --tls (wss),\n"
+    "        --source-addrs N (bind to 127.0.0.2..127.0.0.N+1 in turn), --help (this text)\n";
 
 }  // namespace
 }  // namespace chorus::bench
@@ -673,13 +864,23 @@ constexpr const char* kUsage =
 int main(int argc, char** argv) {
   using namespace chorus::bench;
   chorus::tools::CommandLine cl("chorus-loadgen", kUsage);
-  const Flags f = parse_flags(argc, argv, argc > 1 && argv[1][0] != '-' ? 2 : 1, kUsage);
-  if (argc < 2 || argv[1][0] == '-') cl.fail("missing command: idle, echo, fanout or churn");
+  // Everything after "--" is the command `startup` runs.
+  int flags_end = 1;
+  while (flags_end < argc && std::string(argv[flags_end]) != "--") ++flags_end;
+  std::vector<std::string> command(argv + std::min(flags_end + 1, argc), argv + argc);
+  const Flags f = parse_flags(flags_end, argv, flags_end > 1 && argv[1][0] != '-' ? 2 : 1, kUsage);
+  if (argc < 2 || argv[1][0] == '-') cl.fail("missing command: idle, echo, fanout, churn or startup");
   const std::string cmd = argv[1];
-  if (cmd != "idle" && cmd != "echo" && cmd != "fanout" && cmd != "churn") cl.fail("unknown command '" + cmd + "'");
+  if (cmd != "idle" && cmd != "echo" && cmd != "fanout" && cmd != "churn" && cmd != "startup") {
+    cl.fail("unknown command '" + cmd + "'");
+  }
   if (!f.has("port")) cl.fail("--port is required");
+  if ((cmd == "startup") != !command.empty()) {
+    cl.fail(cmd == "startup" ? "startup needs -- COMMAND [ARGS...]" : "a command after -- is for startup only");
+  }
   std::signal(SIGPIPE, SIG_IGN);
   raise_nofile_limit();
+  if (cmd == "startup") return run_startup(f, command);
   if (cmd == "idle") return run_idle(f);
   if (cmd == "echo") return run_echo(f);
   if (cmd == "fanout") return run_fanout(f);

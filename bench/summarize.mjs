@@ -4,16 +4,24 @@
 //   node bench/summarize.mjs RAW.jsonl OUT_PREFIX [--fact key=value]...
 import { readFileSync, writeFileSync } from "node:fs";
 
+const IDLE = [
+  ["rss_per_conn_kb", "server RSS per idle connection (KiB)", "lower"],
+  ["server_threads", "server threads with the connections open", "lower"],
+  ["connects_per_s", "connections opened per second", "higher"],
+];
 const METRICS = {
-  idle_1k: [
-    ["rss_per_conn_kb", "server RSS per idle connection (KiB)", "lower"],
-    ["connects_per_s", "connections opened per second", "higher"],
-  ],
-  idle_5k: [
-    ["rss_per_conn_kb", "server RSS per idle connection (KiB)", "lower"],
-    ["connects_per_s", "connections opened per second", "higher"],
-  ],
+  idle_1k: IDLE,
+  idle_5k: IDLE,
+  idle_15k: IDLE,
+  idle_tls_5k: IDLE,
+  idle_tls_15k: IDLE,
   echo: [
+    ["p50_us", "ack latency p50 (µs)", "lower"],
+    ["p99_us", "ack latency p99 (µs)", "lower"],
+    ["server_cpu", "server CPU (cores)", "lower"],
+  ],
+  echo_50k: [
+    ["delivered_fraction", "acks received / sent", "higher"],
     ["p50_us", "ack latency p50 (µs)", "lower"],
     ["p99_us", "ack latency p99 (µs)", "lower"],
     ["server_cpu", "server CPU (cores)", "lower"],
@@ -21,6 +29,7 @@ const METRICS = {
   echo_sweep: [["max_rate_ok", "highest echo rate with p99 ≤ 10 ms (msg/s)", "higher"]],
   fanout: [
     ["deliveries_per_s", "deliveries per second", "higher"],
+    ["delivered_fraction", "deliveries received / expected", "higher"],
     ["p50_us", "delivery latency p50 (µs)", "lower"],
     ["p99_us", "delivery latency p99 (µs)", "lower"],
     ["server_cpu", "server CPU (cores)", "lower"],
@@ -29,6 +38,12 @@ const METRICS = {
     ["cycles_per_s", "connect + namespace connect + close per second", "higher"],
     ["connect_p99_us", "connect latency p99 (µs)", "lower"],
     ["server_cpu", "server CPU (cores)", "lower"],
+  ],
+  startup_server: [
+    ["start_ms", "start to first HTTP 200 (ms)", "lower"],
+    ["rss_mb", "RSS after start (MB)", "lower"],
+    ["threads", "threads after start", "lower"],
+    ["stop_ms", "SIGTERM to exit (ms)", "lower"],
   ],
 };
 const ISSUE_FIELDS = ["missing", "connect_failures", "protocol_errors", "unexpected_closes", "failures", "clients_lost"];
@@ -71,7 +86,8 @@ for (const [key, list] of Object.entries(METRICS)) {
     }
     const c = row.chorus.median;
     const n = row.node.median;
-    row.ratio = c !== null && n !== null && n !== 0 && !(c === Infinity && n === Infinity) ? c / n : null;
+    // No ratio when either side lost messages (an infinite latency) or has no figure.
+    row.ratio = Number.isFinite(c) && Number.isFinite(n) && n !== 0 ? c / n : null;
     if (row.chorus.runs.length || row.node.runs.length) metrics.push(row);
   }
 }
@@ -84,8 +100,15 @@ for (const r of runs) {
     continue;
   }
   const bad = ISSUE_FIELDS.filter((f) => r.result[f]).map((f) => `${f}=${r.result[f]}`);
+  if (r.result.scenario === "idle" && r.result.ready < r.result.conns) {
+    bad.push(`only ${r.result.ready} of ${r.result.conns} connections ready within the loadgen's timeout`);
+  }
   const busiest = Math.max(r.result.loadgen_cpu ?? 0, ...(r.result.steps ?? []).map((s) => s.loadgen_cpu ?? 0));
   if (busiest > 0.9) bad.push(`load generator near saturation (${busiest.toFixed(2)} of a core): figures are a floor`);
+  // The sender running late by more than 50 ms means the load generator itself stalled (a
+  // busy machine): the latencies of that run include the stall.
+  const lag = Math.max(r.result.send_lag_max_us ?? 0, ...(r.result.steps ?? []).map((s) => s.send_lag_max_us ?? 0));
+  if (lag > 50000) bad.push(`load generator fell ${(lag / 1000).toFixed(0)} ms behind its schedule at worst`);
   if (r.exit) bad.push(`loadgen exit ${r.exit}`);
   if (bad.length) {
     const last = r.result.last_error ? ` (last error: ${r.result.last_error})` : "";
@@ -93,7 +116,65 @@ for (const r of runs) {
   }
 }
 
-const summary = { facts, metrics, issues, runs };
+// The targets of the event-loop server (issue "Event-loop server"), checked on the medians.
+const find = (scenario, metric) => metrics.find((r) => r.scenario === scenario && r.metric === metric);
+const med = (scenario, metric, s) => find(scenario, metric)?.[s].median ?? null;
+const ratio = (scenario, metric) => find(scenario, metric)?.ratio ?? null;
+const known = (...xs) => xs.every((x) => x !== null && x !== undefined && !Number.isNaN(x));
+const targets = [];
+function target(what, scenario, metric, goal, met) {
+  targets.push({
+    what,
+    scenario,
+    metric,
+    chorus: med(scenario, metric, "chorus"),
+    node: med(scenario, metric, "node"),
+    ratio: ratio(scenario, metric),
+    goal,
+    met,
+  });
+}
+{
+  const r = ratio("fanout", "deliveries_per_s");
+  target("fan-out, 1,000 clients, 300 emits/s: deliveries/s", "fanout", "deliveries_per_s", "≥ 2.5× Node",
+         known(r) ? r >= 2.5 : null);
+  target("fan-out: delivery latency p50 (µs)", "fanout", "p50_us", "", null);
+  target("fan-out: delivery latency p99 (µs)", "fanout", "p99_us", "", null);
+  const d = med("echo_50k", "delivered_fraction", "chorus");
+  target("echo, 50,000 acks/s over 100 connections: delivered", "echo_50k", "delivered_fraction", "all (1)",
+         known(d) ? d === 1 : null);
+  const p = ratio("echo_50k", "p99_us");
+  target("echo 50,000/s: ack p99 (µs)", "echo_50k", "p99_us", "≤ Node's", known(p) ? p <= 1 : null);
+  target("echo knee: highest rate with p99 ≤ 10 ms (msg/s)", "echo_sweep", "max_rate_ok", "report", null);
+  const threads = [];
+  const t1k = med("idle_1k", "server_threads", "chorus");
+  if (known(t1k)) threads.push(t1k);
+  for (const [key, label] of [
+    ["idle_5k", "5,000 idle (ws)"],
+    ["idle_15k", "15,000 idle (ws)"],
+    ["idle_tls_5k", "5,000 idle (wss)"],
+    ["idle_tls_15k", "15,000 idle (wss)"],
+  ]) {
+    const kb = med(key, "rss_per_conn_kb", "chorus");
+    const tls = key.includes("tls");
+    target(`${label}: KiB RSS per connection`, key, "rss_per_conn_kb", tls ? "report" : "≤ 4 KiB",
+           tls || !known(kb) ? null : kb <= 4);
+    const t = med(key, "server_threads", "chorus");
+    if (known(t)) threads.push(t);
+    target(`${label}: server threads`, key, "server_threads", "≤ 64, same at any count",
+           known(t) ? t <= 64 && threads.every((x) => x === threads[0]) : null);
+  }
+  const c = ratio("churn", "cycles_per_s");
+  target("connection churn (cycles/s)", "churn", "cycles_per_s", "≥ 2× Node", known(c) ? c >= 2 : null);
+  const st = med("startup_server", "start_ms", "chorus");
+  target("chorus-server start to first HTTP 200 (ms)", "startup_server", "start_ms", "≤ 100 ms",
+         known(st) ? st <= 100 : null);
+  const rss = med("startup_server", "rss_mb", "chorus");
+  target("chorus-server idle RSS (MB)", "startup_server", "rss_mb", "< 20 MB", known(rss) ? rss < 20 : null);
+  target("chorus-server threads after start", "startup_server", "threads", "report", null);
+}
+
+const summary = { facts, targets, metrics, issues, runs };
 // JSON has no Infinity: write it as null ("lost").
 writeFileSync(`${outPrefix}.json`, JSON.stringify(summary, (k, v) => (v === Infinity ? null : v), 2) + "\n");
 
@@ -101,11 +182,19 @@ function fmt(x) {
   if (x === null || x === undefined) return "–";
   if (!Number.isFinite(x)) return "∞ (lost)";
   if (x === 0) return "0";
+  if (Number.isInteger(x) && Math.abs(x) < 100) return String(x);
   if (Math.abs(x) >= 100) return Math.round(x).toLocaleString("en-US");
   if (Math.abs(x) >= 1) return x.toFixed(1);
+  if (x > 0.99) return x.toFixed(5);  // a delivered fraction just short of 1 must not round to it
   return x.toFixed(3);
 }
 function verdict(row) {
+  const c = row.chorus.median;
+  const n = row.node.median;
+  // A lost message is an infinite latency: the side that lost none is better.
+  if (row.better === "lower" && c !== null && n !== null && (c === Infinity) !== (n === Infinity)) {
+    return c === Infinity ? "Node better (Chorus lost messages)" : "Chorus better (Node lost messages)";
+  }
   if (row.ratio === null || Number.isNaN(row.ratio)) return "";
   const good = row.better === "higher" ? row.ratio >= 1 : row.ratio <= 1;
   return good ? "Chorus better" : "Node better";
@@ -122,7 +211,17 @@ md += "behind); **fanout** has one of 1000 clients in room1 emit `broadcast` at 
 md += "`bcast` to all 1000 (sender included), throughput counted by arrival inside the window, latency from the ";
 md += "timestamp in the payload; **churn** runs 16 loops of connect, namespace connect, disconnect and close. ";
 md += "Lost messages count as infinite latency.\n\n";
-md += "## Machine\n\n| fact | value |\n| --- | --- |\n";
+md += "Scenarios added for the event-loop server's targets: **echo_50k** is echo at 50,000 acks/s over 100 ";
+md += "connections; **idle_15k** and **idle_tls_*** open 15,000 connections (TLS: wss, full handshakes); ";
+md += "**startup_server** starts the shipped `chorus-server` (Node: the reference server) and times its first ";
+md += "HTTP 200. Threads are the server's `Threads:` in /proc/PID/status at the time RSS is read.\n\n";
+md += "## Targets\n\n| target | Chorus | Node | Chorus/Node | goal | met |\n| --- | --- | --- | --- | --- | --- |\n";
+for (const t of targets) {
+  const r = t.ratio === null ? "–" : Number.isFinite(t.ratio) ? t.ratio.toFixed(2) : "∞";
+  const met = t.met === null ? "" : t.met ? "yes" : "**no**";
+  md += `| ${t.what} | ${fmt(t.chorus)} | ${fmt(t.node)} | ${r} | ${t.goal} | ${met} |\n`;
+}
+md += "\n## Machine\n\n| fact | value |\n| --- | --- |\n";
 for (const [k, v] of Object.entries(facts)) md += `| ${k} | ${String(v).replace(/\|/g, "\\|")} |\n`;
 md += "\n## Results\n\n| scenario | metric | better | Chorus | Node | Chorus/Node | |\n| --- | --- | --- | --- | --- | --- | --- |\n";
 for (const row of metrics) {

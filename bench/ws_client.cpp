@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -75,9 +77,58 @@ Driver::Driver(std::string host, int port, Handler* handler)
 
 Driver::~Driver() {
   for (auto& c : conns_) {
+    if (c->ssl != nullptr) SSL_free(c->ssl);
     if (c->fd >= 0) ::close(c->fd);
   }
+  if (tls_ != nullptr) SSL_CTX_free(tls_);
   if (epfd_ >= 0) ::close(epfd_);
+}
+
+bool Driver::set_tls(bool on) {
+  if (!on) {
+    if (tls_ != nullptr) SSL_CTX_free(tls_);
+    tls_ = nullptr;
+    return true;
+  }
+  if (tls_ != nullptr) return true;
+  tls_ = SSL_CTX_new(TLS_client_method());
+  if (tls_ == nullptr) {
+    stats_.last_error = "SSL_CTX_new failed";
+    return false;
+  }
+  // A benchmark against a self-signed local certificate: nothing to verify. No session
+  // resumption either: every connection pays a full handshake, as new clients do.
+  SSL_CTX_set_verify(tls_, SSL_VERIFY_NONE, nullptr);
+  SSL_CTX_set_session_cache_mode(tls_, SSL_SESS_CACHE_OFF);
+  SSL_CTX_set_mode(tls_,
+                   SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS);
+  return true;
+}
+
+long Driver::io_send(Conn& conn, const char* data, std::size_t size) {
+  if (conn.ssl == nullptr) return ::send(conn.fd, data, size, MSG_NOSIGNAL);
+  ERR_clear_error();
+  int n = SSL_write(conn.ssl, data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+  if (n > 0) return n;
+  int err = SSL_get_error(conn.ssl, n);
+  errno = err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE ? EAGAIN
+          : err == SSL_ERROR_SYSCALL && errno != 0                  ? errno
+                                                                    : EPROTO;
+  return -1;
+}
+
+long Driver::io_recv(Conn& conn, char* data, std::size_t size) {
+  if (conn.ssl == nullptr) return ::recv(conn.fd, data, size, 0);
+  ERR_clear_error();
+  int n = SSL_read(conn.ssl, data, static_cast<int>(std::min<std::size_t>(size, 1 << 30)));
+  if (n > 0) return n;
+  int err = SSL_get_error(conn.ssl, n);
+  if (err == SSL_ERROR_ZERO_RETURN) return 0;
+  if (err == SSL_ERROR_SYSCALL && errno == 0) return 0;  // EOF without close_notify
+  errno = err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE ? EAGAIN
+          : err == SSL_ERROR_SYSCALL                                ? errno
+                                                                    : EPROTO;
+  return -1;
 }
 
 Conn* Driver::open() {
@@ -89,6 +140,19 @@ Conn* Driver::open() {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (!sources_.empty()) {
+    sockaddr_in src{};
+    src.sin_family = AF_INET;
+    const std::string& ip = sources_[next_source_++ % sources_.size()];
+    setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof one);
+    if (inet_pton(AF_INET, ip.c_str(), &src.sin_addr) != 1 ||
+        ::bind(fd, reinterpret_cast<sockaddr*>(&src), sizeof src) != 0) {
+      ++stats_.connect_failures;
+      stats_.last_error = "bind " + ip + ": " + std::strerror(errno);
+      ::close(fd);
+      return nullptr;
+    }
+  }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<std::uint16_t>(port_));
@@ -125,6 +189,42 @@ void Driver::on_connected(Conn& conn) {
     finish(conn, false, std::string("connect: ") + std::strerror(err));
     return;
   }
+  if (tls_ != nullptr) {
+    conn.ssl = SSL_new(tls_);
+    if (conn.ssl == nullptr || SSL_set_fd(conn.ssl, conn.fd) != 1) {
+      ++stats_.connect_failures;
+      finish(conn, false, "SSL_new failed");
+      return;
+    }
+    SSL_set_connect_state(conn.ssl);
+    conn.state = ConnState::kTlsHandshake;
+    tls_handshake(conn);
+    return;
+  }
+  start_upgrade(conn);
+}
+
+void Driver::tls_handshake(Conn& conn) {
+  ERR_clear_error();
+  int r = SSL_do_handshake(conn.ssl);
+  if (r == 1) {
+    conn.tls_want_write = false;
+    start_upgrade(conn);
+    return;
+  }
+  int err = SSL_get_error(conn.ssl, r);
+  if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+    conn.tls_want_write = err == SSL_ERROR_WANT_WRITE;
+    update_epoll(conn);
+    return;
+  }
+  char detail[256] = "";
+  ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
+  ++stats_.connect_failures;
+  finish(conn, false, std::string("TLS handshake: ") + (detail[0] ? detail : std::strerror(errno)));
+}
+
+void Driver::start_upgrade(Conn& conn) {
   // RFC 6455 §4.1: a fresh random 16-byte nonce per connection.
   std::string nonce(16, '\0');
   for (std::size_t i = 0; i < 16; i += 8) {
@@ -149,7 +249,8 @@ void Driver::on_connected(Conn& conn) {
 }
 
 void Driver::update_epoll(Conn& conn) {
-  bool want = conn.state == ConnState::kTcpConnecting || conn.out_off < conn.out.size();
+  bool want = conn.state == ConnState::kTcpConnecting ||
+              (conn.state == ConnState::kTlsHandshake ? conn.tls_want_write : conn.out_off < conn.out.size());
   if (want == conn.epollout) return;
   conn.epollout = want;
   epoll_event ev{};
@@ -160,7 +261,7 @@ void Driver::update_epoll(Conn& conn) {
 
 void Driver::flush(Conn& conn) {
   while (conn.out_off < conn.out.size()) {
-    ssize_t n = ::send(conn.fd, conn.out.data() + conn.out_off, conn.out.size() - conn.out_off, MSG_NOSIGNAL);
+    long n = io_send(conn, conn.out.data() + conn.out_off, conn.out.size() - conn.out_off);
     if (n > 0) {
       conn.out_off += static_cast<std::size_t>(n);
       continue;
@@ -189,8 +290,9 @@ void Driver::on_writable(Conn& conn) {
 }
 
 void Driver::on_readable(Conn& conn) {
-  for (int round = 0; round < 8; ++round) {
-    ssize_t n = ::recv(conn.fd, read_buf_.data(), read_buf_.size(), 0);
+  // TLS may hold decrypted bytes the socket no longer signals: read it until it must wait.
+  for (int round = 0; round < 8 || conn.ssl != nullptr; ++round) {
+    long n = io_recv(conn, read_buf_.data(), read_buf_.size());
     if (n > 0) {
       conn.in.append(read_buf_.data(), static_cast<std::size_t>(n));
       if (conn.state == ConnState::kUpgrading && !parse_upgrade(conn)) {
@@ -199,7 +301,7 @@ void Driver::on_readable(Conn& conn) {
       }
       parse_frames(conn);
       if (conn.state == ConnState::kClosed) return;
-      if (static_cast<std::size_t>(n) < read_buf_.size()) return;
+      if (conn.ssl == nullptr && static_cast<std::size_t>(n) < read_buf_.size()) return;
       continue;
     }
     if (n == 0) {
@@ -355,6 +457,19 @@ void Driver::on_message(Conn& conn, int opcode, std::string_view payload) {
 }
 
 void Driver::on_engine_text(Conn& conn, std::string_view text) {
+  // The echo scenario's hot reply, a Socket.IO ACK on the main namespace ("43<id>[...]"), is
+  // matched by its id without decoding its arguments: at tens of thousands a second the
+  // load generator's own decoding would otherwise show up in the latencies.
+  if (conn.state == ConnState::kReady && text.size() > 3 && text[0] == '4' && text[1] == '3' && text[2] >= '0' &&
+      text[2] <= '9') {
+    std::uint64_t id = 0;
+    std::size_t i = 2;
+    while (i < text.size() && i < 22 && text[i] >= '0' && text[i] <= '9') id = id * 10 + (text[i++] - '0');
+    if (i < text.size() && text[i] == '[') {
+      ack_received(conn, id);
+      return;
+    }
+  }
   auto decoded = engineio::decode_text(text);
   if (!decoded.ok()) {
     fail(conn, "engine.io decode: " + decoded.error().message);
@@ -433,16 +548,19 @@ void Driver::on_socket_packet(Conn& conn, socketio::Packet& packet) {
       return;
     case socketio::PacketType::kAck:
     case socketio::PacketType::kBinaryAck: {
-      if (!packet.id) return;
-      auto& q = conn.pending_acks;
-      for (auto it = q.begin(); it != q.end(); ++it) {
-        if (it->first == *packet.id) {
-          std::int64_t stamp = it->second;
-          q.erase(it);
-          handler_->on_ack(conn, *packet.id, stamp);
-          return;
-        }
-      }
+      if (packet.id) ack_received(conn, *packet.id);
+      return;
+    }
+  }
+}
+
+void Driver::ack_received(Conn& conn, std::uint64_t id) {
+  auto& q = conn.pending_acks;
+  for (auto it = q.begin(); it != q.end(); ++it) {
+    if (it->first == id) {
+      std::int64_t stamp = it->second;
+      q.erase(it);
+      handler_->on_ack(conn, id, stamp);
       return;
     }
   }
@@ -501,6 +619,19 @@ bool Driver::emit(Conn& conn, std::string_view event, Array args, bool ack, std:
   return conn.state != ConnState::kClosed;
 }
 
+bool Driver::emit_json(Conn& conn, std::string_view array_json, bool ack, std::int64_t stamp) {
+  if (conn.state != ConnState::kReady) return false;
+  std::string text = "42";  // Engine.IO MESSAGE, Socket.IO EVENT, main namespace
+  if (ack) {
+    const std::uint64_t id = conn.next_ack_id++;
+    text += std::to_string(id);
+    conn.pending_acks.emplace_back(id, stamp);
+  }
+  text += array_json;
+  send_frame(conn, kOpText, text);
+  return conn.state != ConnState::kClosed;
+}
+
 void Driver::close(Conn& conn) {
   if (conn.state == ConnState::kClosed || conn.state == ConnState::kClosing) return;
   if (conn.state == ConnState::kReady && !engine_only_) {
@@ -510,7 +641,8 @@ void Driver::close(Conn& conn) {
     send_engine_text(conn, enc->text);
   }
   if (conn.state == ConnState::kClosed) return;
-  if (conn.state == ConnState::kTcpConnecting || conn.state == ConnState::kUpgrading) {
+  if (conn.state == ConnState::kTcpConnecting || conn.state == ConnState::kTlsHandshake ||
+      conn.state == ConnState::kUpgrading) {
     finish(conn, true, "closed before open");
     return;
   }
@@ -539,6 +671,10 @@ void Driver::finish(Conn& conn, bool clean, const std::string& why) {
     stats_.last_error = why;
   }
   epoll_ctl(epfd_, EPOLL_CTL_DEL, conn.fd, nullptr);
+  if (conn.ssl != nullptr) {
+    SSL_free(conn.ssl);
+    conn.ssl = nullptr;
+  }
   ::close(conn.fd);
   conn.fd = -1;
   conn.state = ConnState::kClosed;
@@ -597,7 +733,12 @@ void Driver::run_until(std::int64_t deadline_ns, const std::function<bool()>& do
     check_closing(now);
     reap();
     if (done && done()) return;
-    if (now >= deadline_ns) return;
+    if (now >= deadline_ns) {
+      // A ticker that fell behind (a busy machine stalled this loop) still gets to send
+      // everything due before the deadline: once more round, where it is called.
+      if (tick_ && tick_due_ < deadline_ns) continue;
+      return;
+    }
     std::int64_t wake = std::min(deadline_ns, tick_due_);
     if (!closing_.empty()) wake = std::min(wake, now + 50'000'000);
     int n = wait_events(epfd_, events, 512, wake - now);
@@ -612,6 +753,10 @@ void Driver::run_until(std::int64_t deadline_ns, const std::function<bool()>& do
       const std::uint32_t ev = events[i].events;
       if (c.state == ConnState::kTcpConnecting) {
         on_connected(c);
+        continue;
+      }
+      if (c.state == ConnState::kTlsHandshake) {
+        tls_handshake(c);
         continue;
       }
       if (ev & (EPOLLIN | EPOLLHUP | EPOLLERR)) on_readable(c);

@@ -1,7 +1,8 @@
 // The load generator's client side: many Socket.IO clients over raw WebSocket connections,
 // driven by one epoll loop on one thread (non-blocking POSIX sockets, no client library).
 //
-// Each connection goes straight to the WebSocket transport:
+// Each connection goes straight to the WebSocket transport (over TLS with set_tls: OpenSSL,
+// non-blocking, no certificate check, a full handshake per connection):
 //   GET /socket.io/?EIO=4&transport=websocket  -> 101, Sec-WebSocket-Accept checked
 //   <- "0{...}" (Engine.IO OPEN)  -> "40"  <- "40{...}" (Socket.IO CONNECT): ready
 // and answers Engine.IO pings ("2") with pongs ("3"). Frames sent are masked (RFC 6455 §5.3);
@@ -21,17 +22,31 @@
 #include "chorus/socketio/packet.h"
 #include "chorus/value.h"
 
+typedef struct ssl_st SSL;
+typedef struct ssl_ctx_st SSL_CTX;
+
 namespace chorus::bench {
 
 // CLOCK_MONOTONIC, nanoseconds.
 std::int64_t now_ns();
 
-enum class ConnState { kTcpConnecting, kUpgrading, kEngineOpen, kNamespaceConnect, kReady, kClosing, kClosed };
+enum class ConnState {
+  kTcpConnecting,
+  kTlsHandshake,
+  kUpgrading,
+  kEngineOpen,
+  kNamespaceConnect,
+  kReady,
+  kClosing,
+  kClosed
+};
 
 struct Conn {
   int fd = -1;
-  std::size_t id = 0;    // creation order
-  std::size_t slot = 0;  // index in the driver's table
+  SSL* ssl = nullptr;           // with TLS
+  bool tls_want_write = false;  // the TLS handshake waits for the socket to be writable
+  std::size_t id = 0;           // creation order
+  std::size_t slot = 0;         // index in the driver's table
   ConnState state = ConnState::kTcpConnecting;
   std::string expected_accept;
   std::string in;
@@ -87,13 +102,25 @@ class Driver {
   // Emits `event` with `args`; with `ack`, asks for an acknowledgement and hands `stamp`
   // back in on_ack.
   bool emit(Conn& conn, std::string_view event, Array args, bool ack, std::int64_t stamp);
+  // The same with the event array already in JSON (`["event",arg...]`): the hot senders
+  // skip building and serialising a Value.
+  bool emit_json(Conn& conn, std::string_view array_json, bool ack, std::int64_t stamp);
 
   // Runs the loop until `deadline_ns`, or until `done()` returns true (checked after each
   // batch of events). `tick`, when set, is called whenever its due time is reached and
-  // returns the next due time (INT64_MAX: none).
+  // returns the next due time (INT64_MAX: none); a due time before the deadline is always
+  // served before the deadline returns.
   void run_until(std::int64_t deadline_ns, const std::function<bool()>& done = {});
   void set_ticker(std::function<std::int64_t(std::int64_t now)> tick, std::int64_t first_due_ns);
   void clear_ticker();
+
+  // Connections that follow speak TLS (wss). Returns false (and says why in
+  // stats().last_error) when OpenSSL cannot set up a client context.
+  bool set_tls(bool on);
+  // Connections that follow bind to these source addresses in turn (the kernel still picks
+  // the port, per destination: IP_BIND_ADDRESS_NO_PORT), so that more connections than one
+  // address has ephemeral ports can be open at once. Empty: no bind.
+  void set_source_addresses(std::vector<std::string> addresses) { sources_ = std::move(addresses); }
 
   // Without the namespace CONNECT ("40"), a connection is ready at the Engine.IO OPEN
   // (isolates Engine.IO-level costs from Socket.IO ones).
@@ -107,11 +134,18 @@ class Driver {
   void on_readable(Conn& conn);
   void on_writable(Conn& conn);
   void on_connected(Conn& conn);
+  void start_upgrade(Conn& conn);
+  void tls_handshake(Conn& conn);
+  // send(2) / recv(2), or SSL_write / SSL_read: -1 with errno EAGAIN when the socket (or
+  // TLS) must wait, 0 at the end of the stream.
+  long io_send(Conn& conn, const char* data, std::size_t size);
+  long io_recv(Conn& conn, char* data, std::size_t size);
   bool parse_upgrade(Conn& conn);
   void parse_frames(Conn& conn);
   void on_message(Conn& conn, int opcode, std::string_view payload);
   void on_engine_text(Conn& conn, std::string_view text);
   void on_socket_packet(Conn& conn, socketio::Packet& packet);
+  void ack_received(Conn& conn, std::uint64_t id);
   void send_frame(Conn& conn, int opcode, std::string_view payload);
   void send_engine_text(Conn& conn, std::string_view text);
   void flush(Conn& conn);
@@ -127,6 +161,9 @@ class Driver {
   int epfd_ = -1;
   std::uint64_t rng_;
   bool engine_only_ = false;
+  SSL_CTX* tls_ = nullptr;
+  std::vector<std::string> sources_;
+  std::size_t next_source_ = 0;
   std::size_t next_id_ = 0;
   std::size_t open_count_ = 0;
   std::size_t ready_count_ = 0;

@@ -71,6 +71,13 @@ describe("every program's command line", { concurrency: true }, () => {
       const r = await run(byName["chorus-loadgen"], ["fly", "--port", "1"]);
       assert.equal(r.code, 2);
       assert.match(r.stderr, /unknown command 'fly'/);
+      // startup runs the command after "--", and only startup takes one.
+      const bare = await run(byName["chorus-loadgen"], ["startup", "--port", "1"]);
+      assert.equal(bare.code, 2);
+      assert.match(bare.stderr, /startup needs -- COMMAND/);
+      const extra = await run(byName["chorus-loadgen"], ["idle", "--port", "1", "--", "true"]);
+      assert.equal(extra.code, 2);
+      assert.match(extra.stderr, /a command after -- is for startup only/);
     } else {
       t.diagnostic("benchmark programs not built in this tree (sanitizer build)");
     }
