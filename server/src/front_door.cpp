@@ -2,6 +2,7 @@
 // requests, the WebSocket handshake and takeover, request checks, static files, start and stop.
 #include <civetweb.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -903,7 +904,15 @@ Status Civet::start() {
   opts.push_back(nullptr);
 
   std::size_t io_threads = o.io_threads;
-  if (io_threads == 0) io_threads = std::max(1u, std::thread::hardware_concurrency());
+  if (io_threads == 0) {
+    // One loop per core this process may run on (taskset, cgroup cpusets), not per core of
+    // the machine.
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    io_threads = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? static_cast<std::size_t>(CPU_COUNT(&cpus))
+                                                               : std::thread::hardware_concurrency();
+    io_threads = std::max<std::size_t>(io_threads, 1);
+  }
   loops_ = std::make_unique<LoopGroup>(io_threads);
   if (Status s = loops_->start(); !s) {
     loops_->stop();

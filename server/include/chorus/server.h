@@ -93,7 +93,7 @@ struct ServerOptions {
   // "sse" is chosen by the client only (it never appears in `upgrades`).
   std::vector<std::string> transports = {"polling", "websocket", "sse"};
   // Event loop threads serving open connections (WebSockets, SSE streams, held polls); each
-  // connection stays on one. 0: one per core.
+  // connection stays on one. 0: one per core the process may run on (its CPU affinity).
   std::size_t io_threads = 0;
   // Outbound bytes queued for one connection before it is considered stalled.
   std::size_t max_buffered_bytes = std::size_t{4} << 20;
