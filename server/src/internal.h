@@ -70,6 +70,9 @@ class EngineListener {
   virtual ~EngineListener() = default;
   virtual void on_message(const engineio::Packet& packet) = 0;
   virtual void on_close(const std::string& reason) = 0;
+  // Keeps `slot` until the session joins a namespace or closes (a per-address count of
+  // sessions not in a namespace yet). Dropped at once by listeners without namespaces.
+  virtual void hold_until_joined(std::shared_ptr<void> slot) { (void)slot; }
 };
 
 // One thread running callbacks at deadlines (heartbeats, ack and connect timeouts).
@@ -147,6 +150,7 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
 
   void on_message(const engineio::Packet& packet) override;
   void on_close(const std::string& reason) override;
+  void hold_until_joined(std::shared_ptr<void> slot) override;
 
   bool send(const socketio::Packet& packet, bool is_volatile = false);
   bool send_frame(FramePtr frame) {
@@ -175,6 +179,7 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
   std::unordered_map<std::string, std::shared_ptr<Socket>> sockets_;
   bool closed_ = false;
   bool ever_connected_ = false;
+  std::shared_ptr<void> pending_slot_;  // until a namespace is joined (hold_until_joined)
   TimerService::Id connect_timer_ = 0;
 };
 

@@ -616,11 +616,13 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
     hs = std::move(own);
   }
   auto socket = std::make_shared<Socket>(server_->new_id(), ns, shared_from_this(), std::move(hs));
+  std::shared_ptr<void> released;  // the pending slot, given back outside mu_
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
     sockets_[nsp] = socket;
     ever_connected_ = true;
+    released = std::move(pending_slot_);
   }
   server_->timers.cancel(connect_timer_);
   ns->run_middleware(socket, 0);
@@ -631,14 +633,21 @@ void ClientConnection::detach(const std::string& nsp) {
   sockets_.erase(nsp);
 }
 
+void ClientConnection::hold_until_joined(std::shared_ptr<void> slot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ever_connected_ && !closed_) pending_slot_ = std::move(slot);
+}
+
 void ClientConnection::on_close(const std::string& reason) {
   std::unordered_map<std::string, std::shared_ptr<Socket>> sockets;
+  std::shared_ptr<void> released;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
     closed_ = true;
     sockets = std::move(sockets_);
     sockets_.clear();
+    released = std::move(pending_slot_);
   }
   server_->timers.cancel(connect_timer_);
   for (auto& [nsp, socket] : sockets) socket->on_close(reason, false);
