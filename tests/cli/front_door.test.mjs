@@ -4,8 +4,11 @@
 // past 16 KiB is 431, and --max-pending-per-address bounds the connections of one address a
 // worker serves at once (503 past it), each at and past its limit.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { startServer } from "./helpers.mjs";
+import { startServer, tempDir } from "./helpers.mjs";
 import { RawConn, getHead, openMany, postHead } from "./raw_conn.mjs";
 
 const HEADER_TIMEOUT = 1500;
@@ -119,6 +122,59 @@ describe("header and keep-alive deadlines", { concurrency: true }, () => {
     const past = await exact(16 * 1024 + 1);
     assert.equal(past.status, 431, past.body);
     assert.equal(past.headers.connection, "close");
+  });
+});
+
+describe("over TLS", { concurrency: true }, () => {
+  let server;
+  before(async () => {
+    const dir = tempDir();
+    execFileSync("openssl", [
+      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+      "-keyout", join(dir, "key.pem"), "-out", join(dir, "cert.pem"),
+    ], { stdio: "ignore" });
+    const pem = join(dir, "server.pem");
+    writeFileSync(pem, readFileSync(join(dir, "cert.pem"), "utf8") + readFileSync(join(dir, "key.pem"), "utf8"));
+    server = await startServer([
+      "--tls-cert", pem,
+      "--header-timeout", String(HEADER_TIMEOUT),
+      "--keep-alive-timeout", String(KEEP_ALIVE_TIMEOUT),
+      "--http-threads", "2",
+    ]);
+  });
+  after(async () => {
+    await server?.stop();
+  });
+
+  test("a kept-alive TLS connection is parked between requests (its session kept), then closed when idle", async () => {
+    const c = await RawConn.open(server, { secure: true });
+    c.write(getHead());
+    assert.equal((await c.response(1)).headers.connection, "keep-alive");
+    await sleep(KEEP_ALIVE_TIMEOUT / 3);
+    c.write(getHead());
+    assert.equal((await c.response(2)).status, 200);
+    await c.closedWithin(KEEP_ALIVE_TIMEOUT + 5_000);
+    assert.equal(c.responses().length, 2);
+  });
+
+  test("a partial TLS head: 408 at --header-timeout", async () => {
+    const c = await RawConn.open(server, { secure: true });
+    c.write("GET /api/health HTTP/1.1\r\n");
+    const res = await c.response(1, 10_000);
+    assert.equal(res.status, 408);
+    assert.equal(res.headers.connection, "close");
+    await c.closedWithin(5_000);
+  });
+
+  test("two workers; 20 silent TCP, 20 silent TLS and 20 idle kept-alive TLS connections: a new request is served at once", async () => {
+    const silentTcp = await openMany(server, 20); // not even a ClientHello
+    const silentTls = await openMany(server, 20, { secure: true });
+    const idle = await openMany(server, 20, { secure: true });
+    await Promise.all(idle.map((c) => (c.write(getHead()), c.response(1))));
+    const c = await RawConn.open(server, { secure: true });
+    c.write(getHead("/api/health", "Connection: close\r\n"));
+    assert.equal((await c.response(1, 2_000)).status, 200);
+    for (const x of [...silentTcp, ...silentTls, ...idle, c]) x.destroy();
   });
 });
 

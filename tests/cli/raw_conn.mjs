@@ -2,14 +2,16 @@
 // from a chosen loopback address (Linux routes all of 127/8 to lo), and the answers read as
 // they come. `raise` tells what to do when the process runs out of descriptors.
 import net from "node:net";
+import tls from "node:tls";
 
 export class RawConn {
-  // Resolves once connected.
-  static open(server, { from = "127.0.0.1" } = {}) {
+  // Resolves once connected (`secure`: over TLS, once its handshake is done).
+  static open(server, { from = "127.0.0.1", secure = false } = {}) {
     return new Promise((resolve, reject) => {
       const c = new RawConn();
-      c.sock = net.connect({ port: server.port, host: server.host, localAddress: from });
-      c.sock.once("connect", () => resolve(c));
+      const options = { port: server.port, host: server.host, localAddress: from };
+      c.sock = secure ? tls.connect({ ...options, rejectUnauthorized: false }) : net.connect(options);
+      c.sock.once(secure ? "secureConnect" : "connect", () => resolve(c));
       c.sock.once("error", (e) => {
         if (e.code === "EMFILE") e.message += " (the front-door tests need about 5,000 descriptors: ulimit -n)";
         c.error = e;
@@ -98,10 +100,10 @@ export const postHead = (path, length, extra = "") =>
   `POST ${path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n${extra}\r\n`;
 
 // Opens `count` connections from `from`, `batch` at a time.
-export async function openMany(server, count, { from = "127.0.0.1", batch = 200 } = {}) {
+export async function openMany(server, count, { from = "127.0.0.1", secure = false, batch = 200 } = {}) {
   const conns = [];
   for (let i = 0; i < count; i += batch) {
-    conns.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, () => RawConn.open(server, { from })))));
+    conns.push(...(await Promise.all(Array.from({ length: Math.min(batch, count - i) }, () => RawConn.open(server, { from, secure })))));
   }
   return conns;
 }
