@@ -207,8 +207,6 @@ class Civet final : public CivetTransport {
   void release_slot(const std::string& address);
   // CivetWeb's resumed_done: a worker is done with a resumed connection.
   void resumed_done(mg_parked* parked);
-  // Connections from `address` in CivetWeb's hands (resumed, not done).
-  std::size_t in_workers(const std::string& address) const;
   bool stopping() const { return stopping_.load(); }
   // Takes `conn` over into an event loop as a response the loop completes (a held poll) or
   // streams (SSE, with a keep-alive comment every 15 s): `head` goes first. Null when CivetWeb
@@ -265,9 +263,9 @@ class Civet final : public CivetTransport {
   void free_unclaimed();
   std::atomic<std::size_t> parked_{0};  // ParkedConnections registered on the loops
   mutable std::mutex park_mu_;
-  mg_context* resume_ctx_ = nullptr;                                  // under park_mu_
+  mg_context* resume_ctx_ = nullptr;  // under park_mu_
   struct AddressSlots {
-    std::size_t in_workers = 0;                          // resumed, not done (or granted)
+    std::size_t in_workers = 0;                           // resumed, not done (or granted)
     std::deque<std::weak_ptr<ParkedConnection>> waiting;  // heads arrived, in line for a slot
   };
   void release_slot_locked(const std::string& address);

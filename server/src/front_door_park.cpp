@@ -251,7 +251,7 @@ class ParkedConnection final : public LoopWatcher, public std::enable_shared_fro
     std::string body = "{\"error\":";
     json::quote_string(message, body);
     body += "}";
-    const char* reason = status == 408 ? "Request Timeout"
+    const char* reason = status == 408   ? "Request Timeout"
                          : status == 431 ? "Request Header Fields Too Large"
                                          : "Service Unavailable";
     std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason +
@@ -332,7 +332,7 @@ class ParkedConnection final : public LoopWatcher, public std::enable_shared_fro
   std::string address_;
   State state_ = State::kWaiting;
   bool watched_ = false;  // registered on the loop
-  bool idle_ = false;    // the timer is the keep-alive one (nothing read yet)
+  bool idle_ = false;     // the timer is the keep-alive one (nothing read yet)
   EventLoop::TimerId timer_ = 0;
   std::shared_ptr<ParkedConnection> self_;
 };
@@ -409,12 +409,6 @@ void Civet::resumed_done(mg_parked* parked) {
   r = std::move(found->second);
   resumed_.erase(found);
   release_slot_locked(r->address);
-}
-
-std::size_t Civet::in_workers(const std::string& address) const {
-  std::lock_guard<std::mutex> lock(park_mu_);
-  auto it = addresses_.find(address);
-  return it == addresses_.end() ? 0 : it->second.in_workers;
 }
 
 // After mg_stop: connections given back that no worker picked up (CivetWeb neither served
