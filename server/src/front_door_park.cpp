@@ -116,7 +116,11 @@ class ParkedConnection final : public LoopWatcher, public std::enable_shared_fro
     if (state_ != State::kWaiting) return;
     if (is_ssl_ && ssl_ == nullptr) {
       // A fresh https connection: its first bytes are the TLS handshake, CivetWeb's to read.
-      if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) give_back();
+      if (events & EPOLLIN) {
+        give_back();
+      } else if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        finish();  // gone before saying anything
+      }
       return;
     }
     read_head();
