@@ -309,20 +309,70 @@ void Civet::respond_error(mg_connection* conn, int status, int code, const std::
   respond(conn, status, "application/json", body, {}, close);
 }
 
-std::shared_ptr<EngineConnection> Civet::create_session(Transport transport,
-                                                        std::shared_ptr<const SessionHandshake> hs) {
+namespace {
+const char* const kAtLimit = "Server at connection limit";
+const char* const kAddressPending = "Too many sessions from this address waiting to join a namespace";
+
+// A Socket.IO session from `address` not in a namespace yet: counted until released (when it
+// joins one or closes). Null at the per-address limit.
+std::shared_ptr<void> take_pending_session(const std::shared_ptr<AddressCounts>& counts, const std::string& address,
+                                           std::size_t limit) {
+  {
+    std::lock_guard<std::mutex> lock(counts->mu);
+    std::size_t& n = counts->counts[address];
+    if (n >= limit) return nullptr;
+    ++n;
+  }
+  struct Slot {
+    Slot(std::shared_ptr<AddressCounts> c, std::string a) : counts(std::move(c)), address(std::move(a)) {}
+    Slot(const Slot&) = delete;
+    Slot& operator=(const Slot&) = delete;
+    std::shared_ptr<AddressCounts> counts;
+    std::string address;
+    ~Slot() {
+      std::lock_guard<std::mutex> lock(counts->mu);
+      auto it = counts->counts.find(address);
+      if (it != counts->counts.end() && --it->second == 0) counts->counts.erase(it);
+    }
+  };
+  return std::make_shared<Slot>(counts, address);
+}
+}  // namespace
+
+bool Civet::pending_sessions_full(const std::string& address) const {
+  if (server_->engine_mode) return false;  // no namespaces: nothing to wait for
+  std::lock_guard<std::mutex> lock(pending_sessions_->mu);
+  auto it = pending_sessions_->counts.find(address);
+  return it != pending_sessions_->counts.end() && it->second >= server_->options.max_pending_sessions_per_address;
+}
+
+std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, std::shared_ptr<const SessionHandshake> hs,
+                                                        std::string* refusal) {
+  std::shared_ptr<void> pending;
+  if (!server_->engine_mode) {
+    pending = take_pending_session(pending_sessions_, hs->address(), server_->options.max_pending_sessions_per_address);
+    if (!pending) {
+      if (refusal != nullptr) *refusal = kAddressPending;
+      return nullptr;
+    }
+  }
   std::string sid = server_->new_id();
   auto conn =
       std::make_shared<EngineConnection>(this, sid, transport, std::move(hs), limits(), upgrades_for(transport));
   {
     std::lock_guard<std::mutex> lock(mu_);
-    if (stopping_ || sessions_.size() + raw_slots_ >= max_sessions_) return nullptr;
+    if (stopping_ || sessions_.size() + raw_slots_ >= max_sessions_) {
+      if (refusal != nullptr) *refusal = kAtLimit;
+      return nullptr;
+    }
     sessions_.emplace(sid, conn);
   }
   if (server_->engine_mode) {
     conn->set_listener(std::make_shared<EngineModeListener>(server_->engine_handlers, conn));
   } else {
-    conn->set_listener(server_->on_engine_open(conn));
+    auto listener = server_->on_engine_open(conn);
+    listener->hold_until_joined(std::move(pending));
+    conn->set_listener(std::move(listener));
   }
   conn->arm_heartbeat();  // first PING due pingInterval from now
   return conn;
@@ -409,9 +459,10 @@ int Civet::on_http(mg_connection* conn) {
     respond_error(conn, 403, kForbidden, *refused);
     return 403;
   }
-  auto session = create_session(sse ? Transport::kSse : Transport::kPolling, std::move(hs));
+  std::string refusal;
+  auto session = create_session(sse ? Transport::kSse : Transport::kPolling, std::move(hs), &refusal);
   if (!session) {
-    respond_error(conn, 503, kBadRequest, "Server at connection limit");
+    respond_error(conn, 503, kBadRequest, refusal);
     return 503;
   }
   if (sse) {
@@ -461,7 +512,11 @@ int Civet::on_ws_connect(const mg_connection* cconn) {
       return 1;
     }
     if (at_limit()) {
-      respond_error(conn, 503, kBadRequest, "Server at connection limit");
+      respond_error(conn, 503, kBadRequest, kAtLimit);
+      return 1;
+    }
+    if (pending_sessions_full(pending->handshake->address())) {
+      respond_error(conn, 503, kBadRequest, kAddressPending);
       return 1;
     }
   }
@@ -873,8 +928,11 @@ Status Civet::start() {
       "",
       "enable_keep_alive",
       "yes",
+      // Only while stopping (a connection between requests is parked otherwise).
       "keep_alive_timeout_ms",
-      "30000",
+      std::to_string(std::max<std::uint32_t>(o.keep_alive_timeout_ms, 1)),
+      "max_request_size",
+      std::to_string(kMaxRequestHead),
       "request_timeout_ms",
       std::to_string(std::max<std::uint32_t>(o.body_timeout_ms, 1)),
       "websocket_timeout_ms",
@@ -923,6 +981,8 @@ Status Civet::start() {
   callbacks.log_message = log_cb;
   callbacks.begin_request = begin_request_cb;
   callbacks.connection_close = connection_close_cb;
+  callbacks.park_connection = park_cb;
+  callbacks.resumed_done = resumed_done_cb;
   route_ = o.path;
   while (route_.size() > 1 && route_.back() == '/') route_.pop_back();
 
@@ -934,6 +994,10 @@ Status Civet::start() {
                       "cannot start the server on " + o.host + ":" + std::to_string(o.port) +
                           (tls ? " (check the certificate file " + o.tls_certificate + ": PEM with certificate and key)"
                                : " (address in use?)"));
+  }
+  {
+    std::lock_guard<std::mutex> lock(park_mu_);
+    resume_ctx_ = ctx_;
   }
   mg_set_request_handler(ctx_, route_.c_str(), http_cb, this);
   // Engine.IO speaks no WebSocket subprotocol: an empty list, so none offered is echoed.
@@ -1001,9 +1065,14 @@ void Civet::stop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
     }
   }
+  {
+    std::lock_guard<std::mutex> lock(park_mu_);
+    resume_ctx_ = nullptr;  // parked connections are not given back from now on
+  }
   mg_stop(ctx_);
   ctx_ = nullptr;
-  loops_->stop();  // closes what is still open
+  free_unclaimed();
+  loops_->stop();  // closes what is still open (parked connections too)
 }
 
 std::unique_ptr<CivetTransport> make_civet_transport(ServerImpl* server) {

@@ -9,6 +9,7 @@
 #include <civetweb.h>
 
 #include <atomic>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -65,6 +66,24 @@ void append_sse_event(std::string& out, bool binary, const std::string& data);
 
 class Civet;
 class EngineConnection;
+class ParkedConnection;  // front_door_park.cpp
+
+// The largest request head (request line and headers) the front door reads: CivetWeb's
+// max_request_size. Larger: 431 and the connection closes.
+constexpr std::size_t kMaxRequestHead = 16 * 1024;
+
+// A parked connection given back to CivetWeb (mg_resume_connection), until a worker is done.
+struct Resumed {
+  mg_parked parked{};
+  std::string bytes;    // parked.buffered points here
+  std::string address;  // counted in Civet::addresses_
+};
+
+// Counts per remote address, shared with the slots handed out (which may outlive the Civet).
+struct AddressCounts {
+  std::mutex mu;
+  std::unordered_map<std::string, std::size_t> counts;
+};
 struct RawWsRoute {
   Civet* civet;
   const WebSocketHandlers* handlers;
@@ -112,7 +131,13 @@ class Civet final : public CivetTransport {
     auto it = sessions_.find(sid);
     return it == sessions_.end() ? nullptr : it->second;
   }
-  std::shared_ptr<EngineConnection> create_session(Transport transport, std::shared_ptr<const SessionHandshake> hs);
+  // A new Engine.IO session; null when refused, with `refusal` saying why (the connection
+  // limit, or too many sessions from the address not in a namespace yet).
+  std::shared_ptr<EngineConnection> create_session(Transport transport, std::shared_ptr<const SessionHandshake> hs,
+                                                   std::string* refusal = nullptr);
+  // Whether a Socket.IO session from `address` would be refused by
+  // max_pending_sessions_per_address.
+  bool pending_sessions_full(const std::string& address) const;
   // Raw WebSockets, plain SSE streams and feeds hold a worker each, as sessions do: they all
   // count against max_connections. reserve_slot() is false at the limit; release_slot()
   // gives a reserved slot back.
@@ -165,12 +190,28 @@ class Civet final : public CivetTransport {
   bool transport_enabled(const std::string& name) const;
 
   EventLoop& next_loop() { return loops_->next(); }
-  // Connections the event loops serve (taken over from CivetWeb).
+  // Connections the event loops serve (taken over from CivetWeb; parked ones not counted).
   std::size_t taken_over() const {
     std::size_t n = 0;
     for (std::size_t i = 0; loops_ && i < loops_->size(); ++i) n += loops_->at(i).watched();
-    return n;
+    const std::size_t parked = parked_.load(std::memory_order_relaxed);
+    return n > parked ? n - parked : 0;
   }
+
+  // Parking (front_door_park.cpp). CivetWeb's park_connection: takes `parked` into a
+  // ParkedConnection on an event loop (0), or leaves it to CivetWeb (stopping).
+  int park(const mg_parked& parked, bool fresh);
+  enum class Resume { kQueued, kWaitSlot, kBusy };
+  // Loop thread: gives a parked connection whose head arrived (`head`, emptied when queued)
+  // back to CivetWeb's workers. kWaitSlot at max_pending_per_address: `who` waits in line
+  // for a slot of its address (ParkedConnection::grant_slot, then again with `reserved`).
+  // kBusy when CivetWeb cannot queue it. Unless kQueued, the caller keeps the connection.
+  Resume resume(const std::shared_ptr<ParkedConnection>& who, int fd, SSL* ssl, bool is_ssl, std::string& head,
+                const std::string& address, bool reserved);
+  // A slot granted to a connection that no longer wants it.
+  void release_slot(const std::string& address);
+  // CivetWeb's resumed_done: a worker is done with a resumed connection.
+  void resumed_done(mg_parked* parked);
   bool stopping() const { return stopping_.load(); }
   // Takes `conn` over into an event loop as a response the loop completes (a held poll) or
   // streams (SSE, with a keep-alive comment every 15 s): `head` goes first. Null when CivetWeb
@@ -221,7 +262,26 @@ class Civet final : public CivetTransport {
   std::vector<std::weak_ptr<SseStreamImpl>> streams_;
   std::vector<std::unique_ptr<RawWsRoute>> ws_data_;
   std::atomic<bool> stopping_{false};
+
+  // Parking (front_door_park.cpp).
+  friend class ParkedConnection;
+  void free_unclaimed();
+  std::atomic<std::size_t> parked_{0};  // ParkedConnections registered on the loops
+  mutable std::mutex park_mu_;
+  mg_context* resume_ctx_ = nullptr;  // under park_mu_
+  struct AddressSlots {
+    std::size_t in_workers = 0;                           // resumed, not done (or granted)
+    std::deque<std::weak_ptr<ParkedConnection>> waiting;  // heads arrived, in line for a slot
+  };
+  void release_slot_locked(const std::string& address);
+  std::unordered_map<std::string, AddressSlots> addresses_;           // under park_mu_
+  std::unordered_map<mg_parked*, std::unique_ptr<Resumed>> resumed_;  // under park_mu_
+  std::shared_ptr<AddressCounts> pending_sessions_ = std::make_shared<AddressCounts>();
 };
+
+// CivetWeb's parking callbacks (front_door_park.cpp).
+int park_cb(const mg_context* ctx, const mg_parked* parked, int fresh);
+void resumed_done_cb(const mg_context* ctx, mg_parked* parked);
 
 // CivetWeb callbacks of plain WebSocket routes (front_door_routes.cpp).
 int raw_ws_connect(const mg_connection* conn, void* cbdata);

@@ -63,7 +63,11 @@ class SessionHandshake {
   };
   explicit SessionHandshake(Raw raw) : raw_(std::move(raw)) {}
   // Built already (an allow_request check saw it).
-  explicit SessionHandshake(Handshake built) : built_(std::make_unique<const Handshake>(std::move(built))) {}
+  explicit SessionHandshake(Handshake built) {
+    raw_.address = built.address;
+    built_ = std::make_unique<const Handshake>(std::move(built));
+  }
+  const std::string& address() const { return raw_.address; }
   const Handshake& get() const {
     std::call_once(once_, [this] {
       if (!built_) built_ = std::make_unique<const Handshake>(build(raw_));
@@ -101,6 +105,9 @@ class EngineListener {
   virtual ~EngineListener() = default;
   virtual void on_message(const engineio::Packet& packet) = 0;
   virtual void on_close(const std::string& reason) = 0;
+  // Keeps `slot` until the session joins a namespace or closes (a per-address count of
+  // sessions not in a namespace yet). Dropped at once by listeners without namespaces.
+  virtual void hold_until_joined(std::shared_ptr<void> slot) { (void)slot; }
 };
 
 // One thread running callbacks at deadlines (heartbeats, ack and connect timeouts).
@@ -178,6 +185,7 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
 
   void on_message(const engineio::Packet& packet) override;
   void on_close(const std::string& reason) override;
+  void hold_until_joined(std::shared_ptr<void> slot) override;
 
   bool send(const socketio::Packet& packet, bool is_volatile = false);
   bool send_frame(FramePtr frame) {
@@ -207,6 +215,7 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
   std::vector<std::pair<std::string, std::shared_ptr<Socket>>> sockets_;
   bool closed_ = false;
   bool ever_connected_ = false;
+  std::shared_ptr<void> pending_slot_;  // until a namespace is joined (hold_until_joined)
   TimerService::Id connect_timer_ = 0;
 };
 

@@ -622,6 +622,7 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
     own->auth = std::move(auth);
   }
   auto socket = std::make_shared<Socket>(server_->new_id(), ns, shared_from_this(), handshake_, std::move(own));
+  std::shared_ptr<void> released;  // the pending slot, given back outside mu_
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
@@ -629,6 +630,7 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
                    sockets_.end());
     sockets_.emplace_back(nsp, socket);
     ever_connected_ = true;
+    released = std::move(pending_slot_);
   }
   server_->timers.cancel(connect_timer_);
   ns->run_middleware(socket, 0);
@@ -640,14 +642,21 @@ void ClientConnection::detach(const std::string& nsp) {
                  sockets_.end());
 }
 
+void ClientConnection::hold_until_joined(std::shared_ptr<void> slot) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!ever_connected_ && !closed_) pending_slot_ = std::move(slot);
+}
+
 void ClientConnection::on_close(const std::string& reason) {
   std::vector<std::pair<std::string, std::shared_ptr<Socket>>> sockets;
+  std::shared_ptr<void> released;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (closed_) return;
     closed_ = true;
     sockets = std::move(sockets_);
     sockets_.clear();
+    released = std::move(pending_slot_);
   }
   server_->timers.cancel(connect_timer_);
   for (auto& [nsp, socket] : sockets) socket->on_close(reason, false);

@@ -52,6 +52,12 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --body-timeout MS      time a request body may take to arrive, else 408 (default 10000)
   --io-threads N         event loop threads serving open connections (default 0: one per core)
   --http-threads N       CivetWeb workers for short HTTP requests (default 32)
+  --keep-alive-timeout MS  idle keep-alive connections close after this (default 5000)
+  --header-timeout MS    time a request head may take to arrive, else 408 (default 5000)
+  --max-pending-per-address N
+                         requests from one address served at once, else 503 (default 8)
+  --max-pending-sessions-per-address N
+                         sessions from one address not yet in a namespace (default 1000)
   --transports LIST      comma-separated: polling,websocket,sse (default all three)
   --jwt-secret SECRET    require an HS256 token on every connection
   --docs-db FILE         SQLite file of the collaborative documents (default chorus-docs.db;
@@ -162,6 +168,20 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
       return false;
     }
     o.body_timeout_ms = static_cast<std::uint32_t>(n);
+  } else if (key == "keep-alive-timeout" || key == "header-timeout") {
+    if (!number(n)) return false;
+    if (n < 100 || n > 3'600'000) {
+      error = "--" + key + " must be 100 to 3600000 ms";
+      return false;
+    }
+    (key == "header-timeout" ? o.header_timeout_ms : o.keep_alive_timeout_ms) = static_cast<std::uint32_t>(n);
+  } else if (key == "max-pending-per-address" || key == "max-pending-sessions-per-address") {
+    if (!number(n)) return false;
+    if (n == 0) {
+      error = "--" + key + " must be at least 1";
+      return false;
+    }
+    (key == "max-pending-per-address" ? o.max_pending_per_address : o.max_pending_sessions_per_address) = n;
   } else if (key == "transports")
     o.transports = split(value);
   else if (key == "jwt-secret")

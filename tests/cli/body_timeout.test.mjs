@@ -164,7 +164,8 @@ describe("slow bodies beside a healthy polling client", () => {
   const TIMEOUT = 4000;
   let server;
   before(async () => {
-    server = await startServer(["--body-timeout", String(TIMEOUT), ...QUIET]);
+    // Every request here comes from 127.0.0.1: all 24 slow bodies in workers at once.
+    server = await startServer(["--body-timeout", String(TIMEOUT), "--max-pending-per-address", "32", ...QUIET]);
   });
   after(async () => {
     await server?.stop();

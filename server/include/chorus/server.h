@@ -89,6 +89,23 @@ struct ServerOptions {
   std::size_t max_connections = 100'000;
   // CivetWeb workers: short requests only (handshakes, polling POSTs, routes, static files).
   std::size_t http_threads = 32;
+  // The front door's treatment of idle and slow clients (README, "The front door"). A
+  // connection waiting for a request head holds no worker: it is parked on an event loop until
+  // the head has arrived whole.
+  // An idle keep-alive connection (nothing of a next request yet) is closed after this.
+  std::uint32_t keep_alive_timeout_ms = 5'000;
+  // A request head must arrive whole within this (counted from the accept for a new
+  // connection, from its first byte for the next request on a kept-alive one): else 408
+  // with `Connection: close`, or a silent close when nothing came at all.
+  std::uint32_t header_timeout_ms = 5'000;
+  // Connections from one remote address a CivetWeb worker may serve at once (its request
+  // head arrived; parked and taken-over connections do not count): past it, 503 with
+  // `Connection: close` at once, so that slow bodies from one address cannot take the pool.
+  std::size_t max_pending_per_address = 8;
+  // Socket.IO sessions from one remote address that have not joined a namespace yet (the
+  // connect timeout ends them): past it, the handshake is answered 503 as at
+  // max_connections.
+  std::size_t max_pending_sessions_per_address = 1'000;
   // Transports accepted. Handshakes offer the upgrade to "websocket" from polling and SSE;
   // "sse" is chosen by the client only (it never appears in `upgrades`).
   std::vector<std::string> transports = {"polling", "websocket", "sse"};
