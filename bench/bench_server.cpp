@@ -46,6 +46,9 @@ int main(int argc, char** argv) {
   chorus::ServerOptions opts;
   opts.port = 0;
   opts.log_level = chorus::LogLevel::kWarn;
+  // Every load generator connection comes from 127.0.0.1: no per-address queueing in front of
+  // the workers (the default of 8 is for the open internet).
+  opts.max_pending_per_address = opts.http_threads;
   chorus::tools::CommandLine("chorus-bench-server",
                              "usage: chorus-bench-server [options]\n\n"
                              "The Chorus side of the benchmarks (bench/run.sh).\n\n"

@@ -18,10 +18,10 @@
 #include <string>
 #include <string_view>
 
+#include "chorus/util/ring_queue.h"
 #include "chorus/websocket/frame_encoder.h"
 #include "chorus/websocket/frame_parser.h"
 #include "event_loop.h"
-#include "ring_queue.h"
 
 typedef struct ssl_st SSL;
 

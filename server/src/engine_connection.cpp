@@ -10,29 +10,23 @@ namespace chorus {
 
 bool EngineConnection::enqueue_locked(FramePtr frame, Deferred& d) {
   if (finished_) return false;
-  bool polling = session_.transport() != Transport::kWebSocket;
-  if (frame->is_volatile && (!queue_.empty() || (polling && !poll_waiting_))) {
-    return false;  // volatile: only when the transport can take it right now
-  }
-  const std::size_t limit = civet_->server()->options.max_buffered_bytes;
-  if (queued_bytes_ + frame->bytes > limit && !queue_.empty()) {
-    // Stalled reader: shed volatile frames first, then give up on the client.
-    queue_.remove_if([this](const FramePtr& f) {
-      if (!f->is_volatile) return false;
-      queued_bytes_ -= f->bytes;
+  // A volatile frame goes only when the transport can take it at once: the WebSocket, an SSE
+  // stream, or a poll waiting.
+  const bool ready = session_.transport() == Transport::kWebSocket || session_.get_pending() || (held_ && held_sse_);
+  switch (outbox_.push(std::move(frame), ready)) {
+    case engineio::Outbox::Push::kQueued:
+      wake_locked();
       return true;
-    });
-    if (queued_bytes_ + frame->bytes > limit) {
-      log(LogLevel::kInfo, "session " + sid_ + ": outbound queue over " + std::to_string(limit) +
+    case engineio::Outbox::Push::kDropped:
+      return false;
+    case engineio::Outbox::Push::kOverflow:
+      log(LogLevel::kInfo, "session " + sid_ + ": outbound queue over " +
+                               std::to_string(civet_->server()->options.max_buffered_bytes) +
                                " bytes, closing (client not reading)");
       finish_locked("transport error", d);
       return false;
-    }
   }
-  queued_bytes_ += frame->bytes;
-  queue_.push_back(std::move(frame));
-  wake_locked();
-  return true;
+  return false;
 }
 
 bool EngineConnection::send(FramePtr frame) {
@@ -140,8 +134,7 @@ void EngineConnection::on_timer() {
     if (finished_) return;
     auto t = session_.on_timer(now_ms());
     if (t.send_ping) {
-      queued_bytes_ += 1;
-      queue_.push_back(OutFrame::text("2"));  // heartbeat bypasses the volatile/stall rules
+      outbox_.push_control(OutFrame::text("2"));  // heartbeat bypasses the volatile/stall rules
       wake_locked();
     }
     if (t.abandon_probe && probe_) d.close_probe = std::move(probe_);
@@ -155,36 +148,14 @@ void EngineConnection::on_timer() {
 // The body of a poll answer: what is queued, CLOSE when the session ended, NOOP when there is
 // nothing and the poll must return (upgrade, stop).
 std::string EngineConnection::poll_body_locked() {
-  std::string body;
-  bool first = true;
-  auto add = [&](bool binary, const std::string& data) {
-    if (!first) body.push_back(engineio::kRecordSeparator);
-    first = false;
-    if (binary) {
-      body.push_back('b');
-      base64::encode(data, body);
-    } else {
-      body += data;
-    }
-  };
-  while (!queue_.empty()) {
-    for (const OutFrame::Part& part : queue_.front()->parts) add(part.binary, part.data);
-    queued_bytes_ -= queue_.front()->bytes;
-    queue_.pop_front();
-  }
-  if (finished_) {
-    add(false, "1");  // CLOSE: the client stops polling
-  } else if (first) {
-    add(false, "6");  // NOOP: an upgrade or a stop releases the poll
-  }
   release_poll_ = false;
-  return body;
+  return outbox_.take_payload(finished_);
 }
 
 bool EngineConnection::poll_ready_locked() const {
   // During a confirmed upgrade no poll is held: the reference answers each with a NOOP
   // (every 100 ms) so the client can switch without waiting for a heartbeat.
-  return !queue_.empty() || release_poll_ || finished_ || civet_->stopping() || session_.probe_confirmed();
+  return !outbox_.empty() || release_poll_ || finished_ || civet_->stopping() || session_.probe_confirmed();
 }
 
 void EngineConnection::handle_poll(mg_connection* conn) {
@@ -196,7 +167,7 @@ void EngineConnection::handle_poll(mg_connection* conn) {
       civet_->respond_error(conn, 400, kBadRequest);
       return;
     }
-    if (poll_waiting_) {
+    if (!session_.begin_get()) {
       // Engine.IO: one pending GET per session ("overlap from client").
       Deferred d;
       finish_locked("transport error", d);
@@ -207,9 +178,8 @@ void EngineConnection::handle_poll(mg_connection* conn) {
     }
     if (poll_ready_locked()) {
       body = poll_body_locked();  // answered here: the connection stays keep-alive
-    } else {
-      poll_waiting_ = true;  // held: an event loop answers it when something comes
-    }
+      session_.end_get();
+    }  // else held: an event loop answers it when something comes
   }
   if (!body.empty()) {
     civet_->respond(conn, 200, "text/plain; charset=UTF-8", body);
@@ -222,7 +192,7 @@ void EngineConnection::handle_poll(mg_connection* conn) {
   if (!stream) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      poll_waiting_ = false;
+      session_.end_get();
     }
     civet_->respond_error(conn, 400, kBadRequest, "a poll cannot carry a chunked body", true);
     return;
@@ -243,7 +213,7 @@ void EngineConnection::on_http_fill(HttpStreamConnection& c) {
   }
   if (!poll_ready_locked()) return;
   std::string body = poll_body_locked();
-  poll_waiting_ = false;
+  session_.end_get();
   c.queue_copy("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Length: " +
                std::to_string(body.size()) + "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" +
                held_cors_ + "Connection: close\r\n\r\n" + body);
@@ -264,7 +234,14 @@ void EngineConnection::on_http_closed(HttpStreamConnection& c, bool error) {
         if (!finished_) finish_locked("transport close", d);
       }
     } else {
-      poll_waiting_ = false;  // a held poll whose client left: the next GET may come
+      // A held poll whose client closed the connection before the answer: the client is
+      // gone (a closed tab), and the session ends as the reference's does ("poll connection
+      // closed prematurely": "transport error").
+      session_.end_get();
+      if (!finished_ && session_.transport() == Transport::kPolling) {
+        apply_locked(session_.on_transport_closed(Transport::kPolling, true), nullptr, d);
+        if (!finished_) finish_locked("transport error", d);
+      }
     }
   }
   run_deferred(d);
@@ -278,11 +255,9 @@ void EngineConnection::handle_post(mg_connection* conn) {
       std::lock_guard<std::mutex> lock(mu_);
       if (finished_ || session_.transport() == Transport::kWebSocket) {
         reject = true;  // after an upgrade the reference answers stale polling requests 400
-      } else if (post_active_) {
+      } else if (!session_.begin_post()) {
         finish_locked("transport error", d);  // "data request overlap from client"
         reject = true;
-      } else {
-        post_active_ = true;
       }
     }
     if (reject) {
@@ -301,7 +276,7 @@ void EngineConnection::handle_post(mg_connection* conn) {
     // its data request fails ("transport error").
     {
       std::lock_guard<std::mutex> lock(mu_);
-      post_active_ = false;
+      session_.end_post();
       finish_locked("transport error", d);
     }
     run_deferred(d);
@@ -318,7 +293,7 @@ void EngineConnection::handle_post(mg_connection* conn) {
   if (!packets) {
     {
       std::lock_guard<std::mutex> lock(mu_);
-      post_active_ = false;
+      session_.end_post();
       session_.close(engineio::CloseReason::kParseError);
       finish_locked("parse error", d);
     }
@@ -334,7 +309,7 @@ void EngineConnection::handle_post(mg_connection* conn) {
       if (finished_) break;
       apply_locked(session_.on_packet(via, p, now), nullptr, d);
     }
-    post_active_ = false;
+    session_.end_post();
   }
   run_deferred(d);
   civet_->respond(conn, 200, "text/html", "ok");
@@ -348,7 +323,7 @@ void EngineConnection::handle_sse(mg_connection* conn) {
       civet_->cors_headers(conn) + "\r\n";
   // retry: a reconnection hint for generic clients; the Chorus SDK reconnects itself.
   head += "retry: 2000\n\n";
-  append_sse_event(head, false, engineio::encode_text(open_packet()));
+  engineio::append_sse_event(head, false, engineio::encode_text(open_packet()));
   auto stream = civet_->take_over_stream(conn, shared_from_this(), std::move(head), true);
   Deferred d;
   {
@@ -369,22 +344,18 @@ void EngineConnection::handle_sse(mg_connection* conn) {
 void EngineConnection::fill_sse_locked(HttpStreamConnection& c) {
   if (sse_paused_ && !session_.upgrading_to()) sse_paused_ = false;
   std::string out;
-  while (!queue_.empty() && (!sse_paused_ || finished_) && out.size() < Connection::kHighWater) {
-    for (const OutFrame::Part& part : queue_.front()->parts) append_sse_event(out, part.binary, part.data);
-    queued_bytes_ -= queue_.front()->bytes;
-    queue_.pop_front();
-  }
+  if (!sse_paused_ || finished_) outbox_.take_sse(out, Connection::kHighWater);
   bool end = false;
   if (finished_) {
-    if (queue_.empty()) {
-      append_sse_event(out, false, "1");  // CLOSE
+    if (outbox_.empty()) {
+      engineio::append_sse_event(out, false, "1");  // CLOSE
       end = true;
     }
   } else if (session_.transport() != Transport::kSse || civet_->stopping()) {
     end = true;  // upgraded: the WebSocket carries the session now
   } else if (release_poll_) {
     release_poll_ = false;
-    append_sse_event(out, false, "6");  // NOOP during an upgrade, as polling gets
+    engineio::append_sse_event(out, false, "6");  // NOOP during an upgrade, as polling gets
     sse_paused_ = true;
   }
   if (!out.empty()) c.queue_copy(std::move(out));
@@ -480,15 +451,13 @@ void EngineConnection::on_ws_closed(WsConnection& wsc, std::uint16_t, const std:
 void EngineConnection::on_ws_fill(WsConnection& ws) {
   std::lock_guard<std::mutex> lock(mu_);
   if (ws_.get() != &ws) return;  // a probe gets only its replies
-  while (!queue_.empty() && ws.want_more()) {
-    FramePtr frame = std::move(queue_.front());
-    queue_.pop_front();
-    queued_bytes_ -= frame->bytes;
+  while (!outbox_.empty() && ws.want_more()) {
+    FramePtr frame = outbox_.pop();
     for (const OutFrame::Part& part : frame->parts) {
       ws.send_frame(part.binary ? websocket::Opcode::kBinary : websocket::Opcode::kText, frame, part.data);
     }
   }
-  if (finished_ && queue_.empty()) ws.send_close(ws_close_code_, ws_close_reason_);
+  if (finished_ && outbox_.empty()) ws.send_close(ws_close_code_, ws_close_reason_);
 }
 
 void EngineConnection::on_ws_parse_error(const std::shared_ptr<WsConnection>& ws) {
@@ -504,37 +473,6 @@ void EngineConnection::on_ws_parse_error(const std::shared_ptr<WsConnection>& ws
     }
   }
   run_deferred(d);
-}
-
-// SSE framing of one Engine.IO packet (README, "Protocol: the SSE transport"): the packet
-// text split at LF into `data:` lines (EventSource joins them with LF again). CR cannot
-// survive an EventSource (it normalises CR and CRLF to LF), so a packet holding CR travels
-// as `event: b64` with base64 of its UTF-8 text. Binary messages are 'b' + base64, as in
-// polling.
-void append_sse_event(std::string& out, bool binary, const std::string& data) {
-  std::string text;
-  const std::string* packet = &data;
-  if (binary) {
-    text.push_back('b');
-    base64::encode(data, text);
-    packet = &text;
-  }
-  if (packet->find('\r') != std::string::npos) {
-    out += "event: b64\ndata: ";
-    base64::encode(*packet, out);
-    out += "\n\n";
-    return;
-  }
-  std::size_t start = 0;
-  while (true) {
-    std::size_t nl = packet->find('\n', start);
-    out += "data: ";
-    out.append(*packet, start, nl == std::string::npos ? std::string::npos : nl - start);
-    out.push_back('\n');
-    if (nl == std::string::npos) break;
-    start = nl + 1;
-  }
-  out.push_back('\n');
 }
 
 }  // namespace chorus

@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "chorus/engineio/outbox.h"
 #include "front_door.h"
-#include "ring_queue.h"
 
 namespace chorus {
 
@@ -30,7 +30,8 @@ class EngineConnection final : public EngineLink,
       : civet_(civet),
         sid_(sid),
         handshake_(std::move(hs)),
-        session_(std::move(sid), transport, limits, now_ms(), std::move(upgrades)) {}
+        session_(std::move(sid), transport, limits, now_ms(), std::move(upgrades)),
+        outbox_(civet->server()->options.max_buffered_bytes) {}
 
   // EngineLink / EngineSocket
   const std::string& sid() const override { return sid_; }
@@ -117,10 +118,7 @@ class EngineConnection final : public EngineLink,
 
   mutable std::mutex mu_;
   engineio::ServerSession session_;
-  RingQueue<FramePtr> queue_;
-  std::size_t queued_bytes_ = 0;
-  bool poll_waiting_ = false;
-  bool post_active_ = false;
+  engineio::Outbox outbox_;  // bounded by ServerOptions::max_buffered_bytes
   bool release_poll_ = false;
   bool finished_ = false;
   bool server_closed_ = false;                  // closed by us: say goodbye on the transport

@@ -61,8 +61,6 @@ Handshake make_handshake(const mg_connection* conn);
 std::shared_ptr<const SessionHandshake> session_handshake(const mg_connection* conn, const ServerImpl& server,
                                                           std::optional<std::string>& refused);
 HttpRequest make_request(const mg_connection* conn);
-// SSE framing of one Engine.IO packet (README, "Protocol: the SSE transport").
-void append_sse_event(std::string& out, bool binary, const std::string& data);
 
 class Civet;
 class EngineConnection;

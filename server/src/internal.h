@@ -19,6 +19,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "chorus/engineio/outbox.h"
 #include "chorus/engineio/packet.h"
 #include "chorus/server.h"
 #include "chorus/socketio/packet.h"
@@ -30,23 +31,12 @@ std::uint64_t now_ms();  // steady clock
 void log(LogLevel level, const std::string& message);
 void set_log_level(LogLevel level);
 
-// One outbound Engine.IO unit, encoded once and shared by every recipient of a broadcast:
-// text parts carry their Engine.IO type digit ("42[...]", "2", "6"); binary parts are raw
-// attachment bytes (a binary WebSocket frame, or 'b' + base64 in a polling payload).
-struct OutFrame {
-  struct Part {
-    bool binary = false;
-    std::string data;
-  };
-  std::vector<Part> parts;
-  bool is_volatile = false;
-  std::size_t bytes = 0;
-
-  static std::shared_ptr<const OutFrame> text(std::string data, bool is_volatile = false);
-  // An encoded Socket.IO packet as Engine.IO MESSAGE packets.
-  static std::shared_ptr<const OutFrame> message(const socketio::EncodedPacket& packet, bool is_volatile = false);
-};
-using FramePtr = std::shared_ptr<const OutFrame>;
+// One outbound Engine.IO unit, encoded once and shared by every recipient of a broadcast
+// (core: engineio/outbox.h).
+using OutFrame = engineio::OutFrame;
+using FramePtr = engineio::FramePtr;
+// An encoded Socket.IO packet as Engine.IO MESSAGE packets.
+FramePtr message_frame(const socketio::EncodedPacket& packet, bool is_volatile = false);
 
 // A session's handshake as received, kept compact: the Handshake (maps of headers and query)
 // is built the first time something asks for it (a middleware, an application reading

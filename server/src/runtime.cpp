@@ -28,15 +28,7 @@ void log(LogLevel level, const std::string& message) {
   std::fprintf(stderr, "chorus [%s] %s\n", kNames[static_cast<int>(level)], message.c_str());
 }
 
-FramePtr OutFrame::text(std::string data, bool is_volatile) {
-  auto f = std::make_shared<OutFrame>();
-  f->bytes = data.size();
-  f->parts.push_back(Part{false, std::move(data)});
-  f->is_volatile = is_volatile;
-  return f;
-}
-
-FramePtr OutFrame::message(const socketio::EncodedPacket& packet, bool is_volatile) {
+FramePtr message_frame(const socketio::EncodedPacket& packet, bool is_volatile) {
   auto f = std::make_shared<OutFrame>();
   f->parts.reserve(1 + packet.attachments.size());
   std::string text;
@@ -44,10 +36,10 @@ FramePtr OutFrame::message(const socketio::EncodedPacket& packet, bool is_volati
   text.push_back('4');  // Engine.IO MESSAGE
   text += packet.text;
   f->bytes = text.size();
-  f->parts.push_back(Part{false, std::move(text)});
+  f->parts.push_back(OutFrame::Part{false, std::move(text)});
   for (const Binary& b : packet.attachments) {
     f->bytes += b.size();
-    f->parts.push_back(Part{true, std::string(b.begin(), b.end())});
+    f->parts.push_back(OutFrame::Part{true, std::string(b.begin(), b.end())});
   }
   f->is_volatile = is_volatile;
   return f;

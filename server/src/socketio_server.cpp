@@ -426,7 +426,7 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
       log(LogLevel::kWarn, "broadcast on " + name + " not sent: " + encoded.error().message);
       return false;
     }
-    FramePtr frame = OutFrame::message(*encoded, opts.is_volatile);  // encoded once for all
+    FramePtr frame = message_frame(*encoded, opts.is_volatile);  // encoded once for all
     std::vector<std::string> ids = adapter->select(opts);
     std::vector<std::shared_ptr<ClientConnection>> targets;
     targets.reserve(ids.size());
@@ -543,7 +543,7 @@ bool ClientConnection::send(const socketio::Packet& packet, bool is_volatile) {
     log(LogLevel::kWarn, std::string("packet not sent: ") + encoded.error().message);
     return false;
   }
-  return send_frame(OutFrame::message(*encoded, is_volatile));
+  return send_frame(message_frame(*encoded, is_volatile));
 }
 
 void ClientConnection::on_message(const engineio::Packet& packet) {

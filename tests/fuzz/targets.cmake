@@ -9,5 +9,6 @@ set(CHORUS_FUZZ_TARGETS
   socketio_decoder
   frame_checker
   frame_parser
+  engineio_server_session
   collab_update
 )

@@ -188,4 +188,22 @@ void ServerSession::close(CloseReason reason) {
   finish(reason);
 }
 
+bool ServerSession::begin_get() {
+  if (get_pending_) {
+    finish(CloseReason::kTransportError);
+    return false;
+  }
+  get_pending_ = true;
+  return true;
+}
+
+bool ServerSession::begin_post() {
+  if (post_pending_) {
+    finish(CloseReason::kTransportError);
+    return false;
+  }
+  post_pending_ = true;
+  return true;
+}
+
 }  // namespace chorus::engineio

@@ -90,6 +90,15 @@ class ServerSession {
   // Server-side close (reason kForcedClose or kServerShuttingDown).
   void close(CloseReason reason);
 
+  // Polling requests: Engine.IO v4 allows one pending GET and one POST at a time. A second
+  // one while the first is pending is a protocol violation ("overlap from client"): the
+  // session ends ("transport error") and begin_*() returns false (the adapter answers 400).
+  bool begin_get();
+  void end_get() { get_pending_ = false; }
+  bool get_pending() const { return get_pending_; }
+  bool begin_post();
+  void end_post() { post_pending_ = false; }
+
  private:
   void finish(CloseReason reason) {
     if (reason_ == CloseReason::kNone) reason_ = reason;
@@ -104,6 +113,9 @@ class ServerSession {
   std::uint64_t next_ping_ms_;
   std::optional<std::uint64_t> pong_deadline_ms_;
   bool refreshed_ = false;
+
+  bool get_pending_ = false;
+  bool post_pending_ = false;
 
   std::optional<Transport> probe_;
   bool probed_ = false;  // "2probe" seen on the probing transport
