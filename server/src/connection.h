@@ -141,6 +141,8 @@ class WsConnection final : public Connection {
 
   // Any thread: send_close on the loop.
   void close_async(std::uint16_t code, std::string reason);
+  // Before open(): who gets the messages (none: they are dropped).
+  void set_handler(std::shared_ptr<Handler> handler) { handler_ = std::move(handler); }
 
  protected:
   void on_bytes(char* data, std::size_t size) override;

@@ -378,20 +378,26 @@ std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, std
   return conn;
 }
 
-std::shared_ptr<HttpStreamConnection> Civet::take_over_stream(mg_connection* conn,
-                                                              std::shared_ptr<HttpStreamConnection::Handler> handler,
-                                                              std::string head, bool sse) {
+std::optional<TakenOver> take_over(mg_connection* conn, const char* what) {
   int sock = -1;
   void* ssl = nullptr;
   const char* buffered = nullptr;
   std::size_t buffered_len = 0;
   if (mg_takeover_connection(conn, &sock, &ssl, &buffered, &buffered_len) != 0) {
-    log(LogLevel::kError, "cannot take a response stream over from CivetWeb");
-    return nullptr;
+    log(LogLevel::kError, std::string("cannot take ") + what + " over from CivetWeb");
+    return std::nullopt;
   }
+  return TakenOver{sock, static_cast<SSL*>(ssl), std::string(buffered, buffered_len),
+                   mg_get_request_info(conn)->remote_addr};
+}
+
+std::shared_ptr<HttpStreamConnection> Civet::take_over_stream(mg_connection* conn,
+                                                              std::shared_ptr<HttpStreamConnection::Handler> handler,
+                                                              std::string head, bool sse) {
+  auto t = take_over(conn, "a response stream");
+  if (!t) return nullptr;
   EventLoop& loop = next_loop();
-  auto c = std::make_shared<HttpStreamConnection>(loop, sock, static_cast<SSL*>(ssl),
-                                                  mg_get_request_info(conn)->remote_addr, std::move(handler));
+  auto c = std::make_shared<HttpStreamConnection>(loop, t->sock, t->ssl, std::move(t->peer), std::move(handler));
   if (sse) c->set_keepalive(15'000, ": keep-alive\n\n");  // proxies drop silent streams
   // Bytes the client sent after this request (a pipelined request) are not read: the
   // response says `Connection: close`.
@@ -529,52 +535,32 @@ void Civet::on_ws_ready(mg_connection* conn) {
   std::unique_ptr<WsPending> pending(static_cast<WsPending*>(mg_get_user_connection_data(conn)));
   mg_set_user_connection_data(conn, nullptr);
   if (!pending) return;
-  int sock = -1;
-  void* ssl = nullptr;
-  const char* buffered = nullptr;
-  std::size_t buffered_len = 0;
-  if (mg_takeover_connection(conn, &sock, &ssl, &buffered, &buffered_len) != 0) {
-    log(LogLevel::kError, "cannot take a WebSocket over from CivetWeb");
-    return;  // CivetWeb's read loop finds no handler data and closes it
-  }
-  std::string initial(buffered, buffered_len);
-  std::string peer = mg_get_request_info(conn)->remote_addr;
+  auto t = take_over(conn, "a WebSocket");
+  if (!t) return;  // CivetWeb's read loop finds no handler data and closes it
   EventLoop& loop = next_loop();
-  auto start = [&loop, initial = std::move(initial)](std::shared_ptr<WsConnection> ws, std::uint16_t close_code,
-                                                     std::string reason) mutable {
-    loop.post([ws = std::move(ws), initial = std::move(initial), close_code, reason = std::move(reason)]() mutable {
+  auto ws = std::make_shared<WsConnection>(loop, t->sock, t->ssl, std::move(t->peer), limits(), nullptr);
+  // Registers on the loop with what CivetWeb read past the handshake; closes at once with
+  // `close_code` when one is given.
+  auto start = [&loop, &ws, initial = std::move(t->buffered)](std::uint16_t close_code, std::string reason) mutable {
+    loop.post([ws, initial = std::move(initial), close_code, reason = std::move(reason)]() mutable {
       ws->open(std::move(initial));
       if (close_code != 0) ws->send_close(close_code, reason);
     });
   };
-  auto* tls = static_cast<SSL*>(ssl);
-  if (!pending->refused.empty()) {
-    start(std::make_shared<WsConnection>(loop, sock, tls, peer, limits(), nullptr),
-          websocket::close_code::kProtocolError, pending->refused);
-    return;
-  }
+  if (!pending->refused.empty()) return start(websocket::close_code::kProtocolError, pending->refused);
   if (pending->is_upgrade) {
     auto session = find(pending->sid);
-    if (!session) {
-      start(std::make_shared<WsConnection>(loop, sock, tls, peer, limits(), nullptr), websocket::close_code::kNormal,
-            "session closed");
-      return;
-    }
-    auto ws = std::make_shared<WsConnection>(loop, sock, tls, peer, limits(), session);
+    if (!session) return start(websocket::close_code::kNormal, "session closed");
+    ws->set_handler(session);
     session->attach_ws(ws, true);
-    start(std::move(ws), 0, {});
-    return;
+    return start(0, {});
   }
   auto session = create_session(Transport::kWebSocket, std::move(pending->handshake));
-  if (!session) {
-    // RFC 6455 §7.4.1 registry: 1013 Try Again Later
-    start(std::make_shared<WsConnection>(loop, sock, tls, peer, limits(), nullptr), 1013, "server at connection limit");
-    return;
-  }
-  auto ws = std::make_shared<WsConnection>(loop, sock, tls, peer, limits(), session);
+  if (!session) return start(1013, "server at connection limit");  // RFC 6455 §7.4.1: Try Again Later
+  ws->set_handler(session);
   session->send(OutFrame::text(engineio::encode_text(session->open_packet())));
   session->attach_ws(ws, false);
-  start(std::move(ws), 0, {});
+  start(0, {});
   if (server_->engine_mode && server_->engine_handlers.on_open) server_->engine_handlers.on_open(*session);
 }
 

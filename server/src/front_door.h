@@ -55,6 +55,17 @@ std::string body_timeout_message(std::uint32_t timeout_ms);
 // Wakes workers blocked in a body read at their deadline (a signal; see front_door.cpp).
 void install_body_wake();
 
+// A connection CivetWeb handed over (mg_takeover_connection): its socket, its TLS session
+// (null over plain TCP), the bytes CivetWeb read past the request, the client's address.
+struct TakenOver {
+  int sock = -1;
+  SSL* ssl = nullptr;
+  std::string buffered;
+  std::string peer;
+};
+// Nullopt (logged, naming `what`) when CivetWeb cannot hand it over.
+std::optional<TakenOver> take_over(mg_connection* conn, const char* what);
+
 Handshake make_handshake(const mg_connection* conn);
 // What a session keeps of its handshake request; built into a Handshake only when asked for,
 // or at once when allow_request must see it (nullptr: allow_request refused it, `refused`).

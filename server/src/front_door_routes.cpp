@@ -324,21 +324,16 @@ void raw_ws_ready(mg_connection* conn, void* cbdata) {
   mg_set_user_connection_data(conn, nullptr);
   if (!holder) return;
   std::shared_ptr<RawWs> raw = std::move(*holder);
-  int sock = -1;
-  void* ssl = nullptr;
-  const char* buffered = nullptr;
-  std::size_t buffered_len = 0;
-  if (mg_takeover_connection(conn, &sock, &ssl, &buffered, &buffered_len) != 0) {
-    log(LogLevel::kError, "cannot take a WebSocket over from CivetWeb");
+  auto t = take_over(conn, "a WebSocket");
+  if (!t) {
     route->civet->release_slot();
     return;
   }
   EventLoop& loop = route->civet->next_loop();
-  auto ws = std::make_shared<WsConnection>(loop, sock, static_cast<SSL*>(ssl), mg_get_request_info(conn)->remote_addr,
-                                           route->civet->limits(), raw);
+  auto ws = std::make_shared<WsConnection>(loop, t->sock, t->ssl, std::move(t->peer), route->civet->limits(), raw);
   raw->attach(ws);
   raw->opened();
-  loop.post([ws, initial = std::string(buffered, buffered_len)]() mutable { ws->open(std::move(initial)); });
+  loop.post([ws, initial = std::move(t->buffered)]() mutable { ws->open(std::move(initial)); });
 }
 // Reached only when the takeover failed: CivetWeb's read loop ends the connection.
 int raw_ws_data(mg_connection*, int, char*, std::size_t, void*) {

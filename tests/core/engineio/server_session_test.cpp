@@ -148,7 +148,7 @@ TEST(EngineioOutbox, BoundShedsVolatileFramesFirstThenOverflows) {
   EXPECT_EQ(box.pop()->parts[0].data, "4aaa");
   EXPECT_EQ(box.pop()->parts[0].data, "4bbb");
   ASSERT_EQ(box.push(frame("4123456"), true), Outbox::Push::kQueued);  // 7
-  EXPECT_EQ(box.push(frame("4xyz"), true), Outbox::Push::kOverflow);    // 11: nothing to shed
+  EXPECT_EQ(box.push(frame("4xyz"), true), Outbox::Push::kOverflow);   // 11: nothing to shed
   // At the limit exactly is fine; one frame larger than the bound goes when the queue is empty.
   Outbox empty(3);
   EXPECT_EQ(empty.push(frame("41234"), true), Outbox::Push::kQueued);
@@ -166,7 +166,11 @@ TEST(EngineioOutbox, PollingPayloads) {
   bin->bytes = 40;
   box.push(frame("4hello"), true);
   box.push(bin, true);
-  EXPECT_EQ(box.take_payload(true), "4hello\x1e" "451-[\"e\",{\"_placeholder\":true,\"num\":0}]\x1e" "bAQI=\x1e" "1");
+  EXPECT_EQ(box.take_payload(true),
+            "4hello\x1e"
+            "451-[\"e\",{\"_placeholder\":true,\"num\":0}]\x1e"
+            "bAQI=\x1e"
+            "1");
   EXPECT_TRUE(box.empty());
   EXPECT_EQ(box.bytes(), 0u);
 }
