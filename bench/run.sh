@@ -63,6 +63,7 @@ if [ "$quick" = 1 ]; then
   sweep_args=(--rate 1000 --factor 2 --seconds 0.8 --warmup 0.2 --refine 1 --max-rate 64000)
   fanout_seconds=1.2; fanout_warmup=0.4
   churn_seconds=1.2
+  polling_rounds=100
   idle_sizes=(15000)
   tls_sizes=(5000)
 else
@@ -74,6 +75,7 @@ else
   sweep_args=(--rate 250 --factor 1.6 --seconds 2 --warmup 0.5 --refine 2 --max-rate 100000)
   fanout_seconds=4; fanout_warmup=1
   churn_seconds=4
+  polling_rounds=300
   idle_sizes=(5000 15000)
   tls_sizes=(5000 15000)
 fi
@@ -272,6 +274,23 @@ run_traffic() {  # rep
   scenario echo_50k "$1" echo --rate "$echo_fast_rate" --seconds "$echo_seconds" --warmup "$echo_warmup" --conns "$echo_conns"
   quiesce
   scenario churn "$1" churn --seconds "$churn_seconds" --warmup "$echo_warmup" --concurrency 16
+  quiesce
+  node_scenario polling_cost "$1" "$here/polling_cost.mjs" --rounds "$polling_rounds"
+}
+# A scenario run by a Node script (the official socket.io-client) instead of the loadgen.
+node_scenario() {  # key rep script args...
+  local key="$1" rep="$2" script="$3"
+  shift 3
+  local line
+  line="$(timeout 120 nice -n "$nice_level" taskset -c "$lg_cpu" node "$script" --port "$srv_port" "$@" 2>"$work/err" |
+    grep '^{' | tail -1)"
+  if [ -n "$line" ]; then
+    record "$srv_name" "$key" "$rep" true "\"exit\":0,\"result\":$line"
+    echo "   $srv_name $key #$rep: $line" >&2
+  else
+    record "$srv_name" "$key" "$rep" false "\"error\":$( (tail -5 "$work/err") | json_string)"
+    echo "   $srv_name $key #$rep: FAILED" >&2
+  fi
 }
 run_fanout() {  # rep
   scenario fanout "$1" fanout --clients 1000 --rate "$fanout_rate" --seconds "$fanout_seconds" --warmup "$fanout_warmup"

@@ -39,6 +39,11 @@ const METRICS = {
     ["connect_p99_us", "connect latency p99 (µs)", "lower"],
     ["server_cpu", "server CPU (cores)", "lower"],
   ],
+  polling_cost: [
+    ["rtt_p50_ms", "polling client: acked echo round trip p50 (ms)", "lower"],
+    ["rtt_p99_ms", "polling client: acked echo round trip p99 (ms)", "lower"],
+    ["tcp_connects_per_round", "polling client: TCP connections opened per round trip", "lower"],
+  ],
   startup_server: [
     ["start_ms", "start to first HTTP 200 (ms)", "lower"],
     ["rss_mb", "RSS after start (MB)", "lower"],
