@@ -25,8 +25,9 @@
 // {ok:false, error} and changes nothing; an awareness state sent without an ack is answered
 // by "doc:error" (name, error) to the sender.
 //
-// Thread-safety: handlers run on connection threads; each document has its own lock; the
-// SQLite connection is serialised. Create the service before server.start(); it must
+// Thread-safety: handlers run where the server runs its connections' handlers (an event
+// loop, or a front-door worker for a polling POST); each document has its own lock; the SQLite
+// connection is serialised, and its writes (one small log row per update) run in the handler. Create the service before server.start(); it must
 // outlive the server.
 #pragma once
 
