@@ -27,8 +27,8 @@
 //
 // Thread-safety: handlers run where the server runs its connections' handlers (an event
 // loop, or a front-door worker for a polling POST); each document has its own lock; the SQLite
-// connection is serialised, and its writes (one small log row per update) run in the handler. Create the service before
-// server.start(); it must outlive the server.
+// connection is serialised, and its writes (one small log row per update) run in the handler.
+// Create the service before server.start(); it must outlive the server.
 #pragma once
 
 #include <chrono>
