@@ -110,43 +110,23 @@ void EventLoop::unwatch(int fd, LoopWatcher* watcher) {
 }
 
 EventLoop::TimerId EventLoop::add_timer(std::uint64_t deadline_ms, std::function<void()> fn) {
-  TimerId id = next_timer_++;
-  timer_order_.emplace(deadline_ms, id);
-  timers_.emplace(id, std::make_pair(deadline_ms, std::move(fn)));
-  return id;
+  return timers_.add(deadline_ms, std::move(fn));
 }
 
 void EventLoop::cancel_timer(TimerId id) {
-  auto it = timers_.find(id);
-  if (it == timers_.end()) return;
-  auto range = timer_order_.equal_range(it->second.first);
-  for (auto t = range.first; t != range.second; ++t) {
-    if (t->second == id) {
-      timer_order_.erase(t);
-      break;
-    }
-  }
-  timers_.erase(it);
+  timers_.cancel(id);
 }
 
 int EventLoop::next_timeout_ms() {
-  if (timer_order_.empty()) return -1;
+  if (timers_.empty()) return -1;
   std::uint64_t now = now_ms();
-  std::uint64_t first = timer_order_.begin()->first;
+  std::uint64_t first = timers_.next_deadline();
   return first <= now ? 0 : static_cast<int>(std::min<std::uint64_t>(first - now, 60'000));
 }
 
 void EventLoop::run_timers() {
-  std::uint64_t now = now_ms();
-  while (!timer_order_.empty() && timer_order_.begin()->first <= now) {
-    TimerId id = timer_order_.begin()->second;
-    timer_order_.erase(timer_order_.begin());
-    auto it = timers_.find(id);
-    if (it == timers_.end()) continue;
-    std::function<void()> fn = std::move(it->second.second);
-    timers_.erase(it);
-    fn();
-  }
+  const std::uint64_t now = now_ms();
+  while (auto fn = timers_.pop_due(now)) (*fn)();
 }
 
 void EventLoop::run() {

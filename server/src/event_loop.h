@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "chorus/error.h"
+#include "timer_queue.h"
 
 namespace chorus {
 
@@ -107,10 +108,7 @@ class EventLoop {
   std::vector<std::shared_ptr<LoopFlushable>> flushes_;
   bool woken_ = false;  // the eventfd was written and not yet read
 
-  // Timers (loop thread only).
-  std::multimap<std::uint64_t, TimerId> timer_order_;
-  std::unordered_map<TimerId, std::pair<std::uint64_t, std::function<void()>>> timers_;
-  TimerId next_timer_ = 1;
+  TimerQueue timers_;  // loop thread only
 
   std::vector<char> read_buffer_;
   friend void* event_loop_entry(void*);

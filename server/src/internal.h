@@ -24,6 +24,7 @@
 #include "chorus/server.h"
 #include "chorus/socketio/packet.h"
 #include "connection.h"
+#include "timer_queue.h"
 
 namespace chorus {
 
@@ -117,9 +118,7 @@ class TimerService {
   void run();
   std::mutex mu_;
   std::condition_variable cv_;
-  std::multimap<std::uint64_t, Id> by_time_;
-  std::unordered_map<Id, std::pair<std::uint64_t, std::function<void()>>> fns_;
-  Id next_id_ = 1;
+  TimerQueue queue_;
   bool stop_ = false;
   std::thread thread_;
 };

@@ -63,49 +63,34 @@ void TimerService::stop() {
 
 TimerService::Id TimerService::schedule(std::uint64_t deadline_ms, std::function<void()> fn) {
   std::lock_guard<std::mutex> lock(mu_);
-  Id id = next_id_++;
-  bool earliest = by_time_.empty() || deadline_ms < by_time_.begin()->first;
-  by_time_.emplace(deadline_ms, id);
-  fns_.emplace(id, std::make_pair(deadline_ms, std::move(fn)));
+  bool earliest = queue_.empty() || deadline_ms < queue_.next_deadline();
+  Id id = queue_.add(deadline_ms, std::move(fn));
   if (earliest) cv_.notify_one();
   return id;
 }
 
 void TimerService::cancel(Id id) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto it = fns_.find(id);
-  if (it == fns_.end()) return;
-  auto range = by_time_.equal_range(it->second.first);
-  for (auto t = range.first; t != range.second; ++t) {
-    if (t->second == id) {
-      by_time_.erase(t);
-      break;
-    }
-  }
-  fns_.erase(it);
+  queue_.cancel(id);
 }
 
 void TimerService::run() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
-    if (by_time_.empty()) {
+    if (queue_.empty()) {
       cv_.wait(lock);
       continue;
     }
-    std::uint64_t deadline = by_time_.begin()->first;
+    std::uint64_t deadline = queue_.next_deadline();
     std::uint64_t now = now_ms();
     if (now < deadline) {
       cv_.wait_for(lock, std::chrono::milliseconds(deadline - now));
       continue;
     }
-    Id id = by_time_.begin()->second;
-    by_time_.erase(by_time_.begin());
-    auto it = fns_.find(id);
-    if (it == fns_.end()) continue;
-    std::function<void()> fn = std::move(it->second.second);
-    fns_.erase(it);
+    auto fn = queue_.pop_due(now);
+    if (!fn) continue;
     lock.unlock();
-    fn();  // never under the timer lock: callbacks schedule and cancel
+    (*fn)();  // never under the timer lock: callbacks schedule and cancel
     lock.lock();
   }
 }
