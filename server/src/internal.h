@@ -133,6 +133,9 @@ class Adapter {
   virtual std::set<std::string> socket_rooms(const std::string& sid) const = 0;
   // Ids of the local sockets matching `opts` (rooms: union; except: rooms and ids removed).
   virtual std::vector<std::string> select(const BroadcastOptions& opts) const = 0;
+  // Every room with a local socket in it, sockets' own rooms included.
+  virtual std::vector<std::string> all_rooms() const = 0;
+  virtual bool has_room(const std::string& room) const = 0;
 };
 std::unique_ptr<Adapter> make_in_memory_adapter();
 
@@ -153,8 +156,25 @@ class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
   std::vector<std::shared_ptr<NamespaceImpl>> children;
   std::weak_ptr<NamespaceImpl> parent;
 
-  // Encodes once and queues to every matching socket (and children's, for a parent).
+  // Ack ids of packets sent in this namespace (one counter, as socket.io's nsp._ids: a
+  // broadcast with acks shares one id among its targets).
+  std::atomic<std::uint64_t> next_ack_id{0};
+  // Handlers of server-side events (Namespace::on_server_event).
+  std::unordered_map<std::string, EventHandler> server_event_handlers;
+
+  // Encodes once and queues to every matching socket (and children's, for a parent); unless
+  // opts.local, publishes it to the other nodes of the cluster too.
   bool broadcast(const Args& args_with_event, const BroadcastOptions& opts, const std::string* exclude_sid);
+  // A broadcast with acks to this node's matching sockets: `on_count` gets their number
+  // before any is sent, `on_ack` each one's first ack argument, until `timeout_ms`. False
+  // when the packet cannot be encoded (no callback runs).
+  bool broadcast_with_ack_local(const Args& args_with_event, const BroadcastOptions& opts, std::uint32_t timeout_ms,
+                                const std::function<void(std::uint64_t)>& on_count, std::function<void(Value)> on_ack);
+  void local_join_leave(const BroadcastOptions& opts, const std::vector<std::string>& rooms, bool join);
+  void local_disconnect(const BroadcastOptions& opts, bool close);
+  // A server-side event from another node; `answer` (when set) sends the first ack argument
+  // back, once (null when no handler is registered, so the requester never waits in vain).
+  void on_server_side_emit(Array args_with_event, std::function<void(Value)> answer);
   std::vector<std::shared_ptr<Socket>> select_sockets(const BroadcastOptions& opts);
   std::shared_ptr<Socket> find_socket(const std::string& sid);
   // Runs middleware, then connects the socket (or refuses it with CONNECT_ERROR).
@@ -309,10 +329,19 @@ class CivetTransport {
 };
 std::unique_ptr<CivetTransport> make_civet_transport(ServerImpl* server);
 
+class Cluster;
+// Node's shape of a fetched socket ({id, handshake, rooms, data}) and back (cluster.cpp).
+Value socket_to_wire(Socket& socket);
+std::optional<RemoteSocket> socket_from_wire(const std::shared_ptr<NamespaceImpl>& ns, const Value& v);
+
 class ServerImpl {
  public:
   explicit ServerImpl(ServerOptions options);
   ~ServerImpl();
+
+  // The Redis adapter, from start() on when options.redis.url is set (kept until destruction,
+  // so that any thread may use it; stop() only disconnects it).
+  std::unique_ptr<Cluster> cluster;
 
   ServerOptions options;
   TimerService timers;

@@ -38,7 +38,7 @@ struct RedisReply {
   enum class Type { kNil, kInteger, kString, kStatus, kError, kArray };
   Type type = Type::kNil;
   long long integer = 0;
-  std::string str;  // kString, kStatus, kError
+  std::string str;                   // kString, kStatus, kError
   std::vector<RedisReply> elements;  // kArray
 };
 

@@ -181,6 +181,20 @@ class InMemoryAdapter final : public Adapter {
     }
     return out;
   }
+  std::vector<std::string> all_rooms() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<std::string> out;
+    out.reserve(rooms_.size() + sids_.size());
+    for (const auto& [room, _] : rooms_) out.push_back(room);
+    for (const auto& [sid, _] : sids_) {
+      if (in_own_room(sid)) out.push_back(sid);
+    }
+    return out;
+  }
+  bool has_room(const std::string& room) const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rooms_.count(room) != 0 || in_own_room(room);
+  }
 
  private:
   // `room` is the id of a socket still in its own room.

@@ -2,6 +2,7 @@
 #include <csignal>
 #include <thread>
 
+#include "cluster.h"
 #include "internal.h"
 
 namespace chorus {
@@ -12,6 +13,7 @@ ServerImpl::ServerImpl(ServerOptions opts) : options(std::move(opts)) {
 
 ServerImpl::~ServerImpl() {
   if (transport) transport->stop();
+  if (cluster) cluster->stop();
   timers.stop();
 }
 
@@ -83,6 +85,13 @@ Status check_options(const ServerOptions& options) {
 Status Server::start() {
   if (impl_->transport) return Ok{};
   if (Status s = check_options(impl_->options); !s) return s;
+  if (!impl_->options.redis.url.empty() && !impl_->cluster) {
+    auto cluster = std::make_unique<Cluster>(impl_.get(), impl_->options.redis);
+    if (Status s = cluster->start(); !s) return s;
+    std::lock_guard<std::mutex> lock(impl_->ns_mu);
+    impl_->cluster = std::move(cluster);
+    for (auto& [name, ns] : impl_->namespaces) impl_->cluster->add_namespace(ns->impl());
+  }
   auto transport = make_civet_transport(impl_.get());
   Status s = transport->start();
   if (!s) return s;
@@ -104,6 +113,7 @@ void Server::request_stop() {
 
 void Server::stop() {
   if (impl_->transport) impl_->transport->stop();
+  if (impl_->cluster) impl_->cluster->stop();
 }
 
 int Server::port() const {

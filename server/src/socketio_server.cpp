@@ -5,6 +5,7 @@
 #include <future>
 
 #include "chorus/json/json.h"
+#include "cluster.h"
 #include "internal.h"
 
 namespace chorus {
@@ -55,7 +56,6 @@ struct Socket::State {
     TimerService::Id timer = 0;
   };
   std::unordered_map<std::uint64_t, PendingAck> acks;
-  std::uint64_t next_ack_id = 0;
 };
 
 Socket::Socket(std::string id, std::shared_ptr<NamespaceImpl> ns, std::shared_ptr<ClientConnection> client,
@@ -116,7 +116,7 @@ bool Socket::emit_with_ack(std::string_view event, Args args, std::chrono::milli
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     if (!state_->connected) return false;
-    id = state_->next_ack_id++;
+    id = ns_->next_ack_id.fetch_add(1, std::memory_order_relaxed);
     state_->acks[id].callback = std::move(callback);
   }
   std::weak_ptr<Socket> weak = weak_from_this();
@@ -300,27 +300,200 @@ BroadcastOperator BroadcastOperator::local() const {
   return b;
 }
 
+BroadcastOperator BroadcastOperator::timeout(std::chrono::milliseconds timeout) const {
+  BroadcastOperator b = *this;
+  b.timeout_ = timeout;
+  return b;
+}
+
+namespace {
+
+// Does an operation on `ns` with `opts` cross to the other nodes?
+Cluster* cluster_for(const NamespaceImpl& ns, const BroadcastOptions& opts) {
+  if (opts.local || ns.predicate) return nullptr;
+  return ns.server->cluster.get();
+}
+
+// The acks of one broadcast, gathered from this node's clients and every other node's.
+struct AckCollector {
+  std::mutex mu;
+  AckCallback callback;
+  ServerImpl* server = nullptr;
+  TimerService::Id timer = 0;
+  long long expected_servers = -1;  // other nodes, once counted
+  long long servers = 0;            // other nodes that sent their client count
+  std::uint64_t expected_clients = 0;
+  Args responses;
+  bool done = false;
+
+  void finish_locked(std::unique_lock<std::mutex>& lock, std::optional<AckError> err) {
+    done = true;
+    AckCallback cb = std::move(callback);
+    Args out = std::move(responses);
+    TimerService::Id t = timer;
+    lock.unlock();
+    if (!err) server->timers.cancel(t);
+    guarded("broadcast ack callback", [&] { cb(std::move(err), std::move(out)); });
+  }
+  void check(std::unique_lock<std::mutex>& lock) {
+    if (!done && expected_servers >= 0 && servers == expected_servers && responses.size() == expected_clients) {
+      finish_locked(lock, std::nullopt);
+    }
+  }
+  void add_clients(std::uint64_t n, bool from_server) {
+    std::unique_lock<std::mutex> lock(mu);
+    expected_clients += n;
+    if (from_server) ++servers;
+    check(lock);
+  }
+  void add_response(Value v) {
+    std::unique_lock<std::mutex> lock(mu);
+    if (done) return;
+    responses.push_back(std::move(v));
+    check(lock);
+  }
+  void set_servers(long long n) {
+    std::unique_lock<std::mutex> lock(mu);
+    expected_servers = n;
+    check(lock);
+  }
+  void time_out() {
+    std::unique_lock<std::mutex> lock(mu);
+    if (!done) finish_locked(lock, AckError{"operation has timed out"});
+  }
+};
+
+RemoteSocket local_remote(const std::shared_ptr<NamespaceImpl>& ns, const std::shared_ptr<Socket>& s) {
+  std::shared_ptr<const Handshake> h(s, &s->handshake());  // lives as long as the socket
+  std::set<std::string> rooms = s->rooms();
+  return RemoteSocket(ns, s->id(), std::move(h), std::move(rooms), s->data(), s);
+}
+
+}  // namespace
+
 bool BroadcastOperator::emit(std::string_view event, Args args) const {
   Value payload = event_array(event, std::move(args));
   return ns_->broadcast(payload.as_array(), opts_, nullptr);
 }
 
-std::vector<std::shared_ptr<Socket>> BroadcastOperator::fetch_sockets() const {
-  return ns_->select_sockets(opts_);
+bool BroadcastOperator::emit_with_ack(std::string_view event, Args args, AckCallback callback) const {
+  Value payload = event_array(event, std::move(args));
+  auto c = std::make_shared<AckCollector>();
+  c->callback = std::move(callback);
+  c->server = ns_->server;
+  auto timeout_ms = static_cast<std::uint32_t>(std::max<std::int64_t>(0, timeout_.count()));
+  {
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->timer = ns_->server->timers.schedule_in(timeout_, [c] { c->time_out(); });
+  }
+  bool ok = ns_->broadcast_with_ack_local(
+      payload.as_array(), opts_, timeout_ms, [c](std::uint64_t n) { c->add_clients(n, false); },
+      [c](Value v) { c->add_response(std::move(v)); });
+  if (!ok) {
+    std::lock_guard<std::mutex> lock(c->mu);
+    c->done = true;
+    ns_->server->timers.cancel(c->timer);
+    return false;
+  }
+  Cluster* cluster = cluster_for(*ns_, opts_);
+  if (cluster == nullptr) {
+    c->set_servers(0);
+    return true;
+  }
+  cluster->broadcast_with_ack(
+      *ns_, payload.as_array(), opts_, timeout_ms,
+      [c](std::optional<long long> others) { c->set_servers(others ? *others : 0); },
+      [c](std::uint64_t n) { c->add_clients(n, true); }, [c](Value v) { c->add_response(std::move(v)); });
+  return true;
+}
+
+void BroadcastOperator::fetch_sockets(FetchCallback callback) const {
+  std::vector<RemoteSocket> local;
+  for (auto& s : ns_->select_sockets(opts_)) local.push_back(local_remote(ns_, s));
+  Cluster* cluster = cluster_for(*ns_, opts_);
+  if (cluster == nullptr) {
+    guarded("fetch_sockets callback", [&] { callback(std::nullopt, std::move(local)); });
+    return;
+  }
+  cluster->fetch_sockets(ns_, opts_,
+                         [local = std::move(local), callback = std::move(callback)](
+                             std::optional<AckError> err, std::vector<RemoteSocket> remote) mutable {
+                           local.insert(local.end(), std::make_move_iterator(remote.begin()),
+                                        std::make_move_iterator(remote.end()));
+                           guarded("fetch_sockets callback", [&] { callback(std::move(err), std::move(local)); });
+                         });
+}
+
+std::vector<RemoteSocket> BroadcastOperator::fetch_sockets() const {
+  Cluster* cluster = cluster_for(*ns_, opts_);
+  if (cluster != nullptr && cluster->on_redis_thread()) {
+    // The answers arrive on this very thread: waiting here would only time out.
+    log(LogLevel::kError,
+        "fetch_sockets() blocks, and was called on the Redis adapter's thread (a server-side "
+        "event handler?): this node's sockets only; use fetch_sockets(callback) there");
+    return local().fetch_sockets();
+  }
+  auto result = std::make_shared<std::promise<std::vector<RemoteSocket>>>();
+  auto future = result->get_future();
+  fetch_sockets([result](std::optional<AckError> err, std::vector<RemoteSocket> sockets) {
+    if (err) log(LogLevel::kWarn, "fetch_sockets: " + err->message);
+    result->set_value(std::move(sockets));
+  });
+  return future.get();
 }
 
 void BroadcastOperator::sockets_join(const std::vector<std::string>& rooms) const {
-  for (auto& s : ns_->select_sockets(opts_)) s->join(rooms);
+  ns_->local_join_leave(opts_, rooms, true);
+  if (Cluster* cluster = cluster_for(*ns_, opts_)) cluster->publish_join_leave(*ns_, opts_, rooms, true);
 }
 
 void BroadcastOperator::sockets_leave(const std::vector<std::string>& rooms) const {
-  for (auto& s : ns_->select_sockets(opts_)) {
-    for (const std::string& r : rooms) s->leave(r);
-  }
+  ns_->local_join_leave(opts_, rooms, false);
+  if (Cluster* cluster = cluster_for(*ns_, opts_)) cluster->publish_join_leave(*ns_, opts_, rooms, false);
 }
 
 void BroadcastOperator::disconnect_sockets(bool close) const {
-  for (auto& s : ns_->select_sockets(opts_)) s->disconnect(close);
+  // Published first: the local disconnects may take a while (handlers).
+  if (Cluster* cluster = cluster_for(*ns_, opts_)) cluster->publish_disconnect(*ns_, opts_, close);
+  ns_->local_disconnect(opts_, close);
+}
+
+// ---------------------------------------------------------------------------------------
+// RemoteSocket
+
+BroadcastOperator RemoteSocket::self() const {
+  BroadcastOptions o;
+  o.rooms.insert(id_);
+  return BroadcastOperator(ns_, std::move(o));
+}
+
+bool RemoteSocket::emit(std::string_view event, Args args) const {
+  if (local_) return local_->emit(event, std::move(args));
+  return self().emit(event, std::move(args));
+}
+
+void RemoteSocket::join(const std::vector<std::string>& rooms) const {
+  if (local_) {
+    local_->join(rooms);
+  } else {
+    self().sockets_join(rooms);
+  }
+}
+
+void RemoteSocket::leave(const std::vector<std::string>& rooms) const {
+  if (local_) {
+    for (const std::string& r : rooms) local_->leave(r);
+  } else {
+    self().sockets_leave(rooms);
+  }
+}
+
+void RemoteSocket::disconnect(bool close) const {
+  if (local_) {
+    local_->disconnect(close);
+  } else {
+    self().disconnect_sockets(close);
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -358,8 +531,14 @@ BroadcastOperator Namespace::local() const {
 bool Namespace::emit(std::string_view event, Args args) const {
   return all().emit(event, std::move(args));
 }
-std::vector<std::shared_ptr<Socket>> Namespace::fetch_sockets() const {
+BroadcastOperator Namespace::timeout(std::chrono::milliseconds timeout) const {
+  return all().timeout(timeout);
+}
+std::vector<RemoteSocket> Namespace::fetch_sockets() const {
   return all().fetch_sockets();
+}
+void Namespace::fetch_sockets(FetchCallback callback) const {
+  all().fetch_sockets(std::move(callback));
 }
 void Namespace::sockets_join(const std::vector<std::string>& rooms) const {
   all().sockets_join(rooms);
@@ -369,6 +548,61 @@ void Namespace::sockets_leave(const std::vector<std::string>& rooms) const {
 }
 void Namespace::disconnect_sockets(bool close) const {
   all().disconnect_sockets(close);
+}
+
+void Namespace::on_server_event(std::string event, EventHandler handler) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->server_event_handlers[std::move(event)] = std::move(handler);
+}
+
+namespace {
+// Names socket.io keeps for itself (serverSideEmit refuses them too).
+bool reserved_server_event(std::string_view event) {
+  return event == "connect" || event == "connect_error" || event == "disconnect" || event == "disconnecting" ||
+         event == "newListener" || event == "removeListener";
+}
+}  // namespace
+
+bool Namespace::server_side_emit(std::string_view event, Args args) const {
+  if (reserved_server_event(event)) return false;
+  Value payload = event_array(event, std::move(args));
+  if (Cluster* cluster = cluster_for(*impl_, BroadcastOptions{})) cluster->server_side_emit(*impl_, payload.as_array());
+  return true;
+}
+
+void Namespace::server_side_emit_with_ack(std::string_view event, Args args, std::chrono::milliseconds timeout,
+                                          AckCallback callback) const {
+  if (reserved_server_event(event)) {
+    guarded("server_side_emit_with_ack callback",
+            [&] { callback(AckError{"\"" + std::string(event) + "\" is a reserved event name"}, {}); });
+    return;
+  }
+  Value payload = event_array(event, std::move(args));
+  Cluster* cluster = cluster_for(*impl_, BroadcastOptions{});
+  if (cluster == nullptr) {
+    guarded("server_side_emit_with_ack callback", [&] { callback(std::nullopt, {}); });
+    return;
+  }
+  cluster->server_side_emit_with_ack(
+      *impl_, payload.as_array(), static_cast<std::uint32_t>(std::max<std::int64_t>(0, timeout.count())),
+      [callback = std::move(callback)](std::optional<AckError> err, Array responses) {
+        guarded("server_side_emit_with_ack callback", [&] { callback(std::move(err), std::move(responses)); });
+      });
+}
+
+void Namespace::all_rooms(std::function<void(std::optional<AckError>, std::set<std::string>)> callback) const {
+  std::vector<std::string> mine = impl_->adapter->all_rooms();
+  std::set<std::string> local(mine.begin(), mine.end());
+  Cluster* cluster = cluster_for(*impl_, BroadcastOptions{});
+  if (cluster == nullptr) {
+    guarded("all_rooms callback", [&] { callback(std::nullopt, std::move(local)); });
+    return;
+  }
+  cluster->all_rooms(*impl_, [local = std::move(local), callback = std::move(callback)](
+                                 std::optional<AckError> err, std::set<std::string> rooms) mutable {
+    rooms.insert(local.begin(), local.end());
+    guarded("all_rooms callback", [&] { callback(std::move(err), std::move(rooms)); });
+  });
 }
 
 std::size_t Namespace::socket_count() const {
@@ -426,6 +660,7 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
       log(LogLevel::kWarn, "broadcast on " + name + " not sent: " + encoded.error().message);
       return false;
     }
+    if (Cluster* cluster = cluster_for(*this, opts)) cluster->publish_broadcast(*this, args_with_event, opts);
     FramePtr frame = message_frame(*encoded, opts.is_volatile);  // encoded once for all
     std::vector<std::string> ids = adapter->select(opts);
     std::vector<std::shared_ptr<ClientConnection>> targets;
@@ -443,6 +678,110 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
   }
   for (auto& child : kids) ok = child->broadcast(args_with_event, opts, exclude_sid) && ok;
   return ok;
+}
+
+bool NamespaceImpl::broadcast_with_ack_local(const Args& args_with_event, const BroadcastOptions& opts,
+                                             std::uint32_t timeout_ms,
+                                             const std::function<void(std::uint64_t)>& on_count,
+                                             std::function<void(Value)> on_ack) {
+  if (predicate) {  // a parent: its children's sockets
+    std::vector<std::shared_ptr<NamespaceImpl>> kids;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      kids = children;
+    }
+    bool ok = true;
+    for (auto& child : kids)
+      ok = child->broadcast_with_ack_local(args_with_event, opts, timeout_ms, on_count, on_ack) && ok;
+    if (kids.empty()) on_count(0);
+    return ok;
+  }
+  std::uint64_t id = next_ack_id.fetch_add(1, std::memory_order_relaxed);
+  socketio::Packet p{socketio::PacketType::kEvent, name, id, Value(args_with_event)};
+  auto encoded = socketio::encode(p, server->options.limits);
+  if (!encoded) {
+    log(LogLevel::kWarn, "broadcast with acks on " + name + " not sent: " + encoded.error().message);
+    return false;
+  }
+  FramePtr frame = message_frame(*encoded, opts.is_volatile);  // one id, one encoding for all
+  std::vector<std::string> ids = adapter->select(opts);
+  std::vector<std::shared_ptr<Socket>> targets;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const std::string& sid : ids) {
+      auto it = sockets.find(sid);
+      if (it != sockets.end()) targets.push_back(it->second);
+    }
+  }
+  auto shared_ack = std::make_shared<std::function<void(Value)>>(std::move(on_ack));
+  std::vector<std::pair<std::shared_ptr<ClientConnection>, std::weak_ptr<Socket>>> sent;
+  sent.reserve(targets.size());
+  for (auto& s : targets) {
+    auto client = s->client_.lock();
+    if (!client) continue;
+    std::lock_guard<std::mutex> lock(s->state_->mu);
+    if (!s->state_->connected) continue;
+    // Errors (the socket went away) are not responses: the broadcast waits for its timeout.
+    s->state_->acks[id].callback = [shared_ack](std::optional<AckError> err, Args a) {
+      if (!err) (*shared_ack)(a.empty() ? Value() : std::move(a[0]));
+    };
+    sent.emplace_back(std::move(client), s);
+  }
+  on_count(sent.size());
+  for (auto& entry : sent) entry.first->send_frame(frame);
+  if (!sent.empty()) {  // forget the acks that never came
+    std::vector<std::weak_ptr<Socket>> weak;
+    weak.reserve(sent.size());
+    for (auto& entry : sent) weak.push_back(entry.second);
+    server->timers.schedule_in(std::chrono::milliseconds(timeout_ms), [weak = std::move(weak), id] {
+      for (const auto& w : weak) {
+        if (auto s = w.lock()) {
+          std::lock_guard<std::mutex> lock(s->state_->mu);
+          s->state_->acks.erase(id);
+        }
+      }
+    });
+  }
+  return true;
+}
+
+void NamespaceImpl::local_join_leave(const BroadcastOptions& opts, const std::vector<std::string>& rooms, bool join) {
+  for (auto& s : select_sockets(opts)) {
+    if (join) {
+      s->join(rooms);
+    } else {
+      for (const std::string& r : rooms) s->leave(r);
+    }
+  }
+}
+
+void NamespaceImpl::local_disconnect(const BroadcastOptions& opts, bool close) {
+  for (auto& s : select_sockets(opts)) s->disconnect(close);
+}
+
+void NamespaceImpl::on_server_side_emit(Array args_with_event, std::function<void(Value)> answer) {
+  if (args_with_event.empty() || !args_with_event[0].is_string()) return;
+  std::string event = std::move(args_with_event[0].as_string());
+  Args args(std::make_move_iterator(args_with_event.begin() + 1), std::make_move_iterator(args_with_event.end()));
+  EventHandler handler;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = server_event_handlers.find(event);
+    if (it != server_event_handlers.end()) handler = it->second;
+  }
+  if (!handler) {
+    if (answer) answer(Value());
+    return;
+  }
+  Ack ack;
+  if (answer) {
+    auto once = std::make_shared<std::atomic<bool>>(false);
+    ack.send_ = std::make_shared<std::function<void(Args)>>([answer = std::move(answer), once](Args a) {
+      if (once->exchange(true)) return;
+      answer(a.empty() ? Value() : std::move(a[0]));
+    });
+  }
+  guarded("server event handler", [&] { handler(args, ack); });
 }
 
 void NamespaceImpl::authorize(std::shared_ptr<Socket> socket, std::size_t index,
@@ -672,6 +1011,7 @@ Namespace& ServerImpl::of(const std::string& raw) {
   if (it != namespaces.end()) return *it->second;
   auto ns = std::make_unique<Namespace>(std::make_shared<NamespaceImpl>(this, name));
   Namespace& ref = *ns;
+  if (cluster) cluster->add_namespace(ref.impl());
   namespaces.emplace(name, std::move(ns));
   return ref;
 }
@@ -699,6 +1039,7 @@ std::shared_ptr<NamespaceImpl> ServerImpl::resolve_namespace(const std::string& 
       parent->children.push_back(child);
     }
     child->parent = parent;
+    if (cluster) cluster->add_namespace(child);
     namespaces.emplace(name, std::make_unique<Namespace>(child));
     return child;
   }

@@ -63,6 +63,9 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --docs-db FILE         SQLite file of the collaborative documents (default chorus-docs.db;
                          "" keeps them in memory only)
   --tls-cert FILE        PEM with certificate and key: serve https/wss
+  --redis URL            join a cluster through Redis: redis://[[user]:password@]host[:port][/db]
+                         (the protocol of @socket.io/redis-adapter; default: a single node)
+  --redis-key PREFIX     the cluster's channel prefix (default socket.io)
   --log-level LEVEL      error, warn, info or debug (default info)
   --config FILE          JSON file with any of the above (keys without "--")
   --help                 this text
@@ -190,7 +193,15 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
     g_docs_db = value;
   else if (key == "tls-cert")
     o.tls_certificate = value;
-  else if (key == "log-level") {
+  else if (key == "redis")
+    o.redis.url = value;
+  else if (key == "redis-key") {
+    if (value.empty()) {
+      error = "--redis-key needs a prefix (the Node adapter's default is socket.io)";
+      return false;
+    }
+    o.redis.key = value;
+  } else if (key == "log-level") {
     if (value == "error")
       o.log_level = chorus::LogLevel::kError;
     else if (value == "warn")
@@ -420,9 +431,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   start_ticker();
-  std::printf("chorus: listening on %s://%s:%d%s (up to %zu connections, %zu I/O threads)\n",
+  std::printf("chorus: listening on %s://%s:%d%s (up to %zu connections, %zu I/O threads%s)\n",
               opts.tls_certificate.empty() ? "http" : "https", opts.host.c_str(), server.port(), opts.path.c_str(),
-              server.capacity(), server.io_threads());
+              server.capacity(), server.io_threads(), opts.redis.url.empty() ? "" : ", cluster through Redis");
   std::fflush(stdout);
   chorus::Status ran = server.run();
   {

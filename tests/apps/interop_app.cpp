@@ -122,7 +122,7 @@ void install_main(chorus::Server& server, const std::shared_ptr<ReasonLog>& reas
     socket.on("count", [&main_nsp](const Args&, Ack ack) { ack(main_nsp.socket_count()); });
     socket.on("fetch", [&main_nsp](const Args& args, Ack ack) {
       Value ids = Value::array();
-      for (const auto& s : main_nsp.in(arg_string(args, 0)).fetch_sockets()) ids.push_back(s->id());
+      for (const auto& s : main_nsp.in(arg_string(args, 0)).fetch_sockets()) ids.push_back(s.id());
       ack(ids);
     });
     socket.on("kick-room", [&main_nsp](const Args& args, Ack ack) {

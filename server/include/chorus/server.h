@@ -67,6 +67,23 @@ struct StaticMount {
   std::vector<std::string> files;
 };
 
+// Several nodes sharing rooms, broadcasts and server-side operations through Redis, speaking
+// the protocol of @socket.io/redis-adapter 8 (classic pub/sub), so that Chorus and Node
+// socket.io nodes can form one cluster (README, "Several nodes").
+struct RedisAdapterOptions {
+  // redis://[[user]:password@]host[:port][/db]. Empty: this server is a single node.
+  std::string url;
+  // AUTH password when it should not sit in the URL (overrides the URL's).
+  std::string password;
+  // Channel prefix, as the Node adapter's `key` option: every node of a cluster uses the same.
+  std::string key = "socket.io";
+  // How long fetch_sockets, server_side_emit with ack and all_rooms wait for other nodes
+  // (the Node adapter's requestsTimeout).
+  std::uint32_t requests_timeout_ms = 5'000;
+  // Bytes waiting to be written to Redis before further publishes are dropped (counted).
+  std::size_t max_pending_bytes = std::size_t{64} << 20;
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                   // 0: pick a free port (see Server::port())
@@ -126,6 +143,7 @@ struct ServerOptions {
   std::size_t feed_history = 1000;                          // events kept per followed room, for Last-Event-ID resume
   std::size_t max_feed_queue_bytes = std::size_t{1} << 20;  // a feed reader that falls further behind is dropped
   LogLevel log_level = LogLevel::kInfo;
+  RedisAdapterOptions redis;
 };
 
 class Socket;
@@ -164,6 +182,7 @@ class Ack {
 
  private:
   friend class Socket;
+  friend class NamespaceImpl;
   std::shared_ptr<std::function<void(Args)>> send_;
 };
 
@@ -194,7 +213,13 @@ struct BroadcastOptions {
   bool local = false;  // this node only (matters with a multi-node adapter)
 };
 
+class RemoteSocket;
+// The outcome of a cluster-wide request: the responses that arrived, and an error when some
+// node did not answer in time ("timeout reached: only N responses received out of M").
+using FetchCallback = std::function<void(std::optional<AckError>, std::vector<RemoteSocket>)>;
+
 // socket.to("a").except("b").emit(...), server.of("/").in("r").disconnect_sockets(), ...
+// With a Redis adapter, every operation reaches the sockets of every node (unless local()).
 class BroadcastOperator {
  public:
   BroadcastOperator to(std::string room) const;
@@ -202,6 +227,8 @@ class BroadcastOperator {
   BroadcastOperator except(std::string room_or_id) const;
   BroadcastOperator volatile_() const;
   BroadcastOperator local() const;
+  // How long emit_with_ack waits for every client's ack (default 5 s).
+  BroadcastOperator timeout(std::chrono::milliseconds timeout) const;
 
   // Encodes the packet once and queues it for every target. Returns false when the
   // arguments cannot be encoded (reserved event name, non-finite number, ...).
@@ -210,8 +237,16 @@ class BroadcastOperator {
   bool emit(std::string_view event, T&&... values) const {
     return emit(event, Args{Value(std::forward<T>(values))...});
   }
+  // Broadcast with acks: `callback` gets the first argument of every target client's ack,
+  // once all have answered (on every node), or an AckError "operation has timed out" with
+  // those that did. Returns false when the arguments cannot be encoded (callback not called).
+  bool emit_with_ack(std::string_view event, Args args, AckCallback callback) const;
 
-  std::vector<std::shared_ptr<Socket>> fetch_sockets() const;
+  // The matching sockets of every node (this node's first). Blocks until every other node
+  // answered or requests_timeout_ms passed (then: those that arrived, and a warning logged);
+  // prefer the callback form in handlers, which never blocks.
+  std::vector<RemoteSocket> fetch_sockets() const;
+  void fetch_sockets(FetchCallback callback) const;
   void sockets_join(const std::vector<std::string>& rooms) const;
   void sockets_leave(const std::vector<std::string>& rooms) const;
   void disconnect_sockets(bool close = false) const;
@@ -219,10 +254,12 @@ class BroadcastOperator {
  private:
   friend class Namespace;
   friend class Socket;
+  friend class RemoteSocket;
   BroadcastOperator(std::shared_ptr<NamespaceImpl> ns, BroadcastOptions opts)
       : ns_(std::move(ns)), opts_(std::move(opts)) {}
   std::shared_ptr<NamespaceImpl> ns_;
   BroadcastOptions opts_;
+  std::chrono::milliseconds timeout_{5'000};
 };
 
 // Handler for an event: called with the arguments and an Ack (Ack::requested() tells
@@ -304,6 +341,47 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::unique_ptr<State> state_;
 };
 
+// A socket as fetch_sockets returns it: on this node (socket() is the live Socket) or on
+// another node of the cluster (a copy of its id, handshake, rooms and data, taken when it was
+// fetched). emit, join, leave and disconnect act on it wherever it is.
+class RemoteSocket {
+ public:
+  const std::string& id() const { return id_; }
+  const Handshake& handshake() const { return *handshake_; }
+  const std::set<std::string>& rooms() const { return rooms_; }
+  const Value& data() const { return data_; }
+  bool is_local() const { return static_cast<bool>(local_); }
+  const std::shared_ptr<Socket>& socket() const { return local_; }  // null when remote
+
+  bool emit(std::string_view event, Args args = {}) const;
+  template <class... T>
+  bool emit(std::string_view event, T&&... values) const {
+    return emit(event, Args{Value(std::forward<T>(values))...});
+  }
+  void join(const std::vector<std::string>& rooms) const;
+  void leave(const std::vector<std::string>& rooms) const;
+  void disconnect(bool close = false) const;
+
+  // Internal.
+  RemoteSocket(std::shared_ptr<NamespaceImpl> ns, std::string id, std::shared_ptr<const Handshake> handshake,
+               std::set<std::string> rooms, Value data, std::shared_ptr<Socket> local)
+      : ns_(std::move(ns)),
+        id_(std::move(id)),
+        handshake_(std::move(handshake)),
+        rooms_(std::move(rooms)),
+        data_(std::move(data)),
+        local_(std::move(local)) {}
+
+ private:
+  BroadcastOperator self() const;
+  std::shared_ptr<NamespaceImpl> ns_;
+  std::string id_;
+  std::shared_ptr<const Handshake> handshake_;
+  std::set<std::string> rooms_;
+  Value data_;
+  std::shared_ptr<Socket> local_;
+};
+
 class Namespace {
  public:
   const std::string& name() const;
@@ -311,6 +389,8 @@ class Namespace {
   void use(Middleware middleware);
   void on_connection(std::function<void(Socket&)> handler);
 
+  // Every socket of the namespace (on every node): the operator to narrow with to/except.
+  BroadcastOperator all() const;
   BroadcastOperator to(std::string room) const;
   BroadcastOperator in(std::string room) const { return to(std::move(room)); }
   BroadcastOperator except(std::string room) const;
@@ -321,18 +401,32 @@ class Namespace {
   bool emit(std::string_view event, T&&... values) const {
     return emit(event, Args{Value(std::forward<T>(values))...});
   }
-  std::vector<std::shared_ptr<Socket>> fetch_sockets() const;
+  BroadcastOperator timeout(std::chrono::milliseconds timeout) const;
+  std::vector<RemoteSocket> fetch_sockets() const;
+  void fetch_sockets(FetchCallback callback) const;
   void sockets_join(const std::vector<std::string>& rooms) const;
   void sockets_leave(const std::vector<std::string>& rooms) const;
   void disconnect_sockets(bool close = false) const;
-  std::size_t socket_count() const;
+  std::size_t socket_count() const;  // this node's
+
+  // Server-side events between the nodes of a cluster (socket.io's serverSideEmit): a
+  // handler registered with on_server_event runs on every other node, on the adapter's
+  // thread; its Ack sends its first argument back. Without a Redis adapter there are no
+  // other nodes: emits go nowhere and acks complete at once with no responses.
+  void on_server_event(std::string event, EventHandler handler);
+  bool server_side_emit(std::string_view event, Args args = {}) const;
+  // `callback` gets one response per other node (the first argument of its ack), or an
+  // AckError "timeout reached: only N responses received out of M" after `timeout`.
+  void server_side_emit_with_ack(std::string_view event, Args args, std::chrono::milliseconds timeout,
+                                 AckCallback callback) const;
+  // Every room of every node (socket ids included, as socket.io lists them).
+  void all_rooms(std::function<void(std::optional<AckError>, std::set<std::string>)> callback) const;
 
   // Internal.
   explicit Namespace(std::shared_ptr<NamespaceImpl> impl) : impl_(std::move(impl)) {}
   const std::shared_ptr<NamespaceImpl>& impl() const { return impl_; }
 
  private:
-  BroadcastOperator all() const;
   std::shared_ptr<NamespaceImpl> impl_;
 };
 

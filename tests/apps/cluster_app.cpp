@@ -1,0 +1,317 @@
+// Cluster test app: a Chorus node of tests/cluster/*.test.mjs, written against the public
+// Chorus API only. It speaks the same control API as the suite's Node socket.io node
+// (tests/cluster/node_node.mjs), so that one test drives either kind.
+//
+//   chorus-cluster-app --redis URL [--redis-key K] [--name NAME] [--port N]
+//
+// First stdout line: "chorus: listening on http://127.0.0.1:PORT". SIGTERM/SIGINT stop it
+// (exit code 0).
+//
+// Namespaces "/" and "/chat": socket.data() = {node: NAME, user: auth.user or null};
+// emit("join", room, ack) joins a room (ack true). Server-side events: "ping-servers" is
+// answered with `pong-<NAME>`; every server-side event of the names below is recorded.
+// Control API (POST, JSON body and reply; binary arguments as {"$bin": "<base64>"}; rooms and
+// except default to []; nsp to "/"):
+//   /ctl/emit          {nsp, rooms, except, volatile, event, args}  -> {ok}
+//   /ctl/emit-ack      {nsp, rooms, except, timeout, event, args}   -> {err, responses}
+//   /ctl/fetch         {nsp, rooms, except}     -> {sockets: [{id, rooms (sorted), data, handshake}]}
+//   /ctl/join          {nsp, rooms, except, join: [...]}
+//   /ctl/leave         {nsp, rooms, except, leave: [...]}
+//   /ctl/disconnect    {nsp, rooms, except, close}
+//   /ctl/server-emit   {nsp, event, args, ack, timeout}             -> {err, responses}
+//   /ctl/all-rooms     {nsp}                                        -> {rooms (sorted)}
+//   /ctl/server-events {nsp}                                        -> {events: [[event, ...args]]}
+//   /ctl/remote        {nsp, id, op: emit|join|leave|disconnect, event, args, rooms, close}
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "chorus/base64.h"
+#include "chorus/server.h"
+#include "command_line.h"
+
+namespace {
+
+using chorus::Args;
+using chorus::HttpRequest;
+using chorus::HttpResponse;
+using chorus::Value;
+
+// Server-side events recorded (and the names listened to).
+const std::vector<std::string> kServerEvents = {"ping-servers", "note", "hello-servers"};
+
+// {"$bin": base64} <-> Binary, at any depth.
+Value from_ctl(const Value& v) {
+  if (v.is_object()) {
+    if (const Value* b = v.find("$bin"); b != nullptr && v.size() == 1 && b->is_string()) {
+      auto bytes = chorus::base64::decode(b->as_string());
+      if (bytes) return Value::binary(bytes->data(), bytes->size());
+    }
+    Value out = Value::object();
+    for (const chorus::Member& m : v.as_object()) out.set(m.key, from_ctl(m.value));
+    return out;
+  }
+  if (v.is_array()) {
+    chorus::Array out;
+    for (const Value& item : v.as_array()) out.push_back(from_ctl(item));
+    return Value(std::move(out));
+  }
+  return v;
+}
+
+Value to_ctl(const Value& v) {
+  if (v.is_binary()) {
+    const chorus::Binary& b = v.as_binary();
+    return Value::object(
+        {{"$bin", chorus::base64::encode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()))}});
+  }
+  if (v.is_object()) {
+    Value out = Value::object();
+    for (const chorus::Member& m : v.as_object()) out.set(m.key, to_ctl(m.value));
+    return out;
+  }
+  if (v.is_array()) {
+    chorus::Array out;
+    for (const Value& item : v.as_array()) out.push_back(to_ctl(item));
+    return Value(std::move(out));
+  }
+  return v;
+}
+
+std::vector<std::string> strings(const Value& body, std::string_view key) {
+  std::vector<std::string> out;
+  const Value* v = body.find(key);
+  if (v == nullptr || !v->is_array()) return out;
+  for (const Value& s : v->as_array()) {
+    if (s.is_string()) out.push_back(s.as_string());
+  }
+  return out;
+}
+
+Args args_of(const Value& body) {
+  const Value* a = body.find("args");
+  if (a == nullptr || !a->is_array()) return {};
+  return from_ctl(*a).as_array();
+}
+
+Value string_map(const std::unordered_map<std::string, std::string>& m) {
+  Value o = Value::object();
+  for (const auto& [k, v] : m) o.set(k, v);
+  return o;
+}
+
+Value socket_json(const chorus::RemoteSocket& s) {
+  const chorus::Handshake& h = s.handshake();
+  Value hs = Value::object({{"headers", string_map(h.headers)},
+                            {"address", h.address},
+                            {"url", h.url},
+                            {"query", string_map(h.query)},
+                            {"auth", h.auth},
+                            {"secure", h.secure},
+                            {"issued", static_cast<double>(h.issued_ms)}});
+  chorus::Array rooms;
+  for (const std::string& r : s.rooms()) rooms.emplace_back(r);  // std::set: sorted
+  return Value::object(
+      {{"id", s.id()}, {"rooms", Value(std::move(rooms))}, {"data", to_ctl(s.data())}, {"handshake", hs}});
+}
+
+Value err_json(const std::optional<chorus::AckError>& err) {
+  return err ? Value(err->message) : Value();
+}
+
+struct Recorder {
+  std::mutex mu;
+  std::map<std::string, chorus::Array> events;  // by namespace
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  chorus::ServerOptions options;
+  options.host = "127.0.0.1";
+  options.port = 0;
+  options.log_level = chorus::LogLevel::kWarn;
+  options.max_connections = 2048;
+  std::string name = "chorus";
+  chorus::tools::CommandLine cl("chorus-cluster-app",
+                                "usage: chorus-cluster-app --redis URL [options]\n\n"
+                                "A Chorus node of the cluster test suite.\n\n"
+                                "  --redis URL           redis://host:port[/db]\n"
+                                "  --redis-key K         channel prefix (default socket.io)\n"
+                                "  --name NAME           this node's name (socket.data().node)\n"
+                                "  --port N              listen port (default 0: a free one)\n"
+                                "  --help                this text\n");
+  cl.text("--redis", &options.redis.url)
+      .text("--redis-key", &options.redis.key)
+      .text("--name", &name)
+      .number("--port", &options.port, 0, 65535)
+      .parse(argc, argv);
+  if (options.redis.url.empty()) {
+    std::fprintf(stderr, "chorus-cluster-app: --redis URL is required (see --help)\n");
+    return 2;
+  }
+
+  chorus::Server server(options);
+  auto recorder = std::make_shared<Recorder>();
+  for (const std::string nsp : {"/", "/chat"}) {
+    chorus::Namespace& ns = server.of(nsp);
+    ns.on_connection([name](chorus::Socket& socket) {
+      const Value* user = socket.handshake().auth.find("user");
+      socket.data() = Value::object({{"node", name}, {"user", user != nullptr ? *user : Value()}});
+      socket.on("join", [&socket](const Args& a, chorus::Ack ack) {
+        if (!a.empty() && a[0].is_string()) socket.join(a[0].as_string());
+        ack(true);
+      });
+    });
+    for (const std::string& event : kServerEvents) {
+      ns.on_server_event(event, [recorder, nsp, event, name](const Args& a, chorus::Ack ack) {
+        {
+          std::lock_guard<std::mutex> lock(recorder->mu);
+          chorus::Array entry{Value(event)};
+          for (const Value& v : a) entry.push_back(to_ctl(v));
+          recorder->events[nsp].push_back(Value(std::move(entry)));
+        }
+        if (event == "ping-servers") ack(Value("pong-" + name));
+      });
+    }
+  }
+
+  // The operator of a request: nsp, rooms, except.
+  auto op_of = [&server](const Value& body) {
+    const Value* nsp = body.find("nsp");
+    chorus::BroadcastOperator op = server.of(nsp != nullptr && nsp->is_string() ? nsp->as_string() : "/").all();
+    for (const std::string& r : strings(body, "rooms")) op = op.to(r);
+    for (const std::string& e : strings(body, "except")) op = op.except(e);
+    return op;
+  };
+  auto ns_of = [&server](const Value& body) -> chorus::Namespace& {
+    const Value* nsp = body.find("nsp");
+    return server.of(nsp != nullptr && nsp->is_string() ? nsp->as_string() : "/");
+  };
+  auto route = [&server](const std::string& path, std::function<Value(const Value&)> fn) {
+    server.route("POST", path, [fn](const HttpRequest& req, HttpResponse& res) {
+      auto body = req.json();
+      if (!body || !body->is_object()) {
+        res.error(400, body ? "body must be a JSON object" : body.error().message);
+        return;
+      }
+      res.json(fn(*body));
+    });
+  };
+
+  route("/ctl/emit", [&](const Value& b) {
+    chorus::BroadcastOperator op = op_of(b);
+    if (const Value* v = b.find("volatile"); v != nullptr && v->get_bool()) op = op.volatile_();
+    const Value* event = b.find("event");
+    bool ok = op.emit(event != nullptr ? event->get_string() : "", args_of(b));
+    return Value::object({{"ok", ok}});
+  });
+  route("/ctl/emit-ack", [&](const Value& b) {
+    const Value* t = b.find("timeout");
+    auto op = op_of(b).timeout(std::chrono::milliseconds(t != nullptr ? static_cast<long>(t->get_number()) : 5000));
+    auto done = std::make_shared<std::promise<Value>>();
+    auto future = done->get_future();
+    const Value* event = b.find("event");
+    bool ok = op.emit_with_ack(event != nullptr ? event->get_string() : "", args_of(b),
+                               [done](std::optional<chorus::AckError> err, Args responses) {
+                                 done->set_value(Value::object(
+                                     {{"err", err_json(err)}, {"responses", to_ctl(Value(std::move(responses)))}}));
+                               });
+    if (!ok) return Value::object({{"err", "not sent"}, {"responses", Value::array()}});
+    return future.get();
+  });
+  route("/ctl/fetch", [&](const Value& b) {
+    chorus::Array out;
+    for (const chorus::RemoteSocket& s : op_of(b).fetch_sockets()) out.push_back(socket_json(s));
+    return Value::object({{"sockets", Value(std::move(out))}});
+  });
+  route("/ctl/join", [&](const Value& b) {
+    op_of(b).sockets_join(strings(b, "join"));
+    return Value::object({{"ok", true}});
+  });
+  route("/ctl/leave", [&](const Value& b) {
+    op_of(b).sockets_leave(strings(b, "leave"));
+    return Value::object({{"ok", true}});
+  });
+  route("/ctl/disconnect", [&](const Value& b) {
+    const Value* close = b.find("close");
+    op_of(b).disconnect_sockets(close != nullptr && close->get_bool());
+    return Value::object({{"ok", true}});
+  });
+  route("/ctl/server-emit", [&](const Value& b) {
+    const Value* event = b.find("event");
+    std::string ev = event != nullptr ? event->get_string() : "";
+    const Value* ack = b.find("ack");
+    if (ack == nullptr || !ack->get_bool()) {
+      bool ok = ns_of(b).server_side_emit(ev, args_of(b));
+      return Value::object({{"err", ok ? Value() : Value("not sent")}, {"responses", Value::array()}});
+    }
+    const Value* t = b.find("timeout");
+    auto done = std::make_shared<std::promise<Value>>();
+    auto future = done->get_future();
+    ns_of(b).server_side_emit_with_ack(
+        ev, args_of(b), std::chrono::milliseconds(t != nullptr ? static_cast<long>(t->get_number()) : 5000),
+        [done](std::optional<chorus::AckError> err, Args responses) {
+          done->set_value(
+              Value::object({{"err", err_json(err)}, {"responses", to_ctl(Value(std::move(responses)))}}));
+        });
+    return future.get();
+  });
+  route("/ctl/all-rooms", [&](const Value& b) {
+    auto done = std::make_shared<std::promise<Value>>();
+    auto future = done->get_future();
+    ns_of(b).all_rooms([done](std::optional<chorus::AckError> err, std::set<std::string> rooms) {
+      chorus::Array out;
+      for (const std::string& r : rooms) out.emplace_back(r);
+      done->set_value(Value::object({{"err", err_json(err)}, {"rooms", Value(std::move(out))}}));
+    });
+    return future.get();
+  });
+  route("/ctl/server-events", [&](const Value& b) {
+    const Value* nsp = b.find("nsp");
+    std::lock_guard<std::mutex> lock(recorder->mu);
+    return Value::object(
+        {{"events", Value(recorder->events[nsp != nullptr && nsp->is_string() ? nsp->as_string() : "/"])}});
+  });
+  route("/ctl/remote", [&](const Value& b) {
+    const Value* id = b.find("id");
+    const Value* op = b.find("op");
+    std::string sid = id != nullptr ? id->get_string() : "";
+    std::string what = op != nullptr ? op->get_string() : "";
+    for (const chorus::RemoteSocket& s : ns_of(b).fetch_sockets()) {
+      if (s.id() != sid) continue;
+      if (what == "emit") {
+        const Value* event = b.find("event");
+        s.emit(event != nullptr ? event->get_string() : "", args_of(b));
+      } else if (what == "join") {
+        s.join(strings(b, "rooms"));
+      } else if (what == "leave") {
+        s.leave(strings(b, "rooms"));
+      } else if (what == "disconnect") {
+        const Value* close = b.find("close");
+        s.disconnect(close != nullptr && close->get_bool());
+      } else {
+        return Value::object({{"ok", false}, {"error", "unknown op " + what}});
+      }
+      return Value::object({{"ok", true}, {"local", s.is_local()}});
+    }
+    return Value::object({{"ok", false}, {"error", "no socket " + sid}});
+  });
+
+  chorus::stop_on_signals(server);
+  chorus::Status started = server.start();
+  if (!started) {
+    std::fprintf(stderr, "chorus-cluster-app: %s\n", started.error().message.c_str());
+    return 1;
+  }
+  std::printf("chorus: listening on http://127.0.0.1:%d\n", server.port());
+  std::fflush(stdout);
+  chorus::Status ran = server.run();
+  return ran ? 0 : 1;
+}
