@@ -234,7 +234,7 @@ void Cluster::publish_broadcast(const NamespaceImpl& ns, const Array& args_with_
   b.data = args_with_event;
   b.opts = to_wire(opts);
   std::string channel = b.opts.rooms.size() == 1 ? cluster::room_channel(options_.key, ns.name, b.opts.rooms[0])
-                                                  : cluster::broadcast_channel(options_.key, ns.name);
+                                                 : cluster::broadcast_channel(options_.key, ns.name);
   client_->publish(std::move(channel), cluster::encode_broadcast(b));
 }
 
@@ -272,10 +272,10 @@ void Cluster::send_request(const NamespaceImpl& ns, cluster::Request request, st
   request.request_id = new_request_id();
   std::string id = request.request_id;
   std::string bytes = cluster::encode_request(request);
-  client_->numsub(channel, [this, pending, id, channel, bytes = std::move(bytes), timeout_ms](
-                               std::optional<long long> subscribers) mutable {
-    if (pending->on_expected) pending->on_expected(subscribers ? std::optional<long long>(std::max(0LL, *subscribers - 1))
-                                                               : std::nullopt);
+  client_->numsub(channel, [this, pending, id, channel, bytes = std::move(bytes),
+                            timeout_ms](std::optional<long long> subscribers) mutable {
+    if (pending->on_expected)
+      pending->on_expected(subscribers ? std::optional<long long>(std::max(0LL, *subscribers - 1)) : std::nullopt);
     if (!subscribers) {
       std::function<void(bool, long long, long long)> finish;
       {
@@ -357,8 +357,8 @@ void Cluster::fetch_sockets(const std::shared_ptr<NamespaceImpl>& ns, const Broa
   send_request(*ns, std::move(r), pending, options_.requests_timeout_ms);
 }
 
-void Cluster::server_side_emit_with_ack(const NamespaceImpl& ns, const Array& args_with_event,
-                                        std::uint32_t timeout_ms, ValuesDone done) {
+void Cluster::server_side_emit_with_ack(const NamespaceImpl& ns, const Array& args_with_event, std::uint32_t timeout_ms,
+                                        ValuesDone done) {
   auto results = std::make_shared<Array>();
   auto pending = std::make_shared<Pending>();
   pending->on_response = [results](const cluster::Response& r) { results->push_back(r.data); };
@@ -390,8 +390,8 @@ void Cluster::all_rooms(const NamespaceImpl& ns,
     std::optional<AckError> err;
     if (timed_out) {
       err = AckError{expected < 0 ? std::string("the cluster cannot be reached")
-                                  : "timeout reached while waiting for allRooms response (" +
-                                        std::to_string(received) + " of " + std::to_string(expected) + " nodes)"};
+                                  : "timeout reached while waiting for allRooms response (" + std::to_string(received) +
+                                        " of " + std::to_string(expected) + " nodes)"};
     }
     done(std::move(err), std::move(*results));
   };

@@ -218,11 +218,11 @@ int main(int argc, char** argv) {
     auto done = std::make_shared<std::promise<Value>>();
     auto future = done->get_future();
     const Value* event = b.find("event");
-    bool ok = op.emit_with_ack(event != nullptr ? event->get_string() : "", args_of(b),
-                               [done](std::optional<chorus::AckError> err, Args responses) {
-                                 done->set_value(Value::object(
-                                     {{"err", err_json(err)}, {"responses", to_ctl(Value(std::move(responses)))}}));
-                               });
+    bool ok = op.emit_with_ack(
+        event != nullptr ? event->get_string() : "", args_of(b),
+        [done](std::optional<chorus::AckError> err, Args responses) {
+          done->set_value(Value::object({{"err", err_json(err)}, {"responses", to_ctl(Value(std::move(responses)))}}));
+        });
     if (!ok) return Value::object({{"err", "not sent"}, {"responses", Value::array()}});
     return future.get();
   });
@@ -258,8 +258,7 @@ int main(int argc, char** argv) {
     ns_of(b).server_side_emit_with_ack(
         ev, args_of(b), std::chrono::milliseconds(t != nullptr ? static_cast<long>(t->get_number()) : 5000),
         [done](std::optional<chorus::AckError> err, Args responses) {
-          done->set_value(
-              Value::object({{"err", err_json(err)}, {"responses", to_ctl(Value(std::move(responses)))}}));
+          done->set_value(Value::object({{"err", err_json(err)}, {"responses", to_ctl(Value(std::move(responses)))}}));
         });
     return future.get();
   });
