@@ -2,7 +2,10 @@
 // publishing, exactly one for subscriptions (PUBSUB NUMSUB counts subscriber connections, and
 // the Socket.IO Redis adapter protocol counts nodes with it). All Redis I/O runs on one thread
 // of its own ("chorus-redis", a poll() loop); every public method is safe from any thread and
-// never blocks on the network.
+// never blocks on the network. A thread of its own rather than Chorus's event loops: hiredis's
+// asynchronous contexts want one owner thread, and a Redis that stalls, or a burst of messages
+// from it, then never delays the sockets of Chorus's clients. A host name is resolved
+// (getaddrinfo) on that thread at each connection attempt; an IP address costs nothing.
 //
 // Faults: a connection that cannot be made or that drops is retried with backoff
 // (reconnect_min_ms doubling up to reconnect_max_ms); on reconnect, AUTH, SELECT and every
@@ -49,7 +52,9 @@ class RedisClient {
     std::uint32_t connect_timeout_ms = 2'000;
     std::uint32_t reconnect_min_ms = 100;
     std::uint32_t reconnect_max_ms = 5'000;
-    // Bytes of commands waiting to be written to Redis before publish() drops.
+    // Bytes waiting to be written to Redis (channel + payload of publishes not yet handed to
+    // hiredis, plus hiredis's unwritten output on the command connection) past which publish()
+    // drops.
     std::size_t max_pending_bytes = std::size_t{64} << 20;
   };
   struct Handlers {
@@ -62,8 +67,8 @@ class RedisClient {
     std::function<void(const std::string& why)> on_down;
   };
   struct Stats {
-    std::uint64_t published = 0;   // publishes written
-    std::uint64_t dropped = 0;     // publishes dropped (down, or past max_pending_bytes)
+    std::uint64_t published = 0;   // publishes Redis answered
+    std::uint64_t dropped = 0;     // publishes dropped (down, past max_pending_bytes, or lost in a drop)
     std::uint64_t received = 0;    // messages received on subscriptions
     std::uint64_t reconnects = 0;  // successful connections after the first
   };
@@ -74,7 +79,12 @@ class RedisClient {
   RedisClient& operator=(const RedisClient&) = delete;
 
   void start();  // starts the thread and the first connection attempt; returns at once
-  void stop();   // closes both connections and joins the thread; idempotent
+  // Closes both connections (commands waiting for a reply get their error) and joins the
+  // thread; idempotent. No handler or callback runs after it returns. Called from the Redis
+  // thread itself, it only asks the loop to end (the destructor, on another thread, joins).
+  // When start() never ran, commands already given fail here, on this thread, and posted
+  // functions are dropped.
+  void stop();
 
   // Kept across reconnects; sent at once when connected.
   void subscribe(std::string channel);
@@ -85,16 +95,19 @@ class RedisClient {
   // PUBLISH, in order with every other publish. False (and counted as dropped) when not
   // connected or past max_pending_bytes.
   bool publish(std::string channel, std::string payload);
-  // Any command (binary-safe arguments). `done` runs on the Redis thread with the reply, or
-  // with an error when not connected or the connection drops first.
+  // Any command (binary-safe arguments). `done` runs on the Redis thread with the reply (a
+  // Redis error is a reply of type kError), or with an error when not connected or the
+  // connection drops first. Refused at once, on the calling thread: no arguments, a command
+  // that would turn the command connection into a subscriber (SUBSCRIBE & co, MONITOR, RESET),
+  // any command after stop().
   void command(std::vector<std::string> argv, std::function<void(Result<RedisReply>)> done);
   // PUBSUB NUMSUB channel: the subscriber count, or nullopt when it failed.
   void numsub(std::string channel, std::function<void(std::optional<long long>)> done);
 
-  // Runs `fn` on the Redis thread, after work posted before it.
+  // Runs `fn` on the Redis thread, after work posted before it (dropped after stop()).
   void post(std::function<void()> fn);
   bool on_redis_thread() const;
-  bool connected() const;  // both connections up and subscriptions sent
+  bool connected() const;  // both connections up and subscriptions confirmed
   Stats stats() const;
 
  private:

@@ -3,6 +3,7 @@
 if(TARGET chorus_server)
   find_package(OpenSSL REQUIRED)
   file(GLOB CHORUS_SERVER_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*_test.cpp)
+  list(FILTER CHORUS_SERVER_UNIT_TESTS EXCLUDE REGEX "/redis_[^/]*_test\\.cpp$")
   add_executable(chorus_server_tests ${CHORUS_SERVER_UNIT_TESTS})
   # OpenSSL directly too: the JWT tests build their own HMACs to check against, the CivetWeb
   # takeover tests make a certificate and speak TLS.
@@ -15,6 +16,20 @@ if(TARGET chorus_server)
            COMMAND sh -c "ulimit -s 1024 && exec \"$1\" --gtest_filter=CivetwebTakeover.HandlersRunOnEightMebibyteStacks"
                    sh $<TARGET_FILE:chorus_server_tests>)
   set_tests_properties(CivetwebTakeover.HandlerStackIgnoresUlimit PROPERTIES LABELS unit)
+
+  # The Redis client against real redis-server processes (label `redis`): each test starts its
+  # own on 127.0.0.1 at a free port. hiredis directly too: the tests check what the client did
+  # through a connection of their own.
+  find_program(CHORUS_REDIS_SERVER redis-server)
+  if(NOT CHORUS_REDIS_SERVER)
+    message(FATAL_ERROR "redis tests: redis-server not found: run toolchains/setup.sh")
+  endif()
+  file(GLOB CHORUS_REDIS_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/redis_*_test.cpp)
+  add_executable(chorus_redis_tests ${CHORUS_REDIS_TESTS})
+  target_include_directories(chorus_redis_tests PRIVATE ${PROJECT_SOURCE_DIR}/server/src)
+  target_compile_definitions(chorus_redis_tests PRIVATE CHORUS_REDIS_SERVER="${CHORUS_REDIS_SERVER}")
+  target_link_libraries(chorus_redis_tests PRIVATE chorus_server PkgConfig::HIREDIS GTest::gtest_main)
+  gtest_discover_tests(chorus_redis_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS redis TIMEOUT 120)
 endif()
 
 # The collaboration service over the wire (tests/server/collab.test.mjs): the official
