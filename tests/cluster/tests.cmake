@@ -1,0 +1,39 @@
+# Cluster suite (included by tests/CMakeLists.txt): several nodes sharing one redis-server of
+# their own (127.0.0.1, a free port, nothing persisted), Node socket.io 4.8 nodes with
+# @socket.io/redis-adapter (tests/cluster/node_node.mjs) beside Chorus nodes
+# (chorus-cluster-app), all driven through the same control API and seen by the official
+# socket.io-client; @socket.io/redis-emitter publishes from outside.
+#
+#  cluster_<file> (label "cluster"): tests/cluster/<file>.test.mjs. With the chorus-cluster-app
+#    target, CHORUS_CLUSTER_APP names it and the cluster is node,node,chorus,chorus; without
+#    it the cluster is Node nodes only (node,node,node) and the test output says why.
+#    CHORUS_CLUSTER_KINDS (e.g. "node,node,node") overrides the kinds when run by hand.
+# The chorus-cluster-app target, when there is one, is defined before this point (here, above
+# the return, as tests/interop/tests.cmake defines its app), so the check below sees it.
+if(NOT CHORUS_NODE_TESTS)
+  return()
+endif()
+# notepack.io (the adapter's msgpack) decodes what the nodes publish.
+chorus_require_node(cluster socket.io socket.io-client @socket.io/redis-adapter @socket.io/redis-emitter redis notepack.io)
+set(CHORUS_REDIS_SERVER /usr/bin/redis-server CACHE FILEPATH "The redis-server the cluster tests start")
+if(NOT EXISTS ${CHORUS_REDIS_SERVER})
+  message(FATAL_ERROR "cluster tests: ${CHORUS_REDIS_SERVER} not found (Debian package redis-server): run toolchains/setup.sh, "
+                      "or configure with -DCHORUS_NODE_TESTS=OFF to leave the Node suites out.")
+endif()
+
+set(_chorus_cluster_env "CHORUS_REDIS_SERVER=${CHORUS_REDIS_SERVER}")
+if(TARGET chorus-cluster-app)
+  list(APPEND _chorus_cluster_env "CHORUS_CLUSTER_APP=$<TARGET_FILE:chorus-cluster-app>")
+endif()
+
+file(GLOB _chorus_cluster_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
+list(SORT _chorus_cluster_files)
+foreach(_file IN LISTS _chorus_cluster_files)
+  get_filename_component(_name ${_file} NAME_WE)  # cluster.test.mjs -> cluster
+  add_test(NAME cluster_${_name}
+           COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_file}
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(cluster_${_name} PROPERTIES
+    LABELS "cluster" TIMEOUT 300
+    ENVIRONMENT "${_chorus_cluster_env}")
+endforeach()
