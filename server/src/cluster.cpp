@@ -171,8 +171,11 @@ Status Cluster::start() {
   h.on_up = [where] { log(LogLevel::kInfo, "redis adapter: connected to " + where); };
   h.on_down = [](const std::string& why) { log(LogLevel::kWarn, "redis adapter: " + why); };
   client_ = std::make_unique<RedisClient>(std::move(o), std::move(h));
-  client_->start();
   return Ok{};
+}
+
+void Cluster::connect() {
+  client_->start();
 }
 
 void Cluster::stop() {
@@ -532,7 +535,6 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
     case RequestType::kServerSideEmit: {
       if (r.data.empty() || !r.data[0].is_string()) return;
       std::string request_id = r.request_id;
-      NamespaceImpl* raw = ns.get();
       std::function<void(Value)> answer;
       if (!request_id.empty()) {
         answer = [this, ns, request_id](Value first) {
@@ -543,7 +545,7 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
           reply(*ns, resp);
         };
       }
-      raw->on_server_side_emit(std::move(r.data), std::move(answer));
+      ns->on_server_side_emit(std::move(r.data), std::move(answer));
       return;
     }
     case RequestType::kBroadcast: {

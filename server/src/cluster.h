@@ -33,8 +33,10 @@ class Cluster {
  public:
   Cluster(ServerImpl* server, RedisAdapterOptions options);
   ~Cluster();
-  Status start();  // a bad URL is an error; an unreachable Redis is retried (README)
+  Status start();  // a bad URL is an error
+  void connect();  // starts connecting (an unreachable Redis is retried: README)
   void stop();
+  bool connected() const { return client_ && client_->connected(); }
 
   const std::string& uid() const { return uid_; }
   bool on_redis_thread() const { return client_ && client_->on_redis_thread(); }
@@ -85,7 +87,7 @@ class Cluster {
   std::string uid_;
   std::unique_ptr<RedisClient> client_;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::unordered_map<std::string, std::weak_ptr<NamespaceImpl>> namespaces_;
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;  // by request id
   std::atomic<std::uint64_t> request_counter_{0};

@@ -161,6 +161,7 @@ class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
   std::atomic<std::uint64_t> next_ack_id{0};
   // Handlers of server-side events (Namespace::on_server_event).
   std::unordered_map<std::string, EventHandler> server_event_handlers;
+  std::vector<AnyHandler> any_server_event_handlers;
 
   // Encodes once and queues to every matching socket (and children's, for a parent); unless
   // opts.local, publishes it to the other nodes of the cluster too.

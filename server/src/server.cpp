@@ -91,6 +91,7 @@ Status Server::start() {
     std::lock_guard<std::mutex> lock(impl_->ns_mu);
     impl_->cluster = std::move(cluster);
     for (auto& [name, ns] : impl_->namespaces) impl_->cluster->add_namespace(ns->impl());
+    impl_->cluster->connect();  // subscribed to every namespace from the first connection on
   }
   auto transport = make_civet_transport(impl_.get());
   Status s = transport->start();
@@ -130,6 +131,10 @@ std::size_t Server::capacity() const {
 
 std::size_t Server::io_threads() const {
   return impl_->transport ? impl_->transport->io_threads() : 0;
+}
+
+bool Server::cluster_connected() const {
+  return impl_->cluster && impl_->cluster->connected();
 }
 
 std::size_t Server::connection_count() const {

@@ -550,6 +550,11 @@ void Namespace::disconnect_sockets(bool close) const {
   all().disconnect_sockets(close);
 }
 
+void Namespace::on_any_server_event(AnyHandler handler) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  impl_->any_server_event_handlers.push_back(std::move(handler));
+}
+
 void Namespace::on_server_event(std::string event, EventHandler handler) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   impl_->server_event_handlers[std::move(event)] = std::move(handler);
@@ -764,11 +769,14 @@ void NamespaceImpl::on_server_side_emit(Array args_with_event, std::function<voi
   std::string event = std::move(args_with_event[0].as_string());
   Args args(std::make_move_iterator(args_with_event.begin() + 1), std::make_move_iterator(args_with_event.end()));
   EventHandler handler;
+  std::vector<AnyHandler> any;
   {
     std::lock_guard<std::mutex> lock(mu);
     auto it = server_event_handlers.find(event);
     if (it != server_event_handlers.end()) handler = it->second;
+    any = any_server_event_handlers;
   }
+  for (const AnyHandler& h : any) guarded("server event handler", [&] { h(event, args); });
   if (!handler) {
     if (answer) answer(Value());
     return;

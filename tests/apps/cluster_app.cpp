@@ -9,7 +9,7 @@
 //
 // Namespaces "/" and "/chat": socket.data() = {node: NAME, user: auth.user or null};
 // emit("join", room, ack) joins a room (ack true). Server-side events: "ping-servers" is
-// answered with `pong-<NAME>`; every server-side event of the names below is recorded.
+// answered with `pong-<NAME>`; every server-side event is recorded.
 // Control API (POST, JSON body and reply; binary arguments as {"$bin": "<base64>"}; rooms and
 // except default to []; nsp to "/"):
 //   /ctl/emit          {nsp, rooms, except, volatile, event, args}  -> {ok}
@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "chorus/base64.h"
@@ -42,9 +43,6 @@ using chorus::Args;
 using chorus::HttpRequest;
 using chorus::HttpResponse;
 using chorus::Value;
-
-// Server-side events recorded (and the names listened to).
-const std::vector<std::string> kServerEvents = {"ping-servers", "note", "hello-servers"};
 
 // {"$bin": base64} <-> Binary, at any depth.
 Value from_ctl(const Value& v) {
@@ -169,17 +167,13 @@ int main(int argc, char** argv) {
         ack(true);
       });
     });
-    for (const std::string& event : kServerEvents) {
-      ns.on_server_event(event, [recorder, nsp, event, name](const Args& a, chorus::Ack ack) {
-        {
-          std::lock_guard<std::mutex> lock(recorder->mu);
-          chorus::Array entry{Value(event)};
-          for (const Value& v : a) entry.push_back(to_ctl(v));
-          recorder->events[nsp].push_back(Value(std::move(entry)));
-        }
-        if (event == "ping-servers") ack(Value("pong-" + name));
-      });
-    }
+    ns.on_any_server_event([recorder, nsp](const std::string& event, const Args& a) {
+      std::lock_guard<std::mutex> lock(recorder->mu);
+      chorus::Array entry{Value(event)};
+      for (const Value& v : a) entry.push_back(to_ctl(v));
+      recorder->events[nsp].push_back(Value(std::move(entry)));
+    });
+    ns.on_server_event("ping-servers", [name](const Args&, chorus::Ack ack) { ack(Value("pong-" + name)); });
   }
 
   // The operator of a request: nsp, rooms, except.
@@ -201,7 +195,9 @@ int main(int argc, char** argv) {
         res.error(400, body ? "body must be a JSON object" : body.error().message);
         return;
       }
-      res.json(fn(*body));
+      Value out = fn(*body);
+      const Value* status = out.find("status");
+      res.json(out, status != nullptr ? static_cast<int>(status->get_number()) : 200);
     });
   };
 
@@ -300,7 +296,7 @@ int main(int argc, char** argv) {
       }
       return Value::object({{"ok", true}, {"local", s.is_local()}});
     }
-    return Value::object({{"ok", false}, {"error", "no socket " + sid}});
+    return Value::object({{"ok", false}, {"error", "no socket " + sid}, {"status", 400}});
   });
 
   chorus::stop_on_signals(server);
@@ -309,6 +305,11 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chorus-cluster-app: %s\n", started.error().message.c_str());
     return 1;
   }
+  // Ready once Redis has every subscription (the suite's first test must not race it).
+  for (int i = 0; i < 200 && !server.cluster_connected(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!server.cluster_connected()) std::fprintf(stderr, "chorus-cluster-app: Redis not connected yet\n");
   std::printf("chorus: listening on http://127.0.0.1:%d\n", server.port());
   std::fflush(stdout);
   chorus::Status ran = server.run();

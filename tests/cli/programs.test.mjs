@@ -26,7 +26,7 @@ const handshake = (server, path) => request(server, `${path}?EIO=4&transport=pol
 
 describe("every program's command line", { concurrency: true }, () => {
   test("the programs under test", () => {
-    for (const name of ["chorus-server", "chorus-eio-echo", "chorus-conformance", "chorus-routes-app", "chorus-interop-app"]) {
+    for (const name of ["chorus-server", "chorus-eio-echo", "chorus-conformance", "chorus-routes-app", "chorus-interop-app", "chorus-cluster-app"]) {
       assert.ok(byName[name], `${name} missing from CHORUS_PROGRAMS (${PROGRAMS.join(", ")})`);
     }
   });
@@ -59,7 +59,7 @@ describe("every program's command line", { concurrency: true }, () => {
   }
 
   test("a flag missing its value or with a bad number exits 2 naming the flag", async (t) => {
-    for (const name of ["chorus-eio-echo", "chorus-conformance", "chorus-routes-app", "chorus-interop-app"]) {
+    for (const name of ["chorus-eio-echo", "chorus-conformance", "chorus-routes-app", "chorus-interop-app", "chorus-cluster-app"]) {
       const missing = await run(byName[name], ["--port"]);
       assert.equal(missing.code, 2, `${name} --port: exit ${missing.code}`);
       assert.match(missing.stderr, /--port needs a value/);

@@ -414,6 +414,8 @@ class Namespace {
   // thread; its Ack sends its first argument back. Without a Redis adapter there are no
   // other nodes: emits go nowhere and acks complete at once with no responses.
   void on_server_event(std::string event, EventHandler handler);
+  // Every server-side event (before its own handler, if any), as on_any for a socket.
+  void on_any_server_event(AnyHandler handler);
   bool server_side_emit(std::string_view event, Args args = {}) const;
   // `callback` gets one response per other node (the first argument of its ack), or an
   // AckError "timeout reached: only N responses received out of M" after `timeout`.
@@ -561,6 +563,9 @@ class Server {
   // open-file limit is lower), and its event loop threads.
   std::size_t capacity() const;
   std::size_t io_threads() const;
+  // With a Redis adapter: both Redis connections are up and every subscription is in place
+  // (false while Redis is unreachable; the node then serves its own clients alone).
+  bool cluster_connected() const;
 
   ServerImpl& impl() { return *impl_; }
 
