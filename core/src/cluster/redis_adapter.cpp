@@ -241,11 +241,13 @@ Value string_array(const std::vector<std::string>& items) {
 Value opts_value(const Opts& opts, bool with_flags) {
   Value v = Value::object({{"rooms", string_array(opts.rooms)}, {"except", string_array(opts.except)}});
   if (with_flags) {
+    // Node's order where it has one: a RemoteSocket's operator starts with
+    // expectSingleResponse, and timeout() comes last before emit().
     Value flags = Value::object();
+    if (opts.flags.expect_single_response) flags.set("expectSingleResponse", true);
     if (opts.flags.is_volatile) flags.set("volatile", true);
     if (opts.flags.compress) flags.set("compress", *opts.flags.compress);
     if (opts.flags.timeout_ms) flags.set("timeout", *opts.flags.timeout_ms);
-    if (opts.flags.expect_single_response) flags.set("expectSingleResponse", true);
     v.set("flags", std::move(flags));
   }
   return v;

@@ -145,7 +145,7 @@ TEST(RedisAdapterBroadcast, FlagsAndNumericRooms) {
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(hex(msgpack::encode(*(*again)[2].find("flags"))),
             hex(msgpack::encode(Value::object(
-                {{"volatile", true}, {"compress", false}, {"timeout", 2000}, {"expectSingleResponse", true}}))));
+                {{"expectSingleResponse", true}, {"volatile", true}, {"compress", false}, {"timeout", 2000}}))));
   // Absent rooms/except/flags are empty.
   message[2] = Value::object();
   b = decode_broadcast(msgpack::encode(message));
