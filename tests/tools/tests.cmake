@@ -25,3 +25,10 @@ if(CHORUS_NODE_TESTS)
              -P ${_chorus_diff_dir}/run_differential.cmake)
   set_tests_properties(differential PROPERTIES LABELS "differential" TIMEOUT 300)
 endif()
+
+#  chorus_cluster_codec: the cluster codecs (chorus/cluster/) on one JSON request per stdin
+#    line (tests/tools/cluster_codec_tool.cpp), for the differential suite against notepack.io
+#    and @socket.io/redis-adapter in tests/cluster_codec/.
+add_executable(chorus_cluster_codec ${CMAKE_CURRENT_LIST_DIR}/cluster_codec_tool.cpp)
+target_link_libraries(chorus_cluster_codec PRIVATE chorus_cluster)
+target_include_directories(chorus_cluster_codec PRIVATE ${PROJECT_SOURCE_DIR}/server/tools)

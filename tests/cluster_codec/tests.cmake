@@ -1,0 +1,27 @@
+# Cluster codec suite (included by tests/CMakeLists.txt): node:test files (tests/cluster_codec/
+# *.test.mjs) comparing chorus_cluster_codec (tests/tools/cluster_codec_tool.cpp) with the real
+# JavaScript peers: notepack.io, @socket.io/redis-adapter and @socket.io/redis-emitter; the
+# adapter suite also runs a redis-server on 127.0.0.1 at a free port with a Node socket.io node.
+#
+#  cluster_codec_<file> (label "cluster_codec"): CHORUS_CLUSTER_CODEC names the tool,
+#    CHORUS_REDIS_SERVER the redis-server binary.
+if(NOT CHORUS_NODE_TESTS)
+  return()
+endif()
+chorus_require_node(cluster_codec notepack.io @socket.io/redis-adapter @socket.io/redis-emitter redis socket.io
+                    socket.io-client)
+find_program(CHORUS_REDIS_SERVER redis-server)
+if(NOT CHORUS_REDIS_SERVER)
+  message(FATAL_ERROR "cluster_codec tests: redis-server not found: run toolchains/setup.sh")
+endif()
+file(GLOB _chorus_cluster_codec_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
+list(SORT _chorus_cluster_codec_files)
+foreach(_file IN LISTS _chorus_cluster_codec_files)
+  get_filename_component(_name ${_file} NAME_WE)  # codec.test.mjs -> codec
+  add_test(NAME cluster_codec_${_name}
+           COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_file}
+           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+  set_tests_properties(cluster_codec_${_name} PROPERTIES
+    LABELS "cluster_codec" TIMEOUT 120
+    ENVIRONMENT "CHORUS_CLUSTER_CODEC=$<TARGET_FILE:chorus_cluster_codec>;CHORUS_REDIS_SERVER=${CHORUS_REDIS_SERVER}")
+endforeach()
