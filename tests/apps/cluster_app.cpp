@@ -25,6 +25,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <future>
 #include <map>
 #include <memory>
@@ -104,6 +105,17 @@ Value string_map(const std::unordered_map<std::string, std::string>& m) {
   return o;
 }
 
+std::string iso_time(std::int64_t epoch_ms) {
+  std::time_t t = static_cast<std::time_t>(epoch_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  char out[80];
+  std::snprintf(out, sizeof out, "%s.%03dZ", buf, static_cast<int>(epoch_ms % 1000));
+  return out;
+}
+
 Value socket_json(const chorus::RemoteSocket& s) {
   const chorus::Handshake& h = s.handshake();
   Value hs = Value::object({{"headers", string_map(h.headers)},
@@ -112,7 +124,11 @@ Value socket_json(const chorus::RemoteSocket& s) {
                             {"query", string_map(h.query)},
                             {"auth", h.auth},
                             {"secure", h.secure},
-                            {"issued", static_cast<double>(h.issued_ms)}});
+                            {"issued", static_cast<double>(h.issued_ms)},
+                            // Node's two derived fields: the time as a date, and whether the
+                            // request came from another origin.
+                            {"time", iso_time(h.issued_ms)},
+                            {"xdomain", h.headers.count("origin") != 0}});
   chorus::Array rooms;
   for (const std::string& r : s.rooms()) rooms.emplace_back(r);  // std::set: sorted
   return Value::object(

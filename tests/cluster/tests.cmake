@@ -10,6 +10,11 @@
 #    CHORUS_CLUSTER_KINDS (e.g. "node,node,node") overrides the kinds when run by hand.
 # The chorus-cluster-app target, when there is one, is defined before this point (here, above
 # the return, as tests/interop/tests.cmake defines its app), so the check below sees it.
+if(TARGET chorus_server)
+  add_executable(chorus-cluster-app ${CMAKE_CURRENT_LIST_DIR}/../apps/cluster_app.cpp)
+  target_link_libraries(chorus-cluster-app PRIVATE chorus_server)
+  target_include_directories(chorus-cluster-app PRIVATE ${PROJECT_SOURCE_DIR}/server/tools)
+endif()
 if(NOT CHORUS_NODE_TESTS)
   return()
 endif()
