@@ -169,7 +169,9 @@ Status Cluster::start() {
   };
   std::string where = endpoint->host + ":" + std::to_string(endpoint->port);
   h.on_up = [where] { log(LogLevel::kInfo, "redis adapter: connected to " + where); };
-  h.on_down = [](const std::string& why) { log(LogLevel::kWarn, "redis adapter: " + why); };
+  // The client has already warned, once per distinct failure: a line per retry would flood
+  // the log while Redis stays away.
+  h.on_down = [](const std::string& why) { log(LogLevel::kDebug, "redis adapter: " + why); };
   client_ = std::make_unique<RedisClient>(std::move(o), std::move(h));
   return Ok{};
 }

@@ -2,7 +2,7 @@
 // Chorus API only. It speaks the same control API as the suite's Node socket.io node
 // (tests/cluster/node_node.mjs), so that one test drives either kind.
 //
-//   chorus-cluster-app --redis URL [--redis-key K] [--name NAME] [--port N]
+//   chorus-cluster-app --redis URL [--redis-key K] [--name NAME] [--port N] [--requests-timeout MS]
 //
 // First stdout line: "chorus: listening on http://127.0.0.1:PORT". SIGTERM/SIGINT stop it
 // (exit code 0).
@@ -14,7 +14,7 @@
 // except default to []; nsp to "/"):
 //   /ctl/emit          {nsp, rooms, except, volatile, event, args}  -> {ok}
 //   /ctl/emit-ack      {nsp, rooms, except, timeout, event, args}   -> {err, responses}
-//   /ctl/fetch         {nsp, rooms, except}     -> {sockets: [{id, rooms (sorted), data, handshake}]}
+//   /ctl/fetch         {nsp, rooms, except}     -> {sockets: [{id, rooms (sorted), data, handshake}], err}
 //   /ctl/join          {nsp, rooms, except, join: [...]}
 //   /ctl/leave         {nsp, rooms, except, leave: [...]}
 //   /ctl/disconnect    {nsp, rooms, except, close}
@@ -22,6 +22,9 @@
 //   /ctl/all-rooms     {nsp}                                        -> {rooms (sorted)}
 //   /ctl/server-events {nsp}                                        -> {events: [[event, ...args]]}
 //   /ctl/remote        {nsp, id, op: emit|join|leave|disconnect, event, args, rooms, close}
+//   /ctl/status        {}                 -> {connected: both Redis connections up and subscribed}
+// Where a Node node rejects (fetch, all-rooms after requests time out), this app answers with
+// what arrived and `err` (Chorus's behaviour).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -160,11 +163,14 @@ int main(int argc, char** argv) {
                                 "  --redis-key K         channel prefix (default socket.io)\n"
                                 "  --name NAME           this node's name (socket.data().node)\n"
                                 "  --port N              listen port (default 0: a free one)\n"
+                                "  --requests-timeout MS how long cluster requests wait for other nodes\n"
+                                "                        (default 5000)\n"
                                 "  --help                this text\n");
   cl.text("--redis", &options.redis.url)
       .text("--redis-key", &options.redis.key)
       .text("--name", &name)
       .number("--port", &options.port, 0, 65535)
+      .number("--requests-timeout", &options.redis.requests_timeout_ms, 1, 600'000)
       .parse(argc, argv);
   if (options.redis.url.empty()) {
     std::fprintf(stderr, "chorus-cluster-app: --redis URL is required (see --help)\n");
@@ -239,9 +245,14 @@ int main(int argc, char** argv) {
     return future.get();
   });
   route("/ctl/fetch", [&](const Value& b) {
-    chorus::Array out;
-    for (const chorus::RemoteSocket& s : op_of(b).fetch_sockets()) out.push_back(socket_json(s));
-    return Value::object({{"sockets", Value(std::move(out))}});
+    auto done = std::make_shared<std::promise<Value>>();
+    auto future = done->get_future();
+    op_of(b).fetch_sockets([done](std::optional<chorus::AckError> err, std::vector<chorus::RemoteSocket> sockets) {
+      chorus::Array out;
+      for (const chorus::RemoteSocket& s : sockets) out.push_back(socket_json(s));
+      done->set_value(Value::object({{"sockets", Value(std::move(out))}, {"err", err_json(err)}}));
+    });
+    return future.get();
   });
   route("/ctl/join", [&](const Value& b) {
     op_of(b).sockets_join(strings(b, "join"));
@@ -314,6 +325,7 @@ int main(int argc, char** argv) {
     }
     return Value::object({{"ok", false}, {"error", "no socket " + sid}, {"status", 400}});
   });
+  route("/ctl/status", [&](const Value&) { return Value::object({{"connected", server.cluster_connected()}}); });
 
   chorus::stop_on_signals(server);
   chorus::Status started = server.start();

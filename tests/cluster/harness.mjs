@@ -49,17 +49,19 @@ export function clusterKinds(env = process.env) {
 }
 
 // Starts one node: a ServerProcess (tests/common/process.mjs) with kind, name, key and base
-// (its http:// URL) added.
-export async function startNode(kind, { redisUrl, key = "socket.io", name }) {
+// (its http:// URL) added. `requestsTimeout` (ms): how long its cluster requests wait for the
+// other nodes (the adapter's default, 5 s, when absent).
+export async function startNode(kind, { redisUrl, key = "socket.io", name, requestsTimeout }) {
   let cmd;
   let args;
+  const timeout = requestsTimeout === undefined ? [] : ["--requests-timeout", String(requestsTimeout)];
   if (kind === "node") {
     cmd = process.execPath;
-    args = [NODE_APP, "--port", "0", "--redis", redisUrl, "--key", key, "--name", name];
+    args = [NODE_APP, "--port", "0", "--redis", redisUrl, "--key", key, "--name", name, ...timeout];
   } else if (kind === "chorus") {
     cmd = process.env.CHORUS_CLUSTER_APP;
     if (!cmd) throw new Error("a Chorus node needs CHORUS_CLUSTER_APP (the chorus-cluster-app binary)");
-    args = ["--port", "0", "--redis", redisUrl, "--redis-key", key, "--name", name];
+    args = ["--port", "0", "--redis", redisUrl, "--redis-key", key, "--name", name, ...timeout];
   } else {
     throw new Error(`unknown node kind ${JSON.stringify(kind)}`);
   }
@@ -71,13 +73,14 @@ export async function startNode(kind, { redisUrl, key = "socket.io", name }) {
   return srv;
 }
 
-// A redis-server and one node per kind (named n0-node, n1-chorus, ...), sharing key `key`.
-export async function startCluster(kinds, { key = `chorus-test-${randomBytes(3).toString("hex")}` } = {}) {
+// A redis-server and one node per kind (named n0-node, n1-chorus, ...), sharing key `key`
+// (and `requestsTimeout`, see startNode).
+export async function startCluster(kinds, { key = `chorus-test-${randomBytes(3).toString("hex")}`, requestsTimeout } = {}) {
   const redis = await startRedis();
   const nodes = [];
   try {
     // One at a time: the machine is small, and the names come out in order.
-    for (const [i, kind] of kinds.entries()) nodes.push(await startNode(kind, { redisUrl: redis.url, key, name: `n${i}-${kind}` }));
+    for (const [i, kind] of kinds.entries()) nodes.push(await startNode(kind, { redisUrl: redis.url, key, name: `n${i}-${kind}`, requestsTimeout }));
   } catch (e) {
     await Promise.all(nodes.map((n) => n.stop()));
     await redis.stop();

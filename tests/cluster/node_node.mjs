@@ -2,7 +2,10 @@
 // and server-side operations with the other nodes through @socket.io/redis-adapter. The Chorus
 // node (chorus-cluster-app) answers the same control API, so the suite drives both alike.
 //
-//   node tests/cluster/node_node.mjs --redis URL [--key K] [--name NAME] [--port P]
+//   node tests/cluster/node_node.mjs --redis URL [--key K] [--name NAME] [--port P] [--requests-timeout MS]
+//
+// --requests-timeout: the adapter's requestsTimeout (fetchSockets, allRooms, serverSideEmit
+// with ack; default 5000 ms).
 //
 // First stdout line, once both namespaces' Redis subscriptions are in place:
 // "chorus: listening on http://127.0.0.1:PORT". SIGTERM/SIGINT close it and exit with 0.
@@ -34,12 +37,12 @@ const MAX_BODY = 16 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 5_000;
 
 function usage(message) {
-  console.error(`node_node.mjs: ${message}\nusage: node_node.mjs --redis URL [--key K] [--name NAME] [--port P]`);
+  console.error(`node_node.mjs: ${message}\nusage: node_node.mjs --redis URL [--key K] [--name NAME] [--port P] [--requests-timeout MS]`);
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { port: 0, redis: null, key: "socket.io", name: "node" };
+  const opts = { port: 0, redis: null, key: "socket.io", name: "node", requestsTimeout: undefined };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -49,6 +52,7 @@ function parseArgs(argv) {
     else if (flag === "--redis") opts.redis = value;
     else if (flag === "--key") opts.key = value;
     else if (flag === "--name") opts.name = value;
+    else if (flag === "--requests-timeout" && /^[1-9]\d{0,8}$/.test(value)) opts.requestsTimeout = Number(value);
     else usage(`unknown or bad argument ${flag} ${value}`);
   }
   if (!opts.redis) usage("--redis is required");
@@ -106,7 +110,7 @@ await Promise.all([pub.connect(), sub.connect()]);
 const subId = await sub.clientId();
 
 const httpServer = createServer((req, res) => handle(req, res));
-const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { key: opts.key }) });
+const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { key: opts.key, requestsTimeout: opts.requestsTimeout }) });
 
 for (const name of NAMESPACES) {
   const nsp = io.of(name);

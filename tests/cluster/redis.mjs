@@ -10,6 +10,7 @@ export const REDIS_SERVER = process.env.CHORUS_REDIS_SERVER ?? "/usr/bin/redis-s
 
 // One command on a fresh connection: resolves with the reply (simple and bulk strings as
 // strings, integers as numbers, arrays as arrays, nil as null); a Redis error reply rejects.
+// Arguments are strings (or anything String() turns into one) or Buffers (sent as they are).
 export function redisCommand(port, args, { timeoutMs = 2_000 } = {}) {
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host: "127.0.0.1", port });
@@ -35,7 +36,7 @@ export function redisCommand(port, args, { timeoutMs = 2_000 } = {}) {
     });
     const parts = [`*${args.length}\r\n`];
     for (const a of args) {
-      const s = Buffer.from(String(a));
+      const s = Buffer.isBuffer(a) ? a : Buffer.from(String(a));
       parts.push(`$${s.length}\r\n`, s, "\r\n");
     }
     sock.write(Buffer.concat(parts.map((p) => (Buffer.isBuffer(p) ? p : Buffer.from(p)))));

@@ -8,6 +8,7 @@
 #    target, CHORUS_CLUSTER_APP names it and the cluster is node,node,chorus,chorus; without
 #    it the cluster is Node nodes only (node,node,node) and the test output says why.
 #    CHORUS_CLUSTER_KINDS (e.g. "node,node,node") overrides the kinds when run by hand.
+#    CHORUS_SERVER_BIN names chorus-server (faults.test.mjs runs it with --redis).
 # The chorus-cluster-app target, when there is one, is defined before this point (here, above
 # the return, as tests/interop/tests.cmake defines its app), so the check below sees it.
 if(TARGET chorus_server)
@@ -29,6 +30,9 @@ endif()
 set(_chorus_cluster_env "CHORUS_REDIS_SERVER=${CHORUS_REDIS_SERVER}")
 if(TARGET chorus-cluster-app)
   list(APPEND _chorus_cluster_env "CHORUS_CLUSTER_APP=$<TARGET_FILE:chorus-cluster-app>")
+endif()
+if(TARGET chorus-server)  # faults.test.mjs starts chorus-server --redis too
+  list(APPEND _chorus_cluster_env "CHORUS_SERVER_BIN=$<TARGET_FILE:chorus-server>")
 endif()
 
 file(GLOB _chorus_cluster_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
