@@ -357,9 +357,24 @@ struct AckCollector {
     expected_servers = n;
     check(lock);
   }
+  // "operation has timed out", and what was missing: nodes that never reported how many
+  // clients they reached, clients that did not ack.
   void time_out() {
     std::unique_lock<std::mutex> lock(mu);
-    if (!done) finish_locked(lock, AckError{"operation has timed out"});
+    if (done) return;
+    std::string missing;
+    auto add = [&missing](const std::string& part) { missing += (missing.empty() ? ": " : "; ") + part; };
+    if (expected_servers < 0) {
+      add("the other nodes were not counted (Redis did not answer)");
+    } else if (servers < expected_servers) {
+      add(std::to_string(expected_servers - servers) + " of " + std::to_string(expected_servers) +
+          " other nodes never answered");
+    }
+    if (responses.size() < expected_clients) {
+      add(std::to_string(expected_clients - responses.size()) + " of " + std::to_string(expected_clients) +
+          " clients did not ack");
+    }
+    finish_locked(lock, AckError{"operation has timed out" + missing});
   }
 };
 

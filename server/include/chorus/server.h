@@ -238,8 +238,9 @@ class BroadcastOperator {
     return emit(event, Args{Value(std::forward<T>(values))...});
   }
   // Broadcast with acks: `callback` gets the first argument of every target client's ack,
-  // once all have answered (on every node), or an AckError "operation has timed out" with
-  // those that did. Returns false when the arguments cannot be encoded (callback not called).
+  // once all have answered (on every node), or an AckError "operation has timed out: ..."
+  // (saying how many nodes never answered and how many clients did not ack) with those that
+  // did. Returns false when the arguments cannot be encoded (callback not called).
   bool emit_with_ack(std::string_view event, Args args, AckCallback callback) const;
 
   // The matching sockets of every node (this node's first). Blocks until every other node
