@@ -145,8 +145,7 @@ cl::Flags flags_of(const Value* v) {
   if (const Value* t = v->find("timeout"); t != nullptr && t->is_number()) {
     f.timeout_ms = static_cast<std::uint64_t>(t->as_number());
   }
-  f.expect_single_response =
-      v->find("expectSingleResponse") != nullptr && v->find("expectSingleResponse")->get_bool();
+  f.expect_single_response = v->find("expectSingleResponse") != nullptr && v->find("expectSingleResponse")->get_bool();
   return f;
 }
 
@@ -220,17 +219,18 @@ Value run(const Value& line) {
   if (op == "decode_request") {
     auto r = cl::decode_request(bytes, limits);
     if (!r.ok()) return failure(r.error());
-    return ok("request", Value::object({{"type", static_cast<int>(r->type)},
-                                        {"uid", r->uid},
-                                        {"requestId", r->request_id},
-                                        {"rooms", strings(r->rooms)},
-                                        {"opts", opts_value(r->opts)},
-                                        {"sid", r->legacy_sid},
-                                        {"room", r->legacy_room},
-                                        {"close", r->close},
-                                        {"data", tag(Value(r->data))},
-                                        {"packet", Value::object({{"data", tag(Value(r->packet_data))},
-                                                                  {"nsp", r->packet_nsp}})}}));
+    return ok(
+        "request",
+        Value::object({{"type", static_cast<int>(r->type)},
+                       {"uid", r->uid},
+                       {"requestId", r->request_id},
+                       {"rooms", strings(r->rooms)},
+                       {"opts", opts_value(r->opts)},
+                       {"sid", r->legacy_sid},
+                       {"room", r->legacy_room},
+                       {"close", r->close},
+                       {"data", tag(Value(r->data))},
+                       {"packet", Value::object({{"data", tag(Value(r->packet_data))}, {"nsp", r->packet_nsp}})}}));
   }
   if (op == "encode_request") {
     const Value* in = line.find("request");
@@ -294,8 +294,8 @@ int main(int argc, char** argv) {
   while (std::getline(std::cin, line)) {
     if (line.empty()) continue;
     auto parsed = chorus::json::parse(line, roomy);
-    chorus::Value out = parsed.ok() && parsed.value().is_object() ? chorus::run(parsed.value())
-                                                                  : chorus::usage("not a JSON object");
+    chorus::Value out =
+        parsed.ok() && parsed.value().is_object() ? chorus::run(parsed.value()) : chorus::usage("not a JSON object");
     auto text = chorus::json::stringify(out, 1u << 20);
     std::fputs(text.ok() ? text.value().c_str() : "{\"ok\":false,\"usage\":\"unprintable\"}", stdout);
     std::fputc('\n', stdout);

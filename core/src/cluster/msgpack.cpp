@@ -268,7 +268,8 @@ class Converter {
       }
       if (!fixext && size == 12) {  // timestamp 96: 32-bit nanoseconds, signed 64-bit seconds
         double ns = read_u32(data);
-        double seconds = static_cast<double>(read_i32(data + 4)) * 4294967296.0 + static_cast<double>(read_u32(data + 8));
+        double seconds =
+            static_cast<double>(read_i32(data + 4)) * 4294967296.0 + static_cast<double>(read_u32(data + 8));
         out = js_date(seconds * 1e3 + ns / 1e6);
         return Ok{};
       }

@@ -306,8 +306,9 @@ std::optional<std::string> channel_room(std::string_view channel, std::string_vi
 // Broadcasts
 
 std::string encode_broadcast(const Broadcast& broadcast) {
-  Value message = Value::array({Value(broadcast.uid), packet_value(broadcast.packet_type, broadcast.data, broadcast.nsp),
-                                opts_value(broadcast.opts, true)});
+  Value message =
+      Value::array({Value(broadcast.uid), packet_value(broadcast.packet_type, broadcast.data, broadcast.nsp),
+                    opts_value(broadcast.opts, true)});
   return msgpack::encode(message);
 }
 
@@ -411,8 +412,9 @@ std::string encode_request(const Request& r) {
   const int type = static_cast<int>(r.type);
   Value v = Value::object();
   if (!r.uid.empty()) v.set("uid", r.uid);
-  const bool legacy = !r.legacy_sid.empty() && (r.type == RequestType::kRemoteJoin || r.type == RequestType::kRemoteLeave ||
-                                                r.type == RequestType::kRemoteDisconnect);
+  const bool legacy =
+      !r.legacy_sid.empty() && (r.type == RequestType::kRemoteJoin || r.type == RequestType::kRemoteLeave ||
+                                r.type == RequestType::kRemoteDisconnect);
   switch (r.type) {
     case RequestType::kSockets:
       v.set("requestId", r.request_id);

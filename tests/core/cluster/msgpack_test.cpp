@@ -52,21 +52,21 @@ void expect_number(double number, std::string_view expected_hex) {
 
 TEST(Msgpack, UnsignedIntegersTakeTheSmallestForm) {
   expect_number(0, "00");
-  expect_number(127, "7f");         // 2^7 - 1: positive fixint
-  expect_number(128, "cc80");       // 2^7: uint 8
-  expect_number(255, "ccff");       // 2^8 - 1
-  expect_number(256, "cd0100");     // 2^8: uint 16
-  expect_number(32767, "cd7fff");   // 2^15 - 1
-  expect_number(32768, "cd8000");   // 2^15
-  expect_number(65535, "cdffff");   // 2^16 - 1
-  expect_number(65536, "ce00010000");  // 2^16: uint 32
-  expect_number(2147483647, "ce7fffffff");  // 2^31 - 1
-  expect_number(2147483648.0, "ce80000000");  // 2^31
-  expect_number(4294967295.0, "ceffffffff");  // 2^32 - 1
-  expect_number(4294967296.0, "cf0000000100000000");  // 2^32: uint 64
-  expect_number(9007199254740991.0, "cf001fffffffffffff");  // 2^53 - 1
-  expect_number(9007199254740992.0, "cf0020000000000000");  // 2^53
-  expect_number(9223372036854775808.0, "cf8000000000000000");  // 2^63
+  expect_number(127, "7f");                                     // 2^7 - 1: positive fixint
+  expect_number(128, "cc80");                                   // 2^7: uint 8
+  expect_number(255, "ccff");                                   // 2^8 - 1
+  expect_number(256, "cd0100");                                 // 2^8: uint 16
+  expect_number(32767, "cd7fff");                               // 2^15 - 1
+  expect_number(32768, "cd8000");                               // 2^15
+  expect_number(65535, "cdffff");                               // 2^16 - 1
+  expect_number(65536, "ce00010000");                           // 2^16: uint 32
+  expect_number(2147483647, "ce7fffffff");                      // 2^31 - 1
+  expect_number(2147483648.0, "ce80000000");                    // 2^31
+  expect_number(4294967295.0, "ceffffffff");                    // 2^32 - 1
+  expect_number(4294967296.0, "cf0000000100000000");            // 2^32: uint 64
+  expect_number(9007199254740991.0, "cf001fffffffffffff");      // 2^53 - 1
+  expect_number(9007199254740992.0, "cf0020000000000000");      // 2^53
+  expect_number(9223372036854775808.0, "cf8000000000000000");   // 2^63
   expect_number(18446744073709549568.0, "cffffffffffffff800");  // the largest double below 2^64
   // 2^64 and beyond have no integer form: float64 (notepack would write a wrong uint 64).
   expect_number(18446744073709551616.0, "cb43f0000000000000");
@@ -75,17 +75,17 @@ TEST(Msgpack, UnsignedIntegersTakeTheSmallestForm) {
 
 TEST(Msgpack, NegativeIntegersTakeTheSmallestForm) {
   expect_number(-1, "ff");
-  expect_number(-32, "e0");     // negative fixint
-  expect_number(-33, "d0df");   // int 8
-  expect_number(-128, "d080");  // -2^7
-  expect_number(-129, "d1ff7f");  // int 16
-  expect_number(-32768, "d18000");  // -2^15
-  expect_number(-32769, "d2ffff7fff");  // int 32
-  expect_number(-2147483648.0, "d280000000");  // -2^31
-  expect_number(-2147483649.0, "d3ffffffff7fffffff");  // int 64
-  expect_number(-4294967296.0, "d3ffffffff00000000");  // -2^32
-  expect_number(-9007199254740992.0, "d3ffe0000000000000");  // -2^53
-  expect_number(-9223372036854775808.0, "d38000000000000000");  // -2^63
+  expect_number(-32, "e0");                                      // negative fixint
+  expect_number(-33, "d0df");                                    // int 8
+  expect_number(-128, "d080");                                   // -2^7
+  expect_number(-129, "d1ff7f");                                 // int 16
+  expect_number(-32768, "d18000");                               // -2^15
+  expect_number(-32769, "d2ffff7fff");                           // int 32
+  expect_number(-2147483648.0, "d280000000");                    // -2^31
+  expect_number(-2147483649.0, "d3ffffffff7fffffff");            // int 64
+  expect_number(-4294967296.0, "d3ffffffff00000000");            // -2^32
+  expect_number(-9007199254740992.0, "d3ffe0000000000000");      // -2^53
+  expect_number(-9223372036854775808.0, "d38000000000000000");   // -2^63
   expect_number(-18446744073709551616.0, "cbc3f0000000000000");  // -2^64: float64
 }
 
@@ -156,11 +156,11 @@ TEST(Msgpack, StrIsNeverBin) {
 
 TEST(Msgpack, InvalidUtf8IsRefused) {
   EXPECT_EQ(failure(unhex("a1ff")).code, ErrorCode::kInvalidUtf8);
-  EXPECT_EQ(failure(unhex("a2c080")).code, ErrorCode::kInvalidUtf8);        // overlong
-  EXPECT_EQ(failure(unhex("a3eda080")).code, ErrorCode::kInvalidUtf8);      // surrogate
-  EXPECT_EQ(failure(unhex("a2e282")).code, ErrorCode::kInvalidUtf8);        // cut short
-  EXPECT_EQ(failure(unhex("81a1ffc0")).code, ErrorCode::kInvalidUtf8);      // in a map key
-  EXPECT_EQ(failure(unhex("92a161a1ff")).code, ErrorCode::kInvalidUtf8);    // nested
+  EXPECT_EQ(failure(unhex("a2c080")).code, ErrorCode::kInvalidUtf8);      // overlong
+  EXPECT_EQ(failure(unhex("a3eda080")).code, ErrorCode::kInvalidUtf8);    // surrogate
+  EXPECT_EQ(failure(unhex("a2e282")).code, ErrorCode::kInvalidUtf8);      // cut short
+  EXPECT_EQ(failure(unhex("81a1ffc0")).code, ErrorCode::kInvalidUtf8);    // in a map key
+  EXPECT_EQ(failure(unhex("92a161a1ff")).code, ErrorCode::kInvalidUtf8);  // nested
   // The same bytes as bin are fine.
   EXPECT_TRUE(decoded("c401ff").is_binary());
 }
@@ -195,7 +195,12 @@ TEST(Msgpack, ArraysAndMaps) {
 
 TEST(Msgpack, MapKeysAsJavaScriptPropertyKeys) {
   // {1: "a", -2: "b", 1.5: "c", 2^53: "d"}: numbers become their JavaScript string form.
-  Value v = decoded("84" "01a161" "fea162" "cb3ff8000000000000a163" "cf0020000000000000a164");
+  Value v = decoded(
+      "84"
+      "01a161"
+      "fea162"
+      "cb3ff8000000000000a163"
+      "cf0020000000000000a164");
   EXPECT_EQ(v, Value::object({{"1", "a"}, {"-2", "b"}, {"1.5", "c"}, {"9007199254740992", "d"}}));
   EXPECT_EQ(decoded("81cb7ff8000000000000c0"), Value::object({{"NaN", nullptr}}));
   // A repeated key keeps its first position and takes the last value (obj[key] = value).
@@ -250,8 +255,8 @@ TEST(Msgpack, MalformedInput) {
   EXPECT_NE(failure(unhex("c0c0")).message.find("1 trailing bytes"), std::string::npos);
   EXPECT_FALSE(decode(unhex("90ffff")).ok());
   // Truncated, at every cut of a message holding every form.
-  Value all = Value::array({nullptr, true, 300, -70000, 1.5, "str", Value(Binary{1, 2}),
-                            Value::object({{"k", Value::array({1})}})});
+  Value all = Value::array(
+      {nullptr, true, 300, -70000, 1.5, "str", Value(Binary{1, 2}), Value::object({{"k", Value::array({1})}})});
   std::string bytes = encode(all);
   ASSERT_EQ(decode(bytes).value(), all);
   for (std::size_t cut = 0; cut < bytes.size(); ++cut) {
@@ -313,8 +318,8 @@ TEST(Msgpack, LegacyExtZeroFormsAsNotepackReadsThem) {
 }
 
 TEST(Msgpack, UnknownExtIsRefused) {
-  for (const char* bytes : {"d40100", "d5020000", "d67f00000000", "d7800000000000000000", "c70105ff", "c8000105ff",
-                            "c90000000105ff"}) {
+  for (const char* bytes :
+       {"d40100", "d5020000", "d67f00000000", "d7800000000000000000", "c70105ff", "c8000105ff", "c90000000105ff"}) {
     Error e = failure(unhex(bytes));
     EXPECT_EQ(e.code, ErrorCode::kInvalidPacket) << bytes;
     EXPECT_NE(e.message.find("ext type"), std::string::npos) << e.message;

@@ -374,8 +374,8 @@ TEST(RedisAdapterRequest, EveryTypeRoundTripsInNodesFieldOrder) {
     ASSERT_TRUE(back.ok()) << bytes << ": " << back.error().message;
     EXPECT_EQ(back->type, type);
     EXPECT_EQ(back->uid, "me");
-    bool has_id = type != RequestType::kRemoteJoin && type != RequestType::kRemoteLeave &&
-                  type != RequestType::kRemoteDisconnect;
+    bool has_id =
+        type != RequestType::kRemoteJoin && type != RequestType::kRemoteLeave && type != RequestType::kRemoteDisconnect;
     EXPECT_EQ(back->request_id, has_id ? "rq" : "");
     if (type == RequestType::kSockets || type == RequestType::kRemoteJoin || type == RequestType::kRemoteLeave) {
       EXPECT_EQ(back->rooms, q.rooms);
@@ -405,7 +405,9 @@ TEST(RedisAdapterRequest, BroadcastWithAckIsMsgpackByteExact) {
 }
 
 TEST(RedisAdapterRequest, MsgpackRequestsOfOtherTypes) {
-  Value v = Value::object({{"uid", "u"}, {"requestId", "q"}, {"type", 5},
+  Value v = Value::object({{"uid", "u"},
+                           {"requestId", "q"},
+                           {"type", 5},
                            {"opts", Value::object({{"rooms", Value::array({1})}, {"except", Value::array({})}})}});
   Request r = request(msgpack::encode(v));
   EXPECT_EQ(r.type, RequestType::kRemoteFetch);
@@ -501,10 +503,13 @@ TEST(RedisAdapterResponse, EveryTypeEncodesAsNodeWritesIt) {
   r.rooms = {Value("r1")};
   EXPECT_EQ(encode_response(r), R"({"requestId":"q","rooms":["r1"]})");
   r.type = RequestType::kRemoteFetch;
-  r.sockets = {Value::object({{"id", "s1"}, {"handshake", Value::object()}, {"rooms", Value::array({"s1"})},
+  r.sockets = {Value::object({{"id", "s1"},
+                              {"handshake", Value::object()},
+                              {"rooms", Value::array({"s1"})},
                               {"data", Value::object({{"avatar", Value(Binary{255})}})}})};
-  EXPECT_EQ(encode_response(r),
-            R"({"requestId":"q","sockets":[{"id":"s1","handshake":{},"rooms":["s1"],"data":{"avatar":{"type":"Buffer","data":[255]}}}]})");
+  EXPECT_EQ(
+      encode_response(r),
+      R"({"requestId":"q","sockets":[{"id":"s1","handshake":{},"rooms":["s1"],"data":{"avatar":{"type":"Buffer","data":[255]}}}]})");
   r.type = RequestType::kServerSideEmit;
   r.data = Value::array({1, 2});
   EXPECT_EQ(encode_response(r), R"({"type":6,"requestId":"q","data":[1,2]})");
