@@ -25,11 +25,11 @@
 
 namespace chorus::cluster {
 
-std::string broadcast_channel(std::string_view key, std::string_view nsp);  // K#N#
-std::string room_channel(std::string_view key, std::string_view nsp, std::string_view room);  // K#N#room#
-std::string broadcast_pattern(std::string_view key, std::string_view nsp);  // K#N#*
-std::string request_channel(std::string_view key, std::string_view nsp);   // K-request#N#
-std::string response_channel(std::string_view key, std::string_view nsp);  // K-response#N#
+std::string broadcast_channel(std::string_view key, std::string_view nsp);                       // K#N#
+std::string room_channel(std::string_view key, std::string_view nsp, std::string_view room);     // K#N#room#
+std::string broadcast_pattern(std::string_view key, std::string_view nsp);                       // K#N#*
+std::string request_channel(std::string_view key, std::string_view nsp);                         // K-request#N#
+std::string response_channel(std::string_view key, std::string_view nsp);                        // K-response#N#
 std::string response_channel(std::string_view key, std::string_view nsp, std::string_view uid);  // K-response#N#uid#
 
 // The room a broadcast channel names: "" for K#N#, "room" for K#N#room#; nullopt when
@@ -76,23 +76,23 @@ enum class RequestType : int {
   kRemoteDisconnect = 4,
   kRemoteFetch = 5,
   kServerSideEmit = 6,
-  kBroadcast = 7,  // broadcast with acks
+  kBroadcast = 7,             // broadcast with acks
   kBroadcastClientCount = 8,  // response
-  kBroadcastAck = 9,  // response
+  kBroadcastAck = 9,          // response
 };
 
 // A message on the request channel (types 0-7). Fields not used by a type stay empty.
 struct Request {
   RequestType type = RequestType::kAllRooms;
-  std::string uid;         // "" when absent (the emitter sends none with types 2-4)
-  std::string request_id;  // "" when absent
-  Opts opts;               // 2, 3, 4, 5, 7
-  std::vector<std::string> rooms;  // 0: filter; 2, 3: rooms to join or leave
+  std::string uid;                      // "" when absent (the emitter sends none with types 2-4)
+  std::string request_id;               // "" when absent
+  Opts opts;                            // 2, 3, 4, 5, 7
+  std::vector<std::string> rooms;       // 0: filter; 2, 3: rooms to join or leave
   std::string legacy_sid, legacy_room;  // 2, 3 legacy form {sid, room, requestId}
-  bool close = false;      // 4
-  Array data;              // 6: [event, ...args]
-  Array packet_data;       // 7: the packet's [event, ...args]
-  std::string packet_nsp;  // 7: the packet's nsp ("/" when absent)
+  bool close = false;                   // 4
+  Array data;                           // 6: [event, ...args]
+  Array packet_data;                    // 7: the packet's [event, ...args]
+  std::string packet_nsp;               // 7: the packet's nsp ("/" when absent)
 };
 // JSON or msgpack (first byte '{' means JSON). Errors: neither, not an object, an unknown or
 // missing type, a field of the wrong type for it.
@@ -102,15 +102,17 @@ Result<Request> decode_request(std::string_view bytes, const Limits& limits = Li
 std::string encode_request(const Request& request);
 
 // A message on a response channel. Types 0, 1 and 5 have no "type" field on the wire; they are
-// told apart by their fields (sockets / rooms) and returned as kSockets/kAllRooms/kRemoteFetch.
+// told apart by their fields (sockets / rooms) and returned as kSockets/kAllRooms/kRemoteFetch
+// (an empty "sockets" list as kRemoteFetch). A bare {requestId}, the legacy reply to 2, 3 or 4,
+// is returned as kRemoteJoin: the requester knows which it asked.
 struct Response {
   RequestType type = RequestType::kAllRooms;
   std::string request_id;
-  Array rooms;      // 1: room names
-  Array sockets;    // 0: socket ids; 5: [{id, handshake, rooms, data}, ...]
-  Value data;       // 6: the first argument of one node's ack (absent: null)
+  Array rooms;                     // 1: room names
+  Array sockets;                   // 0: socket ids; 5: [{id, handshake, rooms, data}, ...]
+  Value data;                      // 6: the first argument of one node's ack (absent: null)
   std::uint64_t client_count = 0;  // 8
-  Value packet;     // 9: the first argument of one client's ack
+  Value packet;                    // 9: the first argument of one client's ack
 };
 Result<Response> decode_response(std::string_view bytes, const Limits& limits = Limits{});
 // JSON for 0, 1, 5, 6, 8 ({requestId, sockets} / {requestId, rooms} / {requestId, sockets} /
