@@ -306,16 +306,16 @@ int main(int argc, char** argv) {
         const Value* t = b.find("timeout");
         auto done = std::make_shared<std::promise<Value>>();
         auto future = done->get_future();
-        s.emit_with_ack(event != nullptr ? event->get_string() : "", args_of(b),
-                        std::chrono::milliseconds(t != nullptr ? static_cast<long>(t->get_number()) : 5000),
-                        [done](std::optional<chorus::AckError> err, Args reply) {
-                          if (err) {
-                            done->set_value(Value::object({{"ok", false}, {"err", err->message}}));
-                          } else {
-                            done->set_value(
-                                Value::object({{"ok", true}, {"reply", reply.empty() ? Value() : to_ctl(reply[0])}}));
-                          }
-                        });
+        s.emit_with_ack(
+            event != nullptr ? event->get_string() : "", args_of(b),
+            std::chrono::milliseconds(t != nullptr ? static_cast<long>(t->get_number()) : 5000),
+            [done](std::optional<chorus::AckError> err, Args reply) {
+              if (err) {
+                done->set_value(Value::object({{"ok", false}, {"err", err->message}}));
+              } else {
+                done->set_value(Value::object({{"ok", true}, {"reply", reply.empty() ? Value() : to_ctl(reply[0])}}));
+              }
+            });
         return future.get();
       } else if (what == "join") {
         s.join(strings(b, "rooms"));

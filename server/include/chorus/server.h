@@ -362,8 +362,7 @@ class RemoteSocket {
   }
   // The callback gets the client's ack arguments (from another node: its first argument
   // only, as the cluster protocol carries), or an AckError after `timeout`.
-  bool emit_with_ack(std::string_view event, Args args, std::chrono::milliseconds timeout,
-                     AckCallback callback) const;
+  bool emit_with_ack(std::string_view event, Args args, std::chrono::milliseconds timeout, AckCallback callback) const;
   void join(const std::vector<std::string>& rooms) const;
   void leave(const std::vector<std::string>& rooms) const;
   void disconnect(bool close = false) const;
