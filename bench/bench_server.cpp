@@ -1,20 +1,23 @@
 // chorus-bench-server: the Chorus side of the benchmarks, built from the public API only.
 //
 //   chorus-bench-server --port N [--host ADDR] [--max-connections N] [--io-threads N]
-//                       [--tls-cert PEM]
+//                       [--tls-cert PEM] [--redis URL [--redis-key K]]
 //
 // Every socket joins "room1"; "echo" with an ack callback acks its argument, without one
 // emits "echo" back; "broadcast" emits "bcast" with its argument to room1 (namespace-wide,
-// sender included). First stdout line: "chorus: listening on http(s)://127.0.0.1:PORT".
-// Exits on SIGTERM / SIGINT.
+// sender included). First stdout line: "chorus: listening on http(s)://127.0.0.1:PORT"; with
+// --redis (a node of a cluster, ServerOptions::redis) only once its Redis subscriptions are in
+// place. Exits on SIGTERM / SIGINT.
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <thread>
 
 #include "chorus/server.h"
 #include "command_line.h"
@@ -57,12 +60,16 @@ int main(int argc, char** argv) {
                              "  --max-connections N   connections held at once (default: ServerOptions')\n"
                              "  --io-threads N        event loop threads (default 0: one per core)\n"
                              "  --tls-cert PEM        certificate and key: serve https/wss\n"
+                             "  --redis URL           a node of a cluster through this Redis\n"
+                             "  --redis-key K         its channel prefix (default socket.io)\n"
                              "  --help                this text\n")
       .text("--host", &opts.host)
       .number("--port", &opts.port, 0, 65535)
       .number("--max-connections", &opts.max_connections, 1, 1'000'000)
       .number("--io-threads", &opts.io_threads, 0, 1'024)
       .text("--tls-cert", &opts.tls_certificate)
+      .text("--redis", &opts.redis.url)
+      .text("--redis-key", &opts.redis.key)
       .parse(argc, argv);
   raise_nofile_limit();
 
@@ -92,6 +99,19 @@ int main(int argc, char** argv) {
   if (!started.ok()) {
     std::fprintf(stderr, "chorus-bench-server: %s\n", started.error().message.c_str());
     return 1;
+  }
+  // A cluster node is ready once Redis holds its subscriptions: a broadcast before that would
+  // not reach the other nodes.
+  if (!opts.redis.url.empty()) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!server.cluster_connected() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (!server.cluster_connected()) {
+      std::fprintf(stderr, "chorus-bench-server: Redis at %s not connected within 10 s\n", opts.redis.url.c_str());
+      server.stop();
+      return 1;
+    }
   }
   std::printf("chorus: listening on %s://127.0.0.1:%d\n", opts.tls_certificate.empty() ? "http" : "https",
               server.port());

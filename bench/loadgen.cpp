@@ -6,6 +6,8 @@
 //   chorus-loadgen echo   --port P --sweep [--rate START] [--factor F] [--max-rate M]
 //                         [--threshold-ms T] [--seconds S] [--conns C] [--refine K]
 //   chorus-loadgen fanout --port P --clients N --rate R --seconds S [--warmup W]
+//   chorus-loadgen cluster --port A --port2 B --clients N --rate R --seconds S [--warmup W]
+//                         [--alternate] [--server-pid PID --server-pid2 PID] [--redis-pid PID]
 //   chorus-loadgen churn  --port P --seconds S [--concurrency K] [--warmup W]
 //   chorus-loadgen startup --port P [--cpu C] [--settle S] [--path URL] -- COMMAND [ARGS...]
 //
@@ -68,14 +70,15 @@ Flags parse_flags(int argc, char** argv, int first, const char* usage) {
   chorus::tools::CommandLine cl("chorus-loadgen", usage);
   std::map<std::string, double> numbers;
   for (const char* name : {"port", "server-pid", "conns", "settle", "timeout", "rate", "seconds", "warmup", "factor",
-                           "max-rate", "threshold-ms", "refine", "clients", "concurrency", "source-addrs", "cpu"}) {
+                           "max-rate", "threshold-ms", "refine", "clients", "concurrency", "source-addrs", "cpu",
+                           "port2", "server-pid2", "redis-pid"}) {
     numbers[name] = -1;  // not given
   }
   for (auto& [name, value] : numbers) cl.real("--" + name, &value, 0, 1e12);
   std::string host, path;
-  bool sweep = false, engine_only = false, tls = false;
+  bool sweep = false, engine_only = false, tls = false, alternate = false;
   cl.text("--host", &host).text("--path", &path).flag("--sweep", &sweep).flag("--engine-only", &engine_only);
-  cl.flag("--tls", &tls);
+  cl.flag("--tls", &tls).flag("--alternate", &alternate);
   cl.parse(argc, argv, first);
   Flags f;  // only what was given: the defaults are the call sites'
   for (const auto& [name, value] : numbers) {
@@ -85,6 +88,7 @@ Flags parse_flags(int argc, char** argv, int first, const char* usage) {
   if (!path.empty()) f.values["path"] = path;
   if (sweep) f.values["sweep"] = "1";
   if (tls) f.values["tls"] = "1";
+  if (alternate) f.values["alternate"] = "1";
   if (engine_only) f.values["engine-only"] = "1";
   return f;
 }
@@ -288,8 +292,9 @@ class Pool : public Handler {
  protected:
   void top_up() {
     while (started_ < target_ && driver_.open_count() - driver_.ready_count() < inflight_) {
+      const int port = ports_.empty() ? 0 : ports_[started_ % ports_.size()];
       ++started_;
-      if (driver_.open() == nullptr) ++failed_;
+      if (driver_.open(port) == nullptr) ++failed_;
     }
   }
 
@@ -300,6 +305,7 @@ class Pool : public Handler {
   std::size_t failed_ = 0;
   std::size_t lost_ = 0;
   std::size_t inflight_ = 128;
+  std::vector<int> ports_;  // connections go to these in turn (empty: the driver's port)
 };
 
 // ---- idle ---------------------------------------------------------------------------------
@@ -635,6 +641,174 @@ int run_fanout(const Flags& f) {
   return 0;
 }
 
+// ---- cluster ------------------------------------------------------------------------------
+
+// Fan-out across two nodes of one cluster: the clients alternate between node A (--port) and
+// node B (--port2), all in room1; a client on A broadcasts (with --alternate, a client on A
+// and one on B take turns). Every delivery is classed by where its receiver sits: on the
+// sending node ("local") or on the other one ("remote": it crossed Redis).
+class Cluster : public Pool {
+ public:
+  Cluster(const Flags& f, int port_a, int port_b) : Pool(f), port_a_(port_a) { ports_ = {port_a, port_b}; }
+
+  void on_event(Conn& c, const std::string& event, const Value& data) override {
+    if (event != "bcast" || data.size() < 2) return;
+    const Value* t = data[1].find("t");
+    const Value* from = data[1].find("from");
+    if (t == nullptr || !t->is_number() || from == nullptr || !from->is_number()) return;
+    const std::int64_t sched = epoch_ + static_cast<std::int64_t>(t->as_number());
+    const std::int64_t now = now_ns();
+    Class& k = cls_[node_of(c) == static_cast<int>(from->as_number()) ? 0 : 1];
+    if (now >= win_start_ && now < win_end_) ++k.arrivals_in_window;
+    if (sched >= win_start_ && sched < win_end_) {
+      k.lat.add(now - sched);
+      ++k.deliveries;
+    }
+  }
+
+  std::string run(double rate, double seconds, double warmup, bool alternate, long pid_a, long pid_b, long redis_pid) {
+    std::size_t on_node[2] = {0, 0};
+    for (Conn* c : ready_) ++on_node[node_of(*c)];
+    const std::int64_t start = now_ns() + 1'000'000;
+    win_start_ = start + static_cast<std::int64_t>(warmup * kNsPerSec);
+    win_end_ = win_start_ + static_cast<std::int64_t>(seconds * kNsPerSec);
+    const double interval = kNsPerSec / rate;
+    std::uint64_t seq = 0;
+    std::uint64_t sent_in_window[2] = {0, 0};  // by sending node
+    CpuWindow cpu_a(pid_a), cpu_b(pid_b), cpu_redis(redis_pid);
+    bool cpu_started = false;
+    std::int64_t lag_max = 0;
+    driver_.set_ticker(
+        [&](std::int64_t now) -> std::int64_t {
+          std::int64_t due = start + static_cast<std::int64_t>(static_cast<double>(seq) * interval);
+          if (due >= win_start_ && due < win_end_) lag_max = std::max(lag_max, now - due);
+          while (due <= now && due < win_end_) {
+            if (!cpu_started && due >= win_start_) {
+              cpu_a.reset();
+              cpu_b.reset();
+              cpu_redis.reset();
+              cpu_started = true;
+            }
+            const int from = alternate ? static_cast<int>(seq % 2) : 0;
+            Array args;
+            args.push_back(Value::object({{"t", Value(static_cast<double>(due - epoch_))},
+                                          {"seq", Value(static_cast<double>(seq))},
+                                          {"from", Value(static_cast<double>(from))}}));
+            // The first ready client of the sending node sends (another takes over if it is lost).
+            Conn* sender = nullptr;
+            for (Conn* c : ready_) {
+              if (node_of(*c) == from) {
+                sender = c;
+                break;
+              }
+            }
+            if (sender != nullptr && driver_.emit(*sender, "broadcast", std::move(args), false, due) &&
+                due >= win_start_) {
+              ++sent_in_window[from];
+            }
+            ++seq;
+            due = start + static_cast<std::int64_t>(static_cast<double>(seq) * interval);
+          }
+          return due < win_end_ ? due : INT64_MAX;
+        },
+        start);
+    driver_.run_until(win_end_);
+    const double loadgen_cpu = cpu_a.self_share();
+    const double cpu_node_a = cpu_a.server_share();
+    const double cpu_node_b = cpu_b.server_share();
+    const double cpu_redis_share = cpu_redis.server_share();
+    driver_.clear_ticker();
+    // Local: each broadcast reaches the clients of its own node; remote: those of the other.
+    const std::uint64_t expected[2] = {sent_in_window[0] * on_node[0] + sent_in_window[1] * on_node[1],
+                                       sent_in_window[0] * on_node[1] + sent_in_window[1] * on_node[0]};
+    driver_.run_until(now_ns() + 2 * kNsPerSec,
+                      [&] { return cls_[0].deliveries >= expected[0] && cls_[1].deliveries >= expected[1]; });
+    std::uint64_t missing[2];
+    for (int i = 0; i < 2; ++i) missing[i] = expected[i] > cls_[i].deliveries ? expected[i] - cls_[i].deliveries : 0;
+    Latencies all;
+    for (Class& k : cls_) all.ns.insert(all.ns.end(), k.lat.ns.begin(), k.lat.ns.end());
+    const std::uint64_t all_expected = expected[0] + expected[1];
+    const std::uint64_t all_deliveries = cls_[0].deliveries + cls_[1].deliveries;
+    const std::uint64_t all_missing = missing[0] + missing[1];
+    Json j;
+    j.str("scenario", "cluster")
+        .str("from", alternate ? "both" : "a")
+        .num("clients", static_cast<double>(ready_.size()))
+        .num("clients_a", static_cast<double>(on_node[0]))
+        .num("clients_b", static_cast<double>(on_node[1]))
+        .num("rate", rate)
+        .num("seconds", seconds)
+        .num("broadcasts", static_cast<double>(sent_in_window[0] + sent_in_window[1]))
+        .num("expected", static_cast<double>(all_expected))
+        .num("deliveries", static_cast<double>(all_deliveries))
+        .num("missing", static_cast<double>(all_missing))
+        .num("delivered_fraction", all_expected ? static_cast<double>(std::min(all_deliveries, all_expected)) /
+                                                      static_cast<double>(all_expected)
+                                                : NAN)
+        .num("deliveries_per_s", static_cast<double>(cls_[0].arrivals_in_window + cls_[1].arrivals_in_window) / seconds)
+        .num("p50_us", all.percentile_us(0.50, all_missing))
+        .num("p99_us", all.percentile_us(0.99, all_missing));
+    const char* names[2] = {"local", "remote"};
+    for (int i = 0; i < 2; ++i) {
+      const std::string n = names[i];
+      j.num(n + "_expected", static_cast<double>(expected[i]))
+          .num(n + "_missing", static_cast<double>(missing[i]))
+          .num(n + "_deliveries_per_s", static_cast<double>(cls_[i].arrivals_in_window) / seconds)
+          .num(n + "_p50_us", cls_[i].lat.percentile_us(0.50, missing[i]))
+          .num(n + "_p99_us", cls_[i].lat.percentile_us(0.99, missing[i]));
+    }
+    j.num("send_lag_max_us", static_cast<double>(lag_max) / 1e3)
+        .num("loadgen_cpu", loadgen_cpu)
+        .num("server_cpu", pid_a > 0 && pid_b > 0 ? cpu_node_a + cpu_node_b : NAN)
+        .num("server_cpu_a", pid_a > 0 ? cpu_node_a : NAN)
+        .num("server_cpu_b", pid_b > 0 ? cpu_node_b : NAN)
+        .num("redis_cpu", redis_pid > 0 ? cpu_redis_share : NAN)
+        .num("clients_lost", static_cast<double>(lost_));
+    add_driver_stats(j, driver_);
+    return j.done();
+  }
+
+ private:
+  struct Class {
+    Latencies lat;
+    std::uint64_t deliveries = 0;          // of broadcasts sent inside the window
+    std::uint64_t arrivals_in_window = 0;  // of any broadcast, arriving inside the window
+  };
+  int node_of(const Conn& c) const { return c.port == port_a_ ? 0 : 1; }
+
+  int port_a_;
+  std::int64_t epoch_ = now_ns();
+  std::int64_t win_start_ = 0;
+  std::int64_t win_end_ = 0;
+  Class cls_[2];  // local, remote
+};
+
+int run_cluster(const Flags& f) {
+  const std::size_t clients = static_cast<std::size_t>(f.num("clients", 1000));
+  if (!f.has("port2")) {
+    std::fprintf(stderr, "chorus-loadgen: cluster needs --port2 (node B)\n");
+    return 2;
+  }
+  const int port_a = static_cast<int>(f.num("port", 0));
+  const int port_b = static_cast<int>(f.num("port2", 0));
+  if (port_a == port_b) {
+    std::fprintf(stderr, "chorus-loadgen: cluster needs two nodes: --port and --port2 are the same\n");
+    return 2;
+  }
+  Cluster cluster(f, port_a, port_b);
+  if (!cluster.open(clients, f.num("timeout", 60))) {
+    std::fprintf(stderr, "chorus-loadgen: only %zu of %zu clients ready (%s)\n", cluster.ready().size(), clients,
+                 cluster.driver().stats().last_error.c_str());
+    return 1;
+  }
+  std::printf("%s\n", cluster
+                          .run(f.num("rate", 50), f.num("seconds", 5), f.num("warmup", 1), f.has("alternate"),
+                               static_cast<long>(f.num("server-pid", 0)), static_cast<long>(f.num("server-pid2", 0)),
+                               static_cast<long>(f.num("redis-pid", 0)))
+                          .c_str());
+  return 0;
+}
+
 // ---- churn --------------------------------------------------------------------------------
 
 class Churn : public Handler {
@@ -844,12 +1018,17 @@ int run_startup(const Flags& f, const std::vector<std::string>& command) {
 }
 
 constexpr const char* kUsage =
-    "usage: chorus-loadgen <idle|echo|fanout|churn> --port P [flags]\n"
+    "usage: chorus-loadgen <idle|echo|fanout|cluster|churn|startup> --port P [flags]\n"
     "  idle   --conns N --server-pid PID [--settle S] [--engine-only]\n"
     "  echo   --rate R --seconds S --conns C [--warmup W]\n"
     "  echo   --sweep [--rate START] [--factor F] [--max-rate M] [--threshold-ms T]\n"
     "         [--seconds S] [--conns C] [--refine K]\n"
     "  fanout --clients N --rate R --seconds S [--warmup W]\n"
+    "  cluster --port2 P2 --clients N --rate R --seconds S [--warmup W] [--alternate]\n"
+    "         [--server-pid2 PID] [--redis-pid PID]\n"
+    "         two nodes of one cluster (--port: A, --port2: B), clients alternating between\n"
+    "         them; a client on A broadcasts (--alternate: A and B take turns); deliveries\n"
+    "         and latency on the sending node (local) and on the other (remote)\n"
     "  churn  --seconds S [--concurrency K] [--warmup W]\n"
     "  startup [--cpu C] [--settle S] [--path URL] -- COMMAND [ARGS...]\n"
     "         runs COMMAND (it must serve --port P), times its first HTTP 200 on URL\n"
@@ -869,9 +1048,9 @@ int main(int argc, char** argv) {
   while (flags_end < argc && std::string(argv[flags_end]) != "--") ++flags_end;
   std::vector<std::string> command(argv + std::min(flags_end + 1, argc), argv + argc);
   const Flags f = parse_flags(flags_end, argv, flags_end > 1 && argv[1][0] != '-' ? 2 : 1, kUsage);
-  if (argc < 2 || argv[1][0] == '-') cl.fail("missing command: idle, echo, fanout, churn or startup");
+  if (argc < 2 || argv[1][0] == '-') cl.fail("missing command: idle, echo, fanout, cluster, churn or startup");
   const std::string cmd = argv[1];
-  if (cmd != "idle" && cmd != "echo" && cmd != "fanout" && cmd != "churn" && cmd != "startup") {
+  if (cmd != "idle" && cmd != "echo" && cmd != "fanout" && cmd != "cluster" && cmd != "churn" && cmd != "startup") {
     cl.fail("unknown command '" + cmd + "'");
   }
   if (!f.has("port")) cl.fail("--port is required");
@@ -884,5 +1063,6 @@ int main(int argc, char** argv) {
   if (cmd == "idle") return run_idle(f);
   if (cmd == "echo") return run_echo(f);
   if (cmd == "fanout") return run_fanout(f);
+  if (cmd == "cluster") return run_cluster(f);
   return run_churn(f);
 }

@@ -1,7 +1,9 @@
 // Turns the raw runs of bench/run.sh (one JSON line per run) into <out>.md and <out>.json:
 // the median of every metric per server, and the Chorus/Node ratio.
 //
-//   node bench/summarize.mjs RAW.jsonl OUT_PREFIX [--fact key=value]...
+//   node bench/summarize.mjs RAW.jsonl OUT_PREFIX [--suite cluster] [--fact key=value]...
+//
+// --suite cluster: the runs of bench/cluster.sh (keys cluster_<line>_<rate>), no targets.
 import { readFileSync, writeFileSync } from "node:fs";
 
 const IDLE = [
@@ -51,6 +53,19 @@ const METRICS = {
     ["stop_ms", "SIGTERM to exit (ms)", "lower"],
   ],
 };
+// bench/cluster.sh: every key (cluster_a_<rate>, cluster_both_<rate>) has these.
+const CLUSTER = [
+  ["deliveries_per_s", "deliveries per second (all clients)", "higher"],
+  ["delivered_fraction", "deliveries received / expected", "higher"],
+  ["local_deliveries_per_s", "deliveries per second, sending node's clients", "higher"],
+  ["remote_deliveries_per_s", "deliveries per second, other node's clients (through Redis)", "higher"],
+  ["local_p50_us", "latency p50, sending node's clients (µs)", "lower"],
+  ["local_p99_us", "latency p99, sending node's clients (µs)", "lower"],
+  ["remote_p50_us", "latency p50, other node's clients (µs)", "lower"],
+  ["remote_p99_us", "latency p99, other node's clients (µs)", "lower"],
+  ["server_cpu", "both nodes' CPU (cores)", "lower"],
+  ["redis_cpu", "redis-server CPU (cores)", "lower"],
+];
 const ISSUE_FIELDS = ["missing", "connect_failures", "protocol_errors", "unexpected_closes", "failures", "clients_lost"];
 const SERVERS = ["chorus", "node"];
 
@@ -60,8 +75,15 @@ if (!rawPath || !outPrefix) {
   process.exit(2);
 }
 const facts = {};
+let suite = "";
 for (let i = 0; i < rest.length; i++) {
-  if (rest[i] === "--fact") {
+  if (rest[i] === "--suite") {
+    suite = rest[++i];
+    if (suite !== "cluster") {
+      console.error(`summarize.mjs: unknown suite ${suite}`);
+      process.exit(2);
+    }
+  } else if (rest[i] === "--fact") {
     const kv = rest[++i];
     const eq = kv.indexOf("=");
     facts[kv.slice(0, eq)] = kv.slice(eq + 1);
@@ -80,8 +102,11 @@ function median(values) {
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
+// The cluster suite's keys in the order they ran, each with the cluster metrics.
+const suiteMetrics =
+  suite === "cluster" ? Object.fromEntries([...new Set(runs.map((r) => r.key))].map((k) => [k, CLUSTER])) : METRICS;
 const metrics = [];
-for (const [key, list] of Object.entries(METRICS)) {
+for (const [key, list] of Object.entries(suiteMetrics)) {
   for (const [field, label, better] of list) {
     const row = { scenario: key, metric: field, label, better };
     for (const s of SERVERS) {
@@ -139,7 +164,7 @@ function target(what, scenario, metric, goal, met) {
     met,
   });
 }
-{
+if (suite === "") {
   const r = ratio("fanout", "deliveries_per_s");
   target("fan-out, 1,000 clients, 300 emits/s: deliveries/s", "fanout", "deliveries_per_s", "≥ 2.5× Node",
          known(r) ? r >= 2.5 : null);
@@ -205,7 +230,22 @@ function verdict(row) {
   return good ? "Chorus better" : "Node better";
 }
 
-let md = `# Chorus benchmark, ${facts.date ?? ""} (${facts.mode ?? ""})\n\n`;
+let md = "";
+if (suite === "cluster") {
+  md += `# Chorus cluster benchmark, ${facts.date ?? ""} (${facts.mode ?? ""})\n\n`;
+  md += "Two Chorus nodes (`chorus-bench-server --redis`) against two Node socket.io nodes ";
+  md += "(`bench/reference_server.mjs --redis`, `@socket.io/redis-adapter`), each pair a cluster through ";
+  md += "a redis-server of its own, driven by `chorus-loadgen cluster` over raw WebSocket connections ";
+  md += "(`bench/cluster.sh`). Every figure is the median of the runs (shown in brackets); the ratio is ";
+  md += "Chorus / Node.\n\n";
+  md += "The clients sit alternately on node A and node B, all in room1. **cluster_a_R**: a client on A emits ";
+  md += "`broadcast` R times a second, node A sends `bcast` to its clients and publishes it to Redis, node B ";
+  md += "delivers it to its own: every delivery on B crossed Redis. **cluster_both_R**: a client on A and one ";
+  md += "on B take turns. *Local* clients are those of the sending node, *remote* those of the other. ";
+  md += "Throughput counts arrivals inside the window, latency runs from the scheduled send time (the ";
+  md += "load generator's clock) to the receipt; lost messages count as infinite latency.\n\n";
+} else {
+  md += `# Chorus benchmark, ${facts.date ?? ""} (${facts.mode ?? ""})\n\n`;
 md += "Chorus (`chorus-bench-server`) against the npm socket.io 4 reference (`bench/reference_server.mjs`), ";
 md += "driven by `chorus-loadgen` over raw WebSocket connections. Every figure is the median of the runs ";
 md += "(shown in brackets); the ratio is Chorus / Node.\n\n";
@@ -220,11 +260,14 @@ md += "Scenarios added for the event-loop server's targets: **echo_50k** is echo
 md += "connections; **idle_15k** and **idle_tls_*** open 15,000 connections (TLS: wss, full handshakes); ";
 md += "**startup_server** starts the shipped `chorus-server` (Node: the reference server) and times its first ";
 md += "HTTP 200. Threads are the server's `Threads:` in /proc/PID/status at the time RSS is read.\n\n";
-md += "## Targets\n\n| target | Chorus | Node | Chorus/Node | goal | met |\n| --- | --- | --- | --- | --- | --- |\n";
-for (const t of targets) {
-  const r = t.ratio === null ? "–" : Number.isFinite(t.ratio) ? t.ratio.toFixed(2) : "∞";
-  const met = t.met === null ? "" : t.met ? "yes" : "**no**";
-  md += `| ${t.what} | ${fmt(t.chorus)} | ${fmt(t.node)} | ${r} | ${t.goal} | ${met} |\n`;
+}
+if (targets.length) {
+  md += "## Targets\n\n| target | Chorus | Node | Chorus/Node | goal | met |\n| --- | --- | --- | --- | --- | --- |\n";
+  for (const t of targets) {
+    const r = t.ratio === null ? "–" : Number.isFinite(t.ratio) ? t.ratio.toFixed(2) : "∞";
+    const met = t.met === null ? "" : t.met ? "yes" : "**no**";
+    md += `| ${t.what} | ${fmt(t.chorus)} | ${fmt(t.node)} | ${r} | ${t.goal} | ${met} |\n`;
+  }
 }
 md += "\n## Machine\n\n| fact | value |\n| --- | --- |\n";
 for (const [k, v] of Object.entries(facts)) md += `| ${k} | ${String(v).replace(/\|/g, "\\|")} |\n`;

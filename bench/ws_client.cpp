@@ -131,7 +131,8 @@ long Driver::io_recv(Conn& conn, char* data, std::size_t size) {
   return -1;
 }
 
-Conn* Driver::open() {
+Conn* Driver::open(int port) {
+  if (port == 0) port = port_;
   int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     ++stats_.connect_failures;
@@ -155,7 +156,7 @@ Conn* Driver::open() {
   }
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port_));
+  addr.sin_port = htons(static_cast<std::uint16_t>(port));
   inet_pton(AF_INET, host_.c_str(), &addr.sin_addr);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno != EINPROGRESS) {
     ++stats_.connect_failures;
@@ -165,6 +166,7 @@ Conn* Driver::open() {
   }
   auto conn = std::make_unique<Conn>();
   conn->fd = fd;
+  conn->port = port;
   conn->id = next_id_++;
   conn->started_ns = now_ns();
   conn->state = ConnState::kTcpConnecting;
@@ -239,7 +241,7 @@ void Driver::start_upgrade(Conn& conn) {
   conn.expected_accept = base64::encode(std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
   conn.state = ConnState::kUpgrading;
   conn.out += "GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: ";
-  conn.out += host_ + ":" + std::to_string(port_);
+  conn.out += host_ + ":" + std::to_string(conn.port);
   conn.out +=
       "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
       "Sec-WebSocket-Key: ";

@@ -47,6 +47,7 @@ struct Conn {
   bool tls_want_write = false;  // the TLS handshake waits for the socket to be writable
   std::size_t id = 0;           // creation order
   std::size_t slot = 0;         // index in the driver's table
+  int port = 0;                 // the server port it connected to
   ConnState state = ConnState::kTcpConnecting;
   std::string expected_accept;
   std::string in;
@@ -91,8 +92,9 @@ class Driver {
   Driver(const Driver&) = delete;
   Driver& operator=(const Driver&) = delete;
 
-  // Starts a connection; the handler's on_ready fires once the namespace is joined.
-  Conn* open();
+  // Starts a connection (to `port`, or to the driver's port when 0); the handler's on_ready
+  // fires once the namespace is joined.
+  Conn* open(int port = 0);
   // Sends "41" (namespace disconnect) and a WebSocket close (1000), then waits for the server
   // to end the TCP connection (at most 2 s) so that TIME_WAIT stays on the server side.
   void close(Conn& conn);

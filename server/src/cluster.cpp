@@ -168,9 +168,8 @@ Status Cluster::start() {
     on_message(channel, pattern, payload);
   };
   std::string where = endpoint->host + ":" + std::to_string(endpoint->port);
-  h.on_up = [where] { log(LogLevel::kInfo, "redis adapter: connected to " + where); };
-  // The client has already warned, once per distinct failure: a line per retry would flood
-  // the log while Redis stays away.
+  // The client logs its own connection changes (once per kind of failure).
+  h.on_up = [where] { log(LogLevel::kDebug, "redis adapter: subscribed through " + where); };
   h.on_down = [](const std::string& why) { log(LogLevel::kDebug, "redis adapter: " + why); };
   client_ = std::make_unique<RedisClient>(std::move(o), std::move(h));
   return Ok{};
@@ -459,11 +458,33 @@ void Cluster::on_broadcast(const std::shared_ptr<NamespaceImpl>& ns, std::string
   if (!room.empty() && !ns->adapter->has_room(std::string(room))) return;  // no local socket in it
   auto b = cluster::decode_broadcast(payload, server_->options.limits);
   if (!b) {
-    log(LogLevel::kWarn, "redis adapter: broadcast ignored: " + b.error().message);
+    ignored("broadcast", b.error().message);
     return;
   }
   if (b->uid == uid_ || b->nsp != ns->name) return;
   ns->broadcast(b->data, from_wire(b->opts), nullptr);
+}
+
+void Cluster::ignored(const char* what, const std::string& why) {
+  // One warning, then at most one per kIgnoredLogIntervalMs with the count since: a peer that
+  // publishes garbage must not flood the log.
+  constexpr std::uint64_t kIgnoredLogIntervalMs = 10'000;
+  std::uint64_t skipped = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++ignored_total_;
+    std::uint64_t now = now_ms();
+    if (ignored_logged_at_ != 0 && now - ignored_logged_at_ < kIgnoredLogIntervalMs) {
+      ++ignored_unlogged_;
+      return;
+    }
+    ignored_logged_at_ = now;
+    skipped = ignored_unlogged_;
+    ignored_unlogged_ = 0;
+  }
+  std::string line = std::string("redis adapter: a ") + what + " on Redis ignored: " + why;
+  if (skipped > 0) line += " (and " + std::to_string(skipped) + " more ignored since the last warning)";
+  log(LogLevel::kWarn, line);
 }
 
 void Cluster::reply(const NamespaceImpl& ns, const cluster::Response& response) {
@@ -474,7 +495,7 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
   using cluster::RequestType;
   auto decoded = cluster::decode_request(payload, server_->options.limits);
   if (!decoded) {
-    log(LogLevel::kWarn, "redis adapter: request ignored: " + decoded.error().message);
+    ignored("request", decoded.error().message);
     return;
   }
   cluster::Request& r = *decoded;
@@ -580,7 +601,7 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
 void Cluster::on_response(std::string_view payload) {
   auto decoded = cluster::decode_response(payload, server_->options.limits);
   if (!decoded) {
-    log(LogLevel::kWarn, "redis adapter: response ignored: " + decoded.error().message);
+    ignored("response", decoded.error().message);
     return;
   }
   std::shared_ptr<Pending> p;

@@ -75,6 +75,7 @@ class Cluster {
   void on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_view payload);
   void on_response(std::string_view payload);
   void reply(const NamespaceImpl& ns, const cluster::Response& response);
+  void ignored(const char* what, const std::string& why);  // a message that does not decode
   std::shared_ptr<NamespaceImpl> find_namespace(const std::string& nsp);
   // Counts the other nodes (PUBSUB NUMSUB), then sends `request` and waits for their
   // responses until `timeout_ms`.
@@ -91,6 +92,9 @@ class Cluster {
   std::unordered_map<std::string, std::weak_ptr<NamespaceImpl>> namespaces_;
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending_;  // by request id
   std::atomic<std::uint64_t> request_counter_{0};
+  std::uint64_t ignored_total_ = 0;  // messages that did not decode (under mu_)
+  std::uint64_t ignored_unlogged_ = 0;
+  std::uint64_t ignored_logged_at_ = 0;
 };
 
 }  // namespace chorus

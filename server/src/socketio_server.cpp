@@ -487,6 +487,16 @@ bool RemoteSocket::emit(std::string_view event, Args args) const {
   return self().emit(event, std::move(args));
 }
 
+bool RemoteSocket::emit_with_ack(std::string_view event, Args args, std::chrono::milliseconds timeout,
+                                 AckCallback callback) const {
+  if (local_) return local_->emit_with_ack(event, std::move(args), timeout, std::move(callback));
+  return self().timeout(timeout).emit_with_ack(
+      event, std::move(args), [callback = std::move(callback)](std::optional<AckError> err, Args responses) {
+        if (!err && responses.empty()) err = AckError{"socket has been disconnected"};  // gone meanwhile
+        callback(std::move(err), responses.empty() ? Args{} : Args{std::move(responses[0])});
+      });
+}
+
 void RemoteSocket::join(const std::vector<std::string>& rooms) const {
   if (local_) {
     local_->join(rooms);

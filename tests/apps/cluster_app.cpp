@@ -21,7 +21,8 @@
 //   /ctl/server-emit   {nsp, event, args, ack, timeout}             -> {err, responses}
 //   /ctl/all-rooms     {nsp}                                        -> {rooms (sorted)}
 //   /ctl/server-events {nsp}                                        -> {events: [[event, ...args]]}
-//   /ctl/remote        {nsp, id, op: emit|join|leave|disconnect, event, args, rooms, close}
+//   /ctl/remote        {nsp, id, op: emit|emit-ack|join|leave|disconnect, event, args, rooms, close,
+//                       timeout} (emit-ack: {ok, reply: the client's first ack argument} or {ok: false, err})
 //   /ctl/status        {}                 -> {connected: both Redis connections up and subscribed}
 // Where a Node node rejects (fetch, all-rooms after requests time out), this app answers with
 // what arrived and `err` (Chorus's behaviour).
@@ -311,6 +312,22 @@ int main(int argc, char** argv) {
       if (what == "emit") {
         const Value* event = b.find("event");
         s.emit(event != nullptr ? event->get_string() : "", args_of(b));
+      } else if (what == "emit-ack") {
+        const Value* event = b.find("event");
+        const Value* t = b.find("timeout");
+        auto done = std::make_shared<std::promise<Value>>();
+        auto future = done->get_future();
+        s.emit_with_ack(
+            event != nullptr ? event->get_string() : "", args_of(b),
+            std::chrono::milliseconds(t != nullptr ? static_cast<long>(t->get_number()) : 5000),
+            [done](std::optional<chorus::AckError> err, Args reply) {
+              if (err) {
+                done->set_value(Value::object({{"ok", false}, {"err", err->message}}));
+              } else {
+                done->set_value(Value::object({{"ok", true}, {"reply", reply.empty() ? Value() : to_ctl(reply[0])}}));
+              }
+            });
+        return future.get();
       } else if (what == "join") {
         s.join(strings(b, "rooms"));
       } else if (what == "leave") {

@@ -33,6 +33,8 @@ const FLAGS = {
   "--jwt-secret": "s3cret",
   "--docs-db": "docs.db",
   "--tls-cert": "cert.pem",
+  "--redis": "redis://127.0.0.1:6379/0",
+  "--redis-key": "socket.io",
   "--log-level": "debug",
   "--config": null,
   "--help": null,
@@ -96,6 +98,7 @@ describe("chorus-server command line", { concurrency: true }, () => {
       [["--jwt-secret"], /--jwt-secret needs a value/],
       [["--config"], /--config needs a value/],
       [["--log-level", "loud"], /--log-level: error, warn, info or debug/],
+      [["--redis-key", ""], /--redis-key needs a prefix/],
       [["--root", join(dir, "no-such-dir")], /document root '.*no-such-dir' does not exist/],
       [["--config", join(dir, "missing.json")], /cannot read config file .*missing\.json/],
     ];
@@ -265,7 +268,7 @@ describe("chorus-server command line", { concurrency: true }, () => {
     const garbage = join(dir, "garbage.pem");
     writeFileSync(garbage, "not a certificate\n");
     for (const cert of [join(dir, "no-such-cert.pem"), garbage]) {
-      const r = await run(["--port", "0", "--root", dir, "--sdk", dir, "--max-connections", "8", "--tls-cert", cert], 5_000);
+      const r = await run(["--port", "0", "--root", dir, "--sdk", dir, "--max-connections", "8", "--tls-cert", cert], 20_000);
       assert.equal(r.code, 1, `${cert}: exit ${r.code}, signal ${r.signal}, stdout ${JSON.stringify(r.stdout)}`);
       assert.match(r.stderr, /chorus-server: .*certificate/, `${cert}: stderr ${JSON.stringify(r.stderr)}`);
       assert.doesNotMatch(r.stdout, /listening/);

@@ -529,6 +529,10 @@ describe(`cluster of ${kinds.join(", ")}`, { skip: skip ?? false }, () => {
       const ev = uniq("remote-ev");
       await ctl(origin, "remote", { id: target.id, op: "emit", event: ev, args: ["to-one", BIN] });
       assert.deepEqual(normalize(await target.next(ev, WAIT)), normalize(["to-one", BIN]), `from ${origin.name} to ${home.name}`);
+      const asked = uniq("remote-ask");
+      target.socket.once(asked, (x, ack) => ack(`got-${x}`, "second"));
+      const answer = await ctl(origin, "remote", { id: target.id, op: "emit-ack", event: asked, args: [7], timeout: WAIT });
+      assert.deepEqual(answer, { ok: true, reply: "got-7" }, `emit with ack from ${origin.name} to ${home.name}`);
       await ctl(origin, "remote", { id: target.id, op: "join", rooms: [R1, R2] });
       const roomsAtHome = async () => (await ctl(home, "fetch", { rooms: [target.id] })).sockets[0]?.rooms.join();
       await waitFor(async () => (await roomsAtHome()) === [R1, R2, target.id].sort().join(), {

@@ -348,29 +348,30 @@ describe("cluster faults", { skip }, () => {
       assert.deepEqual([...ping.responses].sort(), nodes.slice(1).map((n) => `pong-${n.nodeName}`).sort());
     };
 
+    // Warnings about what was ignored: the first at once, then at most one per 10 s with a
+    // count (a peer publishing garbage must not flood the log).
+    const warnings = (node) => node.stderr.split("\n").filter((l) => /redis adapter: an? \w+ on Redis ignored: /.test(l));
+    const t0 = Date.now();
     await publish(tolerated);
     await check([ch, ch2, nd], [c1, c2, n1], "hostile requests and responses");
-    // One warning per hostile message, on each Chorus node.
-    const warnings = (node, kind, from = 0) => node.stderr.slice(from).split("\n").filter((l) => l.includes(`redis adapter: ${kind} ignored: `));
     for (const node of [ch, ch2]) {
-      for (const [channel, kind] of [[request, "request"], [response, "response"]]) {
-        const sent = tolerated.filter((m) => m[0] === channel).map((m) => m[1]);
-        const got = warnings(node, kind);
-        assert.equal(got.length, sent.length, `${node.name}: one warning per bad ${kind} (${sent.join(", ")}):\n${got.join("\n")}`);
-      }
+      const got = warnings(node);
+      assert.ok(got.length >= 1, `${node.name}: a warning about the hostile messages:\n${node.stderrExcerpt()}`);
+      assert.match(got[0], /\[warn\] redis adapter: a request on Redis ignored: .*object member/, `${node.name}: the first one, "not JSON"`);
     }
 
     // The reference leaves: Node's adapter decodes broadcasts without a try/catch (node-redis
     // then drops and remakes its subscriber connection, losing what arrives meanwhile), and
     // the requests of the second group throw an uncaught TypeError that ends the process.
     await nd.stop({ strict: true });
-    const before = [ch, ch2].map((n) => n.stderr.length);
     await publish(fatal);
     await check([ch, ch2], [c1, c2], "hostile broadcasts and requests");
-    for (const [i, node] of [ch, ch2].entries()) {
-      const got = [...warnings(node, "broadcast", before[i]), ...warnings(node, "request", before[i])];
-      assert.equal(got.length, fatal.length, `${node.name}: one warning per hostile message:\n${got.join("\n")}`);
+    const allowed = 1 + Math.ceil((Date.now() - t0) / 10_000);
+    const sent = tolerated.length + fatal.length;
+    for (const node of [ch, ch2]) {
+      const got = warnings(node);
+      assert.ok(got.length <= allowed, `${node.name}: ${got.length} warnings for ${sent} hostile messages in ${Date.now() - t0} ms:\n${got.join("\n")}`);
     }
-    t.diagnostic(`${ch.name}, e.g.: ${warnings(ch, "broadcast", before[0]).slice(0, 4).join(" | ")}`);
+    t.diagnostic(`${sent} hostile messages in ${Date.now() - t0} ms: ${warnings(ch).length} warning(s) from ${ch.name}`);
   });
 });

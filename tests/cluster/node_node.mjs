@@ -25,7 +25,8 @@
 //   server-emit   {nsp, event, args, ack, timeout}                   -> {err, responses}
 //   all-rooms     {nsp}                                              -> {rooms (sorted)}
 //   server-events {nsp}                      -> {events: [[event, ...args], ...]} (so far)
-//   remote        {nsp, id, op: emit|join|leave|disconnect, event, args, rooms, close}
+//   remote        {nsp, id, op: emit|emit-ack|join|leave|disconnect, event, args, rooms, close, timeout}
+//                 (emit-ack: {ok, reply} with the client's first ack argument, or {ok: false, err})
 //                 (acts on the socket `id` as fetchSockets finds it)  -> {ok: true}
 import { createServer } from "node:http";
 import { createAdapter } from "@socket.io/redis-adapter";
@@ -237,6 +238,12 @@ const ops = {
       case "emit":
         socket.emit(...eventOf(body));
         break;
+      case "emit-ack":
+        try {
+          return { ok: true, reply: toWire(await socket.timeout(body.timeout ?? 5000).emitWithAck(...eventOf(body))) };
+        } catch (err) {
+          return { ok: false, err: err.message };
+        }
       case "join":
         socket.join(strings(body, "rooms"));
         break;
@@ -247,7 +254,7 @@ const ops = {
         socket.disconnect(body.close === true);
         break;
       default:
-        throw new BadRequest(`"op" must be emit, join, leave or disconnect, not ${JSON.stringify(body.op)}`);
+        throw new BadRequest(`"op" must be emit, emit-ack, join, leave or disconnect, not ${JSON.stringify(body.op)}`);
     }
     return { ok: true };
   },

@@ -15,9 +15,14 @@ Input formats (see the header comment of each <target>_fuzz.cpp):
     bit 7 = default), then frames: header byte, length byte, payload.
   frame_parser: the same two bytes, a chunking seed byte, then raw client bytes (masked
     RFC 6455 frames).
+  cluster_message: config byte (bit 7: max_json_depth 8), then one Redis adapter message
+    (msgpack or JSON).
+
+With target names as arguments, only those corpora are written.
 """
 import os
 import shutil
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RS = b"\x1e"
@@ -368,6 +373,56 @@ def frame_parser():
     }
 
 
+def cluster_message():
+    h = bytes.fromhex
+    dflt, shallow = b"\x00", b"\x80"
+    nested = lambda n: b"\x91" * (n - 1) + b"\x90"
+    return {
+        # The observed broadcasts (notepack's bytes): a room with a binary argument, volatile
+        # with except, the emitter's field order.
+        "broadcast_room": dflt + h("93a63153564e664883a47479706502a46461746193a568656c6c6fa5776f726c64c403010203a36e"
+                                   "7370a12f83a5726f6f6d7391a5726f6f6d31a665786365707490a5666c61677380"),
+        "broadcast_volatile": dflt + h("93a63153564e664883a47479706502a46461746192a5706c61696e81a16101a36e7370a12f83a5"
+                                       "726f6f6d7390a665786365707491a5726f6f6d32a5666c61677381a8766f6c6174696c65c3"),
+        "broadcast_emitter": dflt + h("93a7656d697474657283a47479706502a46461746193a46e657773a26869c40109a36e7370a12f83"
+                                      "a5726f6f6d7391a5726f6f6d31a5666c61677380a665786365707490"),
+        "request_broadcast_ack": dflt + h("85a3756964a63153564e6648a9726571756573744964a6504951586c73a47479706507a67061"
+                                          "636b657483a47479706502a46461746192a361736b2aa36e7370a12fa46f70747383a5726f6f6d"
+                                          "7390a665786365707490a5666c61677381a774696d656f7574cd07d0"),
+        "response_ack": dflt + h("83a47479706509a9726571756573744964a6504951586c73a67061636b6574a9616e737765722d3432"),
+        "request_fetch": dflt + b'{"uid":"1SVNfH","requestId":"XKWnyP","type":5,"opts":{"rooms":["room1"],"except":[]}}',
+        "request_join": dflt + b'{"uid":"1SVNfH","type":2,"opts":{"rooms":["room1"],"except":[]},"rooms":["room2"]}',
+        "request_emit": dflt + b'{"uid":"1SVNfH","requestId":"okZs1P","type":6,"data":["hello-servers",1,"x"]}',
+        "request_all_rooms": dflt + b'{"uid":"1SVNfH","requestId":"Qo1aQv","type":1}',
+        "request_disconnect": dflt + b'{"type":4,"opts":{"rooms":[],"except":[]},"close":true}',
+        "request_legacy": dflt + b'{"uid":"u","requestId":"q","type":3,"sid":"abc","room":12}',
+        "request_sockets": dflt + b'{"uid":"old","requestId":"s1","type":0,"rooms":["a",5]}',
+        "response_fetch": dflt + b'{"requestId":"XKWnyP","sockets":[{"id":"rLj1","handshake":{"auth":{"token":"t"}},'
+                                 b'"rooms":["rLj1","room1"],"data":{"user":"B"}}]}',
+        "response_emit": dflt + b'{"type":6,"requestId":"okZs1P","data":"B-reply"}',
+        "response_count": dflt + b'{"type":8,"requestId":"PIQXls","clientCount":1}',
+        "response_rooms": dflt + b'{"requestId":"Qo1aQv","rooms":["a",3]}',
+        "response_legacy": dflt + b'{"requestId":"legacy"}',
+        # msgpack values: every form, ext forms, keys, limits.
+        "ints": dflt + h("9a007fcc80cd0100ce00010000cf0000000100000000ffe0d080d18000d280000000"),
+        "floats": dflt + h("93cb3ff8000000000000ca3fc00000cb7ff8000000000000"),
+        "strings_bins": dflt + h("94a0a3616263d903616263c403010203"),
+        "timestamps": dflt + h("94d6ff00000000d7ff72ade9006b14d5a0c70cff3b8b87c0ffffffffffffffffc0"),
+        "legacy_ext": dflt + h("94d40000d700000001a249627ae1c70300010203c800020001ff"),
+        "map_keys": dflt + h("8401a161fea162cb3ff8000000000000a163a16101"),
+        "duplicate_keys": dflt + h("83a16101a16202a161d40000"),
+        "unknown_ext": dflt + h("d40500"),
+        "bad_utf8": dflt + h("a1ff"),
+        "trailing": dflt + h("c0c0"),
+        "truncated": dflt + h("93a6315356"),
+        "huge_header": dflt + h("ddffffffff"),
+        "depth_8": shallow + nested(8),
+        "depth_9": shallow + nested(9),
+        "depth_128": dflt + nested(128),
+        "depth_129": dflt + nested(129),
+    }
+
+
 TARGETS = {
     "json_parse": json_parse,
     "base64": base64,
@@ -377,11 +432,15 @@ TARGETS = {
     "socketio_decoder": socketio_decoder,
     "frame_checker": frame_checker,
     "frame_parser": frame_parser,
+    "cluster_message": cluster_message,
 }
 
 
 def main():
+    only = sys.argv[1:]
     for name, make in TARGETS.items():
+        if only and name not in only:
+            continue
         seeds = make()
         corpus = os.path.join(HERE, "corpus", name)
         shutil.rmtree(corpus, ignore_errors=True)

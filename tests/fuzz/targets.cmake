@@ -11,4 +11,5 @@ set(CHORUS_FUZZ_TARGETS
   frame_parser
   engineio_server_session
   collab_update
+  cluster_message
 )

@@ -277,7 +277,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::shared_ptr<Socket> shared() { return shared_from_this(); }
 
   // Per-socket application data (socket.data); touch it from the connection's handlers
-  // or guard it yourself.
+  // or guard it yourself. With a Redis adapter, another node's fetch_sockets copies it on the
+  // adapter's thread: set it in middleware or on_connection, before anyone can fetch it, and
+  // replace it whole rather than editing it in place afterwards.
   Value& data() { return data_; }
 
   // on("event", [](const Args&, Ack) {...}) or on("event", [](const Args&) {...}).
@@ -359,6 +361,9 @@ class RemoteSocket {
   bool emit(std::string_view event, T&&... values) const {
     return emit(event, Args{Value(std::forward<T>(values))...});
   }
+  // The callback gets the client's ack arguments (from another node: its first argument
+  // only, as the cluster protocol carries), or an AckError after `timeout`.
+  bool emit_with_ack(std::string_view event, Args args, std::chrono::milliseconds timeout, AckCallback callback) const;
   void join(const std::vector<std::string>& rooms) const;
   void leave(const std::vector<std::string>& rooms) const;
   void disconnect(bool close = false) const;

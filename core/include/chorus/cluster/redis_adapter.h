@@ -102,7 +102,9 @@ Result<Request> decode_request(std::string_view bytes, const Limits& limits = Li
 std::string encode_request(const Request& request);
 
 // A message on a response channel. Types 0, 1 and 5 have no "type" field on the wire; they are
-// told apart by their fields (sockets / rooms) and returned as kSockets/kAllRooms/kRemoteFetch.
+// told apart by their fields (sockets / rooms) and returned as kSockets/kAllRooms/kRemoteFetch
+// (an empty "sockets" list as kRemoteFetch). A bare {requestId}, the legacy reply to 2, 3 or 4,
+// is returned as kRemoteJoin: the requester knows which it asked.
 struct Response {
   RequestType type = RequestType::kAllRooms;
   std::string request_id;

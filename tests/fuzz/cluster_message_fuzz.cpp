@@ -1,0 +1,116 @@
+// Fuzz target: the cluster codecs (chorus/cluster/msgpack.h, redis_adapter.h) on any bytes.
+//
+// Input: byte 0 configures the limits (bit 7: max_json_depth 8 instead of the default); the
+// rest is one message, given to msgpack::decode, decode_broadcast, decode_request and
+// decode_response.
+//
+// Invariants: what decodes is within the limits (depth, finite numbers, valid UTF-8);
+// msgpack::encode of a decoded value decodes again to an equal value and encodes to the same
+// bytes; a decoded broadcast, request or response re-encodes, and the re-encoding decodes to
+// the same fields.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "chorus/cluster/msgpack.h"
+#include "chorus/cluster/redis_adapter.h"
+#include "chorus/limits.h"
+#include "chorus/value.h"
+#include "fuzz_util.h"
+
+namespace {
+
+namespace cl = chorus::cluster;
+using chorus::Value;
+
+void check_value(const Value& v, const chorus::Limits& limits) {
+  chorus::fuzz::ValueStats stats = chorus::fuzz::stats_of(v);
+  CHORUS_FUZZ_CHECK(stats.depth <= limits.max_json_depth);
+  CHORUS_FUZZ_CHECK(stats.all_finite);
+  CHORUS_FUZZ_CHECK(stats.valid_utf8);
+  std::string bytes = chorus::msgpack::encode(v);
+  auto again = chorus::msgpack::decode(bytes, limits);
+  CHORUS_FUZZ_CHECK(again.ok());
+  CHORUS_FUZZ_CHECK(again.value() == v);
+  CHORUS_FUZZ_CHECK(chorus::msgpack::encode(again.value()) == bytes);
+}
+
+bool same_opts(const cl::Opts& a, const cl::Opts& b) {
+  return a.rooms == b.rooms && a.except == b.except && a.flags.is_volatile == b.flags.is_volatile &&
+         a.flags.compress == b.flags.compress && a.flags.timeout_ms == b.flags.timeout_ms &&
+         a.flags.expect_single_response == b.flags.expect_single_response;
+}
+
+void check_broadcast(const cl::Broadcast& b, const chorus::Limits& limits) {
+  CHORUS_FUZZ_CHECK(b.packet_type == 2 || b.packet_type == 5);
+  CHORUS_FUZZ_CHECK(!b.data.empty() && b.data[0].is_string());
+  auto again = cl::decode_broadcast(cl::encode_broadcast(b), limits);
+  CHORUS_FUZZ_CHECK(again.ok());
+  CHORUS_FUZZ_CHECK(again->uid == b.uid && again->nsp == b.nsp && again->packet_type == b.packet_type);
+  CHORUS_FUZZ_CHECK(Value(again->data) == Value(b.data));
+  CHORUS_FUZZ_CHECK(same_opts(again->opts, b.opts));
+}
+
+bool is_legacy(const cl::Request& r) {
+  return !r.legacy_sid.empty();
+}
+
+void check_request(const cl::Request& r, const chorus::Limits& limits) {
+  CHORUS_FUZZ_CHECK(static_cast<int>(r.type) >= 0 && r.type <= cl::RequestType::kBroadcast);
+  std::string bytes = cl::encode_request(r);
+  // JSON re-encodings may be deeper than the input by the Buffer objects Binary becomes, and
+  // the wrapping of a msgpack request written as JSON: give them room.
+  chorus::Limits roomy = limits;
+  roomy.max_json_depth += 4;
+  auto again = cl::decode_request(bytes, roomy);
+  if (r.type == cl::RequestType::kServerSideEmit || is_legacy(r)) {
+    // JSON carries Binary as {"type":"Buffer",...} objects, as Node does: only the shape stays.
+    CHORUS_FUZZ_CHECK(again.ok());
+    CHORUS_FUZZ_CHECK(again->type == r.type && again->uid == r.uid && again->request_id == r.request_id);
+    return;
+  }
+  CHORUS_FUZZ_CHECK(again.ok());
+  CHORUS_FUZZ_CHECK(again->type == r.type && again->uid == r.uid && again->request_id == r.request_id);
+  CHORUS_FUZZ_CHECK(again->rooms == r.rooms && again->close == r.close);
+  CHORUS_FUZZ_CHECK(Value(again->packet_data) == Value(r.packet_data));
+  if (r.type == cl::RequestType::kBroadcast) {
+    CHORUS_FUZZ_CHECK(same_opts(again->opts, r.opts));
+    CHORUS_FUZZ_CHECK(again->packet_nsp == r.packet_nsp);
+  }
+}
+
+void check_response(const cl::Response& r, const chorus::Limits& limits) {
+  std::string bytes = cl::encode_response(r);
+  chorus::Limits roomy = limits;
+  roomy.max_json_depth += 4;
+  auto again = cl::decode_response(bytes, roomy);
+  CHORUS_FUZZ_CHECK(again.ok());
+  CHORUS_FUZZ_CHECK(again->request_id == r.request_id);
+  // An empty list of socket ids (type 0) reads back as type 5, which it cannot be told from.
+  bool ambiguous = r.type == cl::RequestType::kSockets && r.sockets.empty();
+  CHORUS_FUZZ_CHECK(again->type == r.type || ambiguous);
+  if (r.type == cl::RequestType::kBroadcastAck) CHORUS_FUZZ_CHECK(again->packet == r.packet);
+  if (r.type == cl::RequestType::kBroadcastClientCount) CHORUS_FUZZ_CHECK(again->client_count == r.client_count);
+  if (r.type == cl::RequestType::kAllRooms) CHORUS_FUZZ_CHECK(Value(again->rooms) == Value(r.rooms));
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  chorus::fuzz::ByteReader reader(data, size);
+  std::uint8_t config = reader.byte();
+  std::string_view message = reader.take(reader.remaining());
+  chorus::Limits limits;
+  if (config & 0x80) limits.max_json_depth = 8;
+
+  auto value = chorus::msgpack::decode(message, limits);
+  if (value.ok()) check_value(value.value(), limits);
+  auto broadcast = cl::decode_broadcast(message, limits);
+  if (broadcast.ok()) check_broadcast(broadcast.value(), limits);
+  auto request = cl::decode_request(message, limits);
+  if (request.ok()) check_request(request.value(), limits);
+  auto response = cl::decode_response(message, limits);
+  if (response.ok()) check_response(response.value(), limits);
+  return 0;
+}
