@@ -33,7 +33,8 @@ TEST(SingleNodeClusterApi, ServerSideEmitWithAckCompletesAtOnceWithNoResponses) 
 
 TEST(SingleNodeClusterApi, ReservedServerEventNamesAreRefused) {
   chorus::Server server;
-  for (const char* name : {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}) {
+  for (const char* name :
+       {"connect", "connect_error", "disconnect", "disconnecting", "newListener", "removeListener"}) {
     EXPECT_FALSE(server.of("/").server_side_emit(name)) << name;
     std::optional<AckError> error;
     server.of("/").server_side_emit_with_ack(name, {}, 1s, [&](std::optional<AckError> err, Args) { error = err; });
@@ -60,7 +61,8 @@ TEST(SingleNodeClusterApi, BroadcastWithAcksToNobodyCompletesAtOnce) {
 TEST(SingleNodeClusterApi, BroadcastWithAcksRefusesWhatCannotBeEncoded) {
   chorus::Server server;
   bool called = false;
-  EXPECT_FALSE(server.of("/").all().emit_with_ack("connect", {}, [&](std::optional<AckError>, Args) { called = true; }));
+  EXPECT_FALSE(
+      server.of("/").all().emit_with_ack("connect", {}, [&](std::optional<AckError>, Args) { called = true; }));
   EXPECT_FALSE(called);
 }
 
