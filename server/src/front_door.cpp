@@ -13,6 +13,7 @@
 
 #include "chorus/base64.h"
 #include "chorus/json/json.h"
+#include "chorus/util/percent.h"
 #include "engine_connection.h"
 #include "front_door.h"
 
@@ -737,26 +738,7 @@ void Civet::on_connection_close(mg_connection* conn) {
 }
 
 namespace {
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-// RFC 3986 §2.1 percent-decoding of a path ('+' stays '+'); false on a malformed escape.
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    if (i + 2 >= in.size() || hex_value(in[i + 1]) < 0 || hex_value(in[i + 2]) < 0) return false;
-    out.push_back(static_cast<char>(hex_value(in[i + 1]) * 16 + hex_value(in[i + 2])));
-    i += 2;
-  }
-  return true;
-}
+using util::percent_decode;
 // A path that cannot name a file as written: a NUL or control character (C string APIs
 // would cut "/index.html%00.js" to "/index.html"), or a segment ending in '.' (CivetWeb
 // drops trailing dots, which made "/index.html." serve "/index.html").

@@ -31,6 +31,7 @@
 #include <set>
 #include <thread>
 
+#include "chorus/util/percent.h"
 #include "internal.h"
 
 namespace chorus {
@@ -45,29 +46,7 @@ Error url_error(std::string_view url, const std::string& what) {
                                               " (expected redis://[[username]:password@]host[:port][/db])");
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-// Percent-decodes `in` (as URL user info is); false on a bad escape.
-bool percent_decode(std::string_view in, std::string& out) {
-  out.clear();
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out.push_back(in[i]);
-      continue;
-    }
-    int hi = i + 1 < in.size() ? hex_value(in[i + 1]) : -1;
-    int lo = i + 2 < in.size() ? hex_value(in[i + 2]) : -1;
-    if (hi < 0 || lo < 0) return false;
-    out.push_back(static_cast<char>(hi * 16 + lo));
-    i += 2;
-  }
-  return true;
-}
+using util::percent_decode;
 
 // Digits only, at most `max`; false otherwise.
 bool parse_bounded(std::string_view s, long long max, long long& out) {

@@ -187,18 +187,8 @@ export async function waitFor(fn, { ms = 10_000, what = "a condition", interval 
   }
 }
 
-// Retries an assertion block until it passes, or rethrows its last failure after `ms`.
-export async function eventually(fn, ms = 10_000) {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    try {
-      return await fn();
-    } catch (e) {
-      if (Date.now() > deadline) throw e;
-      await sleep(25);
-    }
-  }
-}
+// eventually(fn, ms): retries an assertion block until it passes (tests/common/util.mjs).
+export { eventually } from "../common/util.mjs";
 
 // An @socket.io/redis-emitter on its own Redis connection: {emitter, close()}.
 export async function emitter(redisUrl, key) {
