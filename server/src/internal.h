@@ -23,6 +23,7 @@
 #include "chorus/engineio/packet.h"
 #include "chorus/server.h"
 #include "chorus/socketio/packet.h"
+#include "chorus/socketio/recovery.h"
 #include "connection.h"
 #include "timer_queue.h"
 
@@ -141,7 +142,7 @@ std::unique_ptr<Adapter> make_in_memory_adapter();
 
 class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
  public:
-  NamespaceImpl(ServerImpl* owner, std::string ns_name) : server(owner), name(std::move(ns_name)) {}
+  NamespaceImpl(ServerImpl* owner, std::string ns_name);
 
   ServerImpl* server;
   const std::string name;
@@ -162,6 +163,18 @@ class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
   // Handlers of server-side events (Namespace::on_server_event).
   std::unordered_map<std::string, EventHandler> server_event_handlers;
   std::vector<AnyHandler> any_server_event_handlers;
+
+  // Connection state recovery (when enabled): offsets, kept packets and sessions. Held across
+  // a whole local delivery, so that a socket being restored gets each packet exactly once
+  // (replayed, or delivered live).
+  std::mutex recovery_mu;
+  std::unique_ptr<socketio::RecoveryStore> recovery;
+  // An event to one socket through the recovery store (its offset appended).
+  bool emit_recoverable(const std::string& sid, ClientConnection& client, Array args_with_event);
+  // Keeps a socket's session for its client's return.
+  void persist_session(Socket& socket);
+  // Drops expired sessions and old packets.
+  void prune_recovery(std::uint64_t now);
 
   // Encodes once and queues to every matching socket (and children's, for a parent); unless
   // opts.local, publishes it to the other nodes of the cluster too.
@@ -364,6 +377,8 @@ class ServerImpl {
   std::shared_ptr<EngineListener> on_engine_open(const std::shared_ptr<EngineLink>& link);
 
   std::unique_ptr<CivetTransport> transport;
+  // Connection state recovery: drops expired sessions and old packets every 10 s.
+  void sweep_recovery();
   std::atomic<bool> stop_requested{false};
 
   std::vector<RouteSpec> routes;

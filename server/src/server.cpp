@@ -93,6 +93,7 @@ Status Server::start() {
     for (auto& [name, ns] : impl_->namespaces) impl_->cluster->add_namespace(ns->impl());
     impl_->cluster->connect();  // subscribed to every namespace from the first connection on
   }
+  if (impl_->options.connection_state_recovery.enabled) impl_->sweep_recovery();
   auto transport = make_civet_transport(impl_.get());
   Status s = transport->start();
   if (!s) return s;
@@ -106,6 +107,17 @@ Status Server::run() {
   while (!impl_->stop_requested.load()) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   stop();
   return Ok{};
+}
+
+void ServerImpl::sweep_recovery() {
+  std::vector<std::shared_ptr<NamespaceImpl>> all;
+  {
+    std::lock_guard<std::mutex> lock(ns_mu);
+    for (auto& [name, ns] : namespaces) all.push_back(ns->impl());
+  }
+  std::uint64_t now = now_ms();
+  for (auto& ns : all) ns->prune_recovery(now);
+  timers.schedule_in(std::chrono::seconds(10), [this] { sweep_recovery(); });
 }
 
 void Server::request_stop() {

@@ -56,7 +56,20 @@ struct Socket::State {
     TimerService::Id timer = 0;
   };
   std::unordered_map<std::uint64_t, PendingAck> acks;
+  // Connection state recovery: the session this socket asked to take over ({pid, offset} in
+  // its CONNECT), restored when it joins the namespace.
+  std::optional<std::string> restore_pid;
+  std::optional<std::string> restore_offset;
 };
+
+namespace {
+// The disconnect reasons after which a session is kept for its client's return (socket.io's
+// RECOVERABLE_DISCONNECT_REASONS): the transport went away, not the client or the server's app.
+bool keeps_session(const std::string& reason) {
+  return reason == "transport error" || reason == "transport close" || reason == "forced close" ||
+         reason == "ping timeout" || reason == "server shutting down" || reason == "forced server close";
+}
+}  // namespace
 
 Socket::Socket(std::string id, std::shared_ptr<NamespaceImpl> ns, std::shared_ptr<ClientConnection> client,
                std::shared_ptr<const SessionHandshake> shared, std::shared_ptr<const Handshake> own)
@@ -105,6 +118,7 @@ void Socket::on_disconnect(std::function<void(const std::string&)> handler) {
 bool Socket::emit(std::string_view event, Args args) {
   auto client = client_.lock();
   if (!client || !connected()) return false;
+  if (ns_->recovery) return ns_->emit_recoverable(id_, *client, event_array(event, std::move(args)).as_array());
   socketio::Packet p{socketio::PacketType::kEvent, ns_->name, std::nullopt, event_array(event, std::move(args))};
   return client->send(p);
 }
@@ -259,6 +273,7 @@ void Socket::on_close(const std::string& reason, bool notify_client) {
   }
   auto self = shared_from_this();  // keep alive while the namespace lets go of it
   for (auto& h : disconnecting) guarded("disconnecting handler", [&] { h(reason); });
+  if (ns_->recovery && keeps_session(reason)) ns_->persist_session(*this);
   auto client = client_.lock();
   if (notify_client && client) {
     client->send(socketio::Packet{socketio::PacketType::kDisconnect, ns_->name, std::nullopt, std::nullopt});
@@ -684,7 +699,18 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
   bool ok = true;
   if (!opts.rooms.empty()) server->feeds.publish(name, opts.rooms, args_with_event);
   if (!predicate) {  // a parent has no sockets of its own
-    socketio::Packet p{socketio::PacketType::kEvent, name, std::nullopt, Value(args_with_event)};
+    // With recovery, a non-volatile packet carries its offset (this node's: a packet from
+    // another node gets one here too) and is kept for replay; deliveries are serialized with
+    // restores (recovery_mu).
+    std::unique_lock<std::mutex> recovery_lock;
+    std::optional<socketio::RecoveryStore::Offset> offset;
+    Value payload(args_with_event);
+    if (recovery && !opts.is_volatile) {
+      recovery_lock = std::unique_lock<std::mutex>(recovery_mu);
+      offset = recovery->reserve();
+      payload.push_back(socketio::RecoveryStore::format(*offset));
+    }
+    socketio::Packet p{socketio::PacketType::kEvent, name, std::nullopt, std::move(payload)};
     auto encoded = socketio::encode(p, server->options.limits);
     if (!encoded) {
       log(LogLevel::kWarn, "broadcast on " + name + " not sent: " + encoded.error().message);
@@ -692,6 +718,10 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
     }
     if (Cluster* cluster = cluster_for(*this, opts)) cluster->publish_broadcast(*this, args_with_event, opts);
     FramePtr frame = message_frame(*encoded, opts.is_volatile);  // encoded once for all
+    if (offset) {
+      recovery->add(*offset, frame, std::vector<std::string>(opts.rooms.begin(), opts.rooms.end()),
+                    std::vector<std::string>(opts.except.begin(), opts.except.end()), now_ms());
+    }
     std::vector<std::string> ids = adapter->select(opts);
     std::vector<std::shared_ptr<ClientConnection>> targets;
     targets.reserve(ids.size());
@@ -773,6 +803,50 @@ bool NamespaceImpl::broadcast_with_ack_local(const Args& args_with_event, const 
     });
   }
   return true;
+}
+
+NamespaceImpl::NamespaceImpl(ServerImpl* owner, std::string ns_name) : server(owner), name(std::move(ns_name)) {
+  const ConnectionStateRecoveryOptions& o = server->options.connection_state_recovery;
+  if (o.enabled) {
+    socketio::RecoveryOptions r;
+    r.max_disconnection_ms = o.max_disconnection_ms;
+    r.max_stored_packets = o.max_stored_packets;
+    r.max_replayed_packets = o.max_replayed_packets;
+    recovery = std::make_unique<socketio::RecoveryStore>(r);
+  }
+}
+
+bool NamespaceImpl::emit_recoverable(const std::string& sid, ClientConnection& client, Array args_with_event) {
+  std::lock_guard<std::mutex> lock(recovery_mu);
+  auto offset = recovery->reserve();
+  args_with_event.emplace_back(socketio::RecoveryStore::format(offset));
+  socketio::Packet p{socketio::PacketType::kEvent, name, std::nullopt, Value(std::move(args_with_event))};
+  auto encoded = socketio::encode(p, server->options.limits);
+  if (!encoded) {
+    log(LogLevel::kWarn, std::string("packet not sent: ") + encoded.error().message);
+    return false;
+  }
+  FramePtr frame = message_frame(*encoded);
+  recovery->add(offset, frame, {sid}, {}, now_ms());
+  return client.send_frame(std::move(frame));
+}
+
+void NamespaceImpl::persist_session(Socket& socket) {
+  socketio::RecoveryStore::Session s;
+  s.sid = socket.id_;
+  s.pid = socket.pid_;
+  std::set<std::string> rooms = adapter->socket_rooms(socket.id_);
+  s.rooms.assign(rooms.begin(), rooms.end());
+  s.data = socket.data_;
+  s.connected_at = socket.connected_offset_;
+  std::lock_guard<std::mutex> lock(recovery_mu);
+  recovery->persist(std::move(s), now_ms());
+}
+
+void NamespaceImpl::prune_recovery(std::uint64_t now) {
+  if (!recovery) return;
+  std::lock_guard<std::mutex> lock(recovery_mu);
+  recovery->prune(now);
 }
 
 void NamespaceImpl::local_join_leave(const BroadcastOptions& opts, const std::vector<std::string>& rooms, bool join) {
@@ -875,10 +949,43 @@ void NamespaceImpl::add_socket(const std::shared_ptr<Socket>& socket) {
     sockets[socket->id()] = socket;
     handlers = connection_handlers;
   }
-  adapter->add_all(socket->id(), {socket->id()});
-  // CONNECT reply first, then the connection handlers (their emits follow it).
-  client->send(
-      socketio::Packet{socketio::PacketType::kConnect, name, std::nullopt, Value::object({{"sid", socket->id()}})});
+  if (!recovery) {
+    adapter->add_all(socket->id(), {socket->id()});
+    // CONNECT reply first, then the connection handlers (their emits follow it).
+    client->send(
+        socketio::Packet{socketio::PacketType::kConnect, name, std::nullopt, Value::object({{"sid", socket->id()}})});
+  } else {
+    std::optional<std::string> pid, offset;
+    {
+      std::lock_guard<std::mutex> lock(socket->state_->mu);
+      pid = std::move(socket->state_->restore_pid);
+      offset = std::move(socket->state_->restore_offset);
+    }
+    // Under recovery_mu: no packet of this namespace is delivered between the replay and the
+    // socket's joining its rooms, so each arrives once, replayed or live.
+    std::lock_guard<std::mutex> lock(recovery_mu);
+    std::set<std::string> rooms{socket->id()};
+    std::vector<FramePtr> missed;
+    if (pid) {
+      auto outcome = recovery->restore(*pid, offset, now_ms());
+      if (outcome.restored && outcome.restored->session.sid == socket->id()) {
+        socket->recovered_ = true;
+        socket->data_ = std::move(outcome.restored->session.data);
+        rooms.insert(outcome.restored->session.rooms.begin(), outcome.restored->session.rooms.end());
+        missed = std::move(outcome.restored->missed);
+      } else {
+        log(LogLevel::kDebug, "session not recovered: " +
+                                  std::string(outcome.restored ? "taken over meanwhile"
+                                                               : socketio::RecoveryStore::describe(outcome.refusal)));
+        socket->pid_ = server->new_id();
+      }
+    }
+    socket->connected_offset_ = recovery->last();
+    adapter->add_all(socket->id(), rooms);
+    for (FramePtr& f : missed) client->send_frame(std::move(f));  // before the CONNECT reply
+    client->send(socketio::Packet{socketio::PacketType::kConnect, name, std::nullopt,
+                                  Value::object({{"sid", socket->id()}, {"pid", socket->pid_}})});
+  }
   for (auto& h : handlers) guarded("connection handler", [&] { h(*socket); });
 }
 
@@ -993,7 +1100,31 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
     own = std::make_shared<Handshake>(handshake_->get());
     own->auth = std::move(auth);
   }
-  auto socket = std::make_shared<Socket>(server_->new_id(), ns, shared_from_this(), handshake_, std::move(own));
+  // Connection state recovery: {pid, offset} in the CONNECT names a session to take over (an
+  // offset may be missing or null: a client that received no event yet recovers too).
+  std::string sid;
+  std::optional<std::string> restore_pid, restore_offset;
+  if (ns->recovery && own) {
+    const Value* pid = own->auth.find("pid");
+    const Value* offset = own->auth.find("offset");
+    if (pid != nullptr && pid->is_string() && (offset == nullptr || offset->is_null() || offset->is_string())) {
+      std::lock_guard<std::mutex> lock(ns->recovery_mu);
+      if (const auto* kept = ns->recovery->find(pid->as_string(), now_ms())) {
+        sid = kept->sid;
+        restore_pid = pid->as_string();
+        if (offset != nullptr && offset->is_string()) restore_offset = offset->as_string();
+      }
+    }
+  }
+  bool restoring = restore_pid.has_value();
+  if (sid.empty()) sid = server_->new_id();
+  auto socket = std::make_shared<Socket>(std::move(sid), ns, shared_from_this(), handshake_, std::move(own));
+  if (ns->recovery) {
+    socket->pid_ = restoring ? *restore_pid : server_->new_id();
+    std::lock_guard<std::mutex> lock(socket->state_->mu);
+    socket->state_->restore_pid = std::move(restore_pid);
+    socket->state_->restore_offset = std::move(restore_offset);
+  }
   std::shared_ptr<void> released;  // the pending slot, given back outside mu_
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1005,6 +1136,10 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
     released = std::move(pending_slot_);
   }
   server_->timers.cancel(connect_timer_);
+  if (restoring && server_->options.connection_state_recovery.skip_middlewares) {
+    ns->add_socket(socket);
+    return;
+  }
   ns->run_middleware(socket, 0);
 }
 

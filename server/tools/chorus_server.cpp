@@ -66,6 +66,8 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --redis URL            join a cluster through Redis: redis://[[user]:password@]host[:port][/db]
                          (the protocol of @socket.io/redis-adapter; default: a single node)
   --redis-key PREFIX     the cluster's channel prefix (default socket.io)
+  --recovery-ms MS       connection state recovery: a dropped client comes back with its id,
+                         rooms and missed events within MS (default 120000; 0 turns it off)
   --log-level LEVEL      error, warn, info or debug (default info)
   --config FILE          JSON file with any of the above (keys without "--")
   --help                 this text
@@ -193,7 +195,15 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
     g_docs_db = value;
   else if (key == "tls-cert")
     o.tls_certificate = value;
-  else if (key == "redis")
+  else if (key == "recovery-ms") {
+    if (!number(n)) return false;
+    if (n > 86'400'000) {
+      error = "--recovery-ms must be 0 (off) to 86400000 ms";
+      return false;
+    }
+    o.connection_state_recovery.enabled = n > 0;
+    o.connection_state_recovery.max_disconnection_ms = static_cast<std::uint32_t>(n);
+  } else if (key == "redis")
     o.redis.url = value;
   else if (key == "redis-key") {
     if (value.empty()) {
@@ -259,6 +269,7 @@ bool load_config(const std::string& path, chorus::ServerOptions& o, std::string&
 int main(int argc, char** argv) {
   chorus::ServerOptions opts;
   opts.document_root = "demo";
+  opts.connection_state_recovery.enabled = true;  // --recovery-ms 0 turns it off
   std::string sdk = "build/wasm/wasm";
   std::string jwt_secret;
   std::string error;

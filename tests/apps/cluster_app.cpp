@@ -7,8 +7,10 @@
 // First stdout line: "chorus: listening on http://127.0.0.1:PORT". SIGTERM/SIGINT stop it
 // (exit code 0).
 //
-// Namespaces "/" and "/chat": socket.data() = {node: NAME, user: auth.user or null};
-// emit("join", room, ack) joins a room (ack true). Server-side events: "ping-servers" is
+// Namespaces "/" and "/chat": socket.data() = {node: NAME, user: auth.user or null} (a
+// recovered socket keeps the data it had); emit("join", room, ack) joins a room (ack true);
+// emit("set", value, ack) sets data.extra. Every connection is recorded as {id, recovered,
+// rooms, data} as its connection handler saw it (/ctl/connections {nsp}). Server-side events: "ping-servers" is
 // answered with `pong-<NAME>`; every server-side event is recorded.
 // Control API (POST, JSON body and reply; binary arguments as {"$bin": "<base64>"}; rooms and
 // except default to []; nsp to "/"):
@@ -145,7 +147,8 @@ Value err_json(const std::optional<chorus::AckError>& err) {
 
 struct Recorder {
   std::mutex mu;
-  std::map<std::string, chorus::Array> events;  // by namespace
+  std::map<std::string, chorus::Array> events;       // by namespace
+  std::map<std::string, chorus::Array> connections;  // by namespace: {id, recovered, rooms, data}
 };
 
 }  // namespace
@@ -158,33 +161,53 @@ int main(int argc, char** argv) {
   options.max_connections = 2048;
   std::string name = "chorus";
   chorus::tools::CommandLine cl("chorus-cluster-app",
-                                "usage: chorus-cluster-app --redis URL [options]\n\n"
-                                "A Chorus node of the cluster test suite.\n\n"
-                                "  --redis URL           redis://host:port[/db]\n"
+                                "usage: chorus-cluster-app [options]\n\n"
+                                "A Chorus node of the cluster and recovery test suites.\n\n"
+                                "  --redis URL           redis://host:port[/db] (default: a single node)\n"
                                 "  --redis-key K         channel prefix (default socket.io)\n"
                                 "  --name NAME           this node's name (socket.data().node)\n"
                                 "  --port N              listen port (default 0: a free one)\n"
                                 "  --requests-timeout MS how long cluster requests wait for other nodes\n"
                                 "                        (default 5000)\n"
+                                "  --recovery-ms MS      connection state recovery within MS (default 0: off)\n"
+                                "  --max-replayed N      packets replayed to one client at most\n"
+                                "  --max-stored N        packets kept per namespace for replay\n"
                                 "  --help                this text\n");
-  cl.text("--redis", &options.redis.url)
+  std::uint32_t recovery_ms = 0;
+  cl.number("--recovery-ms", &recovery_ms, 0, 86'400'000)
+      .number("--max-replayed", &options.connection_state_recovery.max_replayed_packets, 1, 100'000'000)
+      .number("--max-stored", &options.connection_state_recovery.max_stored_packets, 1, 100'000'000)
+      .text("--redis", &options.redis.url)
       .text("--redis-key", &options.redis.key)
       .text("--name", &name)
       .number("--port", &options.port, 0, 65535)
       .number("--requests-timeout", &options.redis.requests_timeout_ms, 1, 600'000)
       .parse(argc, argv);
-  if (options.redis.url.empty()) {
-    std::fprintf(stderr, "chorus-cluster-app: --redis URL is required (see --help)\n");
-    return 2;
-  }
+  options.connection_state_recovery.enabled = recovery_ms > 0;
+  options.connection_state_recovery.max_disconnection_ms = recovery_ms;
 
   chorus::Server server(options);
   auto recorder = std::make_shared<Recorder>();
   for (const std::string nsp : {"/", "/chat"}) {
     chorus::Namespace& ns = server.of(nsp);
-    ns.on_connection([name](chorus::Socket& socket) {
-      const Value* user = socket.handshake().auth.find("user");
-      socket.data() = Value::object({{"node", name}, {"user", user != nullptr ? *user : Value()}});
+    ns.on_connection([name, recorder, nsp](chorus::Socket& socket) {
+      if (!socket.recovered()) {  // a recovered socket has its data back
+        const Value* user = socket.handshake().auth.find("user");
+        socket.data() = Value::object({{"node", name}, {"user", user != nullptr ? *user : Value()}});
+      }
+      {
+        chorus::Array rooms;
+        for (const std::string& r : socket.rooms()) rooms.emplace_back(r);
+        std::lock_guard<std::mutex> lock(recorder->mu);
+        recorder->connections[nsp].push_back(Value::object({{"id", socket.id()},
+                                                            {"recovered", socket.recovered()},
+                                                            {"rooms", Value(std::move(rooms))},
+                                                            {"data", to_ctl(socket.data())}}));
+      }
+      socket.on("set", [&socket](const Args& a, chorus::Ack ack) {
+        socket.data().set("extra", a.empty() ? Value() : a[0]);
+        ack(true);
+      });
       socket.on("join", [&socket](const Args& a, chorus::Ack ack) {
         if (!a.empty() && a[0].is_string()) socket.join(a[0].as_string());
         ack(true);
@@ -302,6 +325,12 @@ int main(int argc, char** argv) {
     return Value::object(
         {{"events", Value(recorder->events[nsp != nullptr && nsp->is_string() ? nsp->as_string() : "/"])}});
   });
+  route("/ctl/connections", [&](const Value& b) {
+    const Value* nsp = b.find("nsp");
+    std::lock_guard<std::mutex> lock(recorder->mu);
+    return Value::object(
+        {{"connections", Value(recorder->connections[nsp != nullptr && nsp->is_string() ? nsp->as_string() : "/"])}});
+  });
   route("/ctl/remote", [&](const Value& b) {
     const Value* id = b.find("id");
     const Value* op = b.find("op");
@@ -351,10 +380,11 @@ int main(int argc, char** argv) {
     return 1;
   }
   // Ready once Redis has every subscription (the suite's first test must not race it).
-  for (int i = 0; i < 200 && !server.cluster_connected(); ++i) {
+  for (int i = 0; i < 200 && !options.redis.url.empty() && !server.cluster_connected(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  if (!server.cluster_connected()) std::fprintf(stderr, "chorus-cluster-app: Redis not connected yet\n");
+  if (!options.redis.url.empty() && !server.cluster_connected())
+    std::fprintf(stderr, "chorus-cluster-app: Redis not connected yet\n");
   std::printf("chorus: listening on http://127.0.0.1:%d\n", server.port());
   std::fflush(stdout);
   chorus::Status ran = server.run();

@@ -35,6 +35,7 @@ const FLAGS = {
   "--tls-cert": "cert.pem",
   "--redis": "redis://127.0.0.1:6379/0",
   "--redis-key": "socket.io",
+  "--recovery-ms": "60000",
   "--log-level": "debug",
   "--config": null,
   "--help": null,
@@ -99,6 +100,8 @@ describe("chorus-server command line", { concurrency: true }, () => {
       [["--config"], /--config needs a value/],
       [["--log-level", "loud"], /--log-level: error, warn, info or debug/],
       [["--redis-key", ""], /--redis-key needs a prefix/],
+      [["--recovery-ms", "86400001"], /--recovery-ms must be 0 \(off\) to 86400000 ms/],
+      [["--recovery-ms", "-1"], /--recovery-ms needs a whole number/],
       [["--root", join(dir, "no-such-dir")], /document root '.*no-such-dir' does not exist/],
       [["--config", join(dir, "missing.json")], /cannot read config file .*missing\.json/],
     ];

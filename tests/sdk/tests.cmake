@@ -40,6 +40,15 @@ if(TARGET chorus-interop-app)
     LABELS "sdk" TIMEOUT 300
     ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_INTEROP_BIN=$<TARGET_FILE:chorus-interop-app>;CHORUS_TARGET=chorus")
 
+  if(TARGET chorus-cluster-app)
+    add_test(NAME sdk_recovery
+             COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/recovery.test.mjs
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(sdk_recovery PROPERTIES
+      LABELS "sdk" TIMEOUT 180
+      ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_CLUSTER_APP=$<TARGET_FILE:chorus-cluster-app>")
+  endif()
+
   add_test(NAME sdk_runtime
            COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/runtime.test.mjs
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})

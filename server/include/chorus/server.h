@@ -84,6 +84,22 @@ struct RedisAdapterOptions {
   std::size_t max_pending_bytes = std::size_t{64} << 20;
 };
 
+// Connection state recovery (socket.io 4.6+; README, "Connection state recovery"): a client
+// whose transport dropped comes back within max_disconnection_ms with the same socket id, its
+// rooms and data, and the events it missed; Socket::recovered() tells. Costs: every
+// non-volatile event without an ack carries its offset as a last argument, and each namespace
+// keeps the packets it sent for max_disconnection_ms (at most max_stored_packets).
+struct ConnectionStateRecoveryOptions {
+  bool enabled = false;
+  std::uint32_t max_disconnection_ms = 120'000;
+  // A recovered socket skips the namespace's middleware (as socket.io's default).
+  bool skip_middlewares = true;
+  // Packets kept per namespace for replay; a client whose offset is older gets a fresh session.
+  std::size_t max_stored_packets = 100'000;
+  // Packets replayed to one client at most; more missed than this: a fresh session.
+  std::size_t max_replayed_packets = 10'000;
+};
+
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 8080;                   // 0: pick a free port (see Server::port())
@@ -144,6 +160,7 @@ struct ServerOptions {
   std::size_t max_feed_queue_bytes = std::size_t{1} << 20;  // a feed reader that falls further behind is dropped
   LogLevel log_level = LogLevel::kInfo;
   RedisAdapterOptions redis;
+  ConnectionStateRecoveryOptions connection_state_recovery;
 };
 
 class Socket;
@@ -274,6 +291,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   const std::string& nsp() const;
   const Handshake& handshake() const;
   bool connected() const;
+  // This socket took over a session whose transport had dropped (connection state recovery):
+  // same id, rooms and data, and the missed events were sent before the CONNECT reply.
+  bool recovered() const { return recovered_; }
   std::shared_ptr<Socket> shared() { return shared_from_this(); }
 
   // Per-socket application data (socket.data); touch it from the connection's handlers
@@ -340,6 +360,9 @@ class Socket : public std::enable_shared_from_this<Socket> {
   std::shared_ptr<const SessionHandshake> shared_handshake_;
   std::shared_ptr<const Handshake> own_handshake_;
   Value data_;
+  std::string pid_;                     // connection state recovery: the session's private id
+  std::uint64_t connected_offset_ = 0;  // the namespace's last offset when it connected
+  bool recovered_ = false;
   struct State;
   std::unique_ptr<State> state_;
 };

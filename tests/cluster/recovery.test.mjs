@@ -1,0 +1,233 @@
+// Connection state recovery on one Chorus node, seen by the official socket.io-client 4.8:
+// a client whose transport dropped comes back with the same id, its rooms and data, and the
+// events it missed (before its "connect"), `recovered` true; and where it must not.
+//
+// The node is chorus-cluster-app (no Redis) with --recovery-ms; events are sent through its
+// control API (tests/apps/cluster_app.cpp).
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { io } from "socket.io-client";
+import { startProcess } from "../common/process.mjs";
+import { sleep } from "../common/util.mjs";
+import { ctl, uniq, waitFor } from "./harness.mjs";
+
+const APP = process.env.CHORUS_CLUSTER_APP;
+const WAIT = 10_000;
+
+async function startApp(args) {
+  const srv = await startProcess(APP, ["--port", "0", "--name", "solo", ...args], { name: "chorus-cluster-app", timeoutMs: 30_000 });
+  srv.base = `http://${srv.host}:${srv.port}`;
+  srv.nodeName = "solo";
+  return srv;
+}
+
+// A client that records every event (offsets included) and "connect" in one ordered log, and
+// reconnects only when told to (socket.connect()).
+async function recorder(node, { transport, auth } = {}) {
+  const socket = io(node.base, {
+    transports: [transport],
+    forceNew: true,
+    reconnection: false,
+    ...(auth ? { auth } : {}),
+  });
+  const log = [];
+  socket.onAny((event, ...args) => log.push([event, ...args]));
+  socket.on("connect", () => log.push(["connect", socket.id, socket.recovered]));
+  socket.on("disconnect", (reason) => log.push(["disconnect", reason]));
+  socket.on("connect_error", (err) => log.push(["connect_error", err.message]));
+  const r = { socket, log };
+  await until(r, (e) => e[0] === "connect" || e[0] === "connect_error", "the first connect");
+  assert.equal(log.at(-1)[0], "connect", `connect_error: ${log.at(-1)[1]}`);
+  return r;
+}
+
+// Waits until an entry of r.log satisfies `pred` (after `from`), returns its index.
+async function until(r, pred, what, from = 0) {
+  let found = -1;
+  await waitFor(
+    () => {
+      found = r.log.findIndex((e, i) => i >= from && pred(e));
+      return found >= 0;
+    },
+    { ms: WAIT, what },
+  );
+  return found;
+}
+
+// Drops the transport from the client's side (the server sees "transport close") and waits for
+// the client's "disconnect".
+async function drop(r) {
+  const from = r.log.length;
+  r.socket.io.engine.close();
+  await until(r, (e) => e[0] === "disconnect", "the disconnect", from);
+}
+
+async function reconnect(r) {
+  const from = r.log.length;
+  r.socket.connect();
+  const i = await until(r, (e) => e[0] === "connect" || e[0] === "connect_error", "the reconnect", from);
+  assert.equal(r.log[i][0], "connect", `connect_error: ${r.log[i][1]}`);
+  return { from, at: i };
+}
+
+const events = (r, from, to, name) => r.log.slice(from, to).filter((e) => e[0] === name);
+
+describe("connection state recovery (one Chorus node, official socket.io-client)", { concurrency: false, skip: APP ? false : "CHORUS_CLUSTER_APP not set (the chorus-cluster-app binary)" }, () => {
+  let node;
+  before(async () => {
+    node = await startApp(["--recovery-ms", "60000"]);
+  });
+  after(async () => {
+    await node?.stop({ strict: true });
+  });
+
+  for (const transport of ["websocket", "polling"]) {
+    test(`${transport}: same id, rooms and data, the missed events once and in order before "connect"`, async () => {
+      const r = await recorder(node, { transport });
+      const id = r.socket.id;
+      const R = uniq("room");
+      await r.socket.timeout(WAIT).emitWithAck("join", R);
+      await r.socket.timeout(WAIT).emitWithAck("set", { kept: transport });
+      const ev = uniq("ev");
+      await ctl(node, "emit", { rooms: [R], event: ev, args: ["before"] });
+      await until(r, (e) => e[0] === ev, "the first event");
+      // Each event carries its offset, a string, last.
+      const first = events(r, 0, r.log.length, ev)[0];
+      assert.equal(first[1], "before");
+      assert.equal(typeof first[2], "string", "the offset");
+
+      await drop(r);
+      for (const n of [1, 2, 3]) await ctl(node, "emit", { rooms: [R], event: ev, args: [`away-${n}`] });
+      await ctl(node, "emit", { rooms: [uniq("other")], event: ev, args: ["not for it"] });
+      await ctl(node, "emit", { event: ev, args: ["to everyone"] });
+      await ctl(node, "emit", { rooms: [R], volatile: true, event: ev, args: ["volatile"] });
+      const { from, at } = await reconnect(r);
+      assert.deepEqual(r.log[at].slice(1), [id, true], "same id, recovered");
+      const missed = events(r, from, at, ev).map((e) => e[1]);
+      assert.deepEqual(missed, ["away-1", "away-2", "away-3", "to everyone"], "missed events before connect, once, in order; no volatile");
+
+      // The rooms came back: a room broadcast after the return arrives, once.
+      await ctl(node, "emit", { rooms: [R], event: ev, args: ["after"] });
+      await until(r, (e) => e[0] === ev && e[1] === "after", "a room event after the return", at);
+      const { connections } = await ctl(node, "connections", {});
+      const mine = connections.filter((c) => c.id === id);
+      assert.equal(mine.length, 2, "connected twice");
+      assert.equal(mine[1].recovered, true);
+      assert.deepEqual(mine[1].rooms, [R, id].sort(), "handlers saw the rooms as they were");
+      assert.deepEqual(mine[1].data, { node: "solo", user: null, extra: { kept: transport } }, "and the data");
+      assert.equal(events(r, 0, r.log.length, ev).filter((e) => e[1] === "after").length, 1);
+      r.socket.disconnect();
+    });
+  }
+
+  test("a client that received no event yet recovers too (the reference cannot: no offset)", async () => {
+    const r = await recorder(node, { transport: "websocket" });
+    const id = r.socket.id;
+    const R = uniq("room");
+    await r.socket.timeout(WAIT).emitWithAck("join", R);
+    await drop(r);
+    const ev = uniq("ev");
+    await ctl(node, "emit", { rooms: [R], event: ev, args: ["while away"] });
+    const { from, at } = await reconnect(r);
+    assert.deepEqual(r.log[at].slice(1), [id, true]);
+    assert.deepEqual(events(r, from, at, ev).map((e) => e[1]), ["while away"]);
+    r.socket.disconnect();
+  });
+
+  test("an explicit disconnect is not recovered: a new id, no rooms", async () => {
+    const r = await recorder(node, { transport: "websocket" });
+    const id = r.socket.id;
+    const R = uniq("room");
+    await r.socket.timeout(WAIT).emitWithAck("join", R);
+    r.socket.disconnect();
+    await until(r, (e) => e[0] === "disconnect", "the disconnect");
+    const ev = uniq("ev");
+    await ctl(node, "emit", { rooms: [R], event: ev, args: ["gone"] });
+    const { from, at } = await reconnect(r);
+    assert.equal(r.log[at][2], false, "not recovered");
+    assert.notEqual(r.log[at][1], id, "a new id");
+    assert.deepEqual(events(r, from, r.log.length, ev), []);
+    const { sockets } = await ctl(node, "fetch", { rooms: [R] });
+    assert.deepEqual(sockets, [], "the room is empty");
+    r.socket.disconnect();
+  });
+
+  test("a session is restored once: the same pid and offset presented again get a fresh socket", async () => {
+    const r = await recorder(node, { transport: "websocket" });
+    const ev = uniq("ev");
+    await ctl(node, "emit", { rooms: [r.socket.id], event: ev, args: ["x"] });
+    await until(r, (e) => e[0] === ev, "the event");
+    const pid = r.socket._pid;
+    const offset = r.socket._lastOffset;
+    assert.equal(typeof pid, "string");
+    await drop(r);
+    const { at } = await reconnect(r);
+    assert.equal(r.log[at][2], true, "the first return recovers");
+    const thief = await recorder(node, { transport: "websocket", auth: { pid, offset } });
+    const last = thief.log.findLast((e) => e[0] === "connect");
+    assert.equal(last[2], false, "a second return does not");
+    assert.notEqual(last[1], r.socket.id);
+    r.socket.disconnect();
+    thief.socket.disconnect();
+  });
+});
+
+describe("connection state recovery limits", { concurrency: true, skip: APP ? false : "CHORUS_CLUSTER_APP not set" }, () => {
+  test("a session expires after --recovery-ms", async () => {
+    const node = await startApp(["--recovery-ms", "1000"]);
+    try {
+      const r = await recorder(node, { transport: "websocket" });
+      const id = r.socket.id;
+      await drop(r);
+      await sleep(1500); // past max_disconnection_ms: time itself is what is tested
+      const { at } = await reconnect(r);
+      assert.equal(r.log[at][2], false, "expired: not recovered");
+      assert.notEqual(r.log[at][1], id);
+      r.socket.disconnect();
+    } finally {
+      await node.stop({ strict: true });
+    }
+  });
+
+  test("more missed packets than --max-replayed: a fresh session, not a partial replay", async () => {
+    const node = await startApp(["--recovery-ms", "60000", "--max-replayed", "3"]);
+    try {
+      for (const [count, recovered] of [
+        [3, true],
+        [4, false],
+      ]) {
+        const r = await recorder(node, { transport: "websocket" });
+        const id = r.socket.id;
+        await drop(r);
+        const ev = uniq("ev");
+        for (let i = 0; i < count; i++) await ctl(node, "emit", { rooms: [id], event: ev, args: [i] });
+        const { from, at } = await reconnect(r);
+        assert.equal(r.log[at][2], recovered, `${count} missed`);
+        assert.equal(events(r, from, at, ev).length, recovered ? count : 0);
+        r.socket.disconnect();
+      }
+    } finally {
+      await node.stop({ strict: true });
+    }
+  });
+
+  test("without --recovery-ms nothing changes: no offsets, no pid, no recovery", async () => {
+    const node = await startApp([]);
+    try {
+      const r = await recorder(node, { transport: "websocket" });
+      const id = r.socket.id;
+      const ev = uniq("ev");
+      await ctl(node, "emit", { rooms: [id], event: ev, args: ["plain"] });
+      await until(r, (e) => e[0] === ev, "the event");
+      assert.deepEqual(events(r, 0, r.log.length, ev)[0], [ev, "plain"], "no offset");
+      assert.equal(r.socket._pid, undefined, "no pid");
+      await drop(r);
+      const { at } = await reconnect(r);
+      assert.ok(!r.log[at][2], "not recovered (the client says undefined: it holds no pid)");
+      assert.notEqual(r.log[at][1], id);
+      r.socket.disconnect();
+    } finally {
+      await node.stop({ strict: true });
+    }
+  });
+});
