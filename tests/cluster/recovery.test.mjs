@@ -172,6 +172,36 @@ describe("connection state recovery (one Chorus node, official socket.io-client)
   });
 });
 
+describe("connection state recovery and a client that stops reading", { skip: APP ? false : "CHORUS_CLUSTER_APP not set" }, () => {
+  test("a broadcast that overflows a stalled client's queue drops that client and goes on (no deadlock on the recovery lock)", async () => {
+    const node = await startApp(["--recovery-ms", "60000"]);
+    try {
+      // A raw polling session that joins "/" and then never polls again: everything sent to it
+      // waits in its queue until the queue passes max_buffered_bytes (4 MiB).
+      const base = `${node.base}/socket.io/?EIO=4&transport=polling`;
+      const open = await (await fetch(base)).text();
+      const sid = JSON.parse(open.slice(1)).sid;
+      const post = await fetch(`${base}&sid=${sid}`, { method: "POST", body: "40" });
+      assert.equal(post.status, 200);
+      await waitFor(async () => (await ctl(node, "fetch", {})).sockets.length === 1, { ms: WAIT, what: "the stalled socket" });
+      const watcher = await recorder(node, { transport: "websocket" });
+      const big = "x".repeat(200_000);
+      const ev = uniq("big");
+      // 30 x 200 kB = 6 MB for the stalled client: the queue overflows during one of these
+      // broadcasts, on the thread that broadcasts.
+      for (let i = 0; i < 30; i++) {
+        const res = await ctl(node, "emit", { event: ev, args: [i, big] }, { timeoutMs: WAIT });
+        assert.equal(res.ok, true);
+      }
+      await until(watcher, (e) => e[0] === ev && e[1] === 29, "the last broadcast at a reading client");
+      await waitFor(async () => (await ctl(node, "fetch", {})).sockets.length === 1, { ms: WAIT, what: "the stalled socket dropped" });
+      watcher.socket.disconnect();
+    } finally {
+      await node.stop({ strict: true });
+    }
+  });
+});
+
 describe("connection state recovery limits", { concurrency: true, skip: APP ? false : "CHORUS_CLUSTER_APP not set" }, () => {
   test("a session expires after --recovery-ms", async () => {
     const node = await startApp(["--recovery-ms", "1000"]);

@@ -97,11 +97,11 @@ RecoveryStore::Outcome RecoveryStore::restore(const std::string& pid, const std:
   }
   const std::vector<std::string>& rooms = kept.session.rooms;
   Restored r;
-  auto first = std::upper_bound(packets_.begin(), packets_.end(), after,
-                                [](Offset o, const Packet& p) { return o < p.offset; });
+  auto first =
+      std::upper_bound(packets_.begin(), packets_.end(), after, [](Offset o, const Packet& p) { return o < p.offset; });
   for (auto p = first; p != packets_.end(); ++p) {
-    bool included = p->rooms.empty() ||
-                    std::any_of(rooms.begin(), rooms.end(), [&](const std::string& room) { return contains(p->rooms, room); });
+    bool included = p->rooms.empty() || std::any_of(rooms.begin(), rooms.end(),
+                                                    [&](const std::string& room) { return contains(p->rooms, room); });
     bool excluded =
         std::any_of(rooms.begin(), rooms.end(), [&](const std::string& room) { return contains(p->except, room); });
     if (!included || excluded) continue;
