@@ -36,6 +36,15 @@ bool EngineConnection::send(FramePtr frame) {
     std::lock_guard<std::mutex> lock(mu_);
     ok = enqueue_locked(std::move(frame), d);
   }
+  if (d.closed) {
+    // The queue overflowed: the session ends ("transport error"), but not inside the caller's
+    // emit. Its disconnect handlers run on the timer thread, so an application (or Chorus
+    // itself) that emits while holding a lock its disconnect path takes cannot deadlock.
+    auto self = shared_from_this();
+    civet_->server()->timers.schedule_in(std::chrono::milliseconds(0),
+                                         [self, d = std::move(d)]() mutable { self->run_deferred(d); });
+    return ok;
+  }
   run_deferred(d);
   return ok;
 }

@@ -167,7 +167,7 @@ class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
   // Connection state recovery (when enabled): offsets, kept packets and sessions. Held across
   // a whole local delivery, so that a socket being restored gets each packet exactly once
   // (replayed, or delivered live).
-  std::recursive_mutex recovery_mu;  // re-entered when a send closes an overflowing connection
+  std::mutex recovery_mu;
   std::unique_ptr<socketio::RecoveryStore> recovery;
   // An event to one socket through the recovery store (its offset appended).
   bool emit_recoverable(const std::string& sid, ClientConnection& client, Array args_with_event);

@@ -702,11 +702,11 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
     // With recovery, a non-volatile packet carries its offset (this node's: a packet from
     // another node gets one here too) and is kept for replay; deliveries are serialized with
     // restores (recovery_mu).
-    std::unique_lock<std::recursive_mutex> recovery_lock;
+    std::unique_lock<std::mutex> recovery_lock;
     std::optional<socketio::RecoveryStore::Offset> offset;
     Value payload(args_with_event);
     if (recovery && !opts.is_volatile) {
-      recovery_lock = std::unique_lock<std::recursive_mutex>(recovery_mu);
+      recovery_lock = std::unique_lock<std::mutex>(recovery_mu);
       offset = recovery->reserve();
       payload.push_back(socketio::RecoveryStore::format(*offset));
     }
@@ -817,7 +817,7 @@ NamespaceImpl::NamespaceImpl(ServerImpl* owner, std::string ns_name) : server(ow
 }
 
 bool NamespaceImpl::emit_recoverable(const std::string& sid, ClientConnection& client, Array args_with_event) {
-  std::lock_guard<std::recursive_mutex> lock(recovery_mu);
+  std::lock_guard<std::mutex> lock(recovery_mu);
   auto offset = recovery->reserve();
   args_with_event.emplace_back(socketio::RecoveryStore::format(offset));
   socketio::Packet p{socketio::PacketType::kEvent, name, std::nullopt, Value(std::move(args_with_event))};
@@ -839,13 +839,13 @@ void NamespaceImpl::persist_session(Socket& socket) {
   s.rooms.assign(rooms.begin(), rooms.end());
   s.data = socket.data_;
   s.connected_at = socket.connected_offset_;
-  std::lock_guard<std::recursive_mutex> lock(recovery_mu);
+  std::lock_guard<std::mutex> lock(recovery_mu);
   recovery->persist(std::move(s), now_ms());
 }
 
 void NamespaceImpl::prune_recovery(std::uint64_t now) {
   if (!recovery) return;
-  std::lock_guard<std::recursive_mutex> lock(recovery_mu);
+  std::lock_guard<std::mutex> lock(recovery_mu);
   recovery->prune(now);
 }
 
@@ -963,7 +963,7 @@ void NamespaceImpl::add_socket(const std::shared_ptr<Socket>& socket) {
     }
     // Under recovery_mu: no packet of this namespace is delivered between the replay and the
     // socket's joining its rooms, so each arrives once, replayed or live.
-    std::lock_guard<std::recursive_mutex> lock(recovery_mu);
+    std::lock_guard<std::mutex> lock(recovery_mu);
     std::set<std::string> rooms{socket->id()};
     std::vector<FramePtr> missed;
     if (pid) {
@@ -1108,7 +1108,7 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
     const Value* pid = own->auth.find("pid");
     const Value* offset = own->auth.find("offset");
     if (pid != nullptr && pid->is_string() && (offset == nullptr || offset->is_null() || offset->is_string())) {
-      std::lock_guard<std::recursive_mutex> lock(ns->recovery_mu);
+      std::lock_guard<std::mutex> lock(ns->recovery_mu);
       if (const auto* kept = ns->recovery->find(pid->as_string(), now_ms())) {
         sid = kept->sid;
         restore_pid = pid->as_string();

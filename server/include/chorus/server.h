@@ -24,7 +24,9 @@
 //    for a polling POST, or, for asynchronous middleware, on the thread that calls `next`.
 //    A handler that blocks delays the other connections of its loop: hand slow work to
 //    threads of your own.
-//  - Ack timeouts and heartbeats run on the server's timer thread.
+//  - Ack timeouts and heartbeats run on the server's timer thread, as do the disconnect
+//    handlers of a connection closed because its outbound queue overflowed (never inside the
+//    emit that overflowed it).
 //  - Every emit, broadcast, join/leave, disconnect and server-side operation is safe from any
 //    thread. Emitting never blocks on the network: a broadcast is encoded once and queued to
 //    each connection, whose loop writes it; a client that stops reading fills only its own
