@@ -209,7 +209,7 @@ describe("sessions and offsets", () => {
       const t = await redisClient.get("sio:session:p1");
       assert.ok(t);
       return t;
-    });
+    }, 10_000);
     const { session } = await codec.ok({ op: "decode_session", text });
     assert.deepEqual(session, asChorus(decode(Buffer.from(text, "base64"))));
     assert.equal((await codec.ok({ op: "encode_session", session })).text, text);
