@@ -5,17 +5,15 @@
 // (broadcasts reach the client, replies resolve fetchSockets/allRooms/serverSideEmitWithAck/
 // emitWithAck) and Chorus reads what the adapter writes.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createServer } from "node:http";
 import { after, before, describe, test } from "node:test";
 import { createAdapter } from "@socket.io/redis-adapter";
 import { createClient } from "redis";
 import { Server } from "socket.io";
 import { io as connect } from "socket.io-client";
-import { Queue, freePort, withTimeout } from "../common/util.mjs";
-import { Codec, asChorus, hex } from "./harness.mjs";
+import { Queue, withTimeout } from "../common/util.mjs";
+import { Codec, asChorus, hex, startRedis } from "./harness.mjs";
 
-const REDIS = process.env.CHORUS_REDIS_SERVER ?? "redis-server";
 const REQUESTS = "socket.io-request#/#";
 const RESPONSES = "socket.io-response#/#";
 
@@ -24,26 +22,6 @@ const responses = new Queue(); // Node's replies on the response channel, as raw
 const requests = new Queue(); // requests on the request channel (Node's own included)
 const broadcasts = new Queue(); // {channel, message} on socket.io#/#*
 const clientEvents = new Queue();
-
-async function startRedis() {
-  const redisPort = await freePort();
-  const proc = spawn(REDIS, ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  let out = "";
-  await withTimeout(
-    new Promise((resolve, reject) => {
-      proc.stdout.on("data", (d) => {
-        out += d;
-        if (out.includes("Ready to accept connections")) resolve();
-      });
-      proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
-    }),
-    20_000,
-    "redis-server to start",
-  );
-  return { proc, url: `redis://127.0.0.1:${redisPort}` };
-}
 
 before(async () => {
   codec = new Codec();

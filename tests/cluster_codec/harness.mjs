@@ -4,6 +4,7 @@
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { createInterface } from "node:readline";
+import { freePort, withTimeout } from "../common/util.mjs";
 
 export const CODEC = process.env.CHORUS_CLUSTER_CODEC;
 if (!CODEC) throw new Error("CHORUS_CLUSTER_CODEC is not set (tests/cluster_codec/tests.cmake sets it)");
@@ -36,6 +37,29 @@ export class Codec {
     const [code] = await this.exited;
     if (code !== 0) throw new Error(`chorus_cluster_codec exited with ${code}`);
   }
+}
+
+const REDIS = process.env.CHORUS_REDIS_SERVER ?? "redis-server";
+
+// A redis-server on 127.0.0.1 at a free port, without persistence: {proc, url}.
+export async function startRedis() {
+  const redisPort = await freePort();
+  const proc = spawn(REDIS, ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  let out = "";
+  await withTimeout(
+    new Promise((resolve, reject) => {
+      proc.stdout.on("data", (d) => {
+        out += d;
+        if (out.includes("Ready to accept connections")) resolve();
+      });
+      proc.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${out}`)));
+    }),
+    20_000,
+    "redis-server to start",
+  );
+  return { proc, url: `redis://127.0.0.1:${redisPort}` };
 }
 
 export const hex = (buf) => Buffer.from(buf).toString("hex");

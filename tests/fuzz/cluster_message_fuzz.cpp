@@ -1,20 +1,25 @@
-// Fuzz target: the cluster codecs (chorus/cluster/msgpack.h, redis_adapter.h) on any bytes.
+// Fuzz target: the cluster codecs (chorus/cluster/msgpack.h, redis_adapter.h,
+// streams_adapter.h) on any bytes.
 //
 // Input: byte 0 configures the limits (bit 7: max_json_depth 8 instead of the default); the
-// rest is one message, given to msgpack::decode, decode_broadcast, decode_request and
-// decode_response.
+// rest is one message, given to msgpack::decode (both dialects), decode_broadcast,
+// decode_request, decode_response, and the streams adapter's decode_pubsub, decode_session,
+// parse_offset and decode_entry (the message split at NUL bytes into a field/value list).
 //
 // Invariants: what decodes is within the limits (depth, finite numbers, valid UTF-8);
 // msgpack::encode of a decoded value decodes again to an equal value and encodes to the same
 // bytes; a decoded broadcast, request or response re-encodes, and the re-encoding decodes to
-// the same fields.
+// the same fields; a streams message, entry or session re-encodes to what decodes to the same
+// encoding; a parsed offset prints to a string that parses to it, and its next id is larger.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "chorus/cluster/msgpack.h"
 #include "chorus/cluster/redis_adapter.h"
+#include "chorus/cluster/streams_adapter.h"
 #include "chorus/limits.h"
 #include "chorus/value.h"
 #include "fuzz_util.h"
@@ -100,6 +105,56 @@ void check_response(const cl::Response& r, const chorus::Limits& limits) {
   if (r.type == cl::RequestType::kAllRooms) CHORUS_FUZZ_CHECK(Value(again->rooms) == Value(r.rooms));
 }
 
+namespace st = cl::streams;
+
+void check_streams(std::string_view message, const chorus::Limits& limits) {
+  chorus::Limits roomy = limits;
+  roomy.max_json_depth += 4;  // the opts and flags objects filled in, Buffer objects in JSON
+  auto value = chorus::msgpack::decode(message, limits, chorus::msgpack::Dialect::kMsgpackJs);
+  if (value.ok()) {
+    std::string bytes = chorus::msgpack::encode(value.value(), chorus::msgpack::Dialect::kMsgpackJs);
+    auto again = chorus::msgpack::decode(bytes, limits, chorus::msgpack::Dialect::kMsgpackJs);
+    CHORUS_FUZZ_CHECK(again.ok() && again.value() == value.value());
+  }
+  auto pubsub = st::decode_pubsub(message, limits);
+  if (pubsub.ok()) {
+    std::string bytes = st::encode_pubsub(pubsub.value());
+    auto again = st::decode_pubsub(bytes, roomy);
+    CHORUS_FUZZ_CHECK(again.ok());
+    CHORUS_FUZZ_CHECK(again->type == pubsub->type && again->data.index() == pubsub->data.index());
+    CHORUS_FUZZ_CHECK(st::encode_pubsub(again.value()) == bytes);
+    (void)st::is_ephemeral(again.value());
+  }
+  std::vector<std::string> flat;
+  std::size_t start = 0;
+  for (std::size_t i = 0; i <= message.size(); ++i) {
+    if (i == message.size() || message[i] == '\0') {
+      flat.emplace_back(message.substr(start, i - start));
+      start = i + 1;
+    }
+  }
+  auto entry = st::decode_entry(flat, limits);
+  if (entry.ok()) {
+    st::Fields fields = st::encode_entry(entry.value());
+    auto again = st::decode_entry(fields, roomy);
+    CHORUS_FUZZ_CHECK(again.ok());
+    CHORUS_FUZZ_CHECK(again->type == entry->type && again->uid == entry->uid && again->nsp == entry->nsp);
+    CHORUS_FUZZ_CHECK(st::encode_entry(again.value()) == fields);
+  }
+  auto session = st::decode_session(message, limits);
+  if (session.ok()) {
+    auto again = st::decode_session(st::encode_session(session.value()), roomy);
+    CHORUS_FUZZ_CHECK(again.ok());
+    CHORUS_FUZZ_CHECK(again->sid == session->sid && again->pid == session->pid && again->rooms == session->rooms &&
+                      again->data == session->data);
+  }
+  if (auto id = st::parse_offset(message)) {
+    auto again = st::parse_offset(st::to_string(*id));
+    CHORUS_FUZZ_CHECK(again && again->ms == id->ms && again->seq == id->seq);
+    if (auto next = st::next_id(*id)) CHORUS_FUZZ_CHECK(next->ms > id->ms || next->seq > id->seq);
+  }
+}
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -117,5 +172,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (request.ok()) check_request(request.value(), limits);
   auto response = cl::decode_response(message, limits);
   if (response.ok()) check_response(response.value(), limits);
+  check_streams(message, limits);
   return 0;
 }

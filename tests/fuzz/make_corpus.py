@@ -420,6 +420,17 @@ def cluster_message():
         "depth_9": shallow + nested(9),
         "depth_128": dflt + nested(128),
         "depth_129": dflt + nested(129),
+        # The streams adapter: a pub/sub message (@msgpack/msgpack), a stream entry (fields and
+        # values split at NUL), a session blob (base64 msgpack) and an offset.
+        "streams_pubsub": dflt + h("84a47479706509a46461746182a9726571756573744964a464316365a67061636b657492a568656c"
+                                   "6c6f01a3756964b031663032356435363831613965383165a36e7370a12f"),
+        "streams_entry": dflt + b"\0".join([b"uid", b"4f34", b"nsp", b"/", b"type", b"3", b"data",
+                                            b'{"packet":{"type":2,"data":["e1","first"]},"opts":{"rooms":["room1"],'
+                                            b'"except":[],"flags":{}}}']),
+        "streams_entry_binary": dflt + b"\0".join([b"uid", b"4f34", b"nsp", b"/", b"type", b"3", b"data",
+                                                   b"gqZwYWNrZXSCpHR5cGUCpGRhdGGSo2JpbsQCAQKkb3B0c4Olcm9vbXOQpmV4Y2VwdJClZmxhZ3OA"]),
+        "streams_session": dflt + b"hKNzaWSic2GjcGlkonBhpXJvb21zkqJzYaVyb29tMaRkYXRhgaFuBw==",
+        "streams_offset": dflt + b"1796527547537-18446744073709551615",
     }
 
 

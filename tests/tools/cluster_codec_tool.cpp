@@ -11,6 +11,16 @@
 //   {"op":"encode_request","request":R}     -> {"ok":true,"hex":H}
 //   {"op":"decode_response","hex":H}        -> {"ok":true,"response":P}
 //   {"op":"encode_response","response":P}   -> {"ok":true,"hex":H}
+// The streams adapter's codec (chorus/cluster/streams_adapter.h); M is the message as Node holds
+// it, {type, data, uid, nsp}:
+//   {"op":"decode_entry","fields":[[F,V],...]}        -> {"ok":true,"message":M}
+//   {"op":"encode_entry","message":M,"only_plaintext"} -> {"ok":true,"fields":[[F,V],...]}
+//   {"op":"decode_pubsub","hex":H}                     -> {"ok":true,"message":M}
+//   {"op":"encode_pubsub","message":M}                 -> {"ok":true,"hex":H}
+//   {"op":"decode_session","text":T}                   -> {"ok":true,"session":{sid,pid,rooms,data}}
+//   {"op":"encode_session","session":S}                -> {"ok":true,"text":T}
+//   {"op":"next_offset","offset":O}                    -> {"ok":true,"next":O'}
+// "dialect":"msgpack" on decode/encode picks @msgpack/msgpack's dialect (default notepack).
 // A decode error: {"ok":false,"code":"<ErrorCode>","error":"<message>"}; a line that cannot
 // be read: {"ok":false,"usage":"<why>"}. Optional "max_json_depth" on any line sets the limit.
 //
@@ -27,6 +37,7 @@
 #include "chorus/base64.h"
 #include "chorus/cluster/msgpack.h"
 #include "chorus/cluster/redis_adapter.h"
+#include "chorus/cluster/streams_adapter.h"
 #include "chorus/json/json.h"
 #include "chorus/limits.h"
 #include "chorus/value.h"
@@ -175,6 +186,69 @@ Value usage(std::string why) {
   return Value::object({{"ok", false}, {"usage", std::move(why)}});
 }
 
+// A streams message as Node holds it ({type, data, uid, nsp}): the typed message's pub/sub form.
+Value message_of(const cl::streams::ClusterMessage& m) {
+  auto v = msgpack::decode(cl::streams::encode_pubsub(m), Limits{}, msgpack::Dialect::kMsgpackJs);
+  return v.ok() ? tag(v.value()) : Value();
+}
+
+Value run_streams(const std::string& op, const Value& line, const std::string& bytes, const Limits& limits) {
+  namespace st = cl::streams;
+  auto ok = [](const char* key, Value v) { return Value::object({{"ok", true}, {key, std::move(v)}}); };
+  if (op == "decode_entry") {
+    const Value* in = line.find("fields");
+    if (in == nullptr || !in->is_array()) return usage("no fields");
+    st::Fields fields;
+    for (const Value& pair : in->as_array()) {
+      if (!pair.is_array() || pair.size() != 2) return usage("fields are [name, value] pairs");
+      fields.emplace_back(pair[0].get_string(), pair[1].get_string());
+    }
+    auto m = st::decode_entry(fields, limits);
+    return m.ok() ? ok("message", message_of(m.value())) : failure(m.error());
+  }
+  if (op == "decode_pubsub") {
+    auto m = st::decode_pubsub(bytes, limits);
+    return m.ok() ? ok("message", message_of(m.value())) : failure(m.error());
+  }
+  if (op == "encode_entry" || op == "encode_pubsub") {
+    const Value* in = line.find("message");
+    if (in == nullptr) return usage("no message");
+    // Node's message, read as the typed message it is.
+    auto m = st::decode_pubsub(msgpack::encode(untag(*in), msgpack::Dialect::kMsgpackJs), limits);
+    if (!m.ok()) return failure(m.error());
+    if (op == "encode_pubsub") return ok("hex", to_hex(st::encode_pubsub(m.value())));
+    const Value* plain = line.find("only_plaintext");
+    Array fields;
+    for (const auto& [name, value] :
+         st::encode_entry(m.value(), st::EntryOptions{plain != nullptr && plain->get_bool()})) {
+      fields.push_back(Value::array({name, value}));
+    }
+    return ok("fields", Value(std::move(fields)));
+  }
+  if (op == "decode_session") {
+    auto s = st::decode_session(text_of(line, "text"), limits);
+    if (!s.ok()) return failure(s.error());
+    return ok("session",
+              Value::object({{"sid", s->sid}, {"pid", s->pid}, {"rooms", strings(s->rooms)}, {"data", tag(s->data)}}));
+  }
+  if (op == "encode_session") {
+    const Value* in = line.find("session");
+    if (in == nullptr || !in->is_object()) return usage("no session");
+    st::Session s;
+    s.sid = text_of(*in, "sid");
+    s.pid = text_of(*in, "pid");
+    s.rooms = strings_of(in->find("rooms"));
+    if (const Value* d = in->find("data")) s.data = untag(*d);
+    return ok("text", st::encode_session(s));
+  }
+  // next_offset
+  auto id = st::parse_offset(text_of(line, "offset"));
+  if (!id) return failure(make_error(ErrorCode::kInvalidPacket, "invalid offset"));
+  auto next = st::next_id(*id);
+  if (!next) return failure(make_error(ErrorCode::kInvalidPacket, "no id after the largest"));
+  return ok("next", st::to_string(*next));
+}
+
 Value run(const Value& line) {
   Limits limits;
   if (const Value* depth = line.find("max_json_depth"); depth != nullptr && depth->is_number()) {
@@ -185,14 +259,20 @@ Value run(const Value& line) {
   if (op.rfind("decode", 0) == 0 && !from_hex(text_of(line, "hex"), bytes)) return usage("hex is not hex");
   auto ok = [](const char* key, Value v) { return Value::object({{"ok", true}, {key, std::move(v)}}); };
 
+  const auto dialect =
+      text_of(line, "dialect") == "msgpack" ? msgpack::Dialect::kMsgpackJs : msgpack::Dialect::kNotepack;
   if (op == "decode") {
-    auto v = msgpack::decode(bytes, limits);
+    auto v = msgpack::decode(bytes, limits, dialect);
     return v.ok() ? ok("value", tag(v.value())) : failure(v.error());
   }
   if (op == "encode") {
     const Value* v = line.find("value");
     if (v == nullptr) return usage("no value");
-    return ok("hex", to_hex(msgpack::encode(untag(*v))));
+    return ok("hex", to_hex(msgpack::encode(untag(*v), dialect)));
+  }
+  if (op.find("entry") != std::string::npos || op.find("pubsub") != std::string::npos ||
+      op.find("session") != std::string::npos || op == "next_offset") {
+    return run_streams(op, line, bytes, limits);
   }
   if (op == "decode_broadcast") {
     auto b = cl::decode_broadcast(bytes, limits);

@@ -37,7 +37,9 @@ void put_float64(double x, std::string& out) {
   for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((bits >> shift) & 0xff));
 }
 
-void encode_value(const Value& value, Packer& packer, std::string& out) {
+constexpr double kMaxSafeInteger = 9007199254740991.0;  // Number.MAX_SAFE_INTEGER
+
+void encode_value(const Value& value, Packer& packer, std::string& out, Dialect dialect) {
   switch (value.type()) {
     case Value::Type::kNull:
       packer.pack_nil();
@@ -53,8 +55,11 @@ void encode_value(const Value& value, Packer& packer, std::string& out) {
       // As notepack: an integer takes the smallest int form (uint for >= 0, so -0 is 0), any
       // other number float64. Integers past the 64-bit forms go as float64 (notepack would
       // write a wrong uint64 there).
+      // @msgpack/msgpack writes ints for safe integers only (Number.isSafeInteger).
       double x = value.as_number();
-      if (std::isfinite(x) && std::floor(x) == x && x >= -kTwoTo63 && x < kTwoTo64) {
+      const bool in_range = dialect == Dialect::kMsgpackJs ? std::fabs(x) <= kMaxSafeInteger
+                                                            : x >= -kTwoTo63 && x < kTwoTo64;
+      if (std::isfinite(x) && std::floor(x) == x && in_range) {
         if (x >= 0) {
           packer.pack_uint64(static_cast<std::uint64_t>(x));
         } else {
@@ -79,14 +84,14 @@ void encode_value(const Value& value, Packer& packer, std::string& out) {
     }
     case Value::Type::kArray:
       packer.pack_array(static_cast<std::uint32_t>(value.as_array().size()));
-      for (const Value& item : value.as_array()) encode_value(item, packer, out);
+      for (const Value& item : value.as_array()) encode_value(item, packer, out, dialect);
       return;
     case Value::Type::kObject:
       packer.pack_map(static_cast<std::uint32_t>(value.as_object().size()));
       for (const Member& m : value.as_object()) {
         packer.pack_str(static_cast<std::uint32_t>(m.key.size()));
         packer.pack_str_body(m.key.data(), static_cast<std::uint32_t>(m.key.size()));
-        encode_value(m.value, packer, out);
+        encode_value(m.value, packer, out, dialect);
       }
       return;
   }
@@ -173,6 +178,8 @@ struct PendingMember {
 
 class Converter {
  public:
+  explicit Converter(Dialect dialect) : dialect_(dialect) {}
+
   // `undefined` is set for notepack's legacy ext 0 "undefined" (fixext 1, type 0).
   Status convert(const ::msgpack::object& o, Value& out, bool& undefined) {
     undefined = false;
@@ -275,7 +282,7 @@ class Converter {
       }
       return malformed("timestamp ext of " + std::to_string(size) + " bytes");
     }
-    if (type == 0) {
+    if (type == 0 && dialect_ == Dialect::kNotepack) {
       if (fixext && size == 1) {  // legacy undefined
         out = Value();
         undefined = true;
@@ -319,6 +326,7 @@ class Converter {
         default:
           return malformed("map key is neither a string nor a number");
       }
+      if (dialect_ == Dialect::kMsgpackJs && m.key == "__proto__") return malformed("the map key __proto__");
       Status s = convert(o.via.map.ptr[i].val, m.value, m.undefined);
       if (!s) return s;
     }
@@ -348,23 +356,25 @@ class Converter {
     out = Value(std::move(object));
     return Ok{};
   }
+
+  Dialect dialect_;
 };
 
 }  // namespace
 
-void encode(const Value& value, std::string& out) {
+void encode(const Value& value, std::string& out, Dialect dialect) {
   StringStream stream{&out};
   Packer packer(stream);
-  encode_value(value, packer, out);
+  encode_value(value, packer, out, dialect);
 }
 
-std::string encode(const Value& value) {
+std::string encode(const Value& value, Dialect dialect) {
   std::string out;
-  encode(value, out);
+  encode(value, out, dialect);
   return out;
 }
 
-Result<Value> decode(std::string_view bytes, const Limits& limits) {
+Result<Value> decode(std::string_view bytes, const Limits& limits, Dialect dialect) {
   if (bytes.empty()) return malformed("empty input");
   // No array, map, str, bin or ext can hold more elements or bytes than the input has, so
   // these limits refuse a header claiming more before anything is allocated for it: the
@@ -390,7 +400,7 @@ Result<Value> decode(std::string_view bytes, const Limits& limits) {
   if (offset != n) return malformed(std::to_string(n - offset) + " trailing bytes after the value");
   Value out;
   bool undefined = false;
-  Status s = Converter().convert(handle.get(), out, undefined);
+  Status s = Converter(dialect).convert(handle.get(), out, undefined);
   if (!s) return s.error();
   return out;
 }

@@ -9,6 +9,7 @@
 #include "chorus/cluster/msgpack.h"
 #include "chorus/json/json.h"
 #include "chorus/utf8.h"
+#include "wire.h"
 
 namespace chorus::cluster {
 namespace {
@@ -570,3 +571,26 @@ std::string encode_response(const Response& r) {
 }
 
 }  // namespace chorus::cluster
+
+namespace chorus::cluster::wire {
+
+Status parse_room_list(const Value* v, const char* what, std::vector<std::string>& out) {
+  return room_list(v, what, out);
+}
+Status parse_opts(const Value* v, Opts& opts) {
+  return read_opts(v, opts);
+}
+Status parse_event(const Value* v, const char* what, Array& out) {
+  return read_event(v, what, out);
+}
+Value opts_to_value(const Opts& opts, bool with_flags) {
+  return opts_value(opts, with_flags);
+}
+Value string_list(const std::vector<std::string>& items) {
+  return string_array(items);
+}
+std::string json_text(const Value& v) {
+  return to_json(v);
+}
+
+}  // namespace chorus::cluster::wire

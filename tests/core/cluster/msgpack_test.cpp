@@ -348,5 +348,32 @@ TEST(Msgpack, RoundTrips) {
   EXPECT_EQ(out, "x\x01");
 }
 
+// @msgpack/msgpack 2.8 (the streams adapter's codec) writes only safe integers as ints:
+// encode([2 ** 53, -(2 ** 53), 2 ** 53 - 1]) in Node.
+TEST(Msgpack, MsgpackJsDialectWritesOnlySafeIntegersAsInts) {
+  Value v = Value::array({9007199254740992.0, -9007199254740992.0, 9007199254740991.0, -9007199254740991.0, -0.0});
+  EXPECT_EQ(hex(encode(v, Dialect::kMsgpackJs)), "95cb4340000000000000cbc340000000000000cf001fffffffffffffd3ffe0000000000001"
+                                                 "00");
+  EXPECT_EQ(hex(encode(v)), "95cf0020000000000000d3ffe0000000000000cf001fffffffffffffd3ffe000000000000100");
+}
+
+TEST(Msgpack, MsgpackJsDialectRefusesNotepacksLegacyExtAndTheProtoKey) {
+  const std::string undefined_ext = unhex("d40000");
+  EXPECT_TRUE(decode(undefined_ext).ok());
+  EXPECT_FALSE(decode(undefined_ext, Limits{}, Dialect::kMsgpackJs).ok());
+  const std::string legacy_buffer = unhex("c7020001ff");
+  EXPECT_TRUE(decode(legacy_buffer).ok());
+  EXPECT_FALSE(decode(legacy_buffer, Limits{}, Dialect::kMsgpackJs).ok());
+  const std::string proto = unhex("81a95f5f70726f746f5f5f01");  // {"__proto__": 1}
+  EXPECT_TRUE(decode(proto).ok());
+  auto refused = decode(proto, Limits{}, Dialect::kMsgpackJs);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.error().message.find("__proto__"), std::string::npos);
+  // The timestamp ext is a Date to both.
+  auto date = decode(unhex("d6ff00000000"), Limits{}, Dialect::kMsgpackJs);
+  ASSERT_TRUE(date.ok());
+  EXPECT_EQ(date.value(), Value("1970-01-01T00:00:00.000Z"));
+}
+
 }  // namespace
 }  // namespace chorus::msgpack
