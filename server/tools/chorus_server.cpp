@@ -69,8 +69,8 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --recovery-ms MS       connection state recovery: a dropped client comes back with its id,
                          rooms and missed events within MS (default 120000; 0 turns it off)
   --leave-grace-ms MS    a collaborative editor whose connection dropped stays in its documents
-                         this long before the others see it leave (default 5000; at most
-                         --recovery-ms)
+                         this long before the others see it leave (default 5000; at most the
+                         recovery window)
   --log-level LEVEL      error, warn, info or debug (default info)
   --config FILE          JSON file with any of the above (keys without "--")
   --help                 this text
