@@ -157,11 +157,17 @@ sync.on("joined", () => {
   renderStatus();
   renderPresence();
 });
+// Back from a short drop with the session recovered: nothing was rejoined or resynced.
+sync.on("resumed", () => {
+  renderStatus();
+  renderPresence();
+});
 sync.on("merged", (edits) => { if (edits > 0) ui.toast(`Back online: ${edits} edit${edits === 1 ? "" : "s"} merged`); });
 sync.on("error", (message) => console.warn("chorus demo:", message));
 
-// Join / leave toasts: someone reloading or reconnecting shows up as leave + join within a
-// moment; both are swallowed.
+// Join / leave toasts: someone reloading or reconnecting without recovery shows up as leave +
+// join within a moment; both are swallowed. A short drop that recovers shows neither (the
+// server keeps the socket in the document for a grace period).
 const leaving = new Map();  // name|color -> timer
 const personKey = (state) => `${state.user?.name}|${state.user?.color}`;
 sync.on("join", (id, state) => {

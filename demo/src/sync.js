@@ -11,6 +11,13 @@
 // holding everything the server lacks (encodeStateAsUpdate(server's state vector)): edits
 // made offline and updates whose acknowledgement was lost in a drop alike. Updates are
 // idempotent, so resending one the server already has is harmless.
+//
+// A connection that comes back recovered (connection state recovery: socket.recovered) is
+// not joined again: it kept its socket id and the document's room, the server kept it in the
+// document (CollabOptions::leave_grace), and every update and awareness change it missed
+// arrived, in order, before "connect". It only resends what is unacknowledged and its
+// awareness state. Who is here is kept through a drop for the same reason: the missed
+// awareness changes bring it up to date, and a fresh join replaces it whole.
 
 const RESEND_AFTER_MS = 6000;
 const AWARENESS_EVERY_MS = 60;
@@ -95,7 +102,8 @@ export class DocSync {
     this.localState = null;
     this.recordAcks = false;    // tests: keep every acknowledged update in `acked`
     this.acked = [];
-    this.stats = { sent: 0, acked: 0, received: 0, rejoins: 0 };
+    // rejoins: doc:join answered; resumes: connections recovered without a join.
+    this.stats = { sent: 0, acked: 0, received: 0, rejoins: 0, resumes: 0 };
     this.onRemoteDeltas = null;  // ([delta, ...]) => void: apply remote changes to the editor
     this.inbox = [];             // remote updates not applied yet (see #receive)
     this.inboxTimer = null;
@@ -104,7 +112,10 @@ export class DocSync {
     this.awarenessTimer = null;
     this.lastAwarenessAt = 0;
 
-    socket.on("connect", () => this.join());
+    socket.on("connect", () => {
+      if (socket.recovered && this.stats.rejoins > 0) this.#resumed();
+      else this.join();
+    });
     socket.on("disconnect", () => this.#dropped());
     socket.on("doc:update", (docName, update) => {
       if (docName !== this.name) return;
@@ -190,13 +201,23 @@ export class DocSync {
     this.#emit("status");
   }
 
+  // Recovered: the server still has this socket in the document and sent what it missed.
+  #resumed() {
+    this.generation++;  // an answer to a join sent before the drop is moot
+    this.stats.resumes++;
+    this.joined = true;
+    for (const entry of this.pending) this.#send(entry);  // acknowledgements lost in the drop
+    if (this.localState) this.socket.emit("awareness", this.name, this.localState);
+    this.#emit("resumed");
+    this.#emit("peers");
+    this.#emit("status");
+  }
+
   #dropped() {
     this.joined = false;
     this.generation++;
     for (const entry of this.pending) entry.inflight = false;
-    // Who is here is unknown until the next join says so.
-    this.peers.clear();
-    this.#emit("peers");
+    // The peers stay: a recovered connection brings their changes, a join replaces them.
     this.#emit("status");
   }
 

@@ -41,6 +41,13 @@ constexpr collab::ClientId kServerClient = 0;
 
 using Clock = std::chrono::steady_clock;
 
+// The disconnect reasons after which the server keeps a session for connection state recovery
+// (server/src/socketio_server.cpp, keeps_session): the transport went away, not the client.
+bool may_come_back(const std::string& reason) {
+  return reason == "transport error" || reason == "transport close" || reason == "forced close" ||
+         reason == "ping timeout" || reason == "server shutting down" || reason == "forced server close";
+}
+
 // One connection of the namespace: what it joined and the bytes of its updates still
 // waiting for missing edits (the sum of its charges in the documents).
 struct Conn {
@@ -97,6 +104,17 @@ struct CollabService::Impl {
   std::unordered_map<std::string, std::shared_ptr<DocEntry>> docs;
   std::mutex joined_mu;
   std::unordered_map<std::string, std::shared_ptr<Conn>> conns;  // socket id -> connection
+
+  // Sockets whose transport dropped, still in their documents until their grace ends
+  // (CollabOptions::leave_grace). grace_mu serialises a grace's end with the socket's return.
+  std::chrono::milliseconds grace{0};
+  std::mutex grace_mu;
+  struct Away {
+    TimerService::Id timer = 0;
+    std::uint64_t token = 0;
+  };
+  std::unordered_map<std::string, Away> away;  // socket id -> its grace; guarded by grace_mu
+  std::uint64_t next_token = 0;                // guarded by grace_mu
 
   // Idle documents are dropped by this thread (only with a database).
   std::thread sweeper;
@@ -367,6 +385,83 @@ struct CollabService::Impl {
     if (had) socket.to("doc:" + name).emit("awareness", Args{name, socket.id(), Value()});
   }
 
+  // Its grace ran out: what leave() does for each document, then what a disconnect does, for
+  // a socket that is gone (the others hear it from the server). Caller holds grace_mu.
+  void grace_over(const std::string& sid) {
+    std::set<std::string> names;
+    std::shared_ptr<Conn> conn;
+    {
+      std::lock_guard<std::mutex> lock(joined_mu);
+      auto it = conns.find(sid);
+      if (it == conns.end()) return;
+      conn = it->second;
+      names = std::move(conn->joined);
+      conn->joined.clear();
+    }
+    for (const std::string& name : names) {
+      if (auto e = peek(name)) {
+        bool had = false;
+        {
+          std::lock_guard<std::mutex> lock(e->mu);
+          had = e->awareness.erase(sid) > 0;
+        }
+        if (had) server->of(opts.nsp).to("doc:" + name).emit("awareness", Args{name, sid, Value()});
+      }
+      unsubscribe(name);
+    }
+    forget(sid, conn);
+  }
+
+  // A socket that has left for good: its updates that still wait stay in the documents,
+  // charged to nobody.
+  void forget(const std::string& sid, const std::shared_ptr<Conn>& conn) {
+    if (conn->pending.load() > 0) {
+      std::vector<std::shared_ptr<DocEntry>> loaded;
+      {
+        std::lock_guard<std::mutex> lock(docs_mu);
+        for (auto& [name, e] : docs) loaded.push_back(e);
+      }
+      for (auto& e : loaded) {
+        std::lock_guard<std::mutex> lock(e->mu);
+        e->release(sid);
+      }
+    }
+    std::lock_guard<std::mutex> lock(joined_mu);
+    conns.erase(sid);
+  }
+
+  // A recovered socket (same id, rooms restored). Within its grace: it never left, nothing to
+  // do. After it: subscribe it again to the documents its rooms name, silently (the others
+  // saw it leave; its next awareness state shows it again).
+  void returned(Socket& socket) {
+    std::lock_guard<std::mutex> grace_lock(grace_mu);
+    auto it = away.find(socket.id());
+    if (it != away.end()) {
+      server->impl().timers.cancel(it->second.timer);
+      away.erase(it);
+      return;
+    }
+    const std::string prefix = "doc:";
+    for (const std::string& room : socket.rooms()) {
+      if (room.compare(0, prefix.size(), prefix) != 0) continue;
+      std::string name = room.substr(prefix.size());
+      std::shared_ptr<Conn> conn = conn_of(socket.id());
+      bool fits = false;
+      {
+        std::lock_guard<std::mutex> lock(joined_mu);
+        fits = conn->joined.count(name) == 0 && conn->joined.size() < opts.max_documents_per_connection;
+      }
+      bool ok = fits && valid_name(name, opts.max_name_bytes);
+      if (ok) ok = static_cast<bool>(get(name, /*subscribe=*/true));
+      if (!ok) {
+        socket.leave(room);
+        continue;
+      }
+      std::lock_guard<std::mutex> lock(joined_mu);
+      conn->joined.insert(name);
+    }
+  }
+
   void leave(Socket& socket, const std::string& name) {
     {
       std::lock_guard<std::mutex> lock(joined_mu);
@@ -382,6 +477,7 @@ struct CollabService::Impl {
 };
 
 void CollabService::Impl::on_connection(Socket& socket) {
+  if (socket.recovered()) returned(socket);
   auto fail = [](Ack& ack, const std::string& message) { ack(Value::object({{"ok", false}, {"error", message}})); };
 
   socket.on("doc:join", [this, &socket, fail](const Args& a, Ack ack) {
@@ -483,7 +579,7 @@ void CollabService::Impl::on_connection(Socket& socket) {
     ack(Value::object({{"ok", true}}));
   });
 
-  socket.on_disconnecting([this, &socket](const std::string&) {
+  socket.on_disconnecting([this, &socket](const std::string& reason) {
     std::shared_ptr<Conn> conn;
     std::set<std::string> names;
     {
@@ -493,21 +589,24 @@ void CollabService::Impl::on_connection(Socket& socket) {
       conn = it->second;
       names = conn->joined;
     }
+    if (grace.count() > 0 && may_come_back(reason) && !names.empty()) {
+      // It may come back recovered: it stays in its documents (and its rooms stay in the kept
+      // session) until its grace ends.
+      std::lock_guard<std::mutex> away_lock(grace_mu);
+      std::uint64_t token = ++next_token;
+      std::string sid = socket.id();
+      TimerService::Id timer = server->impl().timers.schedule_in(grace, [this, sid, token] {
+        std::lock_guard<std::mutex> lock(grace_mu);
+        auto it = away.find(sid);
+        if (it == away.end() || it->second.token != token) return;  // it came back
+        away.erase(it);
+        grace_over(sid);
+      });
+      away[sid] = Away{timer, token};
+      return;
+    }
     for (const std::string& name : names) leave(socket, name);
-    // Its updates that still wait stay in the documents, charged to nobody.
-    std::vector<std::shared_ptr<DocEntry>> loaded;
-    {
-      std::lock_guard<std::mutex> lock(docs_mu);
-      for (auto& [name, e] : docs) loaded.push_back(e);
-    }
-    if (conn->pending.load() > 0) {
-      for (auto& e : loaded) {
-        std::lock_guard<std::mutex> lock(e->mu);
-        e->release(socket.id());
-      }
-    }
-    std::lock_guard<std::mutex> lock(joined_mu);
-    conns.erase(socket.id());
+    forget(socket.id(), conn);
   });
 }
 
@@ -518,6 +617,11 @@ Result<std::unique_ptr<CollabService>> CollabService::attach(Server& server, Col
   auto impl = std::make_unique<Impl>();
   impl->server = &server;
   impl->opts = std::move(options);
+  // The grace is only worth having while the server keeps the session, and at most as long.
+  const ConnectionStateRecoveryOptions& recovery = server.options().connection_state_recovery;
+  if (recovery.enabled && impl->opts.leave_grace.count() > 0) {
+    impl->grace = std::min(impl->opts.leave_grace, std::chrono::milliseconds(recovery.max_disconnection_ms));
+  }
   Status opened = impl->open();
   if (!opened) return opened.error();
   Impl* raw = impl.get();

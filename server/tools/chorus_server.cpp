@@ -68,6 +68,9 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --redis-key PREFIX     the cluster's channel prefix (default socket.io)
   --recovery-ms MS       connection state recovery: a dropped client comes back with its id,
                          rooms and missed events within MS (default 120000; 0 turns it off)
+  --leave-grace-ms MS    a collaborative editor whose connection dropped stays in its documents
+                         this long before the others see it leave (default 5000; at most the
+                         recovery window)
   --log-level LEVEL      error, warn, info or debug (default info)
   --config FILE          JSON file with any of the above (keys without "--")
   --help                 this text
@@ -93,6 +96,7 @@ std::vector<std::string> split(const std::string& s) {
 }
 
 std::string g_docs_db = "chorus-docs.db";
+std::chrono::milliseconds g_leave_grace{chorus::CollabOptions{}.leave_grace};
 
 bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, const std::string& key,
            const std::string& value, std::string& error) {
@@ -203,6 +207,13 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
     }
     o.connection_state_recovery.enabled = n > 0;
     o.connection_state_recovery.max_disconnection_ms = static_cast<std::uint32_t>(n);
+  } else if (key == "leave-grace-ms") {
+    if (!number(n)) return false;
+    if (n > 86'400'000) {
+      error = "--leave-grace-ms must be 0 to 86400000 ms";
+      return false;
+    }
+    g_leave_grace = std::chrono::milliseconds(n);
   } else if (key == "redis")
     o.redis.url = value;
   else if (key == "redis-key") {
@@ -399,6 +410,7 @@ int main(int argc, char** argv) {
   // Collaborative documents (the editor demo) on "/docs", persisted in SQLite.
   chorus::CollabOptions collab_options;
   collab_options.database_path = g_docs_db;
+  collab_options.leave_grace = g_leave_grace;
   auto collab = chorus::CollabService::attach(server, collab_options);
   if (!collab) {
     std::fprintf(stderr, "chorus-server: %s\n", collab.error().message.c_str());

@@ -4,7 +4,8 @@
 //
 //   chorus-collab-app --port N --db FILE [--compact-every N] [--max-documents N]
 //                     [--max-pending-document BYTES] [--max-pending-connection BYTES]
-//                     [--max-awareness BYTES] [--idle-unload-ms MS]
+//                     [--max-awareness BYTES] [--idle-unload-ms MS] [--recovery-ms MS]
+//                     [--leave-grace-ms MS]
 //
 // First stdout line: "chorus: listening on http://127.0.0.1:PORT". SIGTERM/SIGINT stop the
 // server cleanly (exit code 0). Besides "/docs" (collab_service.h):
@@ -25,7 +26,7 @@ int usage() {
   std::fputs(
       "usage: chorus-collab-app --port N --db FILE [--compact-every N] [--max-documents N]\n"
       "       [--max-pending-document BYTES] [--max-pending-connection BYTES] [--max-awareness BYTES]\n"
-      "       [--idle-unload-ms MS]\n",
+      "       [--idle-unload-ms MS] [--recovery-ms MS (0: off, the default)] [--leave-grace-ms MS]\n",
       stderr);
   return 2;
 }
@@ -70,6 +71,11 @@ int main(int argc, char** argv) {
       collab.max_awareness_bytes = value;
     } else if (std::strcmp(flag, "--idle-unload-ms") == 0) {
       collab.idle_unload_after = std::chrono::milliseconds(value);
+    } else if (std::strcmp(flag, "--recovery-ms") == 0 && value <= 86'400'000) {
+      options.connection_state_recovery.enabled = value > 0;
+      options.connection_state_recovery.max_disconnection_ms = static_cast<std::uint32_t>(value);
+    } else if (std::strcmp(flag, "--leave-grace-ms") == 0) {
+      collab.leave_grace = std::chrono::milliseconds(value);
     } else {
       return usage();
     }

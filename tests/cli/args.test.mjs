@@ -36,6 +36,7 @@ const FLAGS = {
   "--redis": "redis://127.0.0.1:6379/0",
   "--redis-key": "socket.io",
   "--recovery-ms": "60000",
+  "--leave-grace-ms": "5000",
   "--log-level": "debug",
   "--config": null,
   "--help": null,
@@ -102,6 +103,7 @@ describe("chorus-server command line", { concurrency: true }, () => {
       [["--redis-key", ""], /--redis-key needs a prefix/],
       [["--recovery-ms", "86400001"], /--recovery-ms must be 0 \(off\) to 86400000 ms/],
       [["--recovery-ms", "-1"], /--recovery-ms needs a whole number/],
+      [["--leave-grace-ms", "86400001"], /--leave-grace-ms must be 0 to 86400000 ms/],
       [["--root", join(dir, "no-such-dir")], /document root '.*no-such-dir' does not exist/],
       [["--config", join(dir, "missing.json")], /cannot read config file .*missing\.json/],
     ];

@@ -2,9 +2,10 @@
 // editing one document through the Chorus SDK, the server's copy read back from Node.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import {
-  buildDemo, converge, freePort, launchBrowser, loadCollab, moduleTypes, openEditor, pageState, randomEdits,
+  buildDemo, converge, freePort, launchBrowser, loadCollab, moduleTypes, openEditor, pageState, randomEdits, ROOT,
   select, serverText, sleep, startServer, tempDir,
 } from "./harness.mjs";
 
@@ -264,4 +265,119 @@ test("the collab module loads under Node too", async () => {
   assert.equal(d.text, "ok");
   d.free();
   await sleep(0);
+});
+
+// A short network drop with connection state recovery (chorus-server: on by default): the page
+// comes back with its socket id and the document's room, the server kept it in the document
+// (--leave-grace-ms) and replays what it missed; nobody sees it leave or join, and it neither
+// joins again nor resyncs. Screenshots go to build/e2e-screenshots/.
+describe("a network drop and connection state recovery", () => {
+  const shots = join(ROOT, "build", "e2e-screenshots");
+  const shoot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`) });
+  const present = (name) => [...window.chorusDemo.sync.peers.values()].some((s) => s.user?.name === name);
+  // Records, from now on, every toast shown and every join/leave the page's DocSync reports.
+  const watch = (page) => page.evaluate(() => {
+    window.toastLog = [];
+    window.presenceLog = [];
+    new MutationObserver((changes) => {
+      for (const c of changes) for (const n of c.addedNodes) window.toastLog.push(n.textContent);
+    }).observe(document.getElementById("toasts"), { childList: true });
+    window.chorusDemo.sync.on("join", (id, s) => window.presenceLog.push(`join ${s.user?.name}`));
+    window.chorusDemo.sync.on("leave", (id, s) => window.presenceLog.push(`leave ${s.user?.name}`));
+  });
+  const logs = (page) => page.evaluate(() => ({ toasts: window.toastLog, presence: window.presenceLog }));
+  const stats = (page) => page.evaluate(() => ({ ...window.chorusDemo.sync.stats }));
+
+  // Two pages on one document, B already announced to A and A to B; A can be dropped.
+  async function twoPages(base, doc) {
+    const b = await openEditor(browser, base, { doc, name: "Bea" });
+    pages.push(b);
+    await watch(b);
+    const a = await openEditor(browser, base, { doc, name: "Al", transport: "websocket", dropSwitch: true });
+    pages.push(a);
+    await watch(a);
+    await b.waitForFunction(present, "Al", { timeout: 10_000 });
+    await a.waitForFunction(present, "Bea", { timeout: 10_000 });
+    await b.waitForFunction(() => window.toastLog.includes("Al joined"), null, { timeout: 10_000 });
+    for (const p of [a, b]) await p.evaluate(() => { window.toastLog.length = 0; window.presenceLog.length = 0; });
+    return { a, b };
+  }
+
+  // Drops A's transport and keeps it away while B types `text` (acknowledged by the server).
+  async function dropWhileBTypes(a, b, text) {
+    const closed = await a.evaluate(() => {
+      window.chorusTest.blocked = true;
+      return window.chorusTest.drop();
+    });
+    assert.ok(closed >= 1, "A had a WebSocket to drop");
+    await a.waitForFunction(() => !window.chorusDemo.sync.joined, null, { timeout: 10_000 });
+    await select(b, await b.evaluate(() => window.chorusDemo.view.state.doc.length));
+    await b.keyboard.type(text);
+    await b.waitForFunction((t) => window.chorusDemo.sync.pending.length === 0 && window.chorusDemo.doc.text.includes(t),
+      text, { timeout: 10_000 });
+    assert.ok(!(await pageState(a)).editor.includes(text), "A is away");
+  }
+
+  test("a short drop shows no leave or join, no resync, and A gets B's edits", async () => {
+    mkdirSync(shots, { recursive: true });
+    const dir = tempDir();
+    // A long grace, so that a busy machine cannot make the drop outlast it.
+    const own = await startServer({ port: await freePort(), db: join(dir.dir, "r.db"), extra: ["--leave-grace-ms", "60000"] });
+    try {
+      const { a, b } = await twoPages(own.url, "e2e-recovered");
+      const id = await a.evaluate(() => window.chorusDemo.docSocket.id);
+      const before = await stats(a);
+      await dropWhileBTypes(a, b, "typed while Al was away");
+      await shoot(a, "recovery-short-drop-a-away");
+      await a.evaluate(() => { window.chorusTest.blocked = false; });
+      await a.waitForFunction(() => window.chorusDemo.sync.joined, null, { timeout: 20_000 });
+      const back = await a.evaluate(() => ({ recovered: window.chorusDemo.docSocket.recovered, id: window.chorusDemo.docSocket.id }));
+      assert.deepEqual(back, { recovered: true, id }, "A's session was recovered");
+      const after = await stats(a);
+      assert.equal(after.rejoins, before.rejoins, "A did not join the document again");
+      assert.equal(after.resumes, before.resumes + 1);
+      // A types after its return: once B has that, B has everything the server said about A.
+      await select(a, 0);
+      await a.keyboard.type("Al is back. ");
+      const text = await converge([a, b]);
+      assert.match(text, /^Al is back\. .*typed while Al was away/s);
+      assert.equal(await a.evaluate(present, "Bea"), true, "A still sees B");
+      assert.equal(await b.evaluate(present, "Al"), true, "B still sees A");
+      assert.deepEqual(await logs(b), { toasts: [], presence: [] }, "B saw A neither leave nor join");
+      assert.deepEqual(await logs(a), { toasts: [], presence: [] }, "A showed no toast (no \"Back online\")");
+      await shoot(a, "recovery-short-drop-a-back");
+      await shoot(b, "recovery-short-drop-b");
+      await closeAll([a, b]);
+    } finally {
+      await own.stop();
+      dir.remove();
+    }
+  });
+
+  test("a drop longer than the recovery window still shows leave and join", async () => {
+    mkdirSync(shots, { recursive: true });
+    const dir = tempDir();
+    // Recovery for 1.5 s (the grace is at most that): the drop below outlasts both.
+    const own = await startServer({ port: await freePort(), db: join(dir.dir, "l.db"), extra: ["--recovery-ms", "1500"] });
+    try {
+      const { a, b } = await twoPages(own.url, "e2e-not-recovered");
+      const before = await stats(a);
+      await dropWhileBTypes(a, b, "typed while Al was gone");
+      // The toast comes 2.5 s after the leave, itself 1.5 s after the drop: the session is gone.
+      await b.waitForFunction(() => window.toastLog.includes("Al left"), null, { timeout: 20_000 });
+      await shoot(b, "recovery-long-drop-b-left");
+      await a.evaluate(() => { window.chorusTest.blocked = false; });
+      await a.waitForFunction(() => window.chorusDemo.sync.joined, null, { timeout: 20_000 });
+      assert.equal(await a.evaluate(() => window.chorusDemo.docSocket.recovered), false);
+      assert.equal((await stats(a)).rejoins, before.rejoins + 1, "A joined the document again");
+      await b.waitForFunction(() => window.toastLog.includes("Al joined"), null, { timeout: 20_000 });
+      assert.deepEqual(await logs(b), { toasts: ["Al left", "Al joined"], presence: ["leave Al", "join Al"] });
+      assert.match(await converge([a, b]), /typed while Al was gone/);
+      await shoot(b, "recovery-long-drop-b-joined");
+      await closeAll([a, b]);
+    } finally {
+      await own.stop();
+      dir.remove();
+    }
+  });
 });

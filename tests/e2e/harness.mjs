@@ -83,12 +83,43 @@ export async function moduleTypes(base) {
 const isScriptType = (t) => /^200 (text|application)\/javascript/.test(t);
 let mimeWorkaround = null;
 
+// Installed before the page's scripts with `dropSwitch`: window.chorusTest.drop() closes the
+// page's open WebSockets as a network drop would (the SDK sees its transport close), and while
+// window.chorusTest.blocked is true new WebSockets go to a path the server refuses, so the
+// page stays away (its reconnection attempts fail) until the test lets it back.
+function installDropSwitch() {
+  const Native = window.WebSocket;
+  const open = new Set();
+  window.chorusTest = {
+    blocked: false,
+    drop() {
+      let closed = 0;
+      for (const ws of open) {
+        if (ws.readyState === Native.OPEN || ws.readyState === Native.CONNECTING) {
+          ws.close();
+          ++closed;
+        }
+      }
+      open.clear();
+      return closed;
+    },
+  };
+  window.WebSocket = class extends Native {
+    constructor(url, protocols) {
+      super(window.chorusTest.blocked ? String(url).replace("/socket.io/", "/refused-by-test/") : url, protocols);
+      open.add(this);
+    }
+  };
+}
+
 /**
  * Opens the editor in a fresh browser context (its own storage and network switch) and waits
- * until it has joined the document. Console errors are collected in page.errors.
+ * until it has joined the document. Console errors are collected in page.errors. With
+ * `dropSwitch`, window.chorusTest can drop and hold off the page's WebSockets.
  */
-export async function openEditor(browser, base, { doc, name, transport, viewport } = {}) {
+export async function openEditor(browser, base, { doc, name, transport, viewport, dropSwitch } = {}) {
   const context = await browser.newContext({ viewport: viewport ?? { width: 1200, height: 800 } });
+  if (dropSwitch) await context.addInitScript(installDropSwitch);
   // Until chorus-server maps .mjs / .wasm to their MIME types (the "serves the modules"
   // test fails meanwhile), correct them here so the rest of the suite still runs.
   if (mimeWorkaround === null) mimeWorkaround = !isScriptType((await moduleTypes(base))["chorus.mjs"]);

@@ -35,6 +35,7 @@ function startApp(args) {
       resolve({
         url,
         connect() {
+          // No automatic reconnection: a test that drops a transport reconnects with connect().
           const s = io(`${url}/docs`, { transports: ["websocket"], forceNew: true, reconnection: false });
           sockets.push(s);
           return new Promise((ok, fail) => {
@@ -265,6 +266,110 @@ describe("collaboration service", () => {
       assert.equal((await app.get("/api/docs/idle/text")).text, "one two three four" + "x".repeat(100 - clock) + "later");
     } finally {
       await app.stop();
+    }
+  });
+  // Connection state recovery: a drop the client comes back from is invisible to the others.
+  async function droppedAndBack(app, a) {
+    const id = a.id;
+    const gone = new Promise((resolve) => a.once("disconnect", resolve));
+    a.io.engine.close();  // the transport goes away as in a network drop; the session is kept
+    await gone;
+    return async () => {
+      const back = new Promise((resolve, reject) => {
+        a.once("connect", resolve);
+        a.once("connect_error", reject);
+      });
+      a.connect();
+      await back;
+      assert.equal(a.recovered, true, "the session was recovered");
+      assert.equal(a.id, id);
+    };
+  }
+
+  test("a socket back within its grace never left: no awareness cleared, no rejoin needed", async () => {
+    const app = await startApp(["--db", freshDb(), "--recovery-ms", "60000", "--leave-grace-ms", "60000"]);
+    try {
+      const [a, b] = [await app.connect(), await app.connect()];
+      await join_(a, "r");
+      await join_(b, "r");
+      const seen = [];
+      b.on("awareness", (name, id, state) => seen.push([id, state]));
+      assert.deepEqual(await a.emitWithAck("awareness", "r", { user: "A" }), { ok: true });
+      await eventually(() => seen.length === 1, "B to see A's awareness");
+      const aid = a.id;
+      const missed = [];
+      a.on("doc:update", (name, u) => missed.push(Buffer.from(u).toString("hex")));
+      const comeBack = await droppedAndBack(app, a);
+      const fromB = update(2, 0, "typed while A was away");
+      assert.equal((await send(b, "r", fromB)).ok, true);
+      await comeBack();
+      await eventually(() => missed.length === 1, "the missed update to be replayed");
+      assert.equal(missed[0], fromB.toString("hex"));
+      // Still joined on the server: an update without doc:join is taken and relayed.
+      const fromA = new Promise((resolve) => b.once("doc:update", resolve));
+      assert.equal((await send(a, "r", update(1, 0, "A again"))).ok, true);
+      await fromA;
+      assert.deepEqual(seen, [[aid, { user: "A" }]], "B saw A neither leave nor come back");
+      const c = await app.connect();
+      assert.deepEqual((await join_(c, "r")).awareness, [{ id: aid, state: { user: "A" } }]);
+      // An explicit disconnect is a leave at once, grace or not.
+      a.disconnect();
+      await eventually(() => seen.length === 2, "B to see A leave");
+      assert.deepEqual(seen[1], [aid, null]);
+      assert.match((await app.get("/api/docs/r/text")).text, /A again/);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test("a grace that runs out is a leave; a later recovery is subscribed again, silently", async () => {
+    const app = await startApp(["--db", freshDb(), "--recovery-ms", "60000", "--leave-grace-ms", "100"]);
+    try {
+      const [a, b] = [await app.connect(), await app.connect()];
+      await join_(a, "g");
+      await join_(b, "g");
+      const seen = [];
+      b.on("awareness", (name, id, state) => seen.push([id, state]));
+      assert.deepEqual(await a.emitWithAck("awareness", "g", { user: "A" }), { ok: true });
+      await eventually(() => seen.length === 1, "B to see A's awareness");
+      const aid = a.id;
+      const missed = [];
+      a.on("doc:update", (name, u) => missed.push(Buffer.from(u).toString("hex")));
+      const comeBack = await droppedAndBack(app, a);
+      await eventually(() => seen.length === 2, "B to see A leave when the grace ends");
+      assert.deepEqual(seen[1], [aid, null]);
+      const fromB = update(2, 0, "typed after the grace");
+      assert.equal((await send(b, "g", fromB)).ok, true);
+      await comeBack();
+      await eventually(() => missed.length === 1, "the missed update to be replayed");
+      assert.equal(missed[0], fromB.toString("hex"));
+      assert.equal((await send(a, "g", update(1, 0, "back"))).ok, true, "subscribed again without doc:join");
+      assert.deepEqual(await a.emitWithAck("awareness", "g", { user: "A" }), { ok: true });
+      await eventually(() => seen.length === 3, "B to see A again");
+      assert.deepEqual(seen[2], [aid, { user: "A" }]);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test("the grace is at most the recovery window, and none without recovery", async () => {
+    for (const args of [["--recovery-ms", "100", "--leave-grace-ms", "600000"], ["--leave-grace-ms", "600000"]]) {
+      const app = await startApp(["--db", freshDb(), ...args]);
+      try {
+        const [a, b] = [await app.connect(), await app.connect()];
+        await join_(a, "w");
+        await join_(b, "w");
+        const seen = [];
+        b.on("awareness", (name, id, state) => seen.push([id, state]));
+        assert.deepEqual(await a.emitWithAck("awareness", "w", { user: "A" }), { ok: true });
+        await eventually(() => seen.length === 1, "B to see A's awareness");
+        const aid = a.id;
+        a.io.engine.close();
+        await eventually(() => seen.length === 2, `B to see A leave (${args.join(" ")})`);
+        assert.deepEqual(seen[1], [aid, null]);
+      } finally {
+        await app.stop();
+      }
     }
   });
 });

@@ -20,7 +20,8 @@
 //   client -> "awareness"  (name, state: object|null)   others get "awareness" (name, socketId,
 //                           state); state is application data (user name, color, cursor as
 //                           relative positions, typing...). Cleared (null) when the socket
-//                           leaves the document or drops. Optional ack: {ok} or {ok:false, error}.
+//                           leaves the document or drops (after leave_grace_ms for a drop the
+//                           socket can recover from). Optional ack: {ok} or {ok:false, error}.
 // A refused join, update or awareness state (malformed, or past a limit below) is answered
 // {ok:false, error} and changes nothing; an awareness state sent without an ack is answered
 // by "doc:error" (name, error) to the sender.
@@ -62,6 +63,16 @@ struct CollabOptions {
   // A document nobody has joined is dropped from memory this long after its last user left
   // (it stays in SQLite). Only with a database: a memory-only document is never dropped.
   std::chrono::milliseconds idle_unload_after{30'000};
+  // A socket whose transport dropped ("transport close", "transport error", "ping timeout",
+  // ...: the reasons after which the server keeps its session for connection state recovery)
+  // stays in its documents this long before the others see it leave (awareness cleared). If
+  // it comes back recovered (same socket id) within it, nothing is visible to the others: its
+  // documents, awareness and pending charges are as it left them. A recovered socket whose
+  // grace ran out is subscribed again to the documents its restored rooms name (the others
+  // saw it leave; its next awareness state shows it again). At most the server's recovery
+  // window (ServerOptions::connection_state_recovery.max_disconnection_ms); 0, or recovery
+  // off: the leave is immediate. An explicit disconnect or doc:leave is always immediate.
+  std::chrono::milliseconds leave_grace{5'000};
 };
 
 class CollabService {
