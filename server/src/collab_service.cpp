@@ -41,11 +41,9 @@ constexpr collab::ClientId kServerClient = 0;
 
 using Clock = std::chrono::steady_clock;
 
-// The disconnect reasons after which the server keeps a session for connection state recovery
-// (server/src/socketio_server.cpp, keeps_session): the transport went away, not the client.
+// The socket may come back recovered (the server keeps its session).
 bool may_come_back(const std::string& reason) {
-  return reason == "transport error" || reason == "transport close" || reason == "forced close" ||
-         reason == "ping timeout" || reason == "server shutting down" || reason == "forced server close";
+  return disconnect_keeps_session(reason);
 }
 
 // One connection of the namespace: what it joined and the bytes of its updates still

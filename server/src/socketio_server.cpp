@@ -62,14 +62,10 @@ struct Socket::State {
   std::optional<std::string> restore_offset;
 };
 
-namespace {
-// The disconnect reasons after which a session is kept for its client's return (socket.io's
-// RECOVERABLE_DISCONNECT_REASONS): the transport went away, not the client or the server's app.
-bool keeps_session(const std::string& reason) {
+bool disconnect_keeps_session(std::string_view reason) {
   return reason == "transport error" || reason == "transport close" || reason == "forced close" ||
          reason == "ping timeout" || reason == "server shutting down" || reason == "forced server close";
 }
-}  // namespace
 
 Socket::Socket(std::string id, std::shared_ptr<NamespaceImpl> ns, std::shared_ptr<ClientConnection> client,
                std::shared_ptr<const SessionHandshake> shared, std::shared_ptr<const Handshake> own)
@@ -273,7 +269,7 @@ void Socket::on_close(const std::string& reason, bool notify_client) {
   }
   auto self = shared_from_this();  // keep alive while the namespace lets go of it
   for (auto& h : disconnecting) guarded("disconnecting handler", [&] { h(reason); });
-  if (ns_->recovery && keeps_session(reason)) ns_->persist_session(*this);
+  if (ns_->recovery && disconnect_keeps_session(reason)) ns_->persist_session(*this);
   auto client = client_.lock();
   if (notify_client && client) {
     client->send(socketio::Packet{socketio::PacketType::kDisconnect, ns_->name, std::nullopt, std::nullopt});

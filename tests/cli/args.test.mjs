@@ -260,7 +260,7 @@ describe("chorus-server command line", { concurrency: true }, () => {
     await new Promise((resolve) => holder.listen(0, "127.0.0.1", resolve));
     const { port } = holder.address();
     try {
-      const r = await run(["--port", String(port), "--root", dir, "--sdk", dir, "--max-connections", "8"], 5_000);
+      const r = await run(["--port", String(port), "--root", dir, "--sdk", dir, "--max-connections", "8"], 20_000);
       assert.equal(r.code, 1, `exit ${r.code}, signal ${r.signal}, stdout ${JSON.stringify(r.stdout)}`);
       assert.match(r.stderr, new RegExp(`chorus-server: .*127\\.0\\.0\\.1:${port}.*in use`));
       assert.doesNotMatch(r.stdout, /listening/);

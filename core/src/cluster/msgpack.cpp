@@ -57,8 +57,8 @@ void encode_value(const Value& value, Packer& packer, std::string& out, Dialect 
       // write a wrong uint64 there).
       // @msgpack/msgpack writes ints for safe integers only (Number.isSafeInteger).
       double x = value.as_number();
-      const bool in_range = dialect == Dialect::kMsgpackJs ? std::fabs(x) <= kMaxSafeInteger
-                                                            : x >= -kTwoTo63 && x < kTwoTo64;
+      const bool in_range =
+          dialect == Dialect::kMsgpackJs ? std::fabs(x) <= kMaxSafeInteger : x >= -kTwoTo63 && x < kTwoTo64;
       if (std::isfinite(x) && std::floor(x) == x && in_range) {
         if (x >= 0) {
           packer.pack_uint64(static_cast<std::uint64_t>(x));

@@ -542,6 +542,12 @@ struct WebSocketHandlers {
       on_close;
 };
 
+// The disconnect reasons after which connection state recovery keeps a socket's session for
+// its client's return (socket.io's RECOVERABLE_DISCONNECT_REASONS): the transport went away
+// ("transport close", "transport error", "ping timeout", "forced close", "forced server close",
+// "server shutting down"), not the client or the application.
+bool disconnect_keeps_session(std::string_view reason);
+
 // Decides whether a namespace name that no static namespace claims may be created
 // (socket.io's dynamic namespaces): io.of(/^\/room-\d+$/) or io.of(predicate).
 using NamespacePredicate = std::function<bool(const std::string& name, const Value& auth)>;

@@ -352,8 +352,9 @@ TEST(Msgpack, RoundTrips) {
 // encode([2 ** 53, -(2 ** 53), 2 ** 53 - 1]) in Node.
 TEST(Msgpack, MsgpackJsDialectWritesOnlySafeIntegersAsInts) {
   Value v = Value::array({9007199254740992.0, -9007199254740992.0, 9007199254740991.0, -9007199254740991.0, -0.0});
-  EXPECT_EQ(hex(encode(v, Dialect::kMsgpackJs)), "95cb4340000000000000cbc340000000000000cf001fffffffffffffd3ffe0000000000001"
-                                                 "00");
+  EXPECT_EQ(hex(encode(v, Dialect::kMsgpackJs)),
+            "95cb4340000000000000cbc340000000000000cf001fffffffffffffd3ffe0000000000001"
+            "00");
   EXPECT_EQ(hex(encode(v)), "95cf0020000000000000d3ffe0000000000000cf001fffffffffffffd3ffe000000000000100");
 }
 
