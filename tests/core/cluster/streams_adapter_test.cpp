@@ -7,28 +7,13 @@
 
 #include "chorus/base64.h"
 #include "chorus/cluster/msgpack.h"
+#include "core/cluster/hex.h"
 
 namespace chorus::cluster::streams {
 namespace {
 
-std::string unhex(std::string_view hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
-std::string hex(std::string_view bytes) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (char c : bytes) {
-    auto b = static_cast<unsigned char>(c);
-    out.push_back(digits[b >> 4]);
-    out.push_back(digits[b & 15]);
-  }
-  return out;
-}
+using test::hex;
+using test::unhex;
 
 ClusterMessage entry(const Fields& fields) {
   auto m = decode_entry(fields);
