@@ -455,7 +455,9 @@ void Cluster::on_message(std::string_view channel, std::string_view pattern, std
 }
 
 void Cluster::on_broadcast(const std::shared_ptr<NamespaceImpl>& ns, std::string_view room, std::string_view payload) {
-  if (!room.empty() && !ns->adapter->has_room(std::string(room))) return;  // no local socket in it
+  // No local socket in the room: nothing to deliver, unless a client of this node that dropped
+  // may come back for it (recovery keeps what it missed).
+  if (!room.empty() && !ns->recovery && !ns->adapter->has_room(std::string(room))) return;
   auto b = cluster::decode_broadcast(payload, server_->options.limits);
   if (!b) {
     ignored("broadcast", b.error().message);

@@ -9,7 +9,7 @@ import { after, before, describe, test } from "node:test";
 import { io } from "socket.io-client";
 import { startProcess } from "../common/process.mjs";
 import { sleep } from "../common/util.mjs";
-import { ctl, uniq, waitFor } from "./harness.mjs";
+import { ctl, startNode, startRedis, uniq, waitFor } from "./harness.mjs";
 
 const APP = process.env.CHORUS_CLUSTER_APP;
 const WAIT = 10_000;
@@ -198,6 +198,62 @@ describe("connection state recovery and a client that stops reading", { skip: AP
       watcher.socket.disconnect();
     } finally {
       await node.stop({ strict: true });
+    }
+  });
+});
+
+describe("connection state recovery in a cluster (classic Redis adapter)", { skip: APP ? false : "CHORUS_CLUSTER_APP not set" }, () => {
+  test("a client back on its Chorus node gets what other nodes (Chorus and Node) broadcast while it was away", async () => {
+    const redis = await startRedis();
+    const key = uniq("recovery");
+    const nodes = [];
+    try {
+      const chorus = await startProcess(
+        APP,
+        ["--port", "0", "--name", "c0", "--redis", redis.url, "--redis-key", key, "--recovery-ms", "60000"],
+        { name: "chorus node c0", timeoutMs: 30_000 },
+      );
+      chorus.base = `http://${chorus.host}:${chorus.port}`;
+      nodes.push(chorus);
+      const other = await startProcess(APP, ["--port", "0", "--name", "c1", "--redis", redis.url, "--redis-key", key], {
+        name: "chorus node c1",
+        timeoutMs: 30_000,
+      });
+      other.base = `http://${other.host}:${other.port}`;
+      nodes.push(other);
+      const node = await startNode("node", { redisUrl: redis.url, key, name: "n2" });
+      nodes.push(node);
+
+      const r = await recorder(chorus, { transport: "websocket" });
+      const id = r.socket.id;
+      const R = uniq("room");
+      await r.socket.timeout(WAIT).emitWithAck("join", R);
+      const ev = uniq("ev");
+      await ctl(node, "emit", { rooms: [R], event: ev, args: ["seen"] });
+      await until(r, (e) => e[0] === ev, "a broadcast from the Node node");
+      await drop(r);
+      await ctl(other, "emit", { rooms: [R], event: ev, args: ["from chorus c1"] });
+      await ctl(node, "emit", { rooms: [R], event: ev, args: ["from node n2"] });
+      await ctl(node, "emit", { rooms: [uniq("elsewhere")], event: ev, args: ["not for it"] });
+      // Fences: a broadcast to everyone from each sender, after its others on the same Redis
+      // connection, has reached c0 once another client of c0 got it.
+      const fence = await recorder(chorus, { transport: "websocket" });
+      await ctl(other, "emit", { event: ev, args: ["fence c1"] });
+      await ctl(node, "emit", { event: ev, args: ["fence n2"] });
+      await until(fence, (e) => e[0] === ev && e[1] === "fence c1", "c1's fence at c0");
+      await until(fence, (e) => e[0] === ev && e[1] === "fence n2", "n2's fence at c0");
+      const { from, at } = await reconnect(r);
+      assert.deepEqual(r.log[at].slice(1), [id, true], "recovered on its node");
+      const missed = events(r, from, at, ev).map((e) => e[1]);
+      // Each sender's messages in its order (the two senders' may interleave).
+      assert.deepEqual(missed.filter((m) => m.endsWith("c1")), ["from chorus c1", "fence c1"], JSON.stringify(missed));
+      assert.deepEqual(missed.filter((m) => m.endsWith("n2")), ["from node n2", "fence n2"], JSON.stringify(missed));
+      assert.equal(missed.length, 4, `nothing else: ${JSON.stringify(missed)}`);
+      r.socket.disconnect();
+      fence.socket.disconnect();
+    } finally {
+      await Promise.allSettled(nodes.map((n) => n.stop()));
+      await redis.stop();
     }
   });
 });
