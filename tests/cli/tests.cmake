@@ -24,15 +24,6 @@ if(TARGET chorus-server)
     endif()
   endforeach()
   list(JOIN _chorus_programs ":" _chorus_programs)
-  file(GLOB _chorus_cli_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
-  list(SORT _chorus_cli_files)
-  foreach(_file IN LISTS _chorus_cli_files)
-    get_filename_component(_name ${_file} NAME_WE)  # args.test.mjs -> args
-    add_test(NAME cli_${_name}
-             COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_file}
-             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-    set_tests_properties(cli_${_name} PROPERTIES
-      LABELS "cli" TIMEOUT 60
-      ENVIRONMENT "CHORUS_SERVER_BIN=$<TARGET_FILE:chorus-server>;CHORUS_PROGRAMS=${_chorus_programs}")
-  endforeach()
+  chorus_add_node_tests(cli DIR ${CMAKE_CURRENT_LIST_DIR} LABEL cli TIMEOUT 60
+    ENVIRONMENT "CHORUS_SERVER_BIN=$<TARGET_FILE:chorus-server>" "CHORUS_PROGRAMS=${_chorus_programs}")
 endif()

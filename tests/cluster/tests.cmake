@@ -35,14 +35,4 @@ if(TARGET chorus-server)  # faults.test.mjs starts chorus-server --redis too
   list(APPEND _chorus_cluster_env "CHORUS_SERVER_BIN=$<TARGET_FILE:chorus-server>")
 endif()
 
-file(GLOB _chorus_cluster_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
-list(SORT _chorus_cluster_files)
-foreach(_file IN LISTS _chorus_cluster_files)
-  get_filename_component(_name ${_file} NAME_WE)  # cluster.test.mjs -> cluster
-  add_test(NAME cluster_${_name}
-           COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_file}
-           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-  set_tests_properties(cluster_${_name} PROPERTIES
-    LABELS "cluster" TIMEOUT 300
-    ENVIRONMENT "${_chorus_cluster_env}")
-endforeach()
+chorus_add_node_tests(cluster DIR ${CMAKE_CURRENT_LIST_DIR} LABEL cluster TIMEOUT 300 ENVIRONMENT ${_chorus_cluster_env})

@@ -16,14 +16,5 @@ find_program(CHORUS_REDIS_SERVER redis-server)
 if(NOT CHORUS_REDIS_SERVER)
   message(FATAL_ERROR "cluster_codec tests: redis-server not found: run toolchains/setup.sh")
 endif()
-file(GLOB _chorus_cluster_codec_files CONFIGURE_DEPENDS ${CMAKE_CURRENT_LIST_DIR}/*.test.mjs)
-list(SORT _chorus_cluster_codec_files)
-foreach(_file IN LISTS _chorus_cluster_codec_files)
-  get_filename_component(_name ${_file} NAME_WE)  # codec.test.mjs -> codec
-  add_test(NAME cluster_codec_${_name}
-           COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_file}
-           WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
-  set_tests_properties(cluster_codec_${_name} PROPERTIES
-    LABELS "cluster_codec" TIMEOUT 120
-    ENVIRONMENT "CHORUS_CLUSTER_CODEC=$<TARGET_FILE:chorus_cluster_codec>;CHORUS_REDIS_SERVER=${CHORUS_REDIS_SERVER}")
-endforeach()
+chorus_add_node_tests(cluster_codec DIR ${CMAKE_CURRENT_LIST_DIR} LABEL cluster_codec TIMEOUT 120
+  ENVIRONMENT "CHORUS_CLUSTER_CODEC=$<TARGET_FILE:chorus_cluster_codec>" "CHORUS_REDIS_SERVER=${CHORUS_REDIS_SERVER}")
