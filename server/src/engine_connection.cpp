@@ -290,7 +290,8 @@ void EngineConnection::handle_post(mg_connection* conn) {
     }
     run_deferred(d);
     if (read == BodyRead::kTooLarge) {
-      civet_->respond_error(conn, 413, kBadRequest, "Payload too large", true);  // the rest stays unread
+      civet_->respond_error(conn, 413, kBadRequest, "Payload too large", true);
+      discard_request_body(conn, civet_->server()->timers);  // so the close does not reset the answer
     } else if (read == BodyRead::kTimedOut) {
       civet_->respond_error(conn, 408, kBadRequest, body_timeout_message(timeout_ms), true);
     } else {

@@ -121,33 +121,39 @@ void arm_read_watch(TimerService& timers, const std::shared_ptr<ReadWatch>& w, s
 // Reads the request body into `body`: at most `limit` bytes (refused, kTooLarge, without
 // buffering more), all of it within `timeout_ms` (kTimedOut: a slow or short body), or the
 // client went away (kGone).
-BodyRead read_request_body(mg_connection* conn, TimerService& timers, std::size_t limit, std::uint32_t timeout_ms,
-                           std::string& body) {
+namespace {
+// The body read behind read_request_body and discard_request_body: a null `body` discards.
+BodyRead read_body(mg_connection* conn, TimerService& timers, std::size_t limit, std::uint32_t timeout_ms,
+                   std::string* body) {
   const mg_request_info* ri = mg_get_request_info(conn);
   const long long declared = ri->content_length;  // -1: chunked (or no body)
   if (declared > static_cast<long long>(limit)) return BodyRead::kTooLarge;
   if (declared == 0) return BodyRead::kComplete;
+  std::size_t got = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::shared_ptr<ReadWatch> watch;
   if (g_body_wake) {
     watch = std::make_shared<ReadWatch>();
     arm_read_watch(timers, watch, now_ms() + timeout_ms);
   }
-  if (declared > 0) body.reserve(static_cast<std::size_t>(declared));
+  if (declared > 0 && body != nullptr) body->reserve(static_cast<std::size_t>(declared));
   BodyRead result = BodyRead::kComplete;
   char buf[16384];
   while (true) {
-    if (declared >= 0 && body.size() >= static_cast<std::size_t>(declared)) break;
+    if (declared >= 0 && got >= static_cast<std::size_t>(declared)) break;
     if (std::chrono::steady_clock::now() >= deadline) {
       result = BodyRead::kTimedOut;
       break;
     }
     int n = mg_read(conn, buf, sizeof buf);
-    if (n > 0 && body.size() + static_cast<std::size_t>(n) > limit) {
+    if (n > 0 && got + static_cast<std::size_t>(n) > limit) {
       result = BodyRead::kTooLarge;
       break;
     }
-    if (n > 0) body.append(buf, static_cast<std::size_t>(n));
+    if (n > 0) {
+      got += static_cast<std::size_t>(n);
+      if (body != nullptr) body->append(buf, static_cast<std::size_t>(n));
+    }
     if (n > 0 || std::chrono::steady_clock::now() >= deadline) continue;  // the deadline check above decides
     // Nothing, before the deadline: the client closed, or (chunked) the last chunk came.
     result = n < 0 || declared >= 0 ? BodyRead::kGone : BodyRead::kComplete;
@@ -163,6 +169,18 @@ BodyRead read_request_body(mg_connection* conn, TimerService& timers, std::size_
     timers.cancel(timer);
   }
   return result;
+}
+}  // namespace
+
+BodyRead read_request_body(mg_connection* conn, TimerService& timers, std::size_t limit, std::uint32_t timeout_ms,
+                           std::string& body) {
+  return read_body(conn, timers, limit, timeout_ms, &body);
+}
+
+void discard_request_body(mg_connection* conn, TimerService& timers) {
+  constexpr std::size_t kMaxDiscard = 16u << 20;
+  constexpr std::uint32_t kDiscardMs = 2000;
+  read_body(conn, timers, kMaxDiscard, kDiscardMs, nullptr);
 }
 
 std::string body_timeout_message(std::uint32_t timeout_ms) {

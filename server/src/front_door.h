@@ -51,6 +51,11 @@ enum class BodyRead { kComplete, kTooLarge, kTimedOut, kGone };
 // client went away (kGone).
 BodyRead read_request_body(mg_connection* conn, TimerService& timers, std::size_t limit, std::uint32_t timeout_ms,
                            std::string& body);
+// After a refusal (413) has been written: reads and drops what is left of the body (at most
+// 16 MiB, for at most 2 s) so that closing the connection does not reset it before the client
+// has read the answer (a close with unread input sends a TCP RST, and the client sees EPIPE or
+// ECONNRESET instead of the status).
+void discard_request_body(mg_connection* conn, TimerService& timers);
 std::string body_timeout_message(std::uint32_t timeout_ms);
 // Wakes workers blocked in a body read at their deadline (a signal; see front_door.cpp).
 void install_body_wake();

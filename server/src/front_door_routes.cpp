@@ -71,7 +71,7 @@ int Civet::on_route(mg_connection* conn) {
   } else if (BodyRead read =
                  read_request_body(conn, server_->timers, route->max_body, server_->options.body_timeout_ms, req.body);
              read != BodyRead::kComplete) {
-    close = true;  // the rest stays unread
+    close = true;
     if (read == BodyRead::kTooLarge) {
       res.error(413, "request body exceeds " + std::to_string(route->max_body) + " bytes");
     } else if (read == BodyRead::kTimedOut) {
@@ -90,6 +90,7 @@ int Civet::on_route(mg_connection* conn) {
     }
   }
   io.write(render_response(res, cors_headers(conn) + connection_header(conn, close), req.method == "HEAD"));
+  if (res.status == 413) discard_request_body(conn, server_->timers);  // so the close does not reset the answer
   return res.status;
 }
 
