@@ -66,6 +66,9 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --redis URL            join a cluster through Redis: redis://[[user]:password@]host[:port][/db]
                          (the protocol of @socket.io/redis-adapter; default: a single node)
   --redis-key PREFIX     the cluster's channel prefix (default socket.io)
+  --redis-adapter KIND   classic (default: @socket.io/redis-adapter, pub/sub) or streams
+                         (@socket.io/redis-streams-adapter: a dropped client recovers on any
+                         node; every broadcast is written to the Redis stream "socket.io")
   --recovery-ms MS       connection state recovery: a dropped client comes back with its id,
                          rooms and missed events within MS (default 120000; 0 turns it off)
   --leave-grace-ms MS    a collaborative editor whose connection dropped stays in its documents
@@ -222,6 +225,15 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
       return false;
     }
     o.redis.key = value;
+  } else if (key == "redis-adapter") {
+    if (value == "classic") {
+      o.redis.adapter = chorus::RedisAdapterOptions::Kind::kClassic;
+    } else if (value == "streams") {
+      o.redis.adapter = chorus::RedisAdapterOptions::Kind::kStreams;
+    } else {
+      error = "--redis-adapter: classic (@socket.io/redis-adapter) or streams (@socket.io/redis-streams-adapter)";
+      return false;
+    }
   } else if (key == "log-level") {
     if (value == "error")
       o.log_level = chorus::LogLevel::kError;

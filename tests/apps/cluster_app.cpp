@@ -165,6 +165,7 @@ int main(int argc, char** argv) {
                                 "A Chorus node of the cluster and recovery test suites.\n\n"
                                 "  --redis URL           redis://host:port[/db] (default: a single node)\n"
                                 "  --redis-key K         channel prefix (default socket.io)\n"
+                                "  --redis-adapter KIND  classic (default) or streams\n"
                                 "  --name NAME           this node's name (socket.data().node)\n"
                                 "  --port N              listen port (default 0: a free one)\n"
                                 "  --requests-timeout MS how long cluster requests wait for other nodes\n"
@@ -174,17 +175,25 @@ int main(int argc, char** argv) {
                                 "  --max-stored N        packets kept per namespace for replay\n"
                                 "  --help                this text\n");
   std::uint32_t recovery_ms = 0;
+  std::string adapter = "classic";
   cl.number("--recovery-ms", &recovery_ms, 0, 86'400'000)
       .number("--max-replayed", &options.connection_state_recovery.max_replayed_packets, 1, 100'000'000)
       .number("--max-stored", &options.connection_state_recovery.max_stored_packets, 1, 100'000'000)
       .text("--redis", &options.redis.url)
       .text("--redis-key", &options.redis.key)
+      .text("--redis-adapter", &adapter)
       .text("--name", &name)
       .number("--port", &options.port, 0, 65535)
       .number("--requests-timeout", &options.redis.requests_timeout_ms, 1, 600'000)
       .parse(argc, argv);
   options.connection_state_recovery.enabled = recovery_ms > 0;
   options.connection_state_recovery.max_disconnection_ms = recovery_ms;
+  if (adapter == "streams") {
+    options.redis.adapter = chorus::RedisAdapterOptions::Kind::kStreams;
+  } else if (adapter != "classic") {
+    std::fprintf(stderr, "chorus-cluster-app: --redis-adapter is classic or streams\n");
+    return 2;
+  }
 
   chorus::Server server(options);
   auto recorder = std::make_shared<Recorder>();

@@ -73,6 +73,13 @@ struct StaticMount {
 // the protocol of @socket.io/redis-adapter 8 (classic pub/sub), so that Chorus and Node
 // socket.io nodes can form one cluster (README, "Several nodes").
 struct RedisAdapterOptions {
+  // Which protocol the nodes speak (README, "Several nodes"):
+  // - kClassic: @socket.io/redis-adapter 8 (pub/sub; each node recovers its own clients only);
+  // - kStreams: @socket.io/redis-streams-adapter 0.3 (broadcasts through a Redis stream,
+  //   sessions in Redis keys): a client that dropped recovers on any node. Every broadcast and
+  //   every recoverable emit is written to Redis first.
+  enum class Kind { kClassic, kStreams };
+  Kind adapter = Kind::kClassic;
   // redis://[[user]:password@]host[:port][/db]. Empty: this server is a single node.
   std::string url;
   // AUTH password when it should not sit in the URL (overrides the URL's).
@@ -84,6 +91,13 @@ struct RedisAdapterOptions {
   std::uint32_t requests_timeout_ms = 5'000;
   // Bytes waiting to be written to Redis before further publishes are dropped (counted).
   std::size_t max_pending_bytes = std::size_t{64} << 20;
+  // kStreams: the stream (the Node adapter's streamName; streamCount is 1), its approximate
+  // length cap (maxLen, XADD MAXLEN ~), entries read per XREAD (readCount), and the prefix of
+  // the session keys (sessionKeyPrefix). Every node of a cluster uses the same.
+  std::string stream_name = "socket.io";
+  std::uint64_t stream_max_len = 10'000;
+  std::uint32_t stream_read_count = 100;
+  std::string session_key_prefix = "sio:session:";
 };
 
 // Connection state recovery (socket.io 4.6+; README, "Connection state recovery"): a client
