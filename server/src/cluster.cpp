@@ -1,5 +1,6 @@
 // The Redis adapter of a Chorus node (cluster.h): the protocol of @socket.io/redis-adapter 8
-// over the node's Redis client.
+// over the node's Redis client, and what the streams mode shares with it (requests, responses;
+// its own parts are in cluster_streams.cpp).
 #include "cluster.h"
 
 #include <algorithm>
@@ -28,6 +29,8 @@ const Value& field(const Value& v, std::string_view key) {
   return f != nullptr ? *f : kNull;
 }
 
+}  // namespace
+
 cluster::Opts to_wire(const BroadcastOptions& o) {
   cluster::Opts w;
   w.rooms.assign(o.rooms.begin(), o.rooms.end());
@@ -44,6 +47,8 @@ BroadcastOptions from_wire(const cluster::Opts& w) {
   o.local = true;  // what arrives from Redis is delivered here only
   return o;
 }
+
+namespace {
 
 // JavaScript's Date.prototype.toString() of `epoch_ms`, in UTC, as Node writes
 // handshake.time on a machine whose time zone is UTC.
@@ -163,14 +168,21 @@ Status Cluster::start() {
   RedisClient::Options o;
   o.endpoint = *endpoint;
   o.max_pending_bytes = options_.max_pending_bytes;
+  o.blocking_connection = streams();  // XREAD BLOCK
   RedisClient::Handlers h;
   h.on_message = [this](std::string_view channel, std::string_view pattern, std::string_view payload) {
     on_message(channel, pattern, payload);
   };
   std::string where = endpoint->host + ":" + std::to_string(endpoint->port);
   // The client logs its own connection changes (once per kind of failure).
-  h.on_up = [where] { log(LogLevel::kDebug, "redis adapter: subscribed through " + where); };
-  h.on_down = [](const std::string& why) { log(LogLevel::kDebug, "redis adapter: " + why); };
+  h.on_up = [this, where] {
+    log(LogLevel::kDebug, "redis adapter: subscribed through " + where);
+    if (streams()) stream_up();
+  };
+  h.on_down = [this](const std::string& why) {
+    log(LogLevel::kDebug, "redis adapter: " + why);
+    ++read_generation_;  // the read loop ends; stream_up starts it again
+  };
   client_ = std::make_unique<RedisClient>(std::move(o), std::move(h));
   return Ok{};
 }
@@ -216,6 +228,11 @@ void Cluster::add_namespace(const std::shared_ptr<NamespaceImpl>& ns) {
     if (!namespaces_.emplace(ns->name, ns).second) return;
   }
   const std::string& key = options_.key;
+  if (streams()) {
+    client_->subscribe(cluster::streams::public_channel(key, ns->name));
+    client_->subscribe(cluster::streams::private_channel(key, ns->name, uid_));
+    return;
+  }
   client_->psubscribe(cluster::broadcast_pattern(key, ns->name));
   client_->subscribe(cluster::request_channel(key, ns->name));
   client_->subscribe(cluster::response_channel(key, ns->name));
@@ -244,6 +261,12 @@ void Cluster::publish_broadcast(const NamespaceImpl& ns, const Array& args_with_
 
 void Cluster::publish_join_leave(const NamespaceImpl& ns, const BroadcastOptions& opts,
                                  const std::vector<std::string>& rooms, bool join) {
+  if (streams()) {
+    namespace st = cluster::streams;
+    stream_write(st::ClusterMessage{join ? st::MessageType::kSocketsJoin : st::MessageType::kSocketsLeave,
+                                    st::SocketsRoomsData{to_wire(opts), rooms}, uid_, ns.name});
+    return;
+  }
   cluster::Request r;
   r.type = join ? cluster::RequestType::kRemoteJoin : cluster::RequestType::kRemoteLeave;
   r.uid = uid_;
@@ -253,6 +276,12 @@ void Cluster::publish_join_leave(const NamespaceImpl& ns, const BroadcastOptions
 }
 
 void Cluster::publish_disconnect(const NamespaceImpl& ns, const BroadcastOptions& opts, bool close) {
+  if (streams()) {
+    namespace st = cluster::streams;
+    stream_write(st::ClusterMessage{st::MessageType::kDisconnectSockets,
+                                    st::DisconnectSocketsData{to_wire(opts), close}, uid_, ns.name});
+    return;
+  }
   cluster::Request r;
   r.type = cluster::RequestType::kRemoteDisconnect;
   r.uid = uid_;
@@ -266,17 +295,55 @@ void Cluster::server_side_emit(const NamespaceImpl& ns, const Array& args_with_e
   r.type = cluster::RequestType::kServerSideEmit;
   r.uid = uid_;
   r.data = args_with_event;
-  client_->publish(cluster::request_channel(options_.key, ns.name), cluster::encode_request(r));
+  publish_request(ns, r);
+}
+
+// A request as the adapter kind writes it: classic on K-request#N#, streams as a pub/sub
+// ClusterMessage on K#N#.
+void Cluster::publish_request(const NamespaceImpl& ns, const cluster::Request& request) {
+  if (!streams()) {
+    client_->publish(cluster::request_channel(options_.key, ns.name), cluster::encode_request(request));
+    return;
+  }
+  namespace st = cluster::streams;
+  st::ClusterMessage m;
+  m.uid = uid_;
+  m.nsp = ns.name;
+  std::optional<std::string> id;
+  if (!request.request_id.empty()) id = request.request_id;
+  switch (request.type) {
+    case cluster::RequestType::kRemoteFetch:
+      m.type = st::MessageType::kFetchSockets;
+      m.data = st::FetchSocketsData{request.opts, request.request_id};
+      break;
+    case cluster::RequestType::kServerSideEmit:
+      m.type = st::MessageType::kServerSideEmit;
+      m.data = st::ServerSideEmitData{id, request.data};
+      break;
+    case cluster::RequestType::kBroadcast: {
+      m.type = st::MessageType::kBroadcast;
+      st::Packet packet;
+      packet.data = request.packet_data;
+      m.data = st::BroadcastData{std::move(packet), id, request.opts};
+      break;
+    }
+    default:
+      return;  // no such request in the streams protocol (all rooms: answered locally)
+  }
+  client_->publish(st::public_channel(options_.key, ns.name), st::encode_pubsub(m));
 }
 
 void Cluster::send_request(const NamespaceImpl& ns, cluster::Request request, std::shared_ptr<Pending> pending,
                            std::uint32_t timeout_ms) {
-  std::string channel = cluster::request_channel(options_.key, ns.name);
+  // The cluster's size: the subscribers of the request channel (classic) or of the public
+  // channel (streams), this node included.
+  std::string counted = streams() ? cluster::streams::public_channel(options_.key, ns.name)
+                                  : cluster::request_channel(options_.key, ns.name);
   request.uid = uid_;
   request.request_id = new_request_id();
   std::string id = request.request_id;
-  std::string bytes = cluster::encode_request(request);
-  client_->numsub(channel, [this, pending, id, channel, bytes = std::move(bytes),
+  auto keep = ns.shared_from_this();
+  client_->numsub(counted, [this, pending, id, keep, request = std::move(request),
                             timeout_ms](std::optional<long long> subscribers) mutable {
     if (pending->on_expected)
       pending->on_expected(subscribers ? std::optional<long long>(std::max(0LL, *subscribers - 1)) : std::nullopt);
@@ -333,7 +400,7 @@ void Cluster::send_request(const NamespaceImpl& ns, cluster::Request request, st
       std::lock_guard<std::mutex> lock(pending->mu);
       pending->timer = timer;
     }
-    client_->publish(channel, std::move(bytes));
+    publish_request(*keep, request);
   });
 }
 
@@ -383,6 +450,10 @@ void Cluster::server_side_emit_with_ack(const NamespaceImpl& ns, const Array& ar
 
 void Cluster::all_rooms(const NamespaceImpl& ns,
                         std::function<void(std::optional<AckError>, std::set<std::string>)> done) {
+  if (streams()) {  // the streams protocol has no such request: this node's rooms, as Node's
+    done(std::nullopt, {});
+    return;
+  }
   auto results = std::make_shared<std::set<std::string>>();
   auto pending = std::make_shared<Pending>();
   pending->on_response = [results](const cluster::Response& r) {
@@ -430,6 +501,10 @@ void Cluster::broadcast_with_ack(const NamespaceImpl& ns, const Array& args_with
 // Incoming (Redis thread)
 
 void Cluster::on_message(std::string_view channel, std::string_view pattern, std::string_view payload) {
+  if (streams()) {
+    on_pubsub(channel, payload);
+    return;
+  }
   std::shared_ptr<NamespaceImpl> ns;
   if (!pattern.empty()) {
     // K#N#* -> N
@@ -489,8 +564,37 @@ void Cluster::ignored(const char* what, const std::string& why) {
   log(LogLevel::kWarn, line);
 }
 
-void Cluster::reply(const NamespaceImpl& ns, const cluster::Response& response) {
-  client_->publish(cluster::response_channel(options_.key, ns.name), cluster::encode_response(response));
+void Cluster::reply(const NamespaceImpl& ns, const std::string& requester, const cluster::Response& response) {
+  if (!streams()) {
+    client_->publish(cluster::response_channel(options_.key, ns.name), cluster::encode_response(response));
+    return;
+  }
+  namespace st = cluster::streams;
+  using cluster::RequestType;
+  st::ClusterMessage m;
+  m.uid = uid_;
+  m.nsp = ns.name;
+  switch (response.type) {
+    case RequestType::kRemoteFetch:
+      m.type = st::MessageType::kFetchSocketsResponse;
+      m.data = st::FetchSocketsResponseData{response.request_id, response.sockets};
+      break;
+    case RequestType::kServerSideEmit:
+      m.type = st::MessageType::kServerSideEmitResponse;
+      m.data = st::ServerSideEmitResponseData{response.request_id, response.data};
+      break;
+    case RequestType::kBroadcastClientCount:
+      m.type = st::MessageType::kBroadcastClientCount;
+      m.data = st::BroadcastClientCountData{response.request_id, response.client_count};
+      break;
+    case RequestType::kBroadcastAck:
+      m.type = st::MessageType::kBroadcastAck;
+      m.data = st::BroadcastAckData{response.request_id, response.packet};
+      break;
+    default:
+      return;  // no such response in the streams protocol
+  }
+  client_->publish(st::private_channel(options_.key, ns.name, requester), st::encode_pubsub(m));
 }
 
 void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_view payload) {
@@ -500,7 +604,13 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
     ignored("request", decoded.error().message);
     return;
   }
-  cluster::Request& r = *decoded;
+  handle_request(ns, *decoded, std::string());
+}
+
+// A request from another node (`requester`: its uid, for the streams mode's private replies).
+void Cluster::handle_request(const std::shared_ptr<NamespaceImpl>& ns, cluster::Request& r,
+                             const std::string& requester) {
+  using cluster::RequestType;
   bool mine = r.uid == uid_;
   if (!r.request_id.empty()) {
     std::lock_guard<std::mutex> lock(mu_);
@@ -515,7 +625,7 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
       BroadcastOptions o;
       o.rooms.insert(r.rooms.begin(), r.rooms.end());
       for (const std::string& id : ns->adapter->select(o)) resp.sockets.emplace_back(id);
-      reply(*ns, resp);
+      reply(*ns, requester, resp);
       return;
     }
     case RequestType::kAllRooms: {
@@ -523,7 +633,7 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
       resp.type = RequestType::kAllRooms;
       resp.request_id = r.request_id;
       for (const std::string& room : ns->adapter->all_rooms()) resp.rooms.emplace_back(room);
-      reply(*ns, resp);
+      reply(*ns, requester, resp);
       return;
     }
     case RequestType::kRemoteJoin:
@@ -540,7 +650,7 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
         cluster::Response resp;
         resp.type = r.type;
         resp.request_id = r.request_id;
-        reply(*ns, resp);
+        reply(*ns, requester, resp);
         return;
       }
       ns->local_join_leave(from_wire(r.opts), r.rooms, join);
@@ -554,7 +664,7 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
       resp.type = RequestType::kRemoteFetch;
       resp.request_id = r.request_id;
       for (auto& s : ns->select_sockets(from_wire(r.opts))) resp.sockets.push_back(socket_to_wire(*s));
-      reply(*ns, resp);
+      reply(*ns, requester, resp);
       return;
     }
     case RequestType::kServerSideEmit: {
@@ -562,12 +672,12 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
       std::string request_id = r.request_id;
       std::function<void(Value)> answer;
       if (!request_id.empty()) {
-        answer = [this, ns, request_id](Value first) {
+        answer = [this, ns, request_id, requester](Value first) {
           cluster::Response resp;
           resp.type = RequestType::kServerSideEmit;
           resp.request_id = request_id;
           resp.data = std::move(first);
-          reply(*ns, resp);
+          reply(*ns, requester, resp);
         };
       }
       ns->on_server_side_emit(std::move(r.data), std::move(answer));
@@ -579,19 +689,19 @@ void Cluster::on_request(const std::shared_ptr<NamespaceImpl>& ns, std::string_v
       std::uint32_t timeout = r.opts.flags.timeout_ms ? static_cast<std::uint32_t>(*r.opts.flags.timeout_ms) : 5'000;
       ns->broadcast_with_ack_local(
           r.packet_data, o, timeout,
-          [this, ns, request_id](std::uint64_t count) {
+          [this, ns, request_id, requester](std::uint64_t count) {
             cluster::Response resp;
             resp.type = RequestType::kBroadcastClientCount;
             resp.request_id = request_id;
             resp.client_count = count;
-            reply(*ns, resp);
+            reply(*ns, requester, resp);
           },
-          [this, ns, request_id](Value first) {
+          [this, ns, request_id, requester](Value first) {
             cluster::Response resp;
             resp.type = RequestType::kBroadcastAck;
             resp.request_id = request_id;
             resp.packet = std::move(first);
-            reply(*ns, resp);
+            reply(*ns, requester, resp);
           });
       return;
     }
@@ -606,6 +716,11 @@ void Cluster::on_response(std::string_view payload) {
     ignored("response", decoded.error().message);
     return;
   }
+  handle_response(*decoded);
+}
+
+void Cluster::handle_response(const cluster::Response& response) {
+  const cluster::Response* decoded = &response;
   std::shared_ptr<Pending> p;
   {
     std::lock_guard<std::mutex> lock(mu_);

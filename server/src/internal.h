@@ -29,6 +29,8 @@
 
 namespace chorus {
 
+struct StreamRestore;  // cluster.h
+
 std::uint64_t now_ms();  // steady clock
 void log(LogLevel level, const std::string& message);
 void set_log_level(LogLevel level);
@@ -175,6 +177,14 @@ class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
   void persist_session(Socket& socket);
   // Drops expired sessions and old packets.
   void prune_recovery(std::uint64_t now);
+  // Connection state recovery through the streams adapter (cluster.h): offsets are stream ids,
+  // sessions are kept in Redis, and `recovery` stays null.
+  bool stream_recovery = false;
+  bool recovers() const { return recovery || stream_recovery; }
+
+  // To this node's matching sockets (a namespace with sockets, not a parent), encoded once,
+  // with `offset` as the last argument when given.
+  bool deliver(const Array& args_with_event, const BroadcastOptions& opts, const std::optional<std::string>& offset);
 
   // Encodes once and queues to every matching socket (and children's, for a parent); unless
   // opts.local, publishes it to the other nodes of the cluster too.
@@ -197,6 +207,12 @@ class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
   void authorize(std::shared_ptr<Socket> socket, std::size_t index,
                  std::function<void(std::optional<ConnectError>)> done);
   void add_socket(const std::shared_ptr<Socket>& socket);
+  // The streams mode's end of add_socket (on the Redis thread for a restored socket): joins
+  // its rooms, replays `missed` (nullopt: not recovered), sends the CONNECT reply, runs the
+  // connection handlers.
+  void attach_stream_socket(const std::shared_ptr<Socket>& socket, const std::shared_ptr<ClientConnection>& client,
+                            const std::shared_ptr<StreamRestore>& restore, std::optional<std::vector<Array>> missed,
+                            const std::vector<std::function<void(Socket&)>>& handlers);
   void remove_socket(const std::string& sid);
 };
 
@@ -226,6 +242,10 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
  private:
   void handle(socketio::Packet packet);
   void connect(const std::string& nsp, Value auth);
+  // The socket of a CONNECT, once it is known which session (if any) it takes over.
+  void open_socket(const std::string& nsp, const std::shared_ptr<NamespaceImpl>& ns, std::shared_ptr<Handshake> own,
+                   std::string sid, std::optional<std::string> restore_pid, std::optional<std::string> restore_offset,
+                   std::shared_ptr<StreamRestore> stream_restore);
 
   ServerImpl* server_;
   // Weak: the session owns this listener; a strong reference back would be a cycle.

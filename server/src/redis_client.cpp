@@ -222,7 +222,7 @@ struct RedisClient::Impl {
   std::atomic<std::uint64_t> published{0}, dropped{0}, received{0}, reconnects{0};
 
   // The Redis thread only.
-  Conn cmd, sub;
+  Conn cmd, sub, blk;  // blk: only with opt.blocking_connection
   Phase phase = Phase::kIdle;
   std::uint64_t deadline = 0;  // kConnecting: the connect timeout; kBackoff: the next attempt
   std::uint32_t backoff_ms = 0;
@@ -242,6 +242,8 @@ struct RedisClient::Impl {
     cmd.name = "command";
     sub.impl = this;
     sub.name = "subscriber";
+    blk.impl = this;
+    blk.name = "blocking";
     wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   }
   ~Impl() {
@@ -417,14 +419,17 @@ struct RedisClient::Impl {
   void attempt() {
     phase = Phase::kConnecting;
     deadline = now_ms() + opt.connect_timeout_ms;
-    if (!open(cmd) || !open(sub)) return;
-    auth(cmd);
+    if (!open(cmd) || !open(sub) || (opt.blocking_connection && !open(blk))) return;
     std::string db = std::to_string(opt.endpoint.db);
-    if (opt.endpoint.db != 0) send(cmd, {"SELECT", db}, step(cmd, "SELECT " + db));
-    send(cmd, {"PING"}, step(cmd, "PING", [this] {
-           cmd.ready = true;
-           maybe_up();
-         }));
+    for (Conn* c : {&cmd, &blk}) {
+      if (c == &blk && !opt.blocking_connection) continue;
+      auth(*c);
+      if (opt.endpoint.db != 0) send(*c, {"SELECT", db}, step(*c, "SELECT " + db));
+      send(*c, {"PING"}, step(*c, "PING", [this, c] {
+        c->ready = true;
+        maybe_up();
+      }));
+    }
     auth(sub);
     send(sub, {"PING"}, step(sub, "PING", [this] {
            sub.pinged = true;
@@ -438,7 +443,9 @@ struct RedisClient::Impl {
   }
 
   void maybe_up() {
-    if (phase != Phase::kConnecting || !cmd.ready || !sub.ready || !failure.empty()) return;
+    if (phase != Phase::kConnecting || !cmd.ready || !sub.ready || (opt.blocking_connection && !blk.ready) ||
+        !failure.empty())
+      return;
     phase = Phase::kUp;
     deadline = 0;
     backoff_ms = opt.reconnect_min_ms;
@@ -468,6 +475,7 @@ struct RedisClient::Impl {
     up = false;
     close(cmd);
     close(sub);
+    close(blk);
     failure.clear();
     phase = Phase::kBackoff;
     deadline = now_ms() + backoff_ms;
@@ -495,14 +503,14 @@ struct RedisClient::Impl {
     if (redisAsyncCommandArgv(cmd.ac, publish_done, this, 3, args, lens) != REDIS_OK) ++dropped;
   }
 
-  void do_command(const std::vector<std::string>& argv, std::function<void(Result<RedisReply>)> done) {
-    if (phase != Phase::kUp || !cmd.ac) {
+  void do_command(Conn& c, const std::vector<std::string>& argv, std::function<void(Result<RedisReply>)> done) {
+    if (phase != Phase::kUp || !c.ac) {
       done(make_error(ErrorCode::kProtocol, "not connected to Redis at " + where));
       return;
     }
     std::vector<std::string_view> args(argv.begin(), argv.end());
     std::string where_copy = where;
-    send(cmd, args, [done = std::move(done), where_copy](redisReply* r) {
+    send(c, args, [done = std::move(done), where_copy](redisReply* r) {
       if (!r) {
         done(make_error(ErrorCode::kProtocol, "the connection to Redis at " + where_copy + " closed before the reply"));
       } else {
@@ -532,11 +540,11 @@ struct RedisClient::Impl {
     attempt();
     handle_failure();
     for (;;) {
-      pollfd fds[3];
+      pollfd fds[4];
       int n = 0;
       fds[n++] = pollfd{wake_fd, POLLIN, 0};
-      Conn* polled[3] = {nullptr, nullptr, nullptr};
-      for (Conn* c : {&cmd, &sub}) {
+      Conn* polled[4] = {nullptr, nullptr, nullptr, nullptr};
+      for (Conn* c : {&cmd, &sub, &blk}) {
         if (!c->ac) continue;
         short events = static_cast<short>((c->want_read ? POLLIN : 0) | (c->want_write ? POLLOUT : 0));
         polled[n] = c;
@@ -595,6 +603,7 @@ struct RedisClient::Impl {
     phase = Phase::kIdle;
     close(cmd);
     close(sub);
+    close(blk);
     drain();
     obuf_bytes = 0;
   }
@@ -703,6 +712,19 @@ bool RedisClient::publish(std::string channel, std::string payload) {
 }
 
 void RedisClient::command(std::vector<std::string> argv, std::function<void(Result<RedisReply>)> done) {
+  send_command(false, std::move(argv), std::move(done));
+}
+
+void RedisClient::blocking_command(std::vector<std::string> argv, std::function<void(Result<RedisReply>)> done) {
+  if (!impl_->opt.blocking_connection) {
+    done(make_error(ErrorCode::kProtocol, "Redis command: this client has no blocking connection"));
+    return;
+  }
+  send_command(true, std::move(argv), std::move(done));
+}
+
+void RedisClient::send_command(bool blocking, std::vector<std::string> argv,
+                               std::function<void(Result<RedisReply>)> done) {
   Impl* im = impl_.get();
   if (argv.empty()) {
     done(make_error(ErrorCode::kProtocol, "Redis command: no arguments"));
@@ -717,7 +739,8 @@ void RedisClient::command(std::vector<std::string> argv, std::function<void(Resu
     return;
   }
   auto shared_done = std::make_shared<std::function<void(Result<RedisReply>)>>(std::move(done));
-  if (!im->enqueue([im, argv = std::move(argv), shared_done] { im->do_command(argv, std::move(*shared_done)); },
+  if (!im->enqueue([im, blocking, argv = std::move(argv),
+                    shared_done] { im->do_command(blocking ? im->blk : im->cmd, argv, std::move(*shared_done)); },
                    false)) {
     (*shared_done)(make_error(ErrorCode::kProtocol, "the Redis client is stopped"));
   }

@@ -1,11 +1,10 @@
-// A node's two connections to Redis (hiredis's asynchronous API): one for commands and
-// publishing, exactly one for subscriptions (PUBSUB NUMSUB counts subscriber connections, and
-// the Socket.IO Redis adapter protocol counts nodes with it). All Redis I/O runs on one thread
-// of its own ("chorus-redis", a poll() loop); every public method is safe from any thread and
-// never blocks on the network. A thread of its own rather than Chorus's event loops: hiredis's
-// asynchronous contexts want one owner thread, and a Redis that stalls, or a burst of messages
-// from it, then never delays the sockets of Chorus's clients. A host name is resolved
-// (getaddrinfo) on that thread at each connection attempt; an IP address costs nothing.
+// A node's connections to Redis (hiredis's asynchronous API): one for commands and
+// publishing, an optional one for blocking reads (XREAD BLOCK), exactly one for subscriptions (PUBSUB NUMSUB counts
+// subscriber connections, and the Socket.IO Redis adapter protocol counts nodes with it). All Redis I/O runs on one
+// thread of its own ("chorus-redis", a poll() loop); every public method is safe from any thread and never blocks on
+// the network. A thread of its own rather than Chorus's event loops: hiredis's asynchronous contexts want one owner
+// thread, and a Redis that stalls, or a burst of messages from it, then never delays the sockets of Chorus's clients. A
+// host name is resolved (getaddrinfo) on that thread at each connection attempt; an IP address costs nothing.
 //
 // Faults: a connection that cannot be made or that drops is retried with backoff
 // (reconnect_min_ms doubling up to reconnect_max_ms); on reconnect, AUTH, SELECT and every
@@ -56,11 +55,14 @@ class RedisClient {
     // hiredis, plus hiredis's unwritten output on the command connection) past which publish()
     // drops.
     std::size_t max_pending_bytes = std::size_t{64} << 20;
+    // A third connection for blocking commands (XREAD BLOCK), so that they never hold up the
+    // command connection: blocking_command() needs it.
+    bool blocking_connection = false;
   };
   struct Handlers {
     // A message on a subscribed channel (`pattern` empty) or pattern. On the Redis thread.
     std::function<void(std::string_view channel, std::string_view pattern, std::string_view payload)> on_message;
-    // Both connections are up and every subscription is confirmed (first time and after every
+    // Every connection is up and every subscription is confirmed (first time and after every
     // reconnect). On the Redis thread.
     std::function<void()> on_up;
     // A connection was lost or could not be made (`why` says which and how). On the Redis thread.
@@ -101,17 +103,21 @@ class RedisClient {
   // that would turn the command connection into a subscriber (SUBSCRIBE & co, MONITOR, RESET),
   // any command after stop().
   void command(std::vector<std::string> argv, std::function<void(Result<RedisReply>)> done);
+  // A command on the blocking connection (Options::blocking_connection), in order with the
+  // others sent there: for commands that wait (XREAD BLOCK). Same contract as command().
+  void blocking_command(std::vector<std::string> argv, std::function<void(Result<RedisReply>)> done);
   // PUBSUB NUMSUB channel: the subscriber count, or nullopt when it failed.
   void numsub(std::string channel, std::function<void(std::optional<long long>)> done);
 
   // Runs `fn` on the Redis thread, after work posted before it (dropped after stop()).
   void post(std::function<void()> fn);
   bool on_redis_thread() const;
-  bool connected() const;  // both connections up and subscriptions confirmed
+  bool connected() const;  // every connection up and subscriptions confirmed
   Stats stats() const;
 
  private:
   struct Impl;
+  void send_command(bool blocking, std::vector<std::string> argv, std::function<void(Result<RedisReply>)> done);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -60,6 +60,10 @@ struct Socket::State {
   // its CONNECT), restored when it joins the namespace.
   std::optional<std::string> restore_pid;
   std::optional<std::string> restore_offset;
+  // The streams mode: the session found in Redis (taken over when the socket joins), and the
+  // stream position when it joined (kept with its session).
+  std::shared_ptr<StreamRestore> stream_restore;
+  std::string stream_offset;
 };
 
 bool disconnect_keeps_session(std::string_view reason) {
@@ -115,6 +119,12 @@ bool Socket::emit(std::string_view event, Args args) {
   auto client = client_.lock();
   if (!client || !connected()) return false;
   if (ns_->recovery) return ns_->emit_recoverable(id_, *client, event_array(event, std::move(args)).as_array());
+  if (ns_->stream_recovery) {  // through the stream, as socket.io does: the offset is an entry id
+    BroadcastOptions to_me;
+    to_me.rooms.insert(id_);
+    ns_->server->cluster->stream_broadcast(ns_, event_array(event, std::move(args)).as_array(), to_me, true);
+    return true;
+  }
   socketio::Packet p{socketio::PacketType::kEvent, ns_->name, std::nullopt, event_array(event, std::move(args))};
   return client->send(p);
 }
@@ -269,7 +279,7 @@ void Socket::on_close(const std::string& reason, bool notify_client) {
   }
   auto self = shared_from_this();  // keep alive while the namespace lets go of it
   for (auto& h : disconnecting) guarded("disconnecting handler", [&] { h(reason); });
-  if (ns_->recovery && disconnect_keeps_session(reason)) ns_->persist_session(*this);
+  if (ns_->recovers() && disconnect_keeps_session(reason)) ns_->persist_session(*this);
   auto client = client_.lock();
   if (notify_client && client) {
     client->send(socketio::Packet{socketio::PacketType::kDisconnect, ns_->name, std::nullopt, std::nullopt});
@@ -694,7 +704,11 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
   }
   bool ok = true;
   if (!opts.rooms.empty()) server->feeds.publish(name, opts.rooms, args_with_event);
-  if (!predicate) {  // a parent has no sockets of its own
+  Cluster* cluster = cluster_for(*this, opts);
+  if (!predicate && cluster != nullptr && cluster->streams()) {
+    // Through the stream; delivered here as its entry id comes back (the offset).
+    cluster->stream_broadcast(shared_from_this(), args_with_event, opts, stream_recovery);
+  } else if (!predicate) {  // a parent has no sockets of its own
     // With recovery, a non-volatile packet carries its offset (this node's: a packet from
     // another node gets one here too) and is kept for replay; deliveries are serialized with
     // restores (recovery_mu).
@@ -712,7 +726,7 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
       log(LogLevel::kWarn, "broadcast on " + name + " not sent: " + encoded.error().message);
       return false;
     }
-    if (Cluster* cluster = cluster_for(*this, opts)) cluster->publish_broadcast(*this, args_with_event, opts);
+    if (cluster != nullptr) cluster->publish_broadcast(*this, args_with_event, opts);
     FramePtr frame = message_frame(*encoded, opts.is_volatile);  // encoded once for all
     if (offset) {
       recovery->add(*offset, frame, std::vector<std::string>(opts.rooms.begin(), opts.rooms.end()),
@@ -734,6 +748,32 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
   }
   for (auto& child : kids) ok = child->broadcast(args_with_event, opts, exclude_sid) && ok;
   return ok;
+}
+
+bool NamespaceImpl::deliver(const Array& args_with_event, const BroadcastOptions& opts,
+                            const std::optional<std::string>& offset) {
+  Value payload(args_with_event);
+  if (offset) payload.push_back(*offset);
+  socketio::Packet p{socketio::PacketType::kEvent, name, std::nullopt, std::move(payload)};
+  auto encoded = socketio::encode(p, server->options.limits);
+  if (!encoded) {
+    log(LogLevel::kWarn, "broadcast on " + name + " not sent: " + encoded.error().message);
+    return false;
+  }
+  FramePtr frame = message_frame(*encoded, opts.is_volatile);  // encoded once for all
+  std::vector<std::string> ids = adapter->select(opts);
+  std::vector<std::shared_ptr<ClientConnection>> targets;
+  targets.reserve(ids.size());
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    for (const std::string& id : ids) {
+      auto it = sockets.find(id);
+      if (it == sockets.end()) continue;
+      if (auto client = it->second->client_.lock()) targets.push_back(std::move(client));
+    }
+  }
+  for (auto& client : targets) client->send_frame(frame);  // never under the namespace lock
+  return true;
 }
 
 bool NamespaceImpl::broadcast_with_ack_local(const Args& args_with_event, const BroadcastOptions& opts,
@@ -803,7 +843,10 @@ bool NamespaceImpl::broadcast_with_ack_local(const Args& args_with_event, const 
 
 NamespaceImpl::NamespaceImpl(ServerImpl* owner, std::string ns_name) : server(owner), name(std::move(ns_name)) {
   const ConnectionStateRecoveryOptions& o = server->options.connection_state_recovery;
-  if (o.enabled) {
+  if (o.enabled && !server->options.redis.url.empty() &&
+      server->options.redis.adapter == RedisAdapterOptions::Kind::kStreams) {
+    stream_recovery = true;
+  } else if (o.enabled) {
     socketio::RecoveryOptions r;
     r.max_disconnection_ms = o.max_disconnection_ms;
     r.max_stored_packets = o.max_stored_packets;
@@ -828,6 +871,21 @@ bool NamespaceImpl::emit_recoverable(const std::string& sid, ClientConnection& c
 }
 
 void NamespaceImpl::persist_session(Socket& socket) {
+  if (stream_recovery) {
+    cluster::streams::Session session;
+    session.sid = socket.id_;
+    session.pid = socket.pid_;
+    std::set<std::string> rooms = adapter->socket_rooms(socket.id_);
+    session.rooms.assign(rooms.begin(), rooms.end());
+    session.data = socket.data_;
+    std::string offset;
+    {
+      std::lock_guard<std::mutex> lock(socket.state_->mu);
+      offset = socket.state_->stream_offset;
+    }
+    server->cluster->persist_session(session, offset, server->options.connection_state_recovery.max_disconnection_ms);
+    return;
+  }
   socketio::RecoveryStore::Session s;
   s.sid = socket.id_;
   s.pid = socket.pid_;
@@ -945,6 +1003,24 @@ void NamespaceImpl::add_socket(const std::shared_ptr<Socket>& socket) {
     sockets[socket->id()] = socket;
     handlers = connection_handlers;
   }
+  if (stream_recovery) {
+    std::shared_ptr<StreamRestore> restore;
+    {
+      std::lock_guard<std::mutex> lock(socket->state_->mu);
+      restore = std::move(socket->state_->stream_restore);
+    }
+    if (!restore) {
+      attach_stream_socket(socket, client, nullptr, std::nullopt, handlers);
+      return;
+    }
+    auto self = shared_from_this();
+    server->cluster->complete_restore(
+        restore, name, server->options.connection_state_recovery.max_replayed_packets,
+        [self, socket, client, restore, handlers](std::optional<std::vector<Array>> missed) {
+          self->attach_stream_socket(socket, client, restore, std::move(missed), handlers);
+        });
+    return;
+  }
   if (!recovery) {
     adapter->add_all(socket->id(), {socket->id()});
     // CONNECT reply first, then the connection handlers (their emits follow it).
@@ -982,6 +1058,38 @@ void NamespaceImpl::add_socket(const std::shared_ptr<Socket>& socket) {
     client->send(socketio::Packet{socketio::PacketType::kConnect, name, std::nullopt,
                                   Value::object({{"sid", socket->id()}, {"pid", socket->pid_}})});
   }
+  for (auto& h : handlers) guarded("connection handler", [&] { h(*socket); });
+}
+
+void NamespaceImpl::attach_stream_socket(const std::shared_ptr<Socket>& socket,
+                                         const std::shared_ptr<ClientConnection>& client,
+                                         const std::shared_ptr<StreamRestore>& restore,
+                                         std::optional<std::vector<Array>> missed,
+                                         const std::vector<std::function<void(Socket&)>>& handlers) {
+  std::set<std::string> rooms{socket->id()};
+  {
+    std::lock_guard<std::mutex> lock(socket->state_->mu);
+    if (!socket->state_->connected) return;  // its client left while the session was read
+    // Where a replay would start for a client that receives nothing before it drops.
+    socket->state_->stream_offset = server->cluster->stream_position();
+  }
+  if (restore && missed) {
+    socket->recovered_ = true;
+    socket->data_ = std::move(restore->session.data);
+    rooms.insert(restore->session.rooms.begin(), restore->session.rooms.end());
+  } else if (restore) {
+    socket->pid_ = server->new_id();  // not recovered: a fresh session (under the id it asked for)
+  }
+  adapter->add_all(socket->id(), rooms);
+  if (missed) {
+    for (Array& data : *missed) {  // before the CONNECT reply
+      socketio::Packet p{socketio::PacketType::kEvent, name, std::nullopt, Value(std::move(data))};
+      auto encoded = socketio::encode(p, server->options.limits);
+      if (encoded) client->send_frame(message_frame(*encoded));
+    }
+  }
+  client->send(socketio::Packet{socketio::PacketType::kConnect, name, std::nullopt,
+                                Value::object({{"sid", socket->id()}, {"pid", socket->pid_}})});
   for (auto& h : handlers) guarded("connection handler", [&] { h(*socket); });
 }
 
@@ -1098,6 +1206,29 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
   }
   // Connection state recovery: {pid, offset} in the CONNECT names a session to take over (an
   // offset may be missing or null: a client that received no event yet recovers too).
+  if (ns->stream_recovery && own) {  // the session is in Redis: read it first
+    const Value* pid = own->auth.find("pid");
+    const Value* offset = own->auth.find("offset");
+    if (pid != nullptr && pid->is_string() && (offset == nullptr || offset->is_null() || offset->is_string())) {
+      std::optional<std::string> from;
+      if (offset != nullptr && offset->is_string()) from = offset->as_string();
+      auto self = shared_from_this();
+      std::string pid_text = pid->as_string();
+      server_->cluster->restore_session(
+          ns, pid_text, from, server_->options.connection_state_recovery.max_replayed_packets,
+          [self, nsp, ns, own, pid_text](std::optional<StreamRestore> found, std::string why) {
+            if (!found) {
+              log(LogLevel::kDebug, "session not recovered: " + why);
+              self->open_socket(nsp, ns, own, self->server_->new_id(), std::nullopt, std::nullopt, nullptr);
+              return;
+            }
+            std::string sid = found->session.sid;
+            self->open_socket(nsp, ns, own, std::move(sid), pid_text, std::nullopt,
+                              std::make_shared<StreamRestore>(std::move(*found)));
+          });
+      return;
+    }
+  }
   std::string sid;
   std::optional<std::string> restore_pid, restore_offset;
   if (ns->recovery && own) {
@@ -1112,14 +1243,22 @@ void ClientConnection::connect(const std::string& nsp, Value auth) {
       }
     }
   }
-  bool restoring = restore_pid.has_value();
   if (sid.empty()) sid = server_->new_id();
+  open_socket(nsp, ns, std::move(own), std::move(sid), std::move(restore_pid), std::move(restore_offset), nullptr);
+}
+
+void ClientConnection::open_socket(const std::string& nsp, const std::shared_ptr<NamespaceImpl>& ns,
+                                   std::shared_ptr<Handshake> own, std::string sid,
+                                   std::optional<std::string> restore_pid, std::optional<std::string> restore_offset,
+                                   std::shared_ptr<StreamRestore> stream_restore) {
+  bool restoring = restore_pid.has_value();
   auto socket = std::make_shared<Socket>(std::move(sid), ns, shared_from_this(), handshake_, std::move(own));
-  if (ns->recovery) {
+  if (ns->recovers()) {
     socket->pid_ = restoring ? *restore_pid : server_->new_id();
     std::lock_guard<std::mutex> lock(socket->state_->mu);
     socket->state_->restore_pid = std::move(restore_pid);
     socket->state_->restore_offset = std::move(restore_offset);
+    socket->state_->stream_restore = std::move(stream_restore);
   }
   std::shared_ptr<void> released;  // the pending slot, given back outside mu_
   {

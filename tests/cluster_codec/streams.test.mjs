@@ -243,6 +243,18 @@ describe("sessions and offsets", () => {
     assert.equal(await redisClient.get("sio:session:p2"), null, "a session is taken once");
   });
 
+  test("Chorus's session offset (where a client with no offset resumes) reads back, and Node's restoreSession ignores it", async () => {
+    const offset = await redisClient.xAdd("socket.io", "*", { uid: "c0c0c0c0c0c0c0c0", nsp: "/", type: "2" });
+    const session = { sid: "s3", pid: "p3", rooms: ["s3"], data: null, offset };
+    const { text } = await codec.ok({ op: "encode_session", session });
+    assert.deepEqual((await codec.ok({ op: "decode_session", text })).session, session);
+    assert.equal(decode(Buffer.from(text, "base64")).offset, offset, "an extra field of the same msgpack map");
+    await redisClient.set("sio:session:p3", text, { PX: 60_000 });
+    const restored = await adapter.restoreSession("p3", offset);
+    assert.equal(restored.sid, "s3");
+    assert.deepEqual(restored.missedPackets, []);
+  });
+
   test("offsets: Chorus's check is the adapter's regex, its next id exact past 2^53", async () => {
     for (const offset of ["0-0", "1796527547537-0", "1-9007199254740990", "007-01"]) {
       assert.equal((await codec.ok({ op: "next_offset", offset })).next, Adapter.nextOffset(offset).replace(/^0+(?=\d)/, ""));

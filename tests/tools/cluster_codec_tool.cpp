@@ -17,7 +17,7 @@
 //   {"op":"encode_entry","message":M,"only_plaintext"} -> {"ok":true,"fields":[[F,V],...]}
 //   {"op":"decode_pubsub","hex":H}                     -> {"ok":true,"message":M}
 //   {"op":"encode_pubsub","message":M}                 -> {"ok":true,"hex":H}
-//   {"op":"decode_session","text":T}                   -> {"ok":true,"session":{sid,pid,rooms,data}}
+//   {"op":"decode_session","text":T}                   -> {"ok":true,"session":{sid,pid,rooms,data[,offset]}}
 //   {"op":"encode_session","session":S}                -> {"ok":true,"text":T}
 //   {"op":"next_offset","offset":O}                    -> {"ok":true,"next":O'}
 // "dialect":"msgpack" on decode/encode picks @msgpack/msgpack's dialect (default notepack).
@@ -228,8 +228,10 @@ Value run_streams(const std::string& op, const Value& line, const std::string& b
   if (op == "decode_session") {
     auto s = st::decode_session(text_of(line, "text"), limits);
     if (!s.ok()) return failure(s.error());
-    return ok("session",
-              Value::object({{"sid", s->sid}, {"pid", s->pid}, {"rooms", strings(s->rooms)}, {"data", tag(s->data)}}));
+    Value session =
+        Value::object({{"sid", s->sid}, {"pid", s->pid}, {"rooms", strings(s->rooms)}, {"data", tag(s->data)}});
+    if (s->offset) session.set("offset", *s->offset);
+    return ok("session", std::move(session));
   }
   if (op == "encode_session") {
     const Value* in = line.find("session");
@@ -239,6 +241,7 @@ Value run_streams(const std::string& op, const Value& line, const std::string& b
     s.pid = text_of(*in, "pid");
     s.rooms = strings_of(in->find("rooms"));
     if (const Value* d = in->find("data")) s.data = untag(*d);
+    if (const Value* o = in->find("offset"); o != nullptr && o->is_string()) s.offset = o->as_string();
     return ok("text", st::encode_session(s));
   }
   // next_offset

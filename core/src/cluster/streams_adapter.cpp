@@ -464,6 +464,7 @@ std::string encode_session(const Session& session) {
                            {"pid", session.pid},
                            {"rooms", wire::string_list(session.rooms)},
                            {"data", session.data}});
+  if (session.offset) v.set("offset", *session.offset);
   return base64::encode(msgpack::encode(v, msgpack::Dialect::kMsgpackJs));
 }
 
@@ -486,6 +487,9 @@ Result<Session> decode_session(std::string_view text, const Limits& limits) {
   Status s = wire::parse_room_list(rooms, "session rooms", session.rooms);
   if (!s) return s.error();
   if (const Value* data = v.find("data")) session.data = *data;
+  if (const Value* offset = v.find("offset"); offset != nullptr && offset->is_string()) {
+    session.offset = offset->as_string();
+  }
   return session;
 }
 

@@ -168,9 +168,12 @@ struct Session {
   std::string pid;
   std::vector<std::string> rooms;
   Value data;  // socket.data
+  // A Chorus extension, ignored by Node nodes: the stream position when the socket connected,
+  // where the replay starts for a client that never received an event (and so has no offset).
+  std::optional<std::string> offset;
 };
 std::string session_key(std::string_view prefix, std::string_view pid);  // prefix + pid
-// base64(@msgpack/msgpack({sid, pid, rooms, data})).
+// base64(@msgpack/msgpack({sid, pid, rooms, data[, offset]})).
 std::string encode_session(const Session& session);
 // Errors: not base64, not msgpack, not a map, no string sid or pid, rooms not a list of rooms.
 Result<Session> decode_session(std::string_view text, const Limits& limits = Limits{});
