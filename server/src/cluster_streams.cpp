@@ -30,8 +30,8 @@ template <typename Fn>
 void for_each_entry(const RedisReply& entries, Fn&& fn) {
   if (entries.type != RedisReply::Type::kArray) return;
   for (const RedisReply& e : entries.elements) {
-    if (e.type != RedisReply::Type::kArray || e.elements.size() != 2 || e.elements[0].type != RedisReply::Type::kString ||
-        e.elements[1].type != RedisReply::Type::kArray)
+    if (e.type != RedisReply::Type::kArray || e.elements.size() != 2 ||
+        e.elements[0].type != RedisReply::Type::kString || e.elements[1].type != RedisReply::Type::kArray)
       continue;
     std::vector<std::string> flat;
     flat.reserve(e.elements[1].elements.size());
@@ -88,23 +88,22 @@ void Cluster::read_stream(std::uint64_t generation) {
     std::lock_guard<std::mutex> lock(stream_mu_);
     from = st::to_string(cursor_);
   }
-  client_->blocking_command(
-      {"XREAD", "COUNT", std::to_string(std::max<std::uint32_t>(1, options_.stream_read_count)), "BLOCK",
-       std::to_string(kReadBlockMs), "STREAMS", options_.stream_name, from},
-      [this, generation](Result<RedisReply> r) {
-        if (generation != read_generation_ || !r.ok()) return;  // dropped: stream_up runs again
-        if (r->type == RedisReply::Type::kError) {
-          ignored("stream read", "XREAD " + options_.stream_name + ": " + r->str);
-          server_->timers.schedule_in(std::chrono::milliseconds(kRetryMs), [this, generation] {
-            client_->post([this, generation] {
-              if (generation == read_generation_) read_stream(generation);
-            });
-          });
-          return;
-        }
-        on_stream_entries(*r);
-        read_stream(generation);
-      });
+  client_->blocking_command({"XREAD", "COUNT", std::to_string(std::max<std::uint32_t>(1, options_.stream_read_count)),
+                             "BLOCK", std::to_string(kReadBlockMs), "STREAMS", options_.stream_name, from},
+                            [this, generation](Result<RedisReply> r) {
+                              if (generation != read_generation_ || !r.ok()) return;  // dropped: stream_up runs again
+                              if (r->type == RedisReply::Type::kError) {
+                                ignored("stream read", "XREAD " + options_.stream_name + ": " + r->str);
+                                server_->timers.schedule_in(std::chrono::milliseconds(kRetryMs), [this, generation] {
+                                  client_->post([this, generation] {
+                                    if (generation == read_generation_) read_stream(generation);
+                                  });
+                                });
+                                return;
+                              }
+                              on_stream_entries(*r);
+                              read_stream(generation);
+                            });
 }
 
 void Cluster::on_stream_entries(const RedisReply& reply) {
@@ -296,40 +295,39 @@ void Cluster::restore_session(const std::shared_ptr<NamespaceImpl>& ns, const st
                               std::function<void(std::optional<StreamRestore>, std::string why)> done) {
   // GETDEL (Redis 6.2+) takes the session once: a second restore of it finds nothing.
   std::string ns_name = ns->name;
-  client_->command(
-      {"GETDEL", st::session_key(options_.session_key_prefix, pid)},
-      [this, ns_name, pid, offset, max_replayed, done](Result<RedisReply> r) {
-        if (!r.ok()) return done(std::nullopt, r.error().message);
-        if (r->type == RedisReply::Type::kNil) return done(std::nullopt, "no such session (unknown, expired or restored)");
-        if (r->type != RedisReply::Type::kString) return done(std::nullopt, "GETDEL: " + r->str);
-        auto session = st::decode_session(r->str, server_->options.limits);
-        if (!session) return done(std::nullopt, "a session that does not decode: " + session.error().message);
-        if (session->pid != pid) return done(std::nullopt, "a session of another pid");
-        std::string start_text = offset ? *offset : session->offset.value_or("");
-        auto start = st::parse_offset(start_text);
-        if (!start) return done(std::nullopt, start_text.empty() ? "no offset" : "an offset that is not a stream id");
-        auto restore = std::make_shared<StreamRestore>();
-        restore->session = std::move(*session);
-        restore->start = start_text;
-        restore->fetched_to = *start;
-        auto fetch = [this, restore, ns_name, start, max_replayed, done] {
-          auto from = st::next_id(*start);
-          if (!from) return done(std::move(*restore), std::string());
-          fetch_missed(restore, ns_name, *from, max_replayed, [restore, done](bool ok, std::string why) {
-            if (!ok) return done(std::nullopt, why);
-            done(std::move(*restore), std::string());
-          });
-        };
-        if (start->ms == 0 && start->seq == 0) return fetch();  // the stream was empty when it connected
-        // The offset must still be in the stream: otherwise what followed it may be trimmed away.
-        client_->command({"XRANGE", options_.stream_name, start_text, start_text},
-                         [fetch, done](Result<RedisReply> range) {
-                           if (!range.ok()) return done(std::nullopt, range.error().message);
-                           if (range->type != RedisReply::Type::kArray || range->elements.empty())
-                             return done(std::nullopt, "the offset is no longer in the stream");
-                           fetch();
-                         });
+  client_->command({"GETDEL", st::session_key(options_.session_key_prefix, pid)}, [this, ns_name, pid, offset,
+                                                                                   max_replayed,
+                                                                                   done](Result<RedisReply> r) {
+    if (!r.ok()) return done(std::nullopt, r.error().message);
+    if (r->type == RedisReply::Type::kNil) return done(std::nullopt, "no such session (unknown, expired or restored)");
+    if (r->type != RedisReply::Type::kString) return done(std::nullopt, "GETDEL: " + r->str);
+    auto session = st::decode_session(r->str, server_->options.limits);
+    if (!session) return done(std::nullopt, "a session that does not decode: " + session.error().message);
+    if (session->pid != pid) return done(std::nullopt, "a session of another pid");
+    std::string start_text = offset ? *offset : session->offset.value_or("");
+    auto start = st::parse_offset(start_text);
+    if (!start) return done(std::nullopt, start_text.empty() ? "no offset" : "an offset that is not a stream id");
+    auto restore = std::make_shared<StreamRestore>();
+    restore->session = std::move(*session);
+    restore->start = start_text;
+    restore->fetched_to = *start;
+    auto fetch = [this, restore, ns_name, start, max_replayed, done] {
+      auto from = st::next_id(*start);
+      if (!from) return done(std::move(*restore), std::string());
+      fetch_missed(restore, ns_name, *from, max_replayed, [restore, done](bool ok, std::string why) {
+        if (!ok) return done(std::nullopt, why);
+        done(std::move(*restore), std::string());
       });
+    };
+    if (start->ms == 0 && start->seq == 0) return fetch();  // the stream was empty when it connected
+    // The offset must still be in the stream: otherwise what followed it may be trimmed away.
+    client_->command({"XRANGE", options_.stream_name, start_text, start_text}, [fetch, done](Result<RedisReply> range) {
+      if (!range.ok()) return done(std::nullopt, range.error().message);
+      if (range->type != RedisReply::Type::kArray || range->elements.empty())
+        return done(std::nullopt, "the offset is no longer in the stream");
+      fetch();
+    });
+  });
 }
 
 void Cluster::fetch_missed(std::shared_ptr<StreamRestore> restore, std::string ns_name, st::StreamId from,
@@ -383,15 +381,15 @@ void Cluster::complete_restore(std::shared_ptr<StreamRestore> restore, std::stri
       st::StreamId before = restore->fetched_to;
       fetch_missed(restore, ns_name, *next, max_replayed,
                    [this, restore, ns_name, max_replayed, attach, before, delivered](bool ok, std::string why) {
-        if (!ok) {
-          log(LogLevel::kDebug, "session not recovered: " + why);
-          return attach(std::nullopt);
-        }
-        if (!(before < restore->fetched_to)) {  // nothing more to read (trimmed meanwhile): as it is
-          restore->fetched_to = delivered;
-        }
-        complete_restore(restore, ns_name, max_replayed, attach);
-      });
+                     if (!ok) {
+                       log(LogLevel::kDebug, "session not recovered: " + why);
+                       return attach(std::nullopt);
+                     }
+                     if (!(before < restore->fetched_to)) {  // nothing more to read (trimmed meanwhile): as it is
+                       restore->fetched_to = delivered;
+                     }
+                     complete_restore(restore, ns_name, max_replayed, attach);
+                   });
       return;
     }
     // Replayed: what this node has delivered (the socket was not in its rooms yet). Later

@@ -146,7 +146,7 @@ void check_streams(std::string_view message, const chorus::Limits& limits) {
     auto again = st::decode_session(st::encode_session(session.value()), roomy);
     CHORUS_FUZZ_CHECK(again.ok());
     CHORUS_FUZZ_CHECK(again->sid == session->sid && again->pid == session->pid && again->rooms == session->rooms &&
-                      again->data == session->data);
+                      again->data == session->data && again->offset == session->offset);
   }
   if (auto id = st::parse_offset(message)) {
     auto again = st::parse_offset(st::to_string(*id));
