@@ -3,6 +3,12 @@
 // the official socket.io-client over WebSocket and long-polling. env CHORUS_CLUSTER_KINDS picks
 // the nodes (harness.mjs); every check runs from every node.
 //
+// env CHORUS_CLUSTER_ADAPTER=streams runs the same checks on a cluster of streams-adapter nodes
+// (@socket.io/redis-streams-adapter on the Node nodes, --redis-adapter streams on the Chorus
+// ones), except the two that only the classic adapter has: the redis-emitter (it publishes on the
+// classic adapter's channels) and allRooms across nodes (the streams adapter has no such
+// request).
+//
 // Absence is checked behind a fence: a broadcast from the same origin, sent after the one that
 // must not arrive, travels the same path (one publisher connection, one subscriber connection),
 // so once the fence has arrived anything earlier from that origin has too.
@@ -13,7 +19,9 @@ import {
   assertHandshake,
   client,
   closeAll,
+  clusterAdapter,
   clusterKinds,
+  countedChannels,
   ctl,
   emitter,
   eventually,
@@ -25,6 +33,12 @@ import {
 } from "./harness.mjs";
 
 const { kinds, note, skip } = clusterKinds();
+const adapter = clusterAdapter();
+const STREAM = "socket.io"; // the streams adapter's default stream name
+// Tests only the classic adapter has, skipped (with the reason) on a streams cluster.
+const classicOnly = (why) => (adapter === "classic" ? false : why);
+const EMITTER_ONLY_CLASSIC = "@socket.io/redis-emitter publishes on the classic adapter's channels; a streams cluster reads a Redis stream";
+const ALL_ROOMS_ONLY_CLASSIC = "the streams adapter has no all-rooms request: allRooms() is not cluster-wide";
 const WAIT = 15_000; // for anything that crosses Redis on a busy machine
 const BIN = Buffer.from([0, 1, 2, 0xfe, 0xff]);
 
@@ -34,13 +48,13 @@ const sortedIds = (peers) => peers.map((p) => p.id).sort();
 const byJson = (a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1);
 const queued = (peer, event) => peer.queues.get(event)?.length ?? 0;
 
-describe(`cluster of ${kinds.join(", ")}`, { skip: skip ?? false }, () => {
+describe(`cluster of ${kinds.join(", ")} (${adapter} adapter)`, { skip: skip ?? false }, () => {
   let cluster;
   let nodes;
   let key;
 
   before(async () => {
-    cluster = await startCluster(kinds);
+    cluster = await startCluster(kinds, { adapter });
     nodes = cluster.nodes;
     key = cluster.key;
   });
@@ -80,7 +94,7 @@ describe(`cluster of ${kinds.join(", ")}`, { skip: skip ?? false }, () => {
   test("every node is counted exactly once by PUBSUB NUMSUB", async (t) => {
     if (note) t.diagnostic(note);
     t.diagnostic(`nodes: ${nodes.map((n) => `${n.nodeName} ${n.base}`).join(", ")}; key ${key}`);
-    const channels = [`${key}-request#/#`, `${key}-request#/chat#`, `${key}-response#/#`, `${key}-response#/chat#`];
+    const channels = countedChannels(key, adapter);
     const counts = await cluster.redis.numsub(...channels);
     for (const c of channels) assert.equal(counts[c], nodes.length, `subscribers of ${c}`);
   });
@@ -197,11 +211,26 @@ describe(`cluster of ${kinds.join(", ")}`, { skip: skip ?? false }, () => {
     }
   });
 
+  // The packet each broadcast of `ev` put on Redis: [uid, packet, opts]. Classic: the messages
+  // `monitor` caught (notepack); streams: the entries of the stream (JSON unless binary).
+  async function published(monitor, ev) {
+    if (adapter === "classic") return monitor.messages.map((m) => notepack.decode(m.message)).filter((msg) => msg[1]?.data?.[0] === ev);
+    const entries = await cluster.redis.command("XRANGE", STREAM, "-", "+");
+    return entries
+      .map(([, fields]) => Object.fromEntries(Array.from({ length: fields.length / 2 }, (_, i) => [fields[2 * i], fields[2 * i + 1]])))
+      .filter((f) => f.type === "3" && f.data.startsWith("{"))
+      .map((f) => {
+        const { packet, opts } = JSON.parse(f.data);
+        return [f.uid, { ...packet, nsp: f.nsp }, opts];
+      })
+      .filter((msg) => msg[1]?.data?.[0] === ev);
+  }
+
   test("the volatile flag crosses: published with flags.volatile, delivered to idle clients", async (t) => {
     const ps = peers(t);
     for (const node of nodes) await ps.add(node, { transport: "websocket" });
-    const monitor = await cluster.redis.monitor(`${key}#/#*`);
-    t.after(() => monitor.close());
+    const monitor = adapter === "classic" ? await cluster.redis.monitor(`${key}#/#*`) : null;
+    t.after(() => monitor?.close());
     for (const origin of nodes) {
       const ev = uniq("volatile");
       // A volatile packet may be dropped when a transport is busy: send until each client has
@@ -215,12 +244,16 @@ describe(`cluster of ${kinds.join(", ")}`, { skip: skip ?? false }, () => {
         },
         { ms: WAIT, what: `volatile "${ev}" from ${origin.name} at every client`, interval: 200 },
       );
-      // On the wire: [uid, {type: 2, data, nsp}, {rooms, except, flags: {volatile: true}}].
-      const published = await waitFor(
-        () => monitor.messages.map((m) => notepack.decode(m.message)).filter((msg) => msg[1]?.data?.[0] === ev),
-        { ms: WAIT, what: `the volatile broadcast of ${origin.name} on Redis` },
-      );
-      for (const [uid, packet, opts] of published) {
+      // On the wire: [uid, {type: 2, data, nsp}, {rooms, except, flags: {volatile: true}}]
+      // (streams: the entry's uid and nsp fields, its data {packet, opts}).
+      const sent = await waitFor(async () => {
+        const found = await published(monitor, ev);
+        return found.length > 0 && found;
+      }, {
+        ms: WAIT,
+        what: `the volatile broadcast of ${origin.name} on Redis`,
+      });
+      for (const [uid, packet, opts] of sent) {
         assert.equal(typeof uid, "string", `${origin.name}: uid`);
         assert.equal(packet.type, 2, `${origin.name}: packet type`);
         assert.equal(packet.nsp, "/", `${origin.name}: packet nsp`);
@@ -337,7 +370,7 @@ describe(`cluster of ${kinds.join(", ")}`, { skip: skip ?? false }, () => {
     }
   });
 
-  test("the emitter's socketsJoin, socketsLeave and disconnectSockets reach every node", async (t) => {
+  test("the emitter's socketsJoin, socketsLeave and disconnectSockets reach every node", { skip: classicOnly(EMITTER_ONLY_CLASSIC) }, async (t) => {
     const ps = peers(t);
     const em = await emitter(cluster.redis.url, key);
     t.after(() => em.close());
@@ -440,7 +473,7 @@ describe(`cluster of ${kinds.join(", ")}`, { skip: skip ?? false }, () => {
     }
   });
 
-  test("allRooms from each node lists every node's rooms, per namespace", async (t) => {
+  test("allRooms from each node lists every node's rooms, per namespace", { skip: classicOnly(ALL_ROOMS_ONLY_CLASSIC) }, async (t) => {
     const ps = peers(t);
     const rooms = [];
     const chatRoom = uniq("chat-room");
@@ -463,7 +496,7 @@ describe(`cluster of ${kinds.join(", ")}`, { skip: skip ?? false }, () => {
     }
   });
 
-  test("the emitter reaches sockets on every node: room, except, binary, /chat, serverSideEmit", async (t) => {
+  test("the emitter reaches sockets on every node: room, except, binary, /chat, serverSideEmit", { skip: classicOnly(EMITTER_ONLY_CLASSIC) }, async (t) => {
     const ps = peers(t);
     const em = await emitter(cluster.redis.url, key);
     t.after(() => em.close());
@@ -600,7 +633,7 @@ describe(`cluster of ${kinds.join(", ")}`, { skip: skip ?? false }, () => {
       { ms: 30_000, what: "broadcasts from every node at every client after the restart", interval: 200 },
     );
     t.diagnostic(`broadcasts crossed again ${Date.now() - t0} ms after Redis came back`);
-    const channels = [`${key}-request#/#`, `${key}-request#/chat#`];
+    const channels = countedChannels(key, adapter);
     await eventually(async () => {
       const counts = await cluster.redis.numsub(...channels);
       for (const c of channels) assert.equal(counts[c], nodes.length, `subscribers of ${c} after the restart`);

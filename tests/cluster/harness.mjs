@@ -1,15 +1,17 @@
 // Shared harness of the cluster suite (tests/cluster/*.test.mjs): a redis-server of its own,
 // nodes of two kinds sharing it, the official socket.io-client, and @socket.io/redis-emitter.
 //
-//  - "node": tests/cluster/node_node.mjs, socket.io 4.8 with @socket.io/redis-adapter (the
-//    reference);
+//  - "node": tests/cluster/node_node.mjs, socket.io 4.8 with @socket.io/redis-adapter or
+//    @socket.io/redis-streams-adapter (the reference);
 //  - "chorus": the Chorus cluster app named by env CHORUS_CLUSTER_APP, started with
-//    --port 0 --redis URL --redis-key K --name NAME.
+//    --port 0 --redis URL --redis-key K --name NAME [--redis-adapter A] [--recovery-ms N].
 // Both print "chorus: listening on http://HOST:PORT" first and answer the same control API
 // (POST /ctl/<op>, documented in node_node.mjs).
 //
 // env CHORUS_CLUSTER_KINDS: the nodes of the cluster, e.g. "node,node,chorus,chorus" (the
 // default) or "node,node,node". Without CHORUS_CLUSTER_APP the default is Node nodes only.
+// env CHORUS_CLUSTER_ADAPTER: the adapter the cluster suite runs with, classic (the default) or
+// streams (clusterAdapter()).
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { dirname, join as joinPath } from "node:path";
@@ -48,20 +50,44 @@ export function clusterKinds(env = process.env) {
   return { kinds, note: null, skip: null };
 }
 
-// Starts one node: a ServerProcess (tests/common/process.mjs) with kind, name, key and base
-// (its http:// URL) added. `requestsTimeout` (ms): how long its cluster requests wait for the
-// other nodes (the adapter's default, 5 s, when absent).
-export async function startNode(kind, { redisUrl, key = "socket.io", name, requestsTimeout }) {
+export const ADAPTERS = ["classic", "streams"];
+
+// The adapter of env CHORUS_CLUSTER_ADAPTER (classic when unset).
+export function clusterAdapter(env = process.env) {
+  const adapter = env.CHORUS_CLUSTER_ADAPTER || "classic";
+  if (!ADAPTERS.includes(adapter)) throw new Error(`CHORUS_CLUSTER_ADAPTER: unknown adapter ${JSON.stringify(adapter)} (adapters: ${ADAPTERS.join(", ")})`);
+  return adapter;
+}
+
+// The pub/sub channels every node of a cluster subscribes to once (what PUBSUB NUMSUB counts
+// as the number of nodes): classic, the request and response channels; streams, the public
+// channel (its responses go to a channel per node).
+export function countedChannels(key, adapter = "classic") {
+  const nsps = ["/", "/chat"];
+  if (adapter === "streams") return nsps.map((n) => `${key}#${n}#`);
+  return nsps.flatMap((n) => [`${key}-request#${n}#`, `${key}-response#${n}#`]);
+}
+
+// Starts one node: a ServerProcess (tests/common/process.mjs) with kind, name, key, adapter and
+// base (its http:// URL) added. `requestsTimeout` (ms): how long its cluster requests wait for
+// the other nodes (the adapter's default, 5 s, when absent). `adapter`: classic or streams (the
+// node's default, classic, when absent). `recoveryMs`: connection state recovery within that
+// many ms (off when absent or 0).
+export async function startNode(kind, { redisUrl, key = "socket.io", name, requestsTimeout, adapter, recoveryMs }) {
   let cmd;
   let args;
+  if (adapter !== undefined && !ADAPTERS.includes(adapter)) throw new Error(`unknown adapter ${JSON.stringify(adapter)}`);
   const timeout = requestsTimeout === undefined ? [] : ["--requests-timeout", String(requestsTimeout)];
+  const recovery = recoveryMs === undefined ? [] : ["--recovery-ms", String(recoveryMs)];
   if (kind === "node") {
     cmd = process.execPath;
-    args = [NODE_APP, "--port", "0", "--redis", redisUrl, "--key", key, "--name", name, ...timeout];
+    const kindOf = adapter === undefined ? [] : ["--adapter", adapter];
+    args = [NODE_APP, "--port", "0", "--redis", redisUrl, "--key", key, "--name", name, ...timeout, ...kindOf, ...recovery];
   } else if (kind === "chorus") {
     cmd = process.env.CHORUS_CLUSTER_APP;
     if (!cmd) throw new Error("a Chorus node needs CHORUS_CLUSTER_APP (the chorus-cluster-app binary)");
-    args = ["--port", "0", "--redis", redisUrl, "--redis-key", key, "--name", name, ...timeout];
+    const kindOf = adapter === undefined ? [] : ["--redis-adapter", adapter];
+    args = ["--port", "0", "--redis", redisUrl, "--redis-key", key, "--name", name, ...timeout, ...kindOf, ...recovery];
   } else {
     throw new Error(`unknown node kind ${JSON.stringify(kind)}`);
   }
@@ -69,18 +95,21 @@ export async function startNode(kind, { redisUrl, key = "socket.io", name, reque
   srv.kind = kind;
   srv.nodeName = name;
   srv.key = key;
+  srv.adapter = adapter ?? "classic";
   srv.base = `http://${srv.host}:${srv.port}`;
   return srv;
 }
 
 // A redis-server and one node per kind (named n0-node, n1-chorus, ...), sharing key `key`
-// (and `requestsTimeout`, see startNode).
-export async function startCluster(kinds, { key = `chorus-test-${randomBytes(3).toString("hex")}`, requestsTimeout } = {}) {
+// (and `requestsTimeout`, `adapter` and `recoveryMs`, see startNode).
+export async function startCluster(kinds, { key = `chorus-test-${randomBytes(3).toString("hex")}`, requestsTimeout, adapter, recoveryMs } = {}) {
   const redis = await startRedis();
   const nodes = [];
   try {
     // One at a time: the machine is small, and the names come out in order.
-    for (const [i, kind] of kinds.entries()) nodes.push(await startNode(kind, { redisUrl: redis.url, key, name: `n${i}-${kind}`, requestsTimeout }));
+    for (const [i, kind] of kinds.entries()) {
+      nodes.push(await startNode(kind, { redisUrl: redis.url, key, name: `n${i}-${kind}`, requestsTimeout, adapter, recoveryMs }));
+    }
   } catch (e) {
     await Promise.all(nodes.map((n) => n.stop()));
     await redis.stop();
@@ -90,6 +119,7 @@ export async function startCluster(kinds, { key = `chorus-test-${randomBytes(3).
     redis,
     nodes,
     key,
+    adapter: adapter ?? "classic",
     async stop() {
       const results = await Promise.allSettled(nodes.map((n) => n.stop({ strict: true })));
       await redis.stop();

@@ -1,18 +1,29 @@
 // A Node socket.io 4.8 node of the cluster suite (tests/cluster/), sharing rooms, broadcasts
-// and server-side operations with the other nodes through @socket.io/redis-adapter. The Chorus
-// node (chorus-cluster-app) answers the same control API, so the suite drives both alike.
+// and server-side operations with the other nodes through @socket.io/redis-adapter (classic) or
+// @socket.io/redis-streams-adapter (streams). The Chorus node (chorus-cluster-app) answers the
+// same control API, so the suite drives both alike.
 //
 //   node tests/cluster/node_node.mjs --redis URL [--key K] [--name NAME] [--port P] [--requests-timeout MS]
+//                                    [--adapter classic|streams] [--recovery-ms N]
 //
-// --requests-timeout: the adapter's requestsTimeout (fetchSockets, allRooms, serverSideEmit
-// with ack; default 5000 ms).
+// --requests-timeout: the classic adapter's requestsTimeout (fetchSockets, allRooms,
+// serverSideEmit with ack; default 5000 ms). The streams adapter has a fixed 5000 ms.
+// --adapter: classic (default; `key` is its key) or streams (stream "socket.io", session keys
+// "sio:session:<pid>", `key` is its channelPrefix; every other option at its default).
+// --recovery-ms N: connectionStateRecovery {maxDisconnectionDuration: N, skipMiddlewares: true};
+// 0 or absent: off. Only the streams adapter recovers across nodes (the classic one keeps no
+// sessions).
 //
-// First stdout line, once both namespaces' Redis subscriptions are in place:
-// "chorus: listening on http://127.0.0.1:PORT". SIGTERM/SIGINT close it and exit with 0.
+// First stdout line, once both namespaces' Redis subscriptions are in place (and, streams, the
+// stream is being read): "chorus: listening on http://127.0.0.1:PORT". SIGTERM/SIGINT close it
+// and exit with 0.
 //
-// Namespaces "/" and "/chat". Per socket: socket.data = {node: NAME, user: auth.user ?? null};
-// the client event "join" (room, ack) joins the room and acks. Server-side events are recorded
-// (/ctl/server-events); "ping-servers" is acked with "pong-NAME".
+// Namespaces "/" and "/chat". Per socket: socket.data = {node: NAME, user: auth.user ?? null},
+// set only when the socket is not a recovered one (which has its data back); the client event
+// "join" (room, ack) joins the room and acks; "set" (value, ack) sets socket.data.extra and acks
+// true. Every connection is recorded as {id, recovered, rooms (sorted), data} as the connection
+// handler saw it (/ctl/connections). Server-side events are recorded (/ctl/server-events);
+// "ping-servers" is acked with "pong-NAME".
 //
 // Control API: POST /ctl/<op>, JSON body, JSON reply (400 {error} for a bad request). Every op
 // acts on namespace `nsp` (default "/"); rooms/except default to []. Binary values cross it as
@@ -24,26 +35,32 @@
 //   disconnect    {nsp, rooms, except, close}                        -> {ok: true}
 //   server-emit   {nsp, event, args, ack, timeout}                   -> {err, responses}
 //   all-rooms     {nsp}                                              -> {rooms (sorted)}
+//                 (streams: this node's rooms only, the streams adapter has no all-rooms request)
+//   connections   {nsp}                      -> {connections: [{id, recovered, rooms, data}, ...]}
 //   server-events {nsp}                      -> {events: [[event, ...args], ...]} (so far)
 //   remote        {nsp, id, op: emit|emit-ack|join|leave|disconnect, event, args, rooms, close, timeout}
 //                 (emit-ack: {ok, reply} with the client's first ack argument, or {ok: false, err})
 //                 (acts on the socket `id` as fetchSockets finds it)  -> {ok: true}
 import { createServer } from "node:http";
 import { createAdapter } from "@socket.io/redis-adapter";
+import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 import { Server } from "socket.io";
 
 const NAMESPACES = ["/", "/chat"];
 const MAX_BODY = 16 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 5_000;
+const ADAPTERS = ["classic", "streams"];
 
 function usage(message) {
-  console.error(`node_node.mjs: ${message}\nusage: node_node.mjs --redis URL [--key K] [--name NAME] [--port P] [--requests-timeout MS]`);
+  console.error(
+    `node_node.mjs: ${message}\nusage: node_node.mjs --redis URL [--key K] [--name NAME] [--port P] [--requests-timeout MS] [--adapter classic|streams] [--recovery-ms N]`,
+  );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { port: 0, redis: null, key: "socket.io", name: "node", requestsTimeout: undefined };
+  const opts = { port: 0, redis: null, key: "socket.io", name: "node", requestsTimeout: undefined, adapter: "classic", recoveryMs: 0 };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -54,6 +71,8 @@ function parseArgs(argv) {
     else if (flag === "--key") opts.key = value;
     else if (flag === "--name") opts.name = value;
     else if (flag === "--requests-timeout" && /^[1-9]\d{0,8}$/.test(value)) opts.requestsTimeout = Number(value);
+    else if (flag === "--adapter" && ADAPTERS.includes(value)) opts.adapter = value;
+    else if (flag === "--recovery-ms" && /^\d{1,9}$/.test(value)) opts.recoveryMs = Number(value);
     else usage(`unknown or bad argument ${flag} ${value}`);
   }
   if (!opts.redis) usage("--redis is required");
@@ -91,14 +110,20 @@ const strings = (body, field) => {
 
 const opts = parseArgs(process.argv.slice(2));
 const serverEvents = new Map(NAMESPACES.map((n) => [n, []]));
+const connections = new Map(NAMESPACES.map((n) => [n, []]));
+const streams = opts.adapter === "streams";
 
-const pub = createClient({ url: opts.redis });
-const sub = pub.duplicate();
+// The streams adapter opens its own connections (stream reader, subscriber) by duplicating
+// `pub`: they inherit its client name, which is how the readiness check below finds them.
+const clientName = `chorus-test-${opts.name}-${process.pid}`.replace(/[^\w-]/g, "_");
+const pub = createClient({ url: opts.redis, name: clientName });
+const sub = streams ? null : pub.duplicate();
 let lastError = "";
 for (const [label, client] of [
   ["pub", pub],
   ["sub", sub],
 ]) {
+  if (!client) continue;
   client.on("error", (e) => {
     // One line per kind of error (the client retries while Redis is away).
     const line = `${opts.name} redis ${label}: ${e.message}`;
@@ -107,19 +132,31 @@ for (const [label, client] of [
   });
   client.on("ready", () => (lastError = ""));
 }
-await Promise.all([pub.connect(), sub.connect()]);
-const subId = await sub.clientId();
+await Promise.all([pub.connect(), sub?.connect()]);
+const subId = sub ? await sub.clientId() : null;
 
 const httpServer = createServer((req, res) => handle(req, res));
-const io = new Server(httpServer, { adapter: createAdapter(pub, sub, { key: opts.key, requestsTimeout: opts.requestsTimeout }) });
+const adapter = streams
+  ? createStreamsAdapter(pub, { channelPrefix: opts.key })
+  : createAdapter(pub, sub, { key: opts.key, requestsTimeout: opts.requestsTimeout });
+const io = new Server(httpServer, {
+  adapter,
+  ...(opts.recoveryMs > 0 ? { connectionStateRecovery: { maxDisconnectionDuration: opts.recoveryMs, skipMiddlewares: true } } : {}),
+});
 
 for (const name of NAMESPACES) {
   const nsp = io.of(name);
   nsp.on("connection", (socket) => {
-    socket.data = { node: opts.name, user: socket.handshake.auth?.user ?? null };
+    // A recovered socket has its data back (from the session, wherever it was stored).
+    if (!socket.recovered) socket.data = { node: opts.name, user: socket.handshake.auth?.user ?? null };
+    connections.get(name).push({ id: socket.id, recovered: socket.recovered, rooms: [...socket.rooms].sort(), data: structuredClone(socket.data) });
     socket.on("join", (room, ack) => {
       socket.join(room);
       if (typeof ack === "function") ack();
+    });
+    socket.on("set", (value, ack) => {
+      socket.data.extra = value ?? null;
+      if (typeof ack === "function") ack(true);
     });
   });
   // Every server-side event from another node, recorded; "ping-servers" answered.
@@ -133,12 +170,26 @@ for (const name of NAMESPACES) {
 }
 
 // The adapters subscribe asynchronously: wait until the subscriber connection holds both
-// namespaces' channels (request, response, own response) and patterns.
+// namespaces' channels (classic: request, response, own response, and the broadcast pattern;
+// streams: the public and the own response channel) and, streams, until the reader is blocked
+// in XREAD (it starts at "$": a broadcast added before that would be missed).
 for (const deadline = Date.now() + 10_000; ; ) {
-  const info = String(await pub.sendCommand(["CLIENT", "LIST", "ID", String(subId)]));
-  const sub_n = Number(/\bsub=(\d+)/.exec(info)?.[1] ?? 0);
-  const psub_n = Number(/\bpsub=(\d+)/.exec(info)?.[1] ?? 0);
-  if (sub_n >= 3 * NAMESPACES.length && psub_n >= NAMESPACES.length) break;
+  let ready;
+  let info;
+  if (streams) {
+    info = String(await pub.sendCommand(["CLIENT", "LIST"]))
+      .split("\n")
+      .filter((line) => line.includes(` name=${clientName} `))
+      .join("\n");
+    const sub_n = Math.max(0, ...[...info.matchAll(/\bsub=(\d+)/g)].map((m) => Number(m[1])));
+    ready = sub_n >= 2 * NAMESPACES.length && /\bcmd=xread\b/.test(info);
+  } else {
+    info = String(await pub.sendCommand(["CLIENT", "LIST", "ID", String(subId)]));
+    const sub_n = Number(/\bsub=(\d+)/.exec(info)?.[1] ?? 0);
+    const psub_n = Number(/\bpsub=(\d+)/.exec(info)?.[1] ?? 0);
+    ready = sub_n >= 3 * NAMESPACES.length && psub_n >= NAMESPACES.length;
+  }
+  if (ready) break;
   if (Date.now() > deadline) {
     console.error(`${opts.name}: Redis subscriptions not in place after 10 s (${info.trim()})`);
     process.exit(1);
@@ -224,7 +275,13 @@ const ops = {
     });
   },
   async "all-rooms"(body) {
-    return { rooms: [...(await namespace(body).adapter.allRooms())].sort() };
+    const { adapter } = namespace(body);
+    // The streams adapter has no all-rooms request: this node's rooms, as Node would list them.
+    const rooms = typeof adapter.allRooms === "function" ? await adapter.allRooms() : adapter.rooms.keys();
+    return { rooms: [...rooms].sort() };
+  },
+  async connections(body) {
+    return { connections: connections.get(namespace(body).name) };
   },
   async "server-events"(body) {
     return { events: serverEvents.get(namespace(body).name) };
@@ -304,7 +361,7 @@ async function shutdown() {
   force.unref();
   await new Promise((resolve) => io.close(() => resolve()));
   for (const client of [sub, pub]) {
-    if (client.isOpen) await client.close().catch(() => {});
+    if (client?.isOpen) await client.close().catch(() => {});
   }
   process.exit(0);
 }

@@ -6,13 +6,12 @@
 // control API (tests/apps/cluster_app.cpp).
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { io } from "socket.io-client";
 import { startProcess } from "../common/process.mjs";
 import { sleep } from "../common/util.mjs";
 import { ctl, startNode, startRedis, uniq, waitFor } from "./harness.mjs";
+import { WAIT, drop, events, reconnect, recorder, resume, until } from "./recorder.mjs";
 
 const APP = process.env.CHORUS_CLUSTER_APP;
-const WAIT = 10_000;
 
 async function startApp(args) {
   const srv = await startProcess(APP, ["--port", "0", "--name", "solo", ...args], { name: "chorus-cluster-app", timeoutMs: 30_000 });
@@ -20,57 +19,6 @@ async function startApp(args) {
   srv.nodeName = "solo";
   return srv;
 }
-
-// A client that records every event (offsets included) and "connect" in one ordered log, and
-// reconnects only when told to (socket.connect()).
-async function recorder(node, { transport, auth } = {}) {
-  const socket = io(node.base, {
-    transports: [transport],
-    forceNew: true,
-    reconnection: false,
-    ...(auth ? { auth } : {}),
-  });
-  const log = [];
-  socket.onAny((event, ...args) => log.push([event, ...args]));
-  socket.on("connect", () => log.push(["connect", socket.id, socket.recovered]));
-  socket.on("disconnect", (reason) => log.push(["disconnect", reason]));
-  socket.on("connect_error", (err) => log.push(["connect_error", err.message]));
-  const r = { socket, log };
-  await until(r, (e) => e[0] === "connect" || e[0] === "connect_error", "the first connect");
-  assert.equal(log.at(-1)[0], "connect", `connect_error: ${log.at(-1)[1]}`);
-  return r;
-}
-
-// Waits until an entry of r.log satisfies `pred` (after `from`), returns its index.
-async function until(r, pred, what, from = 0) {
-  let found = -1;
-  await waitFor(
-    () => {
-      found = r.log.findIndex((e, i) => i >= from && pred(e));
-      return found >= 0;
-    },
-    { ms: WAIT, what },
-  );
-  return found;
-}
-
-// Drops the transport from the client's side (the server sees "transport close") and waits for
-// the client's "disconnect".
-async function drop(r) {
-  const from = r.log.length;
-  r.socket.io.engine.close();
-  await until(r, (e) => e[0] === "disconnect", "the disconnect", from);
-}
-
-async function reconnect(r) {
-  const from = r.log.length;
-  r.socket.connect();
-  const i = await until(r, (e) => e[0] === "connect" || e[0] === "connect_error", "the reconnect", from);
-  assert.equal(r.log[i][0], "connect", `connect_error: ${r.log[i][1]}`);
-  return { from, at: i };
-}
-
-const events = (r, from, to, name) => r.log.slice(from, to).filter((e) => e[0] === name);
 
 describe("connection state recovery (one Chorus node, official socket.io-client)", { concurrency: false, skip: APP ? false : "CHORUS_CLUSTER_APP not set (the chorus-cluster-app binary)" }, () => {
   let node;
@@ -163,10 +111,9 @@ describe("connection state recovery (one Chorus node, official socket.io-client)
     await drop(r);
     const { at } = await reconnect(r);
     assert.equal(r.log[at][2], true, "the first return recovers");
-    const thief = await recorder(node, { transport: "websocket", auth: { pid, offset } });
-    const last = thief.log.findLast((e) => e[0] === "connect");
-    assert.equal(last[2], false, "a second return does not");
-    assert.notEqual(last[1], r.socket.id);
+    const { r: thief, at: thiefAt } = await resume(node, r, { pid, offset });
+    assert.equal(thief.log[thiefAt][2], false, "a second return does not");
+    assert.notEqual(thief.log[thiefAt][1], r.socket.id);
     r.socket.disconnect();
     thief.socket.disconnect();
   });

@@ -8,6 +8,9 @@
 #    target, CHORUS_CLUSTER_APP names it and the cluster is node,node,chorus,chorus; without
 #    it the cluster is Node nodes only (node,node,node) and the test output says why.
 #    CHORUS_CLUSTER_KINDS (e.g. "node,node,node") overrides the kinds when run by hand.
+#  cluster_cluster_streams: cluster.test.mjs again with CHORUS_CLUSTER_ADAPTER=streams, every
+#    node on the Redis streams adapter (@socket.io/redis-streams-adapter on the Node nodes).
+#    cluster_streams (streams.test.mjs) is connection state recovery across such nodes.
 #    CHORUS_SERVER_BIN names chorus-server (faults.test.mjs runs it with --redis).
 # The chorus-cluster-app target, when there is one, is defined before this point (here, above
 # the return, as tests/interop/tests.cmake defines its app), so the check below sees it.
@@ -20,7 +23,8 @@ if(NOT CHORUS_NODE_TESTS)
   return()
 endif()
 # notepack.io (the adapter's msgpack) decodes what the nodes publish.
-chorus_require_node(cluster socket.io socket.io-client @socket.io/redis-adapter @socket.io/redis-emitter redis notepack.io)
+chorus_require_node(cluster socket.io socket.io-client @socket.io/redis-adapter @socket.io/redis-streams-adapter @socket.io/redis-emitter
+                    redis notepack.io)
 set(CHORUS_REDIS_SERVER /usr/bin/redis-server CACHE FILEPATH "The redis-server the cluster tests start")
 if(NOT EXISTS ${CHORUS_REDIS_SERVER})
   message(FATAL_ERROR "cluster tests: ${CHORUS_REDIS_SERVER} not found (Debian package redis-server): run toolchains/setup.sh, "
@@ -36,3 +40,8 @@ if(TARGET chorus-server)  # faults.test.mjs starts chorus-server --redis too
 endif()
 
 chorus_add_node_tests(cluster DIR ${CMAKE_CURRENT_LIST_DIR} LABEL cluster TIMEOUT 300 ENVIRONMENT ${_chorus_cluster_env})
+add_test(NAME cluster_cluster_streams
+         COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${CMAKE_CURRENT_LIST_DIR}/cluster.test.mjs
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(cluster_cluster_streams PROPERTIES
+  LABELS cluster TIMEOUT 300 ENVIRONMENT "${_chorus_cluster_env};CHORUS_CLUSTER_ADAPTER=streams")
