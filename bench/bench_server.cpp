@@ -1,18 +1,22 @@
 // chorus-bench-server: the Chorus side of the benchmarks, built from the public API only.
 //
 //   chorus-bench-server --port N [--host ADDR] [--max-connections N] [--io-threads N]
-//                       [--tls-cert PEM] [--redis URL [--redis-key K]]
+//                       [--tls-cert PEM] [--redis URL [--redis-key K] [--redis-adapter KIND]]
+//                       [--recovery-ms MS]
 //
 // Every socket joins "room1"; "echo" with an ack callback acks its argument, without one
 // emits "echo" back; "broadcast" emits "bcast" with its argument to room1 (namespace-wide,
 // sender included). First stdout line: "chorus: listening on http(s)://127.0.0.1:PORT"; with
 // --redis (a node of a cluster, ServerOptions::redis) only once its Redis subscriptions are in
-// place. Exits on SIGTERM / SIGINT.
+// place. --redis-adapter streams: the streams mode (@socket.io/redis-streams-adapter's
+// protocol); --recovery-ms: connection state recovery (default off, as ServerOptions). Exits on
+// SIGTERM / SIGINT.
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -52,25 +56,39 @@ int main(int argc, char** argv) {
   // Every load generator connection comes from 127.0.0.1: no per-address queueing in front of
   // the workers (the default of 8 is for the open internet).
   opts.max_pending_per_address = opts.http_threads;
-  chorus::tools::CommandLine("chorus-bench-server",
-                             "usage: chorus-bench-server [options]\n\n"
-                             "The Chorus side of the benchmarks (bench/run.sh).\n\n"
-                             "  --host ADDR           listen address (default 127.0.0.1)\n"
-                             "  --port N              listen port (default 0: a free one)\n"
-                             "  --max-connections N   connections held at once (default: ServerOptions')\n"
-                             "  --io-threads N        event loop threads (default 0: one per core)\n"
-                             "  --tls-cert PEM        certificate and key: serve https/wss\n"
-                             "  --redis URL           a node of a cluster through this Redis\n"
-                             "  --redis-key K         its channel prefix (default socket.io)\n"
-                             "  --help                this text\n")
-      .text("--host", &opts.host)
+  std::string adapter = "classic";
+  std::uint32_t recovery_ms = 0;
+  chorus::tools::CommandLine cl("chorus-bench-server",
+                                "usage: chorus-bench-server [options]\n\n"
+                                "The Chorus side of the benchmarks (bench/run.sh).\n\n"
+                                "  --host ADDR           listen address (default 127.0.0.1)\n"
+                                "  --port N              listen port (default 0: a free one)\n"
+                                "  --max-connections N   connections held at once (default: ServerOptions')\n"
+                                "  --io-threads N        event loop threads (default 0: one per core)\n"
+                                "  --tls-cert PEM        certificate and key: serve https/wss\n"
+                                "  --redis URL           a node of a cluster through this Redis\n"
+                                "  --redis-key K         its channel prefix (default socket.io)\n"
+                                "  --redis-adapter KIND  classic (default: @socket.io/redis-adapter, pub/sub) or\n"
+                                "                        streams (@socket.io/redis-streams-adapter)\n"
+                                "  --recovery-ms MS      connection state recovery within MS (default 0: off)\n"
+                                "  --help                this text\n");
+  cl.text("--host", &opts.host)
       .number("--port", &opts.port, 0, 65535)
       .number("--max-connections", &opts.max_connections, 1, 1'000'000)
       .number("--io-threads", &opts.io_threads, 0, 1'024)
       .text("--tls-cert", &opts.tls_certificate)
       .text("--redis", &opts.redis.url)
       .text("--redis-key", &opts.redis.key)
+      .text("--redis-adapter", &adapter)
+      .number("--recovery-ms", &recovery_ms, 0, 86'400'000)
       .parse(argc, argv);
+  if (adapter == "streams") {
+    opts.redis.adapter = chorus::RedisAdapterOptions::Kind::kStreams;
+  } else if (adapter != "classic") {
+    cl.fail("--redis-adapter needs classic or streams, got '" + adapter + "'");
+  }
+  opts.connection_state_recovery.enabled = recovery_ms > 0;
+  if (recovery_ms > 0) opts.connection_state_recovery.max_disconnection_ms = recovery_ms;
   raise_nofile_limit();
 
   chorus::Server server(opts);

@@ -4,8 +4,13 @@
 #
 #   bench/cluster.sh            full run (3 repetitions, ~6 minutes)
 #   bench/cluster.sh --quick    short windows (~3 minutes)
+#   bench/cluster.sh --adapter streams   the streams mode instead: Chorus nodes with
+#                               --redis-adapter streams, Node nodes with
+#                               @socket.io/redis-streams-adapter, connection state recovery on
+#                               both (120 s): every broadcast goes through the Redis stream
 #
-# Options: --reps N, --rates "R ...", --clients N, --only chorus|node, --skip-build, --out DIR
+# Options: --adapter classic|streams (default classic), --reps N, --rates "R ...", --clients N,
+# --only chorus|node, --skip-build, --out DIR
 # (default bench/results). Environment as bench/run.sh: BENCH_BUILD_DIR (default build/bench),
 # BENCH_JOBS, BENCH_LOADGEN_CPU / BENCH_SERVER_CPU (default 0 / 1), BENCH_NICE.
 #
@@ -15,7 +20,8 @@
 # Two lines per rate: a client on A broadcasts (every delivery on B crossed Redis), and a
 # client on A and one on B take turns. Deliveries/s at the clients and latency p50/p99 from
 # the scheduled send to the receipt, separately on the sending node (local) and on the other
-# (remote). Results: bench/results/<date>-cluster.md and .json, medians and Chorus/Node ratios.
+# (remote). Results: bench/results/<date>-cluster.md and .json (--adapter streams:
+# <date>-cluster-streams.md and .json), medians and Chorus/Node ratios.
 set -u -o pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -25,6 +31,7 @@ reps=""
 rates=""
 clients=1000
 only=""
+adapter=classic
 skip_build=0
 out_dir="$here/results"
 while [ $# -gt 0 ]; do
@@ -34,13 +41,18 @@ while [ $# -gt 0 ]; do
     --rates) rates="$2"; shift ;;
     --clients) clients="$2"; shift ;;
     --only) only="$2"; shift ;;
+    --adapter) adapter="$2"; shift ;;
     --skip-build) skip_build=1 ;;
     --out) out_dir="$2"; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "cluster.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+case "$adapter" in
+  classic | streams) ;;
+  *) echo "cluster.sh: --adapter needs classic or streams, got '$adapter'" >&2; exit 2 ;;
+esac
 
 build_dir="${BENCH_BUILD_DIR:-$root/build/bench}"
 jobs="${BENCH_JOBS:-$(nproc)}"
@@ -75,7 +87,9 @@ chorus_bin="$(find "$build_dir" -name chorus-bench-server -type f -perm -u+x | h
 [ -n "$loadgen" ] || { echo "cluster.sh: chorus-loadgen not built" >&2; exit 1; }
 [ -x "$redis_server" ] || { echo "cluster.sh: redis-server not found (Debian: redis-server)" >&2; exit 1; }
 command -v node >/dev/null || { echo "cluster.sh: node not found" >&2; exit 1; }
-for m in socket.io @socket.io/redis-adapter redis; do
+node_adapter=@socket.io/redis-adapter
+[ "$adapter" = streams ] && node_adapter=@socket.io/redis-streams-adapter
+for m in socket.io "$node_adapter" redis; do
   [ -d "$root/node_modules/$m" ] || { echo "cluster.sh: node_modules/$m missing (npm ci)" >&2; exit 1; }
 done
 
@@ -103,6 +117,12 @@ free_port() {
 }
 
 # ---- processes -----------------------------------------------------------------------------
+# Both kinds of node take the same adapter flags. Streams: connection state recovery on, as a
+# production user of that adapter runs it (a dropped client recovers on any node); then every
+# broadcast reaches even the sending node's clients only once Redis gave its entry id.
+recovery_ms=120000
+node_flags=()
+[ "$adapter" = streams ] && node_flags=(--redis-adapter streams --recovery-ms "$recovery_ms")
 pids=()  # every process started for the current measurement
 redis_pid=""
 redis_port=""
@@ -135,10 +155,10 @@ start_node() {
   : >"$log"
   if [ "$kind" = chorus ]; then
     nice -n "$nice_level" taskset -c "$srv_cpu" "$chorus_bin" --port 0 --max-connections 4000 \
-      --redis "redis://127.0.0.1:$redis_port" >"$log" 2>&1 &
+      --redis "redis://127.0.0.1:$redis_port" "${node_flags[@]}" >"$log" 2>&1 &
   else
     nice -n "$nice_level" taskset -c "$srv_cpu" node "$here/reference_server.mjs" --port 0 \
-      --redis "redis://127.0.0.1:$redis_port" >"$log" 2>&1 &
+      --redis "redis://127.0.0.1:$redis_port" "${node_flags[@]}" >"$log" 2>&1 &
   fi
   node_pid=$!
   pids+=("$node_pid")
@@ -228,9 +248,17 @@ elapsed=$(( $(date +%s) - t_start ))
 
 # ---- report --------------------------------------------------------------------------------
 cpu_model="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-node "$here/summarize.mjs" "$raw" "$out_dir/$stamp-cluster" --suite cluster \
+suffix=cluster
+[ "$adapter" = streams ] && suffix=cluster-streams
+if [ "$adapter" = streams ]; then
+  servers_fact="per measurement a fresh redis-server and two nodes: chorus-bench-server --redis --redis-adapter streams --recovery-ms $recovery_ms (ServerOptions defaults otherwise, log level warn) or node reference_server.mjs --redis --redis-adapter streams --recovery-ms $recovery_ms (socket.io defaults, perMessageDeflate off, @socket.io/redis-streams-adapter defaults, connectionStateRecovery {maxDisconnectionDuration: $recovery_ms})"
+else
+  servers_fact="per measurement a fresh redis-server and two nodes: chorus-bench-server --redis (ServerOptions defaults otherwise, log level warn) or node reference_server.mjs --redis (socket.io defaults, perMessageDeflate off, @socket.io/redis-adapter)"
+fi
+node "$here/summarize.mjs" "$raw" "$out_dir/$stamp-$suffix" --suite cluster \
   --fact "date=$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
   --fact "mode=$([ "$quick" = 1 ] && echo quick || echo full)" \
+  --fact "adapter=$adapter" \
   --fact "repetitions=$reps" \
   --fact "nproc=$(nproc)" \
   --fact "cpu_model=$cpu_model" \
@@ -238,14 +266,14 @@ node "$here/summarize.mjs" "$raw" "$out_dir/$stamp-cluster" --suite cluster \
   --fact "memory=$(free -h | awk '/^Mem:/{print $2}')" \
   --fact "node=$(node --version)" \
   --fact "socket_io=$(node -p 'require("'"$root"'/node_modules/socket.io/package.json").version')" \
-  --fact "redis_adapter=$(node -p 'require("'"$root"'/node_modules/@socket.io/redis-adapter/package.json").version'), redis client $(node -p 'require("'"$root"'/node_modules/redis/package.json").version')" \
+  --fact "redis_adapter=$node_adapter $(node -p 'require("'"$root"'/node_modules/'"$node_adapter"'/package.json").version'), redis client $(node -p 'require("'"$root"'/node_modules/redis/package.json").version')" \
   --fact "redis_server=$("$redis_server" --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') (--save '' --appendonly no)" \
   --fact "compiler=$(c++ --version | head -1)" \
   --fact "git=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
-  --fact "servers=per measurement a fresh redis-server and two nodes: chorus-bench-server --redis (ServerOptions defaults otherwise, log level warn) or node reference_server.mjs --redis (socket.io defaults, perMessageDeflate off, @socket.io/redis-adapter)" \
+  --fact "servers=$servers_fact" \
   --fact "cores=redis-server and both nodes on CPU $srv_cpu, loadgen on CPU $lg_cpu (taskset), nice $nice_level" \
   --fact "load_average_before=$load_before" \
   --fact "load_average_after=$(cut -d' ' -f1-3 /proc/loadavg)" \
   --fact "wall_seconds=$elapsed" \
   --fact "cluster=$clients clients in room1 alternately on node A and node B; rates $rates broadcasts/s offered; line a: a client on A broadcasts, line both: a client on A and one on B take turns; ${seconds}s window after ${warmup}s warm-up" || exit 1
-echo "== wrote $out_dir/$stamp-cluster.md and $out_dir/$stamp-cluster.json (${elapsed}s)" >&2
+echo "== wrote $out_dir/$stamp-$suffix.md and $out_dir/$stamp-$suffix.json (${elapsed}s)" >&2

@@ -233,14 +233,25 @@ function verdict(row) {
 let md = "";
 if (suite === "cluster") {
   md += `# Chorus cluster benchmark, ${facts.date ?? ""} (${facts.mode ?? ""})\n\n`;
-  md += "Two Chorus nodes (`chorus-bench-server --redis`) against two Node socket.io nodes ";
-  md += "(`bench/reference_server.mjs --redis`, `@socket.io/redis-adapter`), each pair a cluster through ";
+  const streams = facts.adapter === "streams";
+  const flags = streams ? "--redis --redis-adapter streams --recovery-ms 120000" : "--redis";
+  md += `Two Chorus nodes (\`chorus-bench-server ${flags}\`) against two Node socket.io nodes `;
+  md += `(\`bench/reference_server.mjs ${flags}\`, `;
+  md += streams
+    ? "`@socket.io/redis-streams-adapter`, `connectionStateRecovery` on), "
+    : "`@socket.io/redis-adapter`), ";
+  md += "each pair a cluster through ";
   md += "a redis-server of its own, driven by `chorus-loadgen cluster` over raw WebSocket connections ";
   md += "(`bench/cluster.sh`). Every figure is the median of the runs (shown in brackets); the ratio is ";
   md += "Chorus / Node.\n\n";
   md += "The clients sit alternately on node A and node B, all in room1. **cluster_a_R**: a client on A emits ";
-  md += "`broadcast` R times a second, node A sends `bcast` to its clients and publishes it to Redis, node B ";
-  md += "delivers it to its own: every delivery on B crossed Redis. **cluster_both_R**: a client on A and one ";
+  md += streams
+    ? "`broadcast` R times a second, node A adds `bcast` to the Redis stream (XADD) and sends it to its " +
+      "clients once Redis has given the entry id (their recovery offset), node B reads it back (XREAD BLOCK) " +
+      "and delivers it to its own: every delivery waited for Redis, those on B crossed it. "
+    : "`broadcast` R times a second, node A sends `bcast` to its clients and publishes it to Redis, node B " +
+      "delivers it to its own: every delivery on B crossed Redis. ";
+  md += "**cluster_both_R**: a client on A and one ";
   md += "on B take turns. *Local* clients are those of the sending node, *remote* those of the other. ";
   md += "Throughput counts arrivals inside the window, latency runs from the scheduled send time (the ";
   md += "load generator's clock) to the receipt; lost messages count as infinite latency.\n\n";

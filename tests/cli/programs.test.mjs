@@ -82,6 +82,23 @@ describe("every program's command line", { concurrency: true }, () => {
       t.diagnostic("benchmark programs not built in this tree (sanitizer build)");
     }
   });
+
+  test("chorus-bench-server refuses a bad --redis-adapter or --recovery-ms with exit 2", async (t) => {
+    const bin = byName["chorus-bench-server"];
+    if (!bin) return t.skip("benchmark programs not built in this tree (sanitizer build)");
+    const cases = [
+      [["--redis-adapter", "pubsub"], /--redis-adapter needs classic or streams, got 'pubsub'/],
+      [["--redis-adapter"], /--redis-adapter needs a value/],
+      [["--recovery-ms", "86400001"], /--recovery-ms needs a whole number from 0 to 86400000, got '86400001'/],
+      [["--recovery-ms", "-1"], /--recovery-ms needs a whole number from 0 to 86400000, got '-1'/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await run(bin, args);
+      assert.equal(r.code, 2, `${args.join(" ")}: exit ${r.code}, signal ${r.signal}, stdout ${r.stdout}`);
+      assert.match(r.stderr, message);
+      assert.doesNotMatch(r.stdout, /listening/);
+    }
+  });
 });
 
 describe("Engine.IO paths of the conformance servers", { concurrency: true }, () => {
