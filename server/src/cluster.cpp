@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <future>
 #include <random>
 
 #include "chorus/cluster/msgpack.h"
@@ -192,6 +193,17 @@ void Cluster::connect() {
 }
 
 void Cluster::stop() {
+  // The streams mode writes the sessions of the sockets the server closed on its way down
+  // ("server shutting down" keeps a session): they reach Redis before the connections close,
+  // so that those clients recover on another node. A PING answered means every command sent
+  // before it was (one connection, in order); at most kStopFlushMs.
+  constexpr std::chrono::milliseconds kStopFlushMs{2'000};
+  if (client_ && streams() && client_->connected() && !client_->on_redis_thread()) {
+    auto answered = std::make_shared<std::promise<void>>();
+    auto done = answered->get_future();
+    client_->command({"PING"}, [answered](Result<RedisReply>) { answered->set_value(); });
+    done.wait_for(kStopFlushMs);
+  }
   if (client_) client_->stop();
   std::unordered_map<std::string, std::shared_ptr<Pending>> pending;
   {

@@ -261,6 +261,32 @@ describe(`connection state recovery across streams-adapter nodes (${kinds.join("
         }
       });
 
+      // socket.io's streams adapter writes a session only when its socket closes, so a node
+      // that goes away loses its clients' sessions (streams#27). A Chorus node that is stopped
+      // (SIGTERM: "server shutting down", a reason that keeps the session) writes them before
+      // its Redis connections close.
+      test("A stopped (SIGTERM): its client recovers on B with what it missed", { skip: kinds[ai] === "chorus" ? false : "Chorus's own guarantee (a Node node writes its sessions as its adapter does)" }, async (t) => {
+        const doomed = await startNode("chorus", { redisUrl: cluster.redis.url, key: cluster.key, name: uniq("doomed"), adapter: "streams", recoveryMs: RECOVERY_MS });
+        t.after(() => doomed.stop());
+        const r = await recorder(doomed);
+        t.after(() => r.socket.disconnect());
+        await new Promise((resolve) => r.socket.emit("join", "shutdown-room", resolve));
+        const id = r.socket.id;
+        const ev = uniq("ev");
+        await ctl(C, "emit", { rooms: [id], event: ev, args: ["before"] });
+        await until(r, (e) => e[0] === ev && e[1] === "before", `"${ev}" before the stop`);
+        const gone = until(r, (e) => e[0] === "disconnect", "the disconnect");
+        const { code } = await doomed.stop();
+        assert.equal(code, 0, "the node exits cleanly");
+        await gone;
+        assert.equal(await redis("EXISTS", sessionKey(r)), 1, "the session was written before the node exited");
+        await ctl(C, "emit", { rooms: ["shutdown-room"], event: ev, args: ["missed"] });
+        const { r: back, at } = await resume(B, r);
+        t.after(() => back.socket.disconnect());
+        assert.deepEqual(back.log[at].slice(1), [id, true], "recovered on B with the same id");
+        assert.deepEqual(events(back, 0, at, ev).map((e) => e[1]), ["missed"], "the missed event, once, before connect");
+      });
+
       test(`a session expires after A's --recovery-ms (${SHORT_RECOVERY_MS} ms): not recovered on B`, async (t) => {
         if (!shortNodes.has(A.kind)) {
           const name = `short-${A.kind}`;
