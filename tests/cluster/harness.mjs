@@ -73,10 +73,12 @@ export function countedChannels(key, adapter = "classic") {
 // the other nodes (the adapter's default, 5 s, when absent). `adapter`: classic or streams (the
 // node's default, classic, when absent). `recoveryMs`: connection state recovery within that
 // many ms (off when absent or 0).
-export async function startNode(kind, { redisUrl, key = "socket.io", name, requestsTimeout, adapter, recoveryMs }) {
+// `extraArgs`: more command-line arguments, for a Chorus node only (e.g. --max-replayed).
+export async function startNode(kind, { redisUrl, key = "socket.io", name, requestsTimeout, adapter, recoveryMs, extraArgs = [] }) {
   let cmd;
   let args;
   if (adapter !== undefined && !ADAPTERS.includes(adapter)) throw new Error(`unknown adapter ${JSON.stringify(adapter)}`);
+  if (kind !== "chorus" && extraArgs.length > 0) throw new Error("extraArgs are for Chorus nodes");
   const timeout = requestsTimeout === undefined ? [] : ["--requests-timeout", String(requestsTimeout)];
   const recovery = recoveryMs === undefined ? [] : ["--recovery-ms", String(recoveryMs)];
   if (kind === "node") {
@@ -87,7 +89,7 @@ export async function startNode(kind, { redisUrl, key = "socket.io", name, reque
     cmd = process.env.CHORUS_CLUSTER_APP;
     if (!cmd) throw new Error("a Chorus node needs CHORUS_CLUSTER_APP (the chorus-cluster-app binary)");
     const kindOf = adapter === undefined ? [] : ["--redis-adapter", adapter];
-    args = ["--port", "0", "--redis", redisUrl, "--redis-key", key, "--name", name, ...timeout, ...kindOf, ...recovery];
+    args = ["--port", "0", "--redis", redisUrl, "--redis-key", key, "--name", name, ...timeout, ...kindOf, ...recovery, ...extraArgs];
   } else {
     throw new Error(`unknown node kind ${JSON.stringify(kind)}`);
   }

@@ -91,6 +91,12 @@ describe(`connection state recovery across streams-adapter nodes (${kinds.join("
     });
   }
   const sessionKey = (r) => SESSION_PREFIX + r.socket._pid;
+  // Waits until the stream holds `count` broadcasts of event `ev`.
+  const inStream = (ev, count) =>
+    waitFor(async () => (await streamEntries()).filter((e) => e.type === "3" && e.data?.packet?.data?.[0] === ev).length >= count, {
+      ms: WAIT,
+      what: `${count} "${ev}" entries in the stream`,
+    });
 
   // The client got one event from `origin` (it has an offset), then lost its transport; resolves
   // once the session is in Redis (a return before that is too early for any node: the session
@@ -258,6 +264,49 @@ describe(`connection state recovery across streams-adapter nodes (${kinds.join("
           // does not look at flags.volatile); Chorus does not. Checked as the reference behaves,
           // so a change in the reference shows here.
           assert.deepEqual(missed, ["volatile", "kept"], "the reference replays the volatile event");
+        }
+      });
+
+      // Chorus's own guarantees between Chorus nodes (a Node node needs the client's offset and
+      // has no replay bound).
+      const chorusPair = kinds[ai] === "chorus" && kinds[bi] === "chorus" ? false : "between two Chorus nodes only";
+
+      test("a client that received no event yet recovers too (socket.io#4888): the replay starts where its socket joined", { skip: chorusPair }, async (t) => {
+        const r = await recorder(A);
+        t.after(() => r.socket.disconnect());
+        await new Promise((resolve) => r.socket.emit("join", "no-offset-room", resolve));
+        const id = r.socket.id;
+        assert.equal(r.socket._lastOffset, undefined, "no event yet, no offset");
+        await drop(r);
+        await waitFor(async () => (await redis("EXISTS", sessionKey(r))) === 1, { ms: WAIT, what: `the session key ${sessionKey(r)}` });
+        const ev = uniq("ev");
+        await ctl(C, "emit", { rooms: ["no-offset-room"], event: ev, args: [1] });
+        await ctl(A, "emit", { rooms: [id], event: ev, args: [2] });
+        await inStream(ev, 2);
+        const { r: back, at } = await resume(B, r);
+        t.after(() => back.socket.disconnect());
+        assert.deepEqual(back.log[at].slice(1), [id, true], "recovered with the same id");
+        assert.deepEqual(events(back, 0, at, ev).map((e) => e[1]), [1, 2], "both missed events, in order");
+      });
+
+      test("more missed packets than B's --max-replayed (3): a fresh session, not a partial replay", { skip: chorusPair }, async (t) => {
+        const bounded = await startNode("chorus", {
+          redisUrl: cluster.redis.url, key: cluster.key, name: uniq("bounded"), adapter: "streams", recoveryMs: RECOVERY_MS, extraArgs: ["--max-replayed", "3"],
+        });
+        t.after(() => bounded.stop());
+        for (const [count, recovered] of [[3, true], [4, false]]) {
+          const r = await recorder(A);
+          const id = r.socket.id;
+          const ev = uniq("ev");
+          await away(r, A, ev);
+          for (let i = 0; i < count; i++) await ctl(C, "emit", { rooms: [id], event: ev, args: [i] });
+          await inStream(ev, count);
+          const { r: back, at } = await resume(bounded, r);
+          assert.equal(back.log[at][2], recovered, `${count} missed`);
+          assert.equal(events(back, 0, at, ev).length, recovered ? count : 0, `${count} missed: replayed whole or not at all`);
+          if (!recovered) assert.notEqual(back.log[at][1], id, "a fresh socket");
+          back.socket.disconnect();
+          r.socket.disconnect();
         }
       });
 
