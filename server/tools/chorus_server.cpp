@@ -76,6 +76,7 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
                          recovery window)
   --log-level LEVEL      error, warn, info or debug (default info)
   --config FILE          JSON file with any of the above (keys without "--")
+  --version              print "chorus-server VERSION" and exit
   --help                 this text
 )";
 
@@ -300,6 +301,10 @@ int main(int argc, char** argv) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::fputs(kUsage, stdout);
+      return 0;
+    }
+    if (arg == "--version") {
+      std::printf("chorus-server %s\n", CHORUS_VERSION);
       return 0;
     }
     if (arg.rfind("--", 0) != 0) {

@@ -3,7 +3,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { join } from "node:path";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import WebSocket from "ws";
 import { freePort, handshake, request, run, startServer, tempDir } from "./helpers.mjs";
@@ -40,6 +40,7 @@ const FLAGS = {
   "--leave-grace-ms": "5000",
   "--log-level": "debug",
   "--config": null,
+  "--version": null,
   "--help": null,
 };
 
@@ -58,6 +59,15 @@ describe("chorus-server command line", { concurrency: true }, () => {
       const listed = [...r.stdout.matchAll(/^\s+(--[a-z-]+)/gm)].map((m) => m[1]);
       assert.deepEqual(listed.sort(), Object.keys(FLAGS).sort(), "--help and FLAGS differ");
     }
+  });
+
+  test("--version prints the project's version and exits 0", async () => {
+    const cmake = readFileSync(new URL("../../CMakeLists.txt", import.meta.url), "utf8");
+    const version = cmake.match(/^project\(chorus VERSION (\d+\.\d+\.\d+)/m)[1];
+    const r = await run(["--version"]);
+    assert.equal(r.code, 0, `exit code (stderr: ${r.stderr})`);
+    assert.equal(r.stdout, `chorus-server ${version}\n`);
+    assert.equal(r.stderr, "");
   });
 
   test("every documented flag is accepted with a valid value", async () => {
