@@ -28,6 +28,8 @@
 #include <string>
 #include <thread>
 
+#include <unistd.h>
+
 #include "chorus/collab_service.h"
 #include "chorus/json/json.h"
 #include "chorus/jwt.h"
@@ -292,9 +294,11 @@ bool load_config(const std::string& path, chorus::ServerOptions& o, std::string&
 
 int main(int argc, char** argv) {
   chorus::ServerOptions opts;
-  opts.document_root = "demo";
+  // Unset until the command line or config says (no path holds a NUL byte).
+  const std::string unset(1, '\0');
+  opts.document_root = unset;
   opts.connection_state_recovery.enabled = true;  // --recovery-ms 0 turns it off
-  std::string sdk = "build/wasm/wasm";
+  std::string sdk = unset;
   std::string jwt_secret;
   std::string error;
   for (int i = 1; i < argc; ++i) {
@@ -333,6 +337,25 @@ int main(int argc, char** argv) {
     char buf[PATH_MAX];
     return realpath(dir.c_str(), buf) != nullptr ? std::string(buf) : std::string();
   };
+  // The defaults are the source tree's folders; an installed chorus-server (cmake --install)
+  // run elsewhere serves the installed SDK and no document root unless told otherwise.
+  if (sdk == unset) {
+    sdk = "build/wasm/wasm";
+    char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (absolute(sdk).empty() && n > 0) {
+      std::string bin(exe, static_cast<std::size_t>(n));
+      std::string installed = bin.substr(0, bin.rfind('/')) + "/../share/chorus/sdk";
+      if (!absolute(installed).empty()) sdk = installed;
+    }
+  }
+  if (opts.document_root == unset) {
+    opts.document_root = "demo";
+    if (absolute(opts.document_root).empty()) {
+      std::fprintf(stderr, "chorus-server: no folder 'demo' here: no static files served (--root DIR serves one)\n");
+      opts.document_root.clear();
+    }
+  }
   if (!opts.document_root.empty()) {
     std::string root = absolute(opts.document_root);
     if (root.empty()) {

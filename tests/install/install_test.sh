@@ -6,7 +6,8 @@
 # `pkg-config --cflags --libs chorus` (PKG_CONFIG_PATH=prefix/lib/pkgconfig). Each build starts
 # a chorus::Server, connects to it and must exit 0. A sanitizer build's package carries the
 # sanitizer link flags itself: the consumer adds none. With SDK=1 (CHORUS_WASM_DIR set), the
-# installed chorus-server must serve the installed SDK at /chorus/.
+# installed chorus-server, started elsewhere with no --root or --sdk, must serve the installed
+# SDK at /chorus/.
 set -euo pipefail
 build_dir="$1" version="$2" cxx="$3" generator="$4" pkg_config="$5" sdk="${6:-0}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -58,8 +59,9 @@ if [ "$sdk" = 1 ]; then
   echo "== the installed chorus-server serves the installed SDK"
   sdk_dir="$prefix/share/chorus/sdk"
   for f in chorus.mjs chorus.wasm chorus.d.ts; do [ -f "$sdk_dir/$f" ] || fail "share/chorus/sdk/$f was not installed"; done
-  "$prefix/bin/chorus-server" --port 0 --root "$sdk_dir" --sdk "$sdk_dir" --docs-db "" --max-connections 16 \
-    >"$work/server.out" 2>"$work/server.err" &
+  # From a folder outside the source tree, with no --root or --sdk: the installed SDK by default.
+  (cd "$work" && exec "$prefix/bin/chorus-server" --port 0 --docs-db "" --max-connections 16 \
+    >"$work/server.out" 2>"$work/server.err") &
   server_pid=$!
   port=""
   # Wait for the startup line (or the server's exit), not for a fixed time.
@@ -72,5 +74,6 @@ if [ "$sdk" = 1 ]; then
     curl -fsS "http://127.0.0.1:$port/chorus/$f" -o "$work/served-$f" || fail "GET /chorus/$f failed"
     cmp -s "$work/served-$f" "$sdk_dir/$f" || fail "/chorus/$f is not the installed file"
   done
+  grep -q "no folder 'demo' here" "$work/server.err" || fail "no word that no static files are served: $(cat "$work/server.err")"
 fi
 echo "install test: passed"
