@@ -41,8 +41,9 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
 
   --host ADDR            listen address (default 127.0.0.1)
   --port N               listen port (default 8080; 0 picks a free one)
-  --root DIR             static files (default: demo)
-  --sdk DIR              browser SDK served at /chorus/ (default: build/wasm/wasm)
+  --root DIR             static files (default: demo, when there is one here)
+  --sdk DIR              browser SDK served at /chorus/ (default: build/wasm/wasm, else the
+                         installed one, <bin>/../share/chorus/sdk)
   --path PATH            Engine.IO endpoint (default /socket.io/)
   --cors ORIGINS         comma-separated allowed origins, or * (default: none)
   --cors-credentials     allow credentials in CORS answers
