@@ -9,6 +9,11 @@
 #    (playwright-core + /usr/bin/chromium) against chorus-interop-app.
 #  sdk_bad_server (label "sdk"): tests/sdk/bad_server.test.mjs, hostile input from a fake server
 #    (and every shape of the SSE event stream format).
+#  sdk_recovery (label "sdk"): tests/sdk/recovery.test.mjs, connection state recovery on one
+#    chorus-cluster-app node over WebSocket, polling and SSE.
+#  sdk_failover (label "sdk"): tests/sdk/failover.test.mjs, recovery across two chorus-cluster-app
+#    nodes in streams mode behind a TCP proxy that fails over, on the cluster suite's
+#    redis-server (CHORUS_REDIS_SERVER, tests/cluster/tests.cmake).
 #  sdk_runtime (label "sdk"): tests/sdk/runtime.test.mjs, the SDK in a Node process without the
 #    `ws` package or a global WebSocket (clear error, polling and SSE still work), with a global
 #    WebSocket (used), and bundled by esbuild for the browser (ws stays out).
@@ -16,7 +21,8 @@
 if(NOT CHORUS_WASM_DIR OR NOT CHORUS_NODE_TESTS)
   return()
 endif()
-chorus_require_node(sdk socket.io ws playwright-core typescript esbuild)
+# socket.io-client, @socket.io/redis-emitter and redis: the cluster harness failover.test.mjs uses.
+chorus_require_node(sdk socket.io ws playwright-core typescript esbuild socket.io-client @socket.io/redis-emitter redis)
 
 set(_sdk_module ${CHORUS_WASM_DIR}/wasm/chorus.mjs)
 set(_sdk_dir ${CMAKE_CURRENT_LIST_DIR})
@@ -47,6 +53,12 @@ if(TARGET chorus-interop-app)
     set_tests_properties(sdk_recovery PROPERTIES
       LABELS "sdk" TIMEOUT 180
       ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_CLUSTER_APP=$<TARGET_FILE:chorus-cluster-app>")
+    add_test(NAME sdk_failover
+             COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/failover.test.mjs
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(sdk_failover PROPERTIES
+      LABELS "sdk" TIMEOUT 180
+      ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_CLUSTER_APP=$<TARGET_FILE:chorus-cluster-app>;CHORUS_REDIS_SERVER=${CHORUS_REDIS_SERVER}")
   endif()
 
   add_test(NAME sdk_runtime
