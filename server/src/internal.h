@@ -34,6 +34,8 @@ struct StreamRestore;  // cluster.h
 std::uint64_t now_ms();  // steady clock
 void log(LogLevel level, const std::string& message);
 void set_log_level(LogLevel level);
+// The format and sink of ServerOptions (the last server constructed sets them for the process).
+void set_log_output(ServerOptions::LogFormat format, std::function<void(LogLevel, const std::string&)> sink);
 
 // One outbound Engine.IO unit, encoded once and shared by every recipient of a broadcast
 // (core: engineio/outbox.h).

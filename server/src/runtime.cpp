@@ -1,6 +1,9 @@
 // Server runtime pieces with no protocol logic: clock, logging, frames, timers, ids.
 #include <cstdio>
+#include <ctime>
 #include <random>
+
+#include "chorus/json/json.h"
 
 #include "internal.h"
 
@@ -9,7 +12,28 @@ namespace chorus {
 namespace {
 std::atomic<int> g_log_level{static_cast<int>(LogLevel::kInfo)};
 std::mutex g_log_mu;
+ServerOptions::LogFormat g_log_format = ServerOptions::LogFormat::kText;  // under g_log_mu
+std::function<void(LogLevel, const std::string&)> g_log_sink;             // under g_log_mu
+
+// 2026-12-06T14:20:01.123Z
+std::string utc_timestamp() {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
+  return buf;
+}
 }  // namespace
+
+void set_log_output(ServerOptions::LogFormat format, std::function<void(LogLevel, const std::string&)> sink) {
+  std::lock_guard<std::mutex> lock(g_log_mu);
+  g_log_format = format;
+  g_log_sink = std::move(sink);
+}
 
 std::uint64_t now_ms() {
   return static_cast<std::uint64_t>(
@@ -25,7 +49,17 @@ void log(LogLevel level, const std::string& message) {
   if (static_cast<int>(level) > g_log_level.load()) return;
   static const char* kNames[] = {"error", "warn", "info", "debug"};
   std::lock_guard<std::mutex> lock(g_log_mu);
-  std::fprintf(stderr, "chorus [%s] %s\n", kNames[static_cast<int>(level)], message.c_str());
+  if (g_log_sink) {
+    g_log_sink(level, message);
+  } else if (g_log_format == ServerOptions::LogFormat::kJson) {
+    std::string line =
+        "{\"time\":\"" + utc_timestamp() + "\",\"level\":\"" + kNames[static_cast<int>(level)] + "\",\"msg\":";
+    json::quote_string(message, line);
+    line += "}\n";
+    std::fwrite(line.data(), 1, line.size(), stderr);
+  } else {
+    std::fprintf(stderr, "chorus [%s] %s\n", kNames[static_cast<int>(level)], message.c_str());
+  }
 }
 
 FramePtr message_frame(const socketio::EncodedPacket& packet, bool is_volatile) {

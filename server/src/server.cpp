@@ -19,6 +19,7 @@ ServerImpl::~ServerImpl() {
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<ServerImpl>(std::move(options))) {
   set_log_level(impl_->options.log_level);
+  set_log_output(impl_->options.log_format, impl_->options.log_sink);
   impl_->of("/");
 }
 

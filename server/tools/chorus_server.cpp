@@ -78,6 +78,8 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
                          this long before the others see it leave (default 5000; at most the
                          recovery window)
   --log-level LEVEL      error, warn, info or debug (default info)
+  --log-format FORMAT    text (default) or json: one JSON object per line on stderr,
+                         {"time": ISO 8601 UTC, "level", "msg"}
   --config FILE          JSON file with any of the above (keys without "--")
   --version              print "chorus-server VERSION" and exit
   --help                 this text
@@ -236,6 +238,15 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
       o.redis.adapter = chorus::RedisAdapterOptions::Kind::kStreams;
     } else {
       error = "--redis-adapter: classic (@socket.io/redis-adapter) or streams (@socket.io/redis-streams-adapter)";
+      return false;
+    }
+  } else if (key == "log-format") {
+    if (value == "text") {
+      o.log_format = chorus::ServerOptions::LogFormat::kText;
+    } else if (value == "json") {
+      o.log_format = chorus::ServerOptions::LogFormat::kJson;
+    } else {
+      error = "--log-format: text or json";
       return false;
     }
   } else if (key == "log-level") {

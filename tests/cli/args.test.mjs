@@ -39,6 +39,7 @@ const FLAGS = {
   "--recovery-ms": "60000",
   "--leave-grace-ms": "5000",
   "--log-level": "debug",
+  "--log-format": "json",
   "--config": null,
   "--version": null,
   "--help": null,
@@ -59,6 +60,22 @@ describe("chorus-server command line", { concurrency: true }, () => {
       const listed = [...r.stdout.matchAll(/^\s+(--[a-z-]+)/gm)].map((m) => m[1]);
       assert.deepEqual(listed.sort(), Object.keys(FLAGS).sort(), "--help and FLAGS differ");
     }
+  });
+
+  test("--log-format json: every log line on stderr is one JSON object {time, level, msg}", async () => {
+    const server = await startServer(["--log-format", "json", "--log-level", "debug", "--docs-db", ""]);
+    await handshake(server); // a session, closed at the stop: "session ... closed" at debug level
+    const { code, stderr } = await server.stop();
+    assert.equal(code, 0);
+    const lines = stderr.split("\n").filter((l) => l.startsWith("{"));
+    assert.ok(lines.some((l) => JSON.parse(l).msg.includes("closed")), `a session's close logged:\n${stderr}`);
+    for (const line of lines) {
+      const entry = JSON.parse(line);
+      assert.deepEqual(Object.keys(entry), ["time", "level", "msg"], line);
+      assert.match(entry.time, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/, line);
+      assert.ok(["error", "warn", "info", "debug"].includes(entry.level), line);
+    }
+    assert.doesNotMatch(stderr, /^chorus \[/m, "no text-format line");
   });
 
   test("--version prints the project's version and exits 0", async () => {
@@ -112,6 +129,7 @@ describe("chorus-server command line", { concurrency: true }, () => {
       [["--config"], /--config needs a value/],
       [["--log-level", "loud"], /--log-level: error, warn, info or debug/],
       [["--redis-key", ""], /--redis-key needs a prefix/],
+      [["--log-format", "xml"], /--log-format: text or json/],
       [["--redis-adapter", "sharded"], /--redis-adapter: classic .* or streams/],
       [["--recovery-ms", "86400001"], /--recovery-ms must be 0 \(off\) to 86400000 ms/],
       [["--recovery-ms", "-1"], /--recovery-ms needs a whole number/],

@@ -175,6 +175,14 @@ struct ServerOptions {
   std::size_t feed_history = 1000;                          // events kept per followed room, for Last-Event-ID resume
   std::size_t max_feed_queue_bytes = std::size_t{1} << 20;  // a feed reader that falls further behind is dropped
   LogLevel log_level = LogLevel::kInfo;
+  // How log lines are written to stderr: kText, `chorus [warn] message`; kJson, one object per
+  // line, {"time":"2026-12-06T14:20:01.123Z","level":"warn","msg":"message"} (for log
+  // collectors). Ignored when log_sink is set.
+  enum class LogFormat { kText, kJson };
+  LogFormat log_format = LogFormat::kText;
+  // Where log lines go instead of stderr (the embedding application's logger). Called on the
+  // thread that logs, one line at a time (serialized), for levels up to log_level.
+  std::function<void(LogLevel, const std::string& message)> log_sink;
   RedisAdapterOptions redis;
   ConnectionStateRecoveryOptions connection_state_recovery;
 };
