@@ -871,13 +871,17 @@ bool NamespaceImpl::emit_recoverable(const std::string& sid, ClientConnection& c
 }
 
 void NamespaceImpl::persist_session(Socket& socket) {
-  if (stream_recovery) {
-    cluster::streams::Session session;
+  // Both kinds of session: {sid, pid, rooms, data} and where its replay starts.
+  auto fill = [&](auto& session) {
     session.sid = socket.id_;
     session.pid = socket.pid_;
     std::set<std::string> rooms = adapter->socket_rooms(socket.id_);
     session.rooms.assign(rooms.begin(), rooms.end());
     session.data = socket.data_;
+  };
+  if (stream_recovery) {
+    cluster::streams::Session session;
+    fill(session);
     std::string offset;
     {
       std::lock_guard<std::mutex> lock(socket.state_->mu);
@@ -887,11 +891,7 @@ void NamespaceImpl::persist_session(Socket& socket) {
     return;
   }
   socketio::RecoveryStore::Session s;
-  s.sid = socket.id_;
-  s.pid = socket.pid_;
-  std::set<std::string> rooms = adapter->socket_rooms(socket.id_);
-  s.rooms.assign(rooms.begin(), rooms.end());
-  s.data = socket.data_;
+  fill(s);
   s.connected_at = socket.connected_offset_;
   std::lock_guard<std::mutex> lock(recovery_mu);
   recovery->persist(std::move(s), now_ms());
