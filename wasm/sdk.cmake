@@ -47,3 +47,27 @@ add_custom_command(
   VERBATIM)
 add_custom_target(chorus_sdk ALL
   DEPENDS ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.wasm ${_sdk_out}/chorus.d.ts)
+
+# The npm package (chorus_sdk_package, part of ALL): this build tree's wasm/npm/ is staged with
+# package.json (wasm/sdk/npm/package.json.in; version = the CMake project version), the
+# package's README.md and the three SDK files, and `npm pack` writes chorus-sdk-<version>.tgz
+# into the same folder (`npm install <that file>` installs the SDK; tests/sdk/npm_package.test.mjs).
+# Offline: packing a folder needs no registry, and the package has no dependencies.
+find_program(CHORUS_NPM npm NO_CMAKE_FIND_ROOT_PATH)
+if(NOT CHORUS_NPM)
+  message(FATAL_ERROR "npm not found (the chorus_sdk_package target runs npm pack): run toolchains/setup.sh")
+endif()
+set(_npm_dir ${_sdk_out}/npm)
+set(CHORUS_SDK_TARBALL ${_npm_dir}/chorus-sdk-${PROJECT_VERSION}.tgz)
+configure_file(${_sdk_src}/npm/package.json.in ${_npm_dir}/package.json @ONLY)
+add_custom_command(
+  OUTPUT ${CHORUS_SDK_TARBALL}
+  COMMAND ${CMAKE_COMMAND} -E copy ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.wasm ${_sdk_out}/chorus.d.ts
+                                   ${_sdk_src}/npm/README.md ${_npm_dir}
+  COMMAND ${CHORUS_NPM} pack --offline --silent --pack-destination ${_npm_dir}
+  WORKING_DIRECTORY ${_npm_dir}
+  DEPENDS chorus_sdk ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.wasm ${_sdk_out}/chorus.d.ts
+          ${_npm_dir}/package.json ${_sdk_src}/npm/README.md
+  COMMENT "Packing the Chorus SDK for npm (chorus-sdk-${PROJECT_VERSION}.tgz)"
+  VERBATIM)
+add_custom_target(chorus_sdk_package ALL DEPENDS ${CHORUS_SDK_TARBALL})

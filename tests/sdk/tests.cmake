@@ -14,6 +14,9 @@
 #  sdk_failover (label "sdk"): tests/sdk/failover.test.mjs, recovery across two chorus-cluster-app
 #    nodes in streams mode behind a TCP proxy that fails over, on the cluster suite's
 #    redis-server (CHORUS_REDIS_SERVER, tests/cluster/tests.cmake).
+#  sdk_npm_package (label "sdk;npm;browser"): tests/sdk/npm_package.test.mjs, the npm tarball of the
+#    wasm tree's chorus_sdk_package target installed offline into a scratch project, used from
+#    Node and from an esbuild-bundled page in Chromium against chorus-server.
 #  sdk_runtime (label "sdk"): tests/sdk/runtime.test.mjs, the SDK in a Node process without the
 #    `ws` package or a global WebSocket (clear error, polling and SSE still work), with a global
 #    WebSocket (used), and bundled by esbuild for the browser (ws stays out).
@@ -78,6 +81,19 @@ if(TARGET chorus-interop-app)
   set_tests_properties(sdk_browser PROPERTIES
     LABELS "sdk;browser" TIMEOUT 300
     ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_INTEROP_BIN=$<TARGET_FILE:chorus-interop-app>;CHORUS_CHROMIUM=${CHORUS_CHROMIUM}")
+
+  if(TARGET chorus-server)
+    find_program(CHORUS_NPM npm)
+    if(NOT CHORUS_NPM)
+      message(FATAL_ERROR "sdk tests: npm not found: run toolchains/setup.sh")
+    endif()
+    add_test(NAME sdk_npm_package
+             COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${_sdk_dir}/npm_package.test.mjs
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(sdk_npm_package PROPERTIES
+      LABELS "sdk;npm;browser" TIMEOUT 300
+      ENVIRONMENT "CHORUS_SDK=${_sdk_module};CHORUS_SDK_TARBALL=${CHORUS_WASM_DIR}/wasm/npm/chorus-sdk-${PROJECT_VERSION}.tgz;CHORUS_VERSION=${PROJECT_VERSION};CHORUS_NPM=${CHORUS_NPM};CHORUS_SERVER_BIN=$<TARGET_FILE:chorus-server>;CHORUS_CHROMIUM=${CHORUS_CHROMIUM}")
+  endif()
 endif()
 
 # The hand-written chorus.d.ts, type-checked against socket.io-client style usage.

@@ -7,9 +7,9 @@
 //   const socket = io("/", { transports: ["websocket", "sse", "polling"] });
 //
 // Built by wasm/sdk.cmake: the Emscripten glue replaces the import below, and chorus.wasm
-// sits next to this file. Runs in browsers, workers and Node >= 20. WebSocket: the `WebSocket`
-// option, else the global one, else (Node 20 has none) the `ws` package when it can be
-// imported. SSE and polling: fetch (the SSE stream is read and parsed here, not by an
+// sits next to this file. Runs in browsers, workers and Node >= 18 (the tests run Node 20).
+// WebSocket: the `WebSocket` option, else the global one, else (Node < 22 has none) the `ws`
+// package when it can be imported. SSE and polling: fetch (the SSE stream is read and parsed here, not by an
 // EventSource).
 import createChorusCore from "./chorus_core.mjs";
 
