@@ -101,6 +101,12 @@ test("the tarball: exactly the package's files, the built SDK, the project's ver
   }
   assert.match(pkg.engines?.node ?? "", /^>=\d+$/);
   assert.equal(basename(TARBALL), `chorus-sdk-${VERSION}.tgz`);
+  // Bundlers (webpack, Vite) copy what `new URL("file", import.meta.url)` names: each must be
+  // a file of the package.
+  const source = readFileSync(join(installed, "chorus.mjs"), "utf8");
+  const named = [...source.matchAll(/new URL\(\s*["']([^"']+)["']\s*,\s*import\.meta\.url\s*\)/g)].map((m) => m[1]);
+  assert.ok(named.includes("chorus.wasm"), "chorus.mjs finds chorus.wasm beside itself");
+  for (const file of named) assert.ok(FILES.includes(file), `chorus.mjs names ${file}, which the package does not have`);
 });
 
 const NODE_CLIENT = `

@@ -3,6 +3,10 @@
 file(READ ${GLUE} glue)
 file(READ ${SOURCE} source)
 string(REPLACE "export default createChorusCore;" "" glue "${glue}")
+# The glue's fallback names its own file (chorus_core.wasm), which the SDK ships as chorus.wasm:
+# a bundler that follows `new URL("...", import.meta.url)` (webpack, Vite) must find the file.
+string(REGEX REPLACE "new URL\\(\"chorus_core\\.wasm\", *import\\.meta\\.url\\)" "new URL(\"chorus.wasm\",import.meta.url)"
+       glue "${glue}")
 set(import_line "import createChorusCore from \"./chorus_core.mjs\";")
 string(FIND "${source}" "${import_line}" at)
 if(at EQUAL -1)
