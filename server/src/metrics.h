@@ -108,13 +108,14 @@ class Metrics {
   };
   Totals totals() const;
 
+  // The calling thread's slot (kShared: none left, or the thread is exiting).
+  static constexpr std::size_t kShared = ~std::size_t{0};
+  static std::size_t thread_slot();
+
  private:
   static constexpr std::size_t kChunk = 64;  // shards allocated together
   using Counter = std::atomic<std::uint64_t>;
 
-  // The calling thread's slot (kShared: none left, or the thread is exiting).
-  static constexpr std::size_t kShared = ~std::size_t{0};
-  static std::size_t thread_slot();
   Shard& shard_for(std::size_t slot);
 
   template <class M>
