@@ -49,13 +49,13 @@ SlotPool& slot_pool() {
   return *pool;
 }
 
-constexpr std::size_t kUnassigned = ~std::size_t{0} - 1;
-thread_local std::size_t t_slot = kUnassigned;  // trivially destructible: readable at any time
+using metrics_detail::kUnassigned;
+using metrics_detail::t_slot;
 
 struct SlotRelease {
   ~SlotRelease() {
     std::size_t slot = t_slot;
-    t_slot = ~std::size_t{0};  // Metrics::kShared from now on (counting while the thread ends)
+    t_slot = Metrics::kShared;  // from now on (counting while the thread ends)
     if (slot >= Metrics::kMaxThreads) return;
     SlotPool& pool = slot_pool();
     std::lock_guard<std::mutex> lock(pool.mu);
@@ -81,10 +81,9 @@ const char* to_string(DropReason reason) {
   return kDropNames[static_cast<std::size_t>(reason)];
 }
 
-std::size_t Metrics::thread_slot() {
-  const std::size_t slot = t_slot;
-  if (slot != kUnassigned) return slot < kMaxThreads ? slot : kShared;
-  thread_local SlotRelease release;  // gives the slot back when the thread exits
+std::size_t Metrics::assign_slot(std::size_t current) {
+  if (current != kUnassigned) return kShared;  // none was left, or the thread is exiting
+  thread_local SlotRelease release;            // gives the slot back when the thread exits
   SlotPool& pool = slot_pool();
   std::size_t taken = kShared;
   {

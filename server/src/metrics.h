@@ -32,6 +32,13 @@ namespace chorus {
 
 class ServerImpl;
 
+namespace metrics_detail {
+constexpr std::size_t kUnassigned = ~std::size_t{0} - 1;
+// The calling thread's slot (metrics.cpp): constant-initialized and trivially destructible, so
+// reading it is one thread-local load, inlined.
+inline thread_local std::size_t t_slot = kUnassigned;
+}  // namespace metrics_detail
+
 // Socket.IO disconnect reasons (Socket::on_disconnect), as label values.
 enum class DisconnectReason : std::uint8_t {
   kClientNamespaceDisconnect,
@@ -110,10 +117,14 @@ class Metrics {
 
   // The calling thread's slot (kShared: none left, or the thread is exiting).
   static constexpr std::size_t kShared = ~std::size_t{0};
-  static std::size_t thread_slot();
+  static std::size_t thread_slot() {
+    const std::size_t slot = metrics_detail::t_slot;
+    return slot < kMaxThreads ? slot : assign_slot(slot);
+  }
 
  private:
-  static constexpr std::size_t kChunk = 64;  // shards allocated together
+  static constexpr std::size_t kChunk = 64;             // shards allocated together
+  static std::size_t assign_slot(std::size_t current);  // the first count of a thread
   using Counter = std::atomic<std::uint64_t>;
 
   Shard& shard_for(std::size_t slot);
