@@ -184,13 +184,36 @@ void sample(MetricFamily& f, double value, std::vector<ClientMetric::Label> labe
 }  // namespace
 
 std::vector<MetricFamily> collect_metrics(ServerImpl& server) {
-  const Metrics::Totals t = server.metrics.totals();
-  std::vector<MetricFamily> out;
-
-  // Gauges read from the structures, each under its own lock.
+  // Gauges first, read from the structures under their locks; then the counters. A socket
+  // or session counts its end before it leaves those structures, so a scrape that no longer
+  // sees it sees that count too.
   std::array<std::size_t, Metrics::kTransports> by_transport{};
   std::size_t queued = 0;
   if (server.transport) server.transport->connection_stats(by_transport, queued);
+  struct NamespaceStats {
+    std::string name;
+    std::size_t sockets = 0;
+    std::size_t rooms = 0;
+  };
+  std::vector<NamespaceStats> namespaces;
+  {
+    std::vector<std::shared_ptr<NamespaceImpl>> all;
+    {
+      std::lock_guard<std::mutex> lock(server.ns_mu);
+      for (auto& [name, ns] : server.namespaces) all.push_back(ns->impl());
+    }
+    for (const auto& ns : all) {
+      NamespaceStats n{ns->name};
+      {
+        std::lock_guard<std::mutex> lock(ns->mu);
+        n.sockets = ns->sockets.size();
+      }
+      n.rooms = ns->adapter->room_count();
+      namespaces.push_back(std::move(n));
+    }
+  }
+  const Metrics::Totals t = server.metrics.totals();
+  std::vector<MetricFamily> out;
   auto connections =
       family("chorus_connections", "Open Engine.IO connections, by their current transport.", MetricType::Gauge);
   auto accepted =
@@ -208,19 +231,9 @@ std::vector<MetricFamily> collect_metrics(ServerImpl& server) {
   auto rooms =
       family("chorus_rooms", "Rooms with at least one socket (not counting each socket's own room), by namespace.",
              MetricType::Gauge);
-  std::vector<std::shared_ptr<NamespaceImpl>> namespaces;
-  {
-    std::lock_guard<std::mutex> lock(server.ns_mu);
-    for (auto& [name, ns] : server.namespaces) namespaces.push_back(ns->impl());
-  }
-  for (const auto& ns : namespaces) {
-    std::size_t n = 0;
-    {
-      std::lock_guard<std::mutex> lock(ns->mu);
-      n = ns->sockets.size();
-    }
-    sample(sockets, static_cast<double>(n), {{"namespace", ns->name}});
-    sample(rooms, static_cast<double>(ns->adapter->room_count()), {{"namespace", ns->name}});
+  for (const NamespaceStats& ns : namespaces) {
+    sample(sockets, static_cast<double>(ns.sockets), {{"namespace", ns.name}});
+    sample(rooms, static_cast<double>(ns.rooms), {{"namespace", ns.name}});
   }
   out.push_back(std::move(sockets));
   out.push_back(std::move(rooms));

@@ -83,19 +83,24 @@ test("a --metrics-path that is not a literal path is refused at startup", async 
   }
 });
 
-test("the Redis adapter's metrics, while Redis is up and after it went away", async () => {
+test("the Redis adapter's metrics, while Redis is up and after it went away", { timeout: 90_000 }, async (t) => {
   const redis = await startRedis();
+  t.diagnostic(`redis-server on ${redis.port}`);
   const srv = await startProcess(process.env.CHORUS_METRICS_APP, ["--port", "0", "--redis", redis.url], {
     name: "chorus-metrics-app",
   });
-  const socket = io(srv.url(), { forceNew: true, reconnection: false, transports: ["websocket"] });
+  let socket;
   try {
     await eventually(async () => assert.equal((await scrape(srv)).value("chorus_redis_connected"), 1), 15_000);
+    t.diagnostic("connected to Redis");
+    // Created now, so that its connect event cannot pass before the listener is there.
+    socket = io(srv.url(), { forceNew: true, reconnection: false, transports: ["websocket"] });
     await new Promise((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("connect_error", reject);
     });
     assert.equal(await socket.timeout(5_000).emitWithAck("go", 3), 3);
+    t.diagnostic("3 broadcasts");
     // Each broadcast is published once, and comes back on the node's own subscription.
     const s = await eventually(async () => {
       const s = await scrape(srv);
@@ -106,9 +111,10 @@ test("the Redis adapter's metrics, while Redis is up and after it went away", as
     assert.equal(s.value("chorus_redis_dropped_total"), 0);
     assert.equal(s.value("chorus_redis_reconnects_total"), 0);
     await redis.stop();
+    t.diagnostic("redis-server stopped");
     await eventually(async () => assert.equal((await scrape(srv)).value("chorus_redis_connected"), 0), 15_000);
   } finally {
-    socket.close();
+    socket?.close();
     await srv.stop({ strict: true });
     await redis.stop();
   }
