@@ -13,13 +13,20 @@ bool EngineConnection::enqueue_locked(FramePtr frame, Deferred& d) {
   // A volatile frame goes only when the transport can take it at once: the WebSocket, an SSE
   // stream, or a poll waiting.
   const bool ready = session_.transport() == Transport::kWebSocket || session_.get_pending() || (held_ && held_sse_);
-  switch (outbox_.push(std::move(frame), ready)) {
+  const std::size_t before = outbox_.frames();
+  const engineio::Outbox::Push pushed = outbox_.push(std::move(frame), ready);
+  // Volatile frames the push shed to make room count as dropped too.
+  const std::size_t kept = outbox_.frames() - (pushed == engineio::Outbox::Push::kQueued ? 1 : 0);
+  metrics().dropped(DropReason::kVolatile, before - kept);
+  switch (pushed) {
     case engineio::Outbox::Push::kQueued:
       wake_locked();
       return true;
     case engineio::Outbox::Push::kDropped:
+      metrics().dropped(DropReason::kVolatile);
       return false;
     case engineio::Outbox::Push::kOverflow:
+      metrics().dropped(DropReason::kQueueFull);
       log(LogLevel::kInfo, "session " + sid_ + ": outbound queue over " +
                                std::to_string(civet_->server()->options.max_buffered_bytes) +
                                " bytes, closing (client not reading)");
@@ -89,7 +96,11 @@ bool EngineConnection::finish_locked(const std::string& reason, Deferred& d) {
 
 void EngineConnection::run_deferred(Deferred& d) {
   // Replies go on the WebSocket whose packet is being handled, on its loop thread.
-  for (auto& [ws, packet] : d.replies) ws->send_text_copy(engineio::encode_text(packet));
+  for (auto& [ws, packet] : d.replies) {
+    std::string text = engineio::encode_text(packet);
+    metrics().bytes_sent(text.size());
+    ws->send_text_copy(std::move(text));
+  }
   if (!d.replies.empty()) d.replies.front().first->request_flush();
   if (d.close_probe) d.close_probe->close_async(websocket::close_code::kNormal, "upgrade abandoned");
   if (!d.messages.empty() && listener_) {
@@ -187,6 +198,7 @@ void EngineConnection::handle_poll(mg_connection* conn) {
     }
     if (poll_ready_locked()) {
       body = poll_body_locked();  // answered here: the connection stays keep-alive
+      metrics().bytes_sent(body.size());
       session_.end_get();
     }  // else held: an event loop answers it when something comes
   }
@@ -223,6 +235,7 @@ void EngineConnection::on_http_fill(HttpStreamConnection& c) {
   if (!poll_ready_locked()) return;
   std::string body = poll_body_locked();
   session_.end_get();
+  metrics().bytes_sent(body.size());
   c.queue_copy("HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=UTF-8\r\nContent-Length: " +
                std::to_string(body.size()) + "\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n" +
                held_cors_ + "Connection: close\r\n\r\n" + body);
@@ -299,6 +312,7 @@ void EngineConnection::handle_post(mg_connection* conn) {
     }
     return;
   }
+  metrics().bytes_received(body.size());
   auto packets = engineio::decode_payload(body, civet_->limits());
   if (!packets) {
     {
@@ -333,7 +347,9 @@ void EngineConnection::handle_sse(mg_connection* conn) {
       civet_->cors_headers(conn) + "\r\n";
   // retry: a reconnection hint for generic clients; the Chorus SDK reconnects itself.
   head += "retry: 2000\n\n";
+  const std::size_t events_at = head.size();
   engineio::append_sse_event(head, false, engineio::encode_text(open_packet()));
+  metrics().bytes_sent(head.size() - events_at);
   auto stream = civet_->take_over_stream(conn, shared_from_this(), std::move(head), true);
   Deferred d;
   {
@@ -368,7 +384,10 @@ void EngineConnection::fill_sse_locked(HttpStreamConnection& c) {
     engineio::append_sse_event(out, false, "6");  // NOOP during an upgrade, as polling gets
     sse_paused_ = true;
   }
-  if (!out.empty()) c.queue_copy(std::move(out));
+  if (!out.empty()) {
+    metrics().bytes_sent(out.size());
+    c.queue_copy(std::move(out));
+  }
   if (end) {
     held_.reset();
     c.close_after_flush();
@@ -402,6 +421,7 @@ void EngineConnection::on_ws_message(WsConnection& wsc, std::string_view data, b
     wsc.send_close(websocket::close_code::kNormal, "session closed");  // an abandoned probe
     return;
   }
+  metrics().bytes_received(data.size());
   Packet packet;
   if (!binary) {
     auto p = engineio::decode_text(data);
@@ -463,6 +483,7 @@ void EngineConnection::on_ws_fill(WsConnection& ws) {
   if (ws_.get() != &ws) return;  // a probe gets only its replies
   while (!outbox_.empty() && ws.want_more()) {
     FramePtr frame = outbox_.pop();
+    metrics().bytes_sent(frame->bytes);
     for (const OutFrame::Part& part : frame->parts) {
       ws.send_frame(part.binary ? websocket::Opcode::kBinary : websocket::Opcode::kText, frame, part.data);
     }

@@ -82,6 +82,14 @@ class EngineConnection final : public EngineLink,
     std::lock_guard<std::mutex> lock(mu_);
     schedule_timer_locked();
   }
+  // Metrics: counts this session under its current transport and adds its queued bytes
+  // (nothing once it has ended).
+  void add_stats(std::array<std::size_t, Metrics::kTransports>& by_transport, std::size_t& queued_bytes) const {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (finished_) return;
+    ++by_transport[static_cast<std::size_t>(session_.transport())];
+    queued_bytes += outbox_.bytes();
+  }
   bool polling_transport() const {
     std::lock_guard<std::mutex> lock(mu_);
     return session_.transport() == Transport::kPolling;
@@ -105,6 +113,7 @@ class EngineConnection final : public EngineLink,
   std::string poll_body_locked();
   bool poll_ready_locked() const;
   void fill_sse_locked(HttpStreamConnection& c);
+  Metrics& metrics() const { return civet_->server()->metrics; }
   std::shared_ptr<WsConnection> own(WsConnection& ws) const {  // ws_ or probe_, under mu_
     if (ws_.get() == &ws) return ws_;
     if (probe_.get() == &ws) return probe_;

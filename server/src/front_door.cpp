@@ -394,6 +394,7 @@ std::shared_ptr<EngineConnection> Civet::create_session(Transport transport, std
     conn->set_listener(std::move(listener));
   }
   conn->arm_heartbeat();  // first PING due pingInterval from now
+  server_->metrics.accepted(transport);
   return conn;
 }
 
@@ -495,7 +496,9 @@ int Civet::on_http(mg_connection* conn) {
     session->handle_sse(conn);  // holds this worker for the life of the stream
     return 200;
   }
-  respond(conn, 200, "text/plain; charset=UTF-8", engineio::encode_text(session->open_packet()));
+  std::string open = engineio::encode_text(session->open_packet());
+  server_->metrics.bytes_sent(open.size());
+  respond(conn, 200, "text/plain; charset=UTF-8", open);
   if (server_->engine_mode && server_->engine_handlers.on_open) server_->engine_handlers.on_open(*session);
   return 200;
 }
@@ -1024,6 +1027,17 @@ Status Civet::start() {
   int n = mg_get_server_ports(ctx_, 4, sp);
   port_ = n > 0 ? sp[0].port : o.port;
   return Ok{};
+}
+
+void Civet::connection_stats(std::array<std::size_t, Metrics::kTransports>& by_transport,
+                             std::size_t& queued_bytes) const {
+  std::vector<std::shared_ptr<EngineConnection>> all;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    all.reserve(sessions_.size());
+    for (const auto& [sid, c] : sessions_) all.push_back(c);
+  }
+  for (const auto& c : all) c->add_stats(by_transport, queued_bytes);  // never under mu_
 }
 
 void Civet::stop() {

@@ -133,6 +133,8 @@ class Civet final : public CivetTransport {
     std::lock_guard<std::mutex> lock(mu_);
     return sessions_.size();
   }
+  void connection_stats(std::array<std::size_t, Metrics::kTransports>& by_transport,
+                        std::size_t& queued_bytes) const override;
 
   ServerImpl* server() const { return server_; }
   const Limits& limits() const { return server_->options.limits; }

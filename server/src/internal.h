@@ -2,6 +2,7 @@
 // transport adapter and the Socket.IO layer, timers, and the room adapter.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -25,6 +26,7 @@
 #include "chorus/socketio/packet.h"
 #include "chorus/socketio/recovery.h"
 #include "connection.h"
+#include "metrics.h"
 #include "timer_queue.h"
 
 namespace chorus {
@@ -141,6 +143,8 @@ class Adapter {
   // Every room with a local socket in it, sockets' own rooms included.
   virtual std::vector<std::string> all_rooms() const = 0;
   virtual bool has_room(const std::string& room) const = 0;
+  // Rooms with a local socket in them, not counting the sockets' own rooms (metrics).
+  virtual std::size_t room_count() const = 0;
 };
 std::unique_ptr<Adapter> make_in_memory_adapter();
 
@@ -229,10 +233,7 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
   void hold_until_joined(std::shared_ptr<void> slot) override;
 
   bool send(const socketio::Packet& packet, bool is_volatile = false);
-  bool send_frame(FramePtr frame) {
-    auto engine = engine_.lock();
-    return engine && engine->send(std::move(frame));
-  }
+  bool send_frame(FramePtr frame);  // counted as sent when queued
   void close(const std::string& reason) {
     if (auto engine = engine_.lock()) engine->close(reason);
   }
@@ -362,6 +363,10 @@ class CivetTransport {
   virtual std::size_t capacity() const = 0;
   virtual std::size_t io_threads() const = 0;
   virtual std::size_t session_count() const = 0;
+  // Metrics: open sessions by their current transport (engineio::Transport order), and the
+  // bytes waiting in their outbound queues. Each session is read under its own lock.
+  virtual void connection_stats(std::array<std::size_t, Metrics::kTransports>& by_transport,
+                                std::size_t& queued_bytes) const = 0;
 };
 std::unique_ptr<CivetTransport> make_civet_transport(ServerImpl* server);
 
@@ -380,6 +385,12 @@ class ServerImpl {
   std::unique_ptr<Cluster> cluster;
 
   ServerOptions options;
+  // Counters of the traffic (metrics.h), an embedder's own families (served with Chorus's at
+  // options.metrics_path), and Chorus's families for an embedder's own exposer.
+  Metrics metrics;
+  std::shared_ptr<prometheus::Registry> metrics_registry;
+  std::shared_ptr<prometheus::Collectable> metrics_collectable;
+  bool metrics_route_added = false;
   TimerService timers;
   std::atomic<std::uint64_t> id_counter{0};
   std::string new_id();  // random, URL-safe, 20 chars

@@ -229,6 +229,10 @@ class InMemoryAdapter final : public Adapter {
     std::lock_guard<std::mutex> lock(mu_);
     return rooms_.count(room) != 0 || in_own_room(room);
   }
+  std::size_t room_count() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return rooms_.size();
+  }
 
  private:
   // `room` is the id of a socket still in its own room.

@@ -1,4 +1,6 @@
 // chorus::Server: the public facade over ServerImpl.
+#include <prometheus/registry.h>
+
 #include <csignal>
 #include <thread>
 
@@ -7,11 +9,14 @@
 
 namespace chorus {
 
-ServerImpl::ServerImpl(ServerOptions opts) : options(std::move(opts)) {
+ServerImpl::ServerImpl(ServerOptions opts)
+    : options(std::move(opts)), metrics_registry(std::make_shared<prometheus::Registry>()) {
   if (options.path.empty() || options.path[0] != '/') options.path = "/" + options.path;
+  metrics_collectable = make_metrics_collectable(*this);
 }
 
 ServerImpl::~ServerImpl() {
+  detach_metrics_collectable(*metrics_collectable);  // an embedder may keep it
   if (transport) transport->stop();
   if (cluster) cluster->stop();
   timers.stop();
@@ -71,6 +76,16 @@ void Server::allow_request(std::function<std::optional<std::string>(const Handsh
 }
 
 Status check_options(const ServerOptions& options) {
+  if (!options.metrics_path.empty()) {
+    std::vector<std::string> segments = split_path(options.metrics_path);
+    bool ok = options.metrics_path[0] == '/' && !segments.empty();
+    for (const std::string& segment : segments) ok = ok && segment[0] != ':';
+    if (!ok) {
+      return make_error(ErrorCode::kProtocol, "metrics_path '" + options.metrics_path +
+                                                  "' must be a path such as /metrics (literal segments), or empty "
+                                                  "to serve no metrics");
+    }
+  }
   if (options.cors_credentials) {
     for (const std::string& origin : options.cors_origins) {
       if (origin == "*" || origin == "null") {
@@ -95,6 +110,17 @@ Status Server::start() {
     impl_->cluster->connect();  // subscribed to every namespace from the first connection on
   }
   if (impl_->options.connection_state_recovery.enabled) impl_->sweep_recovery();
+  if (!impl_->options.metrics_path.empty() && !impl_->metrics_route_added) {
+    impl_->metrics_route_added = true;
+    ServerImpl* server = impl_.get();
+    route(
+        "GET", impl_->options.metrics_path,
+        [server](const HttpRequest&, HttpResponse& res) {
+          res.content_type = kMetricsContentType;
+          res.body = render_metrics(*server);
+        },
+        0);
+  }
   auto transport = make_civet_transport(impl_.get());
   Status s = transport->start();
   if (!s) return s;
@@ -148,6 +174,18 @@ std::size_t Server::io_threads() const {
 
 bool Server::cluster_connected() const {
   return impl_->cluster && impl_->cluster->connected();
+}
+
+std::string Server::metrics_text() const {
+  return render_metrics(*impl_);
+}
+
+std::shared_ptr<prometheus::Registry> Server::metrics_registry() const {
+  return impl_->metrics_registry;
+}
+
+std::shared_ptr<prometheus::Collectable> Server::metrics_collectable() const {
+  return impl_->metrics_collectable;
 }
 
 std::size_t Server::connection_count() const {

@@ -277,6 +277,7 @@ void Socket::on_close(const std::string& reason, bool notify_client) {
     state_->handlers.clear();
     state_->any.clear();
   }
+  ns_->server->metrics.disconnected(reason);
   auto self = shared_from_this();  // keep alive while the namespace lets go of it
   for (auto& h : disconnecting) guarded("disconnecting handler", [&] { h(reason); });
   if (ns_->recovers() && disconnect_keeps_session(reason)) ns_->persist_session(*this);
@@ -709,6 +710,7 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
     // Through the stream; delivered here as its entry id comes back (the offset).
     cluster->stream_broadcast(shared_from_this(), args_with_event, opts, stream_recovery);
   } else if (!predicate) {  // a parent has no sockets of its own
+    const auto started = std::chrono::steady_clock::now();
     // With recovery, a non-volatile packet carries its offset (this node's: a packet from
     // another node gets one here too) and is kept for replay; deliveries are serialized with
     // restores (recovery_mu).
@@ -745,6 +747,7 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
       }
     }
     for (auto& client : targets) client->send_frame(frame);  // never under the namespace lock
+    server->metrics.broadcast_took(std::chrono::steady_clock::now() - started);
   }
   for (auto& child : kids) ok = child->broadcast(args_with_event, opts, exclude_sid) && ok;
   return ok;
@@ -752,6 +755,7 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
 
 bool NamespaceImpl::deliver(const Array& args_with_event, const BroadcastOptions& opts,
                             const std::optional<std::string>& offset) {
+  const auto started = std::chrono::steady_clock::now();
   Value payload(args_with_event);
   if (offset) payload.push_back(*offset);
   socketio::Packet p{socketio::PacketType::kEvent, name, std::nullopt, std::move(payload)};
@@ -773,6 +777,7 @@ bool NamespaceImpl::deliver(const Array& args_with_event, const BroadcastOptions
     }
   }
   for (auto& client : targets) client->send_frame(frame);  // never under the namespace lock
+  server->metrics.broadcast_took(std::chrono::steady_clock::now() - started);
   return true;
 }
 
@@ -792,6 +797,7 @@ bool NamespaceImpl::broadcast_with_ack_local(const Args& args_with_event, const 
     if (kids.empty()) on_count(0);
     return ok;
   }
+  const auto started = std::chrono::steady_clock::now();
   std::uint64_t id = next_ack_id.fetch_add(1, std::memory_order_relaxed);
   socketio::Packet p{socketio::PacketType::kEvent, name, id, Value(args_with_event)};
   auto encoded = socketio::encode(p, server->options.limits);
@@ -825,6 +831,7 @@ bool NamespaceImpl::broadcast_with_ack_local(const Args& args_with_event, const 
   }
   on_count(sent.size());
   for (auto& entry : sent) entry.first->send_frame(frame);
+  server->metrics.broadcast_took(std::chrono::steady_clock::now() - started);
   if (!sent.empty()) {  // forget the acks that never came
     std::vector<std::weak_ptr<Socket>> weak;
     weak.reserve(sent.size());
@@ -1129,6 +1136,13 @@ bool ClientConnection::send(const socketio::Packet& packet, bool is_volatile) {
   return send_frame(message_frame(*encoded, is_volatile));
 }
 
+bool ClientConnection::send_frame(FramePtr frame) {
+  auto engine = engine_.lock();
+  if (!engine || !engine->send(std::move(frame))) return false;
+  server_->metrics.message_sent();
+  return true;
+}
+
 void ClientConnection::on_message(const engineio::Packet& packet) {
   std::lock_guard<std::mutex> dispatch(dispatch_mu_);
   auto r = packet.binary ? decoder_.feed_binary(packet.data) : decoder_.feed_text(packet.data);
@@ -1137,7 +1151,10 @@ void ClientConnection::on_message(const engineio::Packet& packet) {
     close_violation("parse error", "invalid Socket.IO packet: " + r.error().message);
     return;
   }
-  if (r.value()) handle(std::move(*r.value()));
+  if (r.value()) {
+    server_->metrics.message_received();
+    handle(std::move(*r.value()));
+  }
 }
 
 void ClientConnection::handle(socketio::Packet packet) {

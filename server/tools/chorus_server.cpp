@@ -10,6 +10,7 @@
 // Beside realtime ("REST for CRUD, realtime for updates"):
 //   POST /api/login {"name": "..."}  -> {"token": "<HS256 JWT, 12 h>", "name": "..."}
 //   GET  /api/health                 -> {"ok": true, "connections": N}
+//   GET  /metrics                    -> Prometheus metrics (--metrics-path)
 //   GET  /events/time                -> SSE: a "time" event every second
 //   WS   /ws/echo                    -> plain WebSocket echo
 //   GET  /feeds/<room>[?nsp=&token=] -> the room as a plain SSE feed
@@ -77,6 +78,7 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --leave-grace-ms MS    a collaborative editor whose connection dropped stays in its documents
                          this long before the others see it leave (default 5000; at most the
                          recovery window)
+  --metrics-path PATH    where GET answers Prometheus metrics (default /metrics; off: none)
   --log-level LEVEL      error, warn, info or debug (default info)
   --log-format FORMAT    text (default) or json: one JSON object per line on stderr,
                          {"time": ISO 8601 UTC, "level", "msg"}
@@ -223,6 +225,12 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
       return false;
     }
     g_leave_grace = std::chrono::milliseconds(n);
+  } else if (key == "metrics-path") {
+    if (value.empty()) {
+      error = "--metrics-path needs a path (e.g. /metrics), or off";
+      return false;
+    }
+    o.metrics_path = value == "off" ? std::string() : value;  // checked by check_options
   } else if (key == "redis")
     o.redis.url = value;
   else if (key == "redis-key") {
@@ -310,6 +318,7 @@ int main(int argc, char** argv) {
   const std::string unset(1, '\0');
   opts.document_root = unset;
   opts.connection_state_recovery.enabled = true;  // --recovery-ms 0 turns it off
+  opts.metrics_path = "/metrics";                 // --metrics-path off turns it off
   std::string sdk = unset;
   std::string jwt_secret;
   std::string error;

@@ -38,6 +38,7 @@ const FLAGS = {
   "--redis-adapter": "streams",
   "--recovery-ms": "60000",
   "--leave-grace-ms": "5000",
+  "--metrics-path": "/internal/metrics",
   "--log-level": "debug",
   "--log-format": "json",
   "--config": null,

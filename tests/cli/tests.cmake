@@ -17,7 +17,7 @@ endif()
 if(TARGET chorus-server)
   # programs.test.mjs checks every program's --help and flag errors.
   set(_chorus_programs)
-  foreach(_target IN ITEMS chorus-eio-echo chorus-conformance chorus-routes-app chorus-interop-app chorus-cluster-app
+  foreach(_target IN ITEMS chorus-eio-echo chorus-conformance chorus-routes-app chorus-interop-app chorus-cluster-app chorus-metrics-app
                            chorus-bench-server chorus-loadgen collab_bench chorus_codec chorus_cluster_codec json_parse_replay)
     if(TARGET ${_target})
       list(APPEND _chorus_programs "$<TARGET_FILE:${_target}>")

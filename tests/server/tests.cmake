@@ -9,6 +9,8 @@ if(TARGET chorus_server)
   # takeover tests make a certificate and speak TLS.
   target_link_libraries(chorus_server_tests PRIVATE chorus_server chorus_civetweb OpenSSL::SSL OpenSSL::Crypto
                         GTest::gtest_main)
+  # metrics_test.cpp checks the server's internal counters (server/src/metrics.h).
+  target_include_directories(chorus_server_tests PRIVATE ${PROJECT_SOURCE_DIR}/server/src)
   gtest_discover_tests(chorus_server_tests DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)
   # Handler stacks are set at build time, not taken from `ulimit -s` (which pthread defaults
   # follow): 8 MiB with a 1 MiB limit too.

@@ -54,6 +54,11 @@
 #include "chorus/limits.h"
 #include "chorus/value.h"
 
+namespace prometheus {  // prometheus-cpp (Debian's prometheus-cpp-dev), for the metrics API
+class Collectable;
+class Registry;
+}  // namespace prometheus
+
 namespace chorus {
 
 using Args = std::vector<Value>;
@@ -183,6 +188,9 @@ struct ServerOptions {
   // Where log lines go instead of stderr (the embedding application's logger). Called on the
   // thread that logs, one line at a time (serialized), for levels up to log_level.
   std::function<void(LogLevel, const std::string& message)> log_sink;
+  // GET here answers the server's Prometheus metrics (text format 0.0.4; README, "Operating
+  // Chorus"), e.g. "/metrics". Empty: not served (Server::metrics_text() still works).
+  std::string metrics_path;
   RedisAdapterOptions redis;
   ConnectionStateRecoveryOptions connection_state_recovery;
 };
@@ -625,6 +633,20 @@ class Server {
   // With a Redis adapter: both Redis connections are up and every subscription is in place
   // (false while Redis is unreachable; the node then serves its own clients alone).
   bool cluster_connected() const;
+
+  // Metrics (README, "Operating Chorus"). Counting costs the traffic no lock and no
+  // allocation; these read it, any thread, at any time.
+  // The text that options().metrics_path serves: Chorus's families (chorus_*), then those
+  // added to metrics_registry().
+  std::string metrics_text() const;
+  // A registry for the application's own families (include <prometheus/registry.h> and
+  // link prometheus-cpp-core): served at metrics_path with Chorus's. Names starting with
+  // "chorus_" are Chorus's.
+  std::shared_ptr<prometheus::Registry> metrics_registry() const;
+  // Chorus's families as a prometheus-cpp Collectable, for a program that serves metrics its
+  // own way (e.g. prometheus::Exposer::RegisterCollectable). It yields nothing once this
+  // Server is destroyed.
+  std::shared_ptr<prometheus::Collectable> metrics_collectable() const;
 
   ServerImpl& impl() { return *impl_; }
 
