@@ -56,7 +56,7 @@ export async function startServer(args = [], { defaults = true } = {}) {
     if (!all.includes("--root")) all.push("--root", defaultRoot());
     if (!all.includes("--sdk")) all.push("--sdk", defaultRoot());
   }
-  const srv = await startProcess(BIN, all, { name: "chorus-server", cwd: workDir(), timeoutMs: 10_000 });
+  const srv = await startProcess(BIN, all, { name: "chorus-server", cwd: workDir(), timeoutMs: 30_000 });  // a sanitizer build on a busy machine starts slowly
   srv.url = `${srv.scheme}://${srv.host}:${srv.port}`;
   const exited = srv.exited.then(({ code, signal }) => ({ code, signal, stdout: srv.stdout, stderr: srv.stderr }));
   const server = {
