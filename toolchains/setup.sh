@@ -11,7 +11,7 @@ debs=(
   nodejs npm
   emscripten
   rapidjson-dev googletest libgtest-dev
-  libssl-dev libsqlite3-dev libhiredis-dev libmsgpack-cxx-dev prometheus-cpp-dev redis-server
+  libssl-dev libsqlite3-dev libhiredis-dev libmsgpack-cxx-dev prometheus-cpp-dev libcrypt-dev redis-server
   debian-archive-keyring xz-utils patch
   chromium curl ca-certificates
 )

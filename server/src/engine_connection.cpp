@@ -103,6 +103,7 @@ void EngineConnection::run_deferred(Deferred& d) {
   }
   if (!d.replies.empty()) d.replies.front().first->request_flush();
   if (d.close_probe) d.close_probe->close_async(websocket::close_code::kNormal, "upgrade abandoned");
+  if (d.upgraded && listener_) listener_->on_upgrade("websocket");
   if (!d.messages.empty() && listener_) {
     for (const Packet& p : d.messages) listener_->on_message(p);
   }
@@ -126,6 +127,7 @@ void EngineConnection::apply_locked(const engineio::ServerSession::Output& out,
     ws_ = std::move(probe_);
     release_poll_ = true;  // a poll still held must return now
     ws_->request_flush();  // what waited for the upgrade
+    d.upgraded = true;
   }
   if (out.abandon_probe && probe_) d.close_probe = std::move(probe_);
   for (const Packet& p : out.messages) d.messages.push_back(p);

@@ -50,6 +50,10 @@ class EngineConnection final : public EngineLink,
   void close(const std::string& reason) override;
   void close_violation(const std::string& reason, const std::string& detail) override;
   void close() override { close("forced close"); }
+  const char* transport() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return engineio::to_string(session_.transport());
+  }
 
   void set_listener(std::shared_ptr<EngineListener> l) { listener_ = std::move(l); }
   // Ask the loops serving this session's connections to write (at most one request each
@@ -101,6 +105,7 @@ class EngineConnection final : public EngineLink,
     std::vector<std::pair<std::shared_ptr<WsConnection>, Packet>> replies;
     std::shared_ptr<WsConnection> close_probe;
     bool closed = false;
+    bool upgraded = false;
     std::string reason;
   };
   void apply_locked(const engineio::ServerSession::Output& out, const std::shared_ptr<WsConnection>& via, Deferred& d);

@@ -95,6 +95,8 @@ class EngineLink {
   virtual void close_violation(const std::string& reason, const std::string& detail) = 0;
   // Shared by the session's sockets (auth: {}).
   virtual const std::shared_ptr<const SessionHandshake>& handshake() const = 0;
+  // The transport carrying the session now ("polling", "websocket", "sse").
+  virtual const char* transport() const { return "polling"; }
 };
 
 // What the transport adapter tells the layer above about a session.
@@ -106,6 +108,8 @@ class EngineListener {
   // Keeps `slot` until the session joins a namespace or closes (a per-address count of
   // sessions not in a namespace yet). Dropped at once by listeners without namespaces.
   virtual void hold_until_joined(std::shared_ptr<void> slot) { (void)slot; }
+  // The session moved to another transport (the polling -> WebSocket upgrade).
+  virtual void on_upgrade(const char* transport) { (void)transport; }
 };
 
 // One thread running callbacks at deadlines (heartbeats, ack and connect timeouts).
@@ -155,6 +159,7 @@ class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
   ServerImpl* server;
   const std::string name;
   std::unique_ptr<Adapter> adapter = make_in_memory_adapter();
+  bool is_admin = false;  // the Admin UI's namespace: its own traffic is not reported to it
 
   mutable std::mutex mu;
   std::vector<Middleware> middlewares;
@@ -191,6 +196,8 @@ class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
   // To this node's matching sockets (a namespace with sockets, not a parent), encoded once,
   // with `offset` as the last argument when given.
   bool deliver(const Array& args_with_event, const BroadcastOptions& opts, const std::optional<std::string>& offset);
+  // Tells the Admin UI (when one watches) of a broadcast's event to each of `ids`.
+  void report_sent(const Array& args_with_event, const std::vector<std::string>& ids, const std::string* exclude_sid);
 
   // Encodes once and queues to every matching socket (and children's, for a parent); unless
   // opts.local, publishes it to the other nodes of the cluster too.
@@ -231,6 +238,10 @@ class ClientConnection : public EngineListener, public std::enable_shared_from_t
   void on_message(const engineio::Packet& packet) override;
   void on_close(const std::string& reason) override;
   void hold_until_joined(std::shared_ptr<void> slot) override;
+  void on_upgrade(const char* transport) override;
+  // The Engine.IO session id and its current transport ("" and "polling" once it is gone).
+  std::string engine_id() const;
+  const char* transport() const;
 
   bool send(const socketio::Packet& packet, bool is_volatile = false);
   bool send_frame(FramePtr frame);  // counted as sent when queued
@@ -371,6 +382,7 @@ class CivetTransport {
 std::unique_ptr<CivetTransport> make_civet_transport(ServerImpl* server);
 
 class Cluster;
+class AdminUi;  // admin.h
 // Node's shape of a fetched socket ({id, handshake, rooms, data}) and back (cluster.cpp).
 Value socket_to_wire(Socket& socket);
 std::optional<RemoteSocket> socket_from_wire(const std::shared_ptr<NamespaceImpl>& ns, const Value& v);
@@ -383,6 +395,11 @@ class ServerImpl {
   // The Redis adapter, from start() on when options.redis.url is set (kept until destruction,
   // so that any thread may use it; stop() only disconnects it).
   std::unique_ptr<Cluster> cluster;
+  // The Admin UI (options.admin.enabled), and whether its hooks report: an Admin UI socket is
+  // connected here, or other nodes' UIs may be watching (a cluster). Hooks load it relaxed.
+  std::unique_ptr<AdminUi> admin;
+  std::atomic<bool> admin_watching{false};
+  bool admin_watched() const { return admin_watching.load(std::memory_order_relaxed); }
 
   ServerOptions options;
   // Counters of the traffic (metrics.h), an embedder's own families (served with Chorus's at

@@ -4,6 +4,7 @@
 #include <csignal>
 #include <thread>
 
+#include "admin.h"
 #include "cluster.h"
 #include "internal.h"
 
@@ -20,12 +21,17 @@ ServerImpl::~ServerImpl() {
   if (transport) transport->stop();
   if (cluster) cluster->stop();
   timers.stop();
+  admin.reset();  // its login thread, before the namespaces its jobs touch
 }
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<ServerImpl>(std::move(options))) {
   set_log_level(impl_->options.log_level);
   set_log_output(impl_->options.log_format, impl_->options.log_sink);
   impl_->of("/");
+  if (impl_->options.admin.enabled) {
+    impl_->admin = std::make_unique<AdminUi>(impl_.get());
+    impl_->admin->install();
+  }
 }
 
 Server::~Server() {
@@ -86,6 +92,25 @@ Status check_options(const ServerOptions& options) {
                                                   "to serve no metrics");
     }
   }
+  if (const AdminOptions& a = options.admin; a.enabled) {
+    const std::string& h = a.password_hash;
+    const bool bcrypt = h.size() == 60 && h[0] == '$' && h[1] == '2' && (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') &&
+                        h[3] == '$';
+    if (a.no_auth && (!a.username.empty() || !h.empty())) {
+      return make_error(ErrorCode::kProtocol, "admin: no_auth with a username or password hash: choose one");
+    }
+    if (!a.no_auth && (a.username.empty() || !bcrypt)) {
+      return make_error(ErrorCode::kProtocol,
+                        "admin: the Admin UI needs a username and a bcrypt password hash ($2a$/$2b$/$2y$, 60 "
+                        "characters, e.g. from `htpasswd -nbBC 10 USER PASSWORD`), or no_auth to open it to anyone");
+    }
+    if (a.namespace_name.size() < 2 || a.namespace_name[0] != '/') {
+      return make_error(ErrorCode::kProtocol, "admin: namespace_name '" + a.namespace_name + "' must be /name");
+    }
+    if (a.stats_interval_ms < 100) {
+      return make_error(ErrorCode::kProtocol, "admin: stats_interval_ms must be at least 100");
+    }
+  }
   if (options.cors_credentials) {
     for (const std::string& origin : options.cors_origins) {
       if (origin == "*" || origin == "null") {
@@ -125,6 +150,7 @@ Status Server::start() {
   Status s = transport->start();
   if (!s) return s;
   impl_->transport = std::move(transport);
+  if (impl_->admin) impl_->admin->start();
   return Ok{};
 }
 

@@ -5,6 +5,7 @@
 #include <future>
 
 #include "chorus/json/json.h"
+#include "admin.h"
 #include "cluster.h"
 #include "internal.h"
 
@@ -118,6 +119,9 @@ void Socket::on_disconnect(std::function<void(const std::string&)> handler) {
 bool Socket::emit(std::string_view event, Args args) {
   auto client = client_.lock();
   if (!client || !connected()) return false;
+  if (ns_->server->admin_watched() && !ns_->is_admin) {
+    ns_->server->admin->event(false, ns_->name, id_, event_array(event, args));
+  }
   if (ns_->recovery) return ns_->emit_recoverable(id_, *client, event_array(event, std::move(args)).as_array());
   if (ns_->stream_recovery) {  // through the stream, as socket.io does: the offset is an entry id
     BroadcastOptions to_me;
@@ -176,15 +180,20 @@ bool Socket::emit_with_ack(std::string_view event, Args args, std::chrono::milli
 }
 
 void Socket::join(std::string room) {
+  if (ns_->server->admin_watched()) ns_->server->admin->room_changed(ns_->name, room, id_, true);
   ns_->adapter->add_all(id_, {std::move(room)});
 }
 
 void Socket::join(const std::vector<std::string>& rooms) {
+  if (ns_->server->admin_watched()) {
+    for (const std::string& room : rooms) ns_->server->admin->room_changed(ns_->name, room, id_, true);
+  }
   ns_->adapter->add_all(id_, std::set<std::string>(rooms.begin(), rooms.end()));
 }
 
 void Socket::leave(const std::string& room) {
   ns_->adapter->del(id_, room);
+  if (ns_->server->admin_watched()) ns_->server->admin->room_changed(ns_->name, room, id_, false);
 }
 
 std::set<std::string> Socket::rooms() const {
@@ -237,6 +246,9 @@ void Socket::on_packet_event(std::string event, Args args, std::optional<std::ui
     any = state_->any;
     auto it = state_->handlers.find(event);
     if (it != state_->handlers.end()) handler = it->second;
+  }
+  if (ns_->server->admin_watched() && !ns_->is_admin) {
+    ns_->server->admin->event(true, ns_->name, id_, event_array(event, args));
   }
   for (const AnyHandler& h : any) guarded("onAny handler", [&] { h(event, args); });
   if (handler) guarded("event handler", [&] { handler(args, ack); });
@@ -293,6 +305,7 @@ void Socket::on_close(const std::string& reason, bool notify_client) {
     guarded("ack callback", [&] { pending.callback(AckError{"socket has been disconnected"}, {}); });
   }
   for (auto& h : disconnect) guarded("disconnect handler", [&] { h(reason); });
+  if (ns_->server->admin_watched()) ns_->server->admin->socket_disconnected(ns_->name, id_, reason);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -748,6 +761,7 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
     }
     for (auto& client : targets) client->send_frame(frame);  // never under the namespace lock
     server->metrics.broadcast_took(std::chrono::steady_clock::now() - started);
+    report_sent(args_with_event, ids, exclude_sid);
   }
   for (auto& child : kids) ok = child->broadcast(args_with_event, opts, exclude_sid) && ok;
   return ok;
@@ -778,7 +792,18 @@ bool NamespaceImpl::deliver(const Array& args_with_event, const BroadcastOptions
   }
   for (auto& client : targets) client->send_frame(frame);  // never under the namespace lock
   server->metrics.broadcast_took(std::chrono::steady_clock::now() - started);
+  report_sent(args_with_event, ids, nullptr);
   return true;
+}
+
+void NamespaceImpl::report_sent(const Array& args_with_event, const std::vector<std::string>& ids,
+                                const std::string* exclude_sid) {
+  if (!server->admin_watched() || is_admin) return;
+  const Value args(args_with_event);
+  for (const std::string& id : ids) {
+    if (exclude_sid != nullptr && id == *exclude_sid) continue;
+    if (find_socket(id)) server->admin->event(false, name, id, args);
+  }
 }
 
 bool NamespaceImpl::broadcast_with_ack_local(const Args& args_with_event, const BroadcastOptions& opts,
@@ -1065,6 +1090,7 @@ void NamespaceImpl::add_socket(const std::shared_ptr<Socket>& socket) {
     client->send(socketio::Packet{socketio::PacketType::kConnect, name, std::nullopt,
                                   Value::object({{"sid", socket->id()}, {"pid", socket->pid_}})});
   }
+  if (server->admin_watched()) server->admin->socket_connected(*socket);
   for (auto& h : handlers) guarded("connection handler", [&] { h(*socket); });
 }
 
@@ -1097,6 +1123,7 @@ void NamespaceImpl::attach_stream_socket(const std::shared_ptr<Socket>& socket,
   }
   client->send(socketio::Packet{socketio::PacketType::kConnect, name, std::nullopt,
                                 Value::object({{"sid", socket->id()}, {"pid", socket->pid_}})});
+  if (server->admin_watched()) server->admin->socket_connected(*socket);
   for (auto& h : handlers) guarded("connection handler", [&] { h(*socket); });
 }
 
@@ -1299,6 +1326,26 @@ void ClientConnection::detach(const std::string& nsp) {
   std::lock_guard<std::mutex> lock(mu_);
   sockets_.erase(std::remove_if(sockets_.begin(), sockets_.end(), [&](const auto& e) { return e.first == nsp; }),
                  sockets_.end());
+}
+
+std::string ClientConnection::engine_id() const {
+  auto engine = engine_.lock();
+  return engine ? engine->sid() : std::string();
+}
+
+const char* ClientConnection::transport() const {
+  auto engine = engine_.lock();
+  return engine ? engine->transport() : "polling";
+}
+
+void ClientConnection::on_upgrade(const char* transport) {
+  if (!server_->admin_watched()) return;
+  std::vector<std::pair<std::string, std::shared_ptr<Socket>>> sockets;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    sockets = sockets_;
+  }
+  for (auto& [nsp, socket] : sockets) server_->admin->transport_changed(nsp, socket->id(), transport);
 }
 
 void ClientConnection::hold_until_joined(std::shared_ptr<void> slot) {

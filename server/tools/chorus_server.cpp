@@ -78,6 +78,13 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --leave-grace-ms MS    a collaborative editor whose connection dropped stays in its documents
                          this long before the others see it leave (default 5000; at most the
                          recovery window)
+  --admin-auth USER:BCRYPT_HASH
+                         serve the Socket.IO Admin UI's namespace /admin, for USER with the
+                         password of this bcrypt hash ($2a$/$2b$/$2y$)
+  --admin-no-auth        serve /admin to anyone, without a login (instead of --admin-auth)
+  --admin-readonly       the Admin UI inspects only (no emit, join, leave, disconnect)
+  --admin-ui DIR         the Admin UI's built files, served at /admin/ (default, with --admin-*:
+                         node_modules/@socket.io/admin-ui/ui/dist when there is one here)
   --metrics-path PATH    where GET answers Prometheus metrics (default /metrics; off: none)
   --log-level LEVEL      error, warn, info or debug (default info)
   --log-format FORMAT    text (default) or json: one JSON object per line on stderr,
@@ -107,6 +114,7 @@ std::vector<std::string> split(const std::string& s) {
 }
 
 std::string g_docs_db = "chorus-docs.db";
+std::string g_admin_ui = std::string(1, '\0');  // unset
 std::chrono::milliseconds g_leave_grace{chorus::CollabOptions{}.leave_grace};
 
 bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, const std::string& key,
@@ -231,6 +239,22 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
       return false;
     }
     o.metrics_path = value == "off" ? std::string() : value;  // checked by check_options
+  } else if (key == "admin-auth") {
+    std::size_t colon = value.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == value.size()) {
+      error = "--admin-auth needs USER:BCRYPT_HASH (e.g. from `htpasswd -nbBC 10 USER PASSWORD`)";
+      return false;
+    }
+    o.admin.enabled = true;
+    o.admin.username = value.substr(0, colon);
+    o.admin.password_hash = value.substr(colon + 1);  // checked by check_options
+  } else if (key == "admin-no-auth") {
+    o.admin.no_auth = value != "false";
+    o.admin.enabled = o.admin.enabled || o.admin.no_auth;
+  } else if (key == "admin-readonly") {
+    o.admin.readonly = value != "false";
+  } else if (key == "admin-ui") {
+    g_admin_ui = value;
   } else if (key == "redis")
     o.redis.url = value;
   else if (key == "redis-key") {
@@ -338,7 +362,7 @@ int main(int argc, char** argv) {
     }
     std::string key = arg.substr(2);
     std::string value;
-    if (key == "cors-credentials") {
+    if (key == "cors-credentials" || key == "admin-no-auth" || key == "admin-readonly") {
       value = "true";
     } else if (i + 1 < argc) {
       value = argv[++i];
@@ -392,6 +416,17 @@ int main(int argc, char** argv) {
     } else {
       // The SDK's own files only, never the rest of a build folder (CMake files, objects).
       opts.mounts.push_back(chorus::StaticMount{"/chorus/", dir, kSdkFiles});
+    }
+  }
+  // The Admin UI's built files (@socket.io/admin-ui ships them), beside its namespace.
+  if (opts.admin.enabled || g_admin_ui != unset) {
+    const bool given = g_admin_ui != unset;
+    std::string dir = absolute(given ? g_admin_ui : "node_modules/@socket.io/admin-ui/ui/dist");
+    if (!dir.empty()) {
+      opts.mounts.push_back(chorus::StaticMount{"/admin/", dir, {}, "index.html"});
+    } else if (given) {
+      std::fprintf(stderr, "chorus-server: Admin UI folder '%s' not found\n", g_admin_ui.c_str());
+      return 2;
     }
   }
 

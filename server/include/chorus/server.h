@@ -72,6 +72,8 @@ struct StaticMount {
   std::string prefix;     // "/chorus/"
   std::string directory;  // absolute, or relative to the working directory
   std::vector<std::string> files;
+  // Served for the prefix itself ("/admin/"), e.g. "index.html". Empty: none.
+  std::string index;
 };
 
 // Several nodes sharing rooms, broadcasts and server-side operations through Redis, speaking
@@ -119,6 +121,31 @@ struct ConnectionStateRecoveryOptions {
   std::size_t max_stored_packets = 100'000;
   // Packets replayed to one client at most; more missed than this: a fresh session.
   std::size_t max_replayed_packets = 10'000;
+};
+
+// The server side of the Socket.IO Admin UI (@socket.io/admin-ui 0.5; README, "Operating
+// Chorus"): the official UI connects to `namespace_name` and inspects and drives the server (a
+// whole cluster, through the Redis adapter). Costs the traffic one relaxed atomic load per
+// hook while no UI watches.
+struct AdminOptions {
+  bool enabled = false;
+  // Basic auth: the UI's username and a bcrypt hash of its password ($2a$, $2b$ or $2y$, as
+  // bcryptjs or `htpasswd -B` make them). Both empty: refused by start() unless no_auth.
+  std::string username;
+  std::string password_hash;
+  bool no_auth = false;  // anyone who reaches the server may use the UI (explicit opt-in)
+  // The UI inspects only: its commands (emit, join, leave, disconnect) are not offered.
+  bool readonly = false;
+  std::string namespace_name = "/admin";
+  std::string server_id;  // how this node appears in the UI; empty: the host name
+  std::uint32_t stats_interval_ms = 2'000;  // server_stats (the UI marks a node down after 10 s)
+  // A successful login gets a session id that the UI presents on reconnects instead of the
+  // password; sessions last session_ttl_ms, at most max_sessions kept (the oldest go first).
+  std::uint32_t session_ttl_ms = 86'400'000;
+  std::size_t max_sessions = 1'000;
+  // Password checks (bcrypt, deliberately slow) run on one thread of their own; logins
+  // waiting past this many are refused with "too many login attempts".
+  std::size_t max_pending_logins = 16;
 };
 
 struct ServerOptions {
@@ -193,6 +220,7 @@ struct ServerOptions {
   std::string metrics_path;
   RedisAdapterOptions redis;
   ConnectionStateRecoveryOptions connection_state_recovery;
+  AdminOptions admin;
 };
 
 class Socket;
@@ -381,6 +409,7 @@ class Socket : public std::enable_shared_from_this<Socket> {
  private:
   friend class NamespaceImpl;
   friend class ClientConnection;
+  friend class AdminUi;
   void on_packet_event(std::string event, Args args, std::optional<std::uint64_t> id);
   void on_packet_ack(std::uint64_t id, Args args);
   void on_close(const std::string& reason, bool notify_client);
