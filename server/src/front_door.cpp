@@ -849,7 +849,9 @@ int Civet::on_mount(mg_connection* conn, std::size_t index) {
   }
   std::string rest = uri.size() > prefix.size() ? std::string(uri.substr(prefix.size())) : std::string();
   if (rest.empty() && !m.index.empty() && uri == prefix) rest = m.index;
-  bool listed = rest == m.index && !rest.empty() ? true : m.files.empty() ? !rest.empty() : std::find(m.files.begin(), m.files.end(), rest) != m.files.end();
+  bool listed = rest == m.index && !rest.empty() ? true
+                : m.files.empty()                ? !rest.empty()
+                                                 : std::find(m.files.begin(), m.files.end(), rest) != m.files.end();
   for (const std::string& segment : split_path(rest)) listed = listed && segment != "..";
   std::string file = m.directory + (m.directory.empty() || m.directory.back() != '/' ? "/" : "") + rest;
   struct stat st {};

@@ -94,8 +94,8 @@ Status check_options(const ServerOptions& options) {
   }
   if (const AdminOptions& a = options.admin; a.enabled) {
     const std::string& h = a.password_hash;
-    const bool bcrypt = h.size() == 60 && h[0] == '$' && h[1] == '2' && (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') &&
-                        h[3] == '$';
+    const bool bcrypt =
+        h.size() == 60 && h[0] == '$' && h[1] == '2' && (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') && h[3] == '$';
     if (a.no_auth && (!a.username.empty() || !h.empty())) {
       return make_error(ErrorCode::kProtocol, "admin: no_auth with a username or password hash: choose one");
     }

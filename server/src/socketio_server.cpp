@@ -4,8 +4,8 @@
 #include <exception>
 #include <future>
 
-#include "chorus/json/json.h"
 #include "admin.h"
+#include "chorus/json/json.h"
 #include "cluster.h"
 #include "internal.h"
 

@@ -137,7 +137,7 @@ struct AdminOptions {
   // The UI inspects only: its commands (emit, join, leave, disconnect) are not offered.
   bool readonly = false;
   std::string namespace_name = "/admin";
-  std::string server_id;  // how this node appears in the UI; empty: the host name
+  std::string server_id;                    // how this node appears in the UI; empty: the host name
   std::uint32_t stats_interval_ms = 2'000;  // server_stats (the UI marks a node down after 10 s)
   // A successful login gets a session id that the UI presents on reconnects instead of the
   // password; sessions last session_ttl_ms, at most max_sessions kept (the oldest go first).
