@@ -83,6 +83,10 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
                          password of this bcrypt hash ($2a$/$2b$/$2y$)
   --admin-no-auth        serve /admin to anyone, without a login (instead of --admin-auth)
   --admin-readonly       the Admin UI inspects only (no emit, join, leave, disconnect)
+  --admin-max-sessions N Admin UI login sessions kept (default 1000; the oldest go first)
+  --admin-max-pending-logins N
+                         password checks waiting for the login thread (default 16; past it:
+                         "too many login attempts")
   --admin-ui DIR         the Admin UI's built files, served at /admin/ (default, with --admin-*:
                          node_modules/@socket.io/admin-ui/ui/dist when there is one here)
   --metrics-path PATH    where GET answers Prometheus metrics (default /metrics; off: none)
@@ -255,6 +259,20 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
     o.admin.readonly = value != "false";
   } else if (key == "admin-ui") {
     g_admin_ui = value;
+  } else if (key == "admin-max-sessions") {
+    if (!number(n)) return false;
+    if (n < 1 || n > 1'000'000) {
+      error = "--admin-max-sessions must be 1 to 1000000";
+      return false;
+    }
+    o.admin.max_sessions = static_cast<std::size_t>(n);
+  } else if (key == "admin-max-pending-logins") {
+    if (!number(n)) return false;
+    if (n < 1 || n > 10'000) {
+      error = "--admin-max-pending-logins must be 1 to 10000";
+      return false;
+    }
+    o.admin.max_pending_logins = static_cast<std::size_t>(n);
   } else if (key == "redis")
     o.redis.url = value;
   else if (key == "redis-key") {

@@ -222,3 +222,56 @@ test("--admin-readonly offers no command and ignores those sent anyway", async (
     await srv.stop();
   }
 });
+
+// A slower hash (cost 12, ~0.25 s a check) keeps the login thread busy while other logins wait.
+const HASH_SLOW = "$2b$12$aRMiP2STxE.PfaOiQfA.2OQxw8xqGPeLcILM2pMMuX2a7S.43Yoj2";
+
+test("--admin-max-sessions 2: at the limit both sessions log in again; past it the oldest is forgotten", async () => {
+  const srv = await startServer(["--admin-auth", `admin:${HASH_2B}`, "--admin-max-sessions", "2"]);
+  try {
+    const ids = [];
+    for (let i = 0; i < 3; i++) {
+      const ui = admin(srv, { username: "admin", password: "changeit" });
+      const session = new Promise((resolve) => ui.once("connect", () => ui.once("session", resolve)));
+      await connected(ui);
+      ids.push(await session);
+      ui.close();
+      if (i === 1) {
+        for (const id of ids) {
+          const back = admin(srv, { sessionId: id });
+          await connected(back);
+          back.close();
+        }
+      }
+    }
+    const oldest = admin(srv, { sessionId: ids[0] });
+    await assert.rejects(connected(oldest), (err) => err.message === "invalid credentials");
+    oldest.close();
+    for (const id of ids.slice(1)) {
+      const back = admin(srv, { sessionId: id });
+      await connected(back);
+      back.close();
+    }
+  } finally {
+    await srv.stop();
+  }
+});
+
+test("--admin-max-pending-logins 1: one at a time logs in; logins waiting past it are refused", async () => {
+  const srv = await startServer(["--admin-auth", `admin:${HASH_SLOW}`, "--admin-max-pending-logins", "1"]);
+  try {
+    const one = admin(srv, { username: "admin", password: "changeit" });
+    await connected(one); // at the limit
+    one.close();
+    // Six at once: the login thread checks one, one waits, the others are refused.
+    const many = Array.from({ length: 6 }, () => admin(srv, { username: "admin", password: "changeit" }));
+    const outcomes = await Promise.allSettled(many.map((s) => connected(s)));
+    many.forEach((s) => s.close());
+    const refused = outcomes.filter((o) => o.status === "rejected");
+    for (const r of refused) assert.equal(r.reason.message, "too many login attempts");
+    assert.ok(refused.length >= 1, "some logins refused");
+    assert.ok(refused.length <= 5, "the first one is checked");
+  } finally {
+    await srv.stop();
+  }
+});
