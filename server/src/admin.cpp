@@ -16,42 +16,6 @@ namespace {
 
 constexpr const char* kCommands[] = {"EMIT", "JOIN", "LEAVE", "DISCONNECT", "MJOIN", "MLEAVE", "MDISCONNECT"};
 
-std::int64_t epoch_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-// A JavaScript Date as JSON carries it: 2026-12-06T14:20:01.123Z.
-std::string iso_date(std::int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
-  return buf;
-}
-
-// JavaScript's Date.prototype.toString() in UTC, as socket.io writes handshake.time.
-std::string js_date(std::int64_t ms) {
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::strftime(buf, sizeof buf, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
-  return buf;
-}
-
-Value string_map(const std::unordered_map<std::string, std::string>& m) {
-  std::vector<const std::pair<const std::string, std::string>*> sorted;
-  sorted.reserve(m.size());
-  for (const auto& e : m) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  Value o = Value::object();
-  for (auto* e : sorted) o.set(e->first, e->second);
-  return o;
-}
-
 // socket.data as the UI shows it: an object, without the Node instrument's "_admin".
 Value shown_data(const Value& data) {
   Value out = Value::object();
@@ -71,8 +35,8 @@ Value serialized(const std::string& id, const std::string& nsp, const Handshake&
   }
   Value hs = Value::object();
   hs.set("address", address);
-  hs.set("headers", string_map(h.headers));
-  hs.set("query", string_map(h.query));
+  hs.set("headers", string_map_to_object(h.headers));
+  hs.set("query", string_map_to_object(h.query));
   hs.set("issued", static_cast<double>(h.issued_ms));
   hs.set("secure", h.secure);
   hs.set("time", js_date(h.issued_ms));

@@ -51,27 +51,6 @@ BroadcastOptions from_wire(const cluster::Opts& w) {
 
 namespace {
 
-// JavaScript's Date.prototype.toString() of `epoch_ms`, in UTC, as Node writes
-// handshake.time on a machine whose time zone is UTC.
-std::string js_date_string(std::int64_t epoch_ms) {
-  std::time_t t = static_cast<std::time_t>(epoch_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::strftime(buf, sizeof buf, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
-  return buf;
-}
-
-Value string_map_to_object(const std::unordered_map<std::string, std::string>& m) {
-  std::vector<const std::pair<const std::string, std::string>*> sorted;
-  sorted.reserve(m.size());
-  for (const auto& e : m) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  Value o = Value::object();
-  for (auto* e : sorted) o.set(e->first, e->second);
-  return o;
-}
-
 std::unordered_map<std::string, std::string> object_to_string_map(const Value& v) {
   std::unordered_map<std::string, std::string> m;
   if (!v.is_object()) return m;
@@ -101,7 +80,7 @@ Value socket_to_wire(Socket& socket) {
   const Handshake& h = socket.handshake();
   Value hs = Value::object();
   hs.set("headers", string_map_to_object(h.headers));
-  hs.set("time", js_date_string(h.issued_ms));
+  hs.set("time", js_date(h.issued_ms));
   hs.set("address", h.address);
   hs.set("xdomain", h.headers.count("origin") != 0);
   hs.set("secure", h.secure);

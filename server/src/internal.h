@@ -33,7 +33,14 @@ namespace chorus {
 
 struct StreamRestore;  // cluster.h
 
-std::uint64_t now_ms();  // steady clock
+std::uint64_t now_ms();   // steady clock
+std::int64_t epoch_ms();  // wall clock, ms since 1970
+// JavaScript's forms of a date (UTC): Date.prototype.toJSON, 2026-12-06T14:20:01.123Z, and
+// Date.prototype.toString, as socket.io writes handshake.time on a machine set to UTC.
+std::string iso_date(std::int64_t epoch_ms);
+std::string js_date(std::int64_t epoch_ms);
+// A string map as a JSON object, keys sorted.
+Value string_map_to_object(const std::unordered_map<std::string, std::string>& m);
 void log(LogLevel level, const std::string& message);
 void set_log_level(LogLevel level);
 // The format and sink of ServerOptions (the last server constructed sets them for the process).

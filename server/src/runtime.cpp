@@ -1,4 +1,5 @@
 // Server runtime pieces with no protocol logic: clock, logging, frames, timers, ids.
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <random>
@@ -15,10 +16,14 @@ std::mutex g_log_mu;
 ServerOptions::LogFormat g_log_format = ServerOptions::LogFormat::kText;  // under g_log_mu
 std::function<void(LogLevel, const std::string&)> g_log_sink;             // under g_log_mu
 
-// 2026-12-06T14:20:01.123Z
-std::string utc_timestamp() {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+}  // namespace
+
+std::int64_t epoch_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string iso_date(std::int64_t ms) {
   std::time_t t = static_cast<std::time_t>(ms / 1000);
   std::tm tm{};
   gmtime_r(&t, &tm);
@@ -27,7 +32,25 @@ std::string utc_timestamp() {
   std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(ms % 1000));
   return buf;
 }
-}  // namespace
+
+std::string js_date(std::int64_t ms) {
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::strftime(buf, sizeof buf, "%a %b %d %Y %H:%M:%S GMT+0000 (Coordinated Universal Time)", &tm);
+  return buf;
+}
+
+Value string_map_to_object(const std::unordered_map<std::string, std::string>& m) {
+  std::vector<const std::pair<const std::string, std::string>*> sorted;
+  sorted.reserve(m.size());
+  for (const auto& e : m) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  Value o = Value::object();
+  for (auto* e : sorted) o.set(e->first, e->second);
+  return o;
+}
 
 void set_log_output(ServerOptions::LogFormat format, std::function<void(LogLevel, const std::string&)> sink) {
   std::lock_guard<std::mutex> lock(g_log_mu);
@@ -53,7 +76,7 @@ void log(LogLevel level, const std::string& message) {
     g_log_sink(level, message);
   } else if (g_log_format == ServerOptions::LogFormat::kJson) {
     std::string line =
-        "{\"time\":\"" + utc_timestamp() + "\",\"level\":\"" + kNames[static_cast<int>(level)] + "\",\"msg\":";
+        "{\"time\":\"" + iso_date(epoch_ms()) + "\",\"level\":\"" + kNames[static_cast<int>(level)] + "\",\"msg\":";
     json::quote_string(message, line);
     line += "}\n";
     std::fwrite(line.data(), 1, line.size(), stderr);
