@@ -203,6 +203,10 @@ class NamespaceImpl : public std::enable_shared_from_this<NamespaceImpl> {
   // To this node's matching sockets (a namespace with sockets, not a parent), encoded once,
   // with `offset` as the last argument when given.
   bool deliver(const Array& args_with_event, const BroadcastOptions& opts, const std::optional<std::string>& offset);
+  // The end of every local delivery: one frame (encoded once) queued to each matching socket
+  // but `exclude_sid`, timed from `started` (metrics) and reported to a watching Admin UI.
+  void send_to_selected(const FramePtr& frame, const BroadcastOptions& opts, const std::string* exclude_sid,
+                        const Array& args_with_event, std::chrono::steady_clock::time_point started);
   // Tells the Admin UI (when one watches) of a broadcast's event to each of `ids`.
   void report_sent(const Array& args_with_event, const std::vector<std::string>& ids, const std::string* exclude_sid);
 

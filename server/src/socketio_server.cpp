@@ -747,21 +747,7 @@ bool NamespaceImpl::broadcast(const Args& args_with_event, const BroadcastOption
       recovery->add(*offset, frame, std::vector<std::string>(opts.rooms.begin(), opts.rooms.end()),
                     std::vector<std::string>(opts.except.begin(), opts.except.end()), now_ms());
     }
-    std::vector<std::string> ids = adapter->select(opts);
-    std::vector<std::shared_ptr<ClientConnection>> targets;
-    targets.reserve(ids.size());
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      for (const std::string& id : ids) {
-        if (exclude_sid != nullptr && id == *exclude_sid) continue;
-        auto it = sockets.find(id);
-        if (it == sockets.end()) continue;
-        if (auto client = it->second->client_.lock()) targets.push_back(std::move(client));
-      }
-    }
-    for (auto& client : targets) client->send_frame(frame);  // never under the namespace lock
-    server->metrics.broadcast_took(std::chrono::steady_clock::now() - started);
-    report_sent(args_with_event, ids, exclude_sid);
+    send_to_selected(frame, opts, exclude_sid, args_with_event, started);
   }
   for (auto& child : kids) ok = child->broadcast(args_with_event, opts, exclude_sid) && ok;
   return ok;
@@ -778,13 +764,20 @@ bool NamespaceImpl::deliver(const Array& args_with_event, const BroadcastOptions
     log(LogLevel::kWarn, "broadcast on " + name + " not sent: " + encoded.error().message);
     return false;
   }
-  FramePtr frame = message_frame(*encoded, opts.is_volatile);  // encoded once for all
+  send_to_selected(message_frame(*encoded, opts.is_volatile), opts, nullptr, args_with_event, started);
+  return true;
+}
+
+void NamespaceImpl::send_to_selected(const FramePtr& frame, const BroadcastOptions& opts,
+                                     const std::string* exclude_sid, const Array& args_with_event,
+                                     std::chrono::steady_clock::time_point started) {
   std::vector<std::string> ids = adapter->select(opts);
   std::vector<std::shared_ptr<ClientConnection>> targets;
   targets.reserve(ids.size());
   {
     std::lock_guard<std::mutex> lock(mu);
     for (const std::string& id : ids) {
+      if (exclude_sid != nullptr && id == *exclude_sid) continue;
       auto it = sockets.find(id);
       if (it == sockets.end()) continue;
       if (auto client = it->second->client_.lock()) targets.push_back(std::move(client));
@@ -792,8 +785,7 @@ bool NamespaceImpl::deliver(const Array& args_with_event, const BroadcastOptions
   }
   for (auto& client : targets) client->send_frame(frame);  // never under the namespace lock
   server->metrics.broadcast_took(std::chrono::steady_clock::now() - started);
-  report_sent(args_with_event, ids, nullptr);
-  return true;
+  report_sent(args_with_event, ids, exclude_sid);
 }
 
 void NamespaceImpl::report_sent(const Array& args_with_event, const std::vector<std::string>& ids,

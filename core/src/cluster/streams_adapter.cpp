@@ -412,14 +412,14 @@ std::vector<std::string> xadd_command(std::string_view stream, std::uint64_t max
 // ---------------------------------------------------------------------------------------
 // Pub/sub messages
 
+// The same names as the classic adapter's broadcast and room channels (hence one adapter kind
+// per prefix).
 std::string public_channel(std::string_view prefix, std::string_view nsp) {
-  return join(prefix, "#", nsp, "#");
+  return broadcast_channel(prefix, nsp);
 }
 
 std::string private_channel(std::string_view prefix, std::string_view nsp, std::string_view uid) {
-  std::string out = public_channel(prefix, nsp);
-  out.append(uid).push_back('#');
-  return out;
+  return room_channel(prefix, nsp, uid);
 }
 
 std::vector<std::string> server_count_command(std::string_view prefix, std::string_view nsp, bool sharded) {
