@@ -330,13 +330,25 @@ void AdminUi::emit(std::string_view event, Args args) {
   Namespace(ns_).emit(event, std::move(args));
 }
 
+void AdminUi::client_fields(Socket& socket, Value& client_id, Value& transport) {
+  if (auto client = socket.client_.lock()) {
+    client_id = client->engine_id().substr(0, 12);
+    transport = client->transport();
+  }
+}
+
+Value AdminUi::wire_data(Socket& socket) {
+  Value client_id, transport;
+  client_fields(socket, client_id, transport);
+  Value data = socket.data().is_object() ? socket.data() : Value::object();
+  data.set("_admin", Value::object({{"clientId", std::move(client_id)}, {"transport", std::move(transport)}}));
+  return data;
+}
+
 Value AdminUi::serialize(const RemoteSocket& s, const std::string& nsp) {
   Value client_id, transport;
   if (const auto& local = s.socket()) {
-    if (auto client = local->client_.lock()) {
-      client_id = client->engine_id().substr(0, 12);
-      transport = client->transport();
-    }
+    client_fields(*local, client_id, transport);
   } else if (const Value* admin = s.data().find("_admin")) {  // a Node node's socket
     if (const Value* v = admin->find("clientId")) client_id = *v;
     if (const Value* v = admin->find("transport")) transport = *v;
@@ -346,10 +358,7 @@ Value AdminUi::serialize(const RemoteSocket& s, const std::string& nsp) {
 
 void AdminUi::socket_connected(Socket& socket) {
   Value client_id, transport;
-  if (auto client = socket.client_.lock()) {
-    client_id = client->engine_id().substr(0, 12);
-    transport = client->transport();
-  }
+  client_fields(socket, client_id, transport);
   emit("socket_connected", {serialized(socket.id(), socket.nsp(), socket.handshake(), socket.rooms(), socket.data(),
                                        std::move(client_id), std::move(transport)),
                             iso_date(epoch_ms())});
@@ -369,6 +378,11 @@ void AdminUi::event(bool received, const std::string& nsp, const std::string& id
 
 void AdminUi::transport_changed(const std::string& nsp, const std::string& id, const char* transport) {
   emit("socket_updated", {Value::object({{"id", id}, {"nsp", nsp}, {"transport", transport}})});
+}
+
+void AdminUi::data_changed(Socket& socket) {
+  emit("socket_updated",
+       {Value::object({{"id", socket.id()}, {"nsp", socket.nsp()}, {"data", shown_data(socket.data())}})});
 }
 
 void AdminUi::schedule_stats() {

@@ -42,11 +42,18 @@ class AdminUi {
   // `args_with_event`: the event name first, as the UI shows it.
   void event(bool received, const std::string& nsp, const std::string& id, const Value& args_with_event);
   void transport_changed(const std::string& nsp, const std::string& id, const char* transport);
+  void data_changed(Socket& socket);
+
+  // socket.data as a fetch answer carries it to other nodes: with "_admin" {clientId,
+  // transport}, which the Admin UI on any node of a cluster reads (as Node's instrument does).
+  static Value wire_data(Socket& socket);
 
   // The features the UI is told about (readonly drops the commands).
   Value config() const;
   // The UI's shape of a socket (SerializedSocket).
   static Value serialize(const RemoteSocket& socket, const std::string& nsp);
+  // The UI's clientId (the first 12 characters of the engine id) and transport of a local socket.
+  static void client_fields(Socket& socket, Value& client_id, Value& transport);
   // Verifies `password` against a bcrypt hash with crypt_r (false for any other hash).
   static bool bcrypt_matches(const std::string& password, const std::string& hash);
 

@@ -8,6 +8,7 @@
 #include <future>
 #include <random>
 
+#include "admin.h"
 #include "chorus/cluster/msgpack.h"
 #include "chorus/json/json.h"
 #include "internal.h"
@@ -75,8 +76,9 @@ std::unordered_map<std::string, std::string> object_to_string_map(const Value& v
 
 }  // namespace
 
-// Node's shape of a fetched socket: {id, handshake, rooms, data}.
-Value socket_to_wire(Socket& socket) {
+// Node's shape of a fetched socket: {id, handshake, rooms, data}. With the Admin UI on, data
+// carries "_admin" for the UI of any node (AdminUi::wire_data).
+Value socket_to_wire(Socket& socket, bool admin) {
   const Handshake& h = socket.handshake();
   Value hs = Value::object();
   hs.set("headers", string_map_to_object(h.headers));
@@ -94,7 +96,7 @@ Value socket_to_wire(Socket& socket) {
   out.set("id", socket.id());
   out.set("handshake", std::move(hs));
   out.set("rooms", Value(std::move(rooms)));
-  out.set("data", socket.data());
+  out.set("data", admin ? AdminUi::wire_data(socket) : socket.data());
   return out;
 }
 
@@ -654,7 +656,8 @@ void Cluster::handle_request(const std::shared_ptr<NamespaceImpl>& ns, cluster::
       cluster::Response resp;
       resp.type = RequestType::kRemoteFetch;
       resp.request_id = r.request_id;
-      for (auto& s : ns->select_sockets(from_wire(r.opts))) resp.sockets.push_back(socket_to_wire(*s));
+      for (auto& s : ns->select_sockets(from_wire(r.opts)))
+        resp.sockets.push_back(socket_to_wire(*s, ns->server->admin != nullptr));
       reply(*ns, requester, resp);
       return;
     }

@@ -395,7 +395,7 @@ std::unique_ptr<CivetTransport> make_civet_transport(ServerImpl* server);
 class Cluster;
 class AdminUi;  // admin.h
 // Node's shape of a fetched socket ({id, handshake, rooms, data}) and back (cluster.cpp).
-Value socket_to_wire(Socket& socket);
+Value socket_to_wire(Socket& socket, bool admin);
 std::optional<RemoteSocket> socket_from_wire(const std::shared_ptr<NamespaceImpl>& ns, const Value& v);
 
 class ServerImpl {

@@ -179,6 +179,12 @@ bool Socket::emit_with_ack(std::string_view event, Args args, std::chrono::milli
   return true;
 }
 
+void Socket::set_data(const std::string& key, Value value) {
+  if (!data_.is_object()) data_ = Value::object();
+  data_.set(key, std::move(value));
+  if (ns_->server->admin_watched() && !ns_->is_admin) ns_->server->admin->data_changed(*this);
+}
+
 void Socket::join(std::string room) {
   if (ns_->server->admin_watched()) ns_->server->admin->room_changed(ns_->name, room, id_, true);
   ns_->adapter->add_all(id_, {std::move(room)});

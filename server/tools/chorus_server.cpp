@@ -83,6 +83,8 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
                          password of this bcrypt hash ($2a$/$2b$/$2y$)
   --admin-no-auth        serve /admin to anyone, without a login (instead of --admin-auth)
   --admin-readonly       the Admin UI inspects only (no emit, join, leave, disconnect)
+  --admin-server-id ID   how this node appears in the Admin UI (default: the host name; give
+                         each node of a cluster on one host its own)
   --admin-max-sessions N Admin UI login sessions kept (default 1000; the oldest go first)
   --admin-max-pending-logins N
                          password checks waiting for the login thread (default 16; past it:
@@ -259,6 +261,12 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
     o.admin.readonly = value != "false";
   } else if (key == "admin-ui") {
     g_admin_ui = value;
+  } else if (key == "admin-server-id") {
+    if (value.empty() || value.size() > 255) {
+      error = "--admin-server-id needs 1 to 255 characters";
+      return false;
+    }
+    o.admin.server_id = value;
   } else if (key == "admin-max-sessions") {
     if (!number(n)) return false;
     if (n < 1 || n > 1'000'000) {

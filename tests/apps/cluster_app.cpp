@@ -3,17 +3,18 @@
 // (tests/cluster/node_node.mjs), so that one test drives either kind.
 //
 //   chorus-cluster-app --redis URL [--redis-key K] [--name NAME] [--port N] [--requests-timeout MS]
+//                      [--admin-hash BCRYPT_HASH]
 //
 // First stdout line: "chorus: listening on http://127.0.0.1:PORT". SIGTERM/SIGINT stop it
 // (exit code 0).
 //
 // Namespaces "/" and "/chat": socket.data() = {node: NAME, user: auth.user or null} (a
 // recovered socket keeps the data it had); emit("join", room, ack) joins a room (ack true);
-// emit("set", value, ack) sets data.extra. Every connection is recorded as {id, recovered,
-// rooms, data} as its connection handler saw it (/ctl/connections {nsp}). Server-side events: "ping-servers" is
-// answered with `pong-<NAME>`; every server-side event is recorded.
-// Control API (POST, JSON body and reply; binary arguments as {"$bin": "<base64>"}; rooms and
-// except default to []; nsp to "/"):
+// emit("set", value, ack) sets data.extra (Socket::set_data: an Admin UI sees it). With
+// --admin-hash, the Admin UI's namespace /admin for user "admin", server id NAME. Every connection is recorded as {id,
+// recovered, rooms, data} as its connection handler saw it (/ctl/connections {nsp}). Server-side events: "ping-servers"
+// is answered with `pong-<NAME>`; every server-side event is recorded. Control API (POST, JSON body and reply; binary
+// arguments as {"$bin": "<base64>"}; rooms and except default to []; nsp to "/"):
 //   /ctl/emit          {nsp, rooms, except, volatile, event, args}  -> {ok}
 //   /ctl/emit-ack      {nsp, rooms, except, timeout, event, args}   -> {err, responses}
 //   /ctl/fetch         {nsp, rooms, except}     -> {sockets: [{id, rooms (sorted), data, handshake}], err}
@@ -173,9 +174,11 @@ int main(int argc, char** argv) {
                                 "  --recovery-ms MS      connection state recovery within MS (default 0: off)\n"
                                 "  --max-replayed N      packets replayed to one client at most\n"
                                 "  --max-stored N        packets kept per namespace for replay\n"
+                                "  --admin-hash HASH     the Admin UI on /admin, user admin, this bcrypt hash\n"
                                 "  --help                this text\n");
   std::uint32_t recovery_ms = 0;
   std::string adapter = "classic";
+  std::string admin_hash;
   cl.number("--recovery-ms", &recovery_ms, 0, 86'400'000)
       .number("--max-replayed", &options.connection_state_recovery.max_replayed_packets, 1, 100'000'000)
       .number("--max-stored", &options.connection_state_recovery.max_stored_packets, 1, 100'000'000)
@@ -183,6 +186,7 @@ int main(int argc, char** argv) {
       .text("--redis-key", &options.redis.key)
       .text("--redis-adapter", &adapter)
       .text("--name", &name)
+      .text("--admin-hash", &admin_hash)
       .number("--port", &options.port, 0, 65535)
       .number("--requests-timeout", &options.redis.requests_timeout_ms, 1, 600'000)
       .parse(argc, argv);
@@ -193,6 +197,13 @@ int main(int argc, char** argv) {
   } else if (adapter != "classic") {
     std::fprintf(stderr, "chorus-cluster-app: --redis-adapter is classic or streams\n");
     return 2;
+  }
+
+  if (!admin_hash.empty()) {
+    options.admin.enabled = true;
+    options.admin.username = "admin";
+    options.admin.password_hash = admin_hash;
+    options.admin.server_id = name;
   }
 
   chorus::Server server(options);
@@ -214,7 +225,7 @@ int main(int argc, char** argv) {
                                                             {"data", to_ctl(socket.data())}}));
       }
       socket.on("set", [&socket](const Args& a, chorus::Ack ack) {
-        socket.data().set("extra", a.empty() ? Value() : a[0]);
+        socket.set_data("extra", a.empty() ? Value() : a[0]);
         ack(true);
       });
       socket.on("join", [&socket](const Args& a, chorus::Ack ack) {

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import WebSocket from "ws";
-import { freePort, handshake, request, run, startServer, tempDir } from "./helpers.mjs";
+import { freePort, handshake, request, run, runMany, startServer, tempDir } from "./helpers.mjs";
 
 // Every flag chorus-server documents, with a valid value ("" for a flag without value).
 const FLAGS = {
@@ -41,6 +41,7 @@ const FLAGS = {
   "--admin-auth": "admin:$2b$04$Ol9.P2cvUKUqSrxDYbjKL.vDTV8lxEEU.pMFWU.1xQgBza4RGYOri",
   "--admin-no-auth": "",
   "--admin-readonly": "",
+  "--admin-server-id": "node-a",
   "--admin-max-sessions": "5",
   "--admin-max-pending-logins": "4",
   "--admin-ui": ".",
@@ -80,15 +81,10 @@ describe("chorus-server command line", { concurrency: true }, () => {
 
   test("every documented flag is accepted with a valid value", async () => {
     // Options are applied in order: a bad --port after the flag proves the flag itself passed.
-    const results = await Promise.all(
-      Object.entries(FLAGS)
-        .filter(([, value]) => value !== null)
-        .map(async ([flag, value]) => {
-          const args = value === "" ? [flag] : [flag, value];
-          return [flag, await run([...args, "--port", "nope"])];
-        }),
-    );
-    for (const [flag, r] of results) {
+    const flags = Object.entries(FLAGS).filter(([, value]) => value !== null);
+    const runs = await runMany(flags.map(([flag, value]) => [...(value === "" ? [flag] : [flag, value]), "--port", "nope"]));
+    for (const [i, [flag]] of flags.entries()) {
+      const r = runs[i];
       assert.equal(r.code, 2, `${flag}: exit code (stderr: ${r.stderr})`);
       assert.match(r.stderr, /--port/, `${flag} was refused: ${r.stderr}`);
       assert.doesNotMatch(r.stderr, /unknown option/);
@@ -122,6 +118,8 @@ describe("chorus-server command line", { concurrency: true }, () => {
       [["--redis-key", ""], /--redis-key needs a prefix/],
       [["--log-format", "xml"], /--log-format: text or json/],
       [["--admin-max-sessions", "0"], /--admin-max-sessions must be 1 to 1000000/],
+      [["--admin-server-id", ""], /--admin-server-id needs 1 to 255 characters/],
+      [["--admin-server-id", "x".repeat(256)], /--admin-server-id needs 1 to 255 characters/],
       [["--admin-max-pending-logins", "10001"], /--admin-max-pending-logins must be 1 to 10000/],
       [["--redis-adapter", "sharded"], /--redis-adapter: classic .* or streams/],
       [["--recovery-ms", "86400001"], /--recovery-ms must be 0 \(off\) to 86400000 ms/],
@@ -130,7 +128,7 @@ describe("chorus-server command line", { concurrency: true }, () => {
       [["--root", join(dir, "no-such-dir")], /document root '.*no-such-dir' does not exist/],
       [["--config", join(dir, "missing.json")], /cannot read config file .*missing\.json/],
     ];
-    const results = await Promise.all(cases.map(([args]) => run(args)));
+    const results = await runMany(cases.map(([args]) => args));
     cases.forEach(([args, message], i) => {
       const r = results[i];
       assert.equal(r.code, 2, `${args.join(" ")}: exit code ${r.code} (stderr: ${r.stderr})`);
@@ -181,7 +179,7 @@ describe("chorus-server command line", { concurrency: true }, () => {
       ["--max-connections", "-1"],
     ];
     const light = ["--max-connections", "8", "--root", dir, "--sdk", dir];
-    const results = await Promise.all(cases.map((args) => run([...light, ...args, "--port", "0"])));
+    const results = await runMany(cases.map((args) => [...light, ...args, "--port", "0"]));
     cases.forEach((args, i) => {
       const r = results[i];
       assert.equal(r.code, 2, `${args.join(" ")}: accepted (exit ${r.code}, signal ${r.signal}, stdout ${JSON.stringify(r.stdout)})`);
@@ -267,10 +265,8 @@ describe("chorus-server command line", { concurrency: true }, () => {
       ["badlevel.json", '{"log-level": "chatty"}', /badlevel\.json: --log-level/],
       ["zero.json", '{"max-connections": 0}', /zero\.json: .*max-connections/],
     ];
-    const results = await Promise.all(cases.map(([name, text]) => {
-      writeFileSync(join(dir, name), text);
-      return run(["--config", join(dir, name)]);
-    }));
+    for (const [name, text] of cases) writeFileSync(join(dir, name), text);
+    const results = await runMany(cases.map(([name]) => ["--config", join(dir, name)]));
     cases.forEach(([name, , message], i) => {
       const r = results[i];
       assert.equal(r.code, 2, `${name}: exit ${r.code} (stderr: ${r.stderr})`);

@@ -38,7 +38,23 @@ function workDir() {
 
 // Runs chorus-server to completion (for arguments that must make it exit): {code, signal,
 // stdout, stderr}. Kills it after `ms` (a server that started when it should not have).
-export const run = (args, ms = 10_000) => runToExit(BIN, args, { cwd: workDir(), ms });
+// A sanitizer build exits slowly (the leak check) on a busy machine: a generous limit.
+export const run = (args, ms = 60_000) => runToExit(BIN, args, { cwd: workDir(), ms });
+
+// run() for each argument list, `parallel` at a time (dozens of sanitizer processes started at
+// once starve each other on two cores); results in order.
+export async function runMany(argLists, { parallel = 4 } = {}) {
+  const results = new Array(argLists.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < argLists.length) {
+      const i = next++;
+      results[i] = await run(argLists[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(parallel, argLists.length) }, worker));
+  return results;
+}
 
 // An empty document root, so servers never depend on the working directory.
 let emptyRoot;

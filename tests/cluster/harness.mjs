@@ -74,22 +74,25 @@ export function countedChannels(key, adapter = "classic") {
 // node's default, classic, when absent). `recoveryMs`: connection state recovery within that
 // many ms (off when absent or 0).
 // `extraArgs`: more command-line arguments, for a Chorus node only (e.g. --max-replayed).
-export async function startNode(kind, { redisUrl, key = "socket.io", name, requestsTimeout, adapter, recoveryMs, extraArgs = [] }) {
+// `adminHash`: the Admin UI's namespace /admin on the node (user "admin", this bcrypt hash,
+// the node's name as its server id).
+export async function startNode(kind, { redisUrl, key = "socket.io", name, requestsTimeout, adapter, recoveryMs, adminHash, extraArgs = [] }) {
   let cmd;
   let args;
   if (adapter !== undefined && !ADAPTERS.includes(adapter)) throw new Error(`unknown adapter ${JSON.stringify(adapter)}`);
   if (kind !== "chorus" && extraArgs.length > 0) throw new Error("extraArgs are for Chorus nodes");
   const timeout = requestsTimeout === undefined ? [] : ["--requests-timeout", String(requestsTimeout)];
   const recovery = recoveryMs === undefined ? [] : ["--recovery-ms", String(recoveryMs)];
+  const admin = adminHash === undefined ? [] : ["--admin-hash", adminHash];
   if (kind === "node") {
     cmd = process.execPath;
     const kindOf = adapter === undefined ? [] : ["--adapter", adapter];
-    args = [NODE_APP, "--port", "0", "--redis", redisUrl, "--key", key, "--name", name, ...timeout, ...kindOf, ...recovery];
+    args = [NODE_APP, "--port", "0", "--redis", redisUrl, "--key", key, "--name", name, ...timeout, ...kindOf, ...recovery, ...admin];
   } else if (kind === "chorus") {
     cmd = process.env.CHORUS_CLUSTER_APP;
     if (!cmd) throw new Error("a Chorus node needs CHORUS_CLUSTER_APP (the chorus-cluster-app binary)");
     const kindOf = adapter === undefined ? [] : ["--redis-adapter", adapter];
-    args = ["--port", "0", "--redis", redisUrl, "--redis-key", key, "--name", name, ...timeout, ...kindOf, ...recovery, ...extraArgs];
+    args = ["--port", "0", "--redis", redisUrl, "--redis-key", key, "--name", name, ...timeout, ...kindOf, ...recovery, ...admin, ...extraArgs];
   } else {
     throw new Error(`unknown node kind ${JSON.stringify(kind)}`);
   }

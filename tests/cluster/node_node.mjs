@@ -13,6 +13,8 @@
 // --recovery-ms N: connectionStateRecovery {maxDisconnectionDuration: N, skipMiddlewares: true};
 // 0 or absent: off. Only the streams adapter recovers across nodes (the classic one keeps no
 // sessions).
+// --admin-hash H: @socket.io/admin-ui's instrument (namespace /admin, basic auth user "admin"
+// with this bcrypt hash, serverId NAME, development mode).
 //
 // First stdout line, once both namespaces' Redis subscriptions are in place (and, streams, the
 // stream is being read): "chorus: listening on http://127.0.0.1:PORT". SIGTERM/SIGINT close it
@@ -46,6 +48,7 @@ import { createAdapter } from "@socket.io/redis-adapter";
 import { createAdapter as createStreamsAdapter } from "@socket.io/redis-streams-adapter";
 import { createClient } from "redis";
 import { Server } from "socket.io";
+import { instrument } from "@socket.io/admin-ui";
 
 const NAMESPACES = ["/", "/chat"];
 const MAX_BODY = 16 * 1024 * 1024;
@@ -54,13 +57,13 @@ const ADAPTERS = ["classic", "streams"];
 
 function usage(message) {
   console.error(
-    `node_node.mjs: ${message}\nusage: node_node.mjs --redis URL [--key K] [--name NAME] [--port P] [--requests-timeout MS] [--adapter classic|streams] [--recovery-ms N]`,
+    `node_node.mjs: ${message}\nusage: node_node.mjs --redis URL [--key K] [--name NAME] [--port P] [--requests-timeout MS] [--adapter classic|streams] [--recovery-ms N] [--admin-hash H]`,
   );
   process.exit(2);
 }
 
 function parseArgs(argv) {
-  const opts = { port: 0, redis: null, key: "socket.io", name: "node", requestsTimeout: undefined, adapter: "classic", recoveryMs: 0 };
+  const opts = { port: 0, redis: null, key: "socket.io", name: "node", requestsTimeout: undefined, adapter: "classic", recoveryMs: 0, adminHash: null };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = argv[i + 1];
@@ -73,6 +76,7 @@ function parseArgs(argv) {
     else if (flag === "--requests-timeout" && /^[1-9]\d{0,8}$/.test(value)) opts.requestsTimeout = Number(value);
     else if (flag === "--adapter" && ADAPTERS.includes(value)) opts.adapter = value;
     else if (flag === "--recovery-ms" && /^\d{1,9}$/.test(value)) opts.recoveryMs = Number(value);
+    else if (flag === "--admin-hash") opts.adminHash = value;
     else usage(`unknown or bad argument ${flag} ${value}`);
   }
   if (!opts.redis) usage("--redis is required");
@@ -148,8 +152,12 @@ for (const name of NAMESPACES) {
   const nsp = io.of(name);
   nsp.on("connection", (socket) => {
     // A recovered socket has its data back (from the session, wherever it was stored).
-    if (!socket.recovered) socket.data = { node: opts.name, user: socket.handshake.auth?.user ?? null };
-    connections.get(name).push({ id: socket.id, recovered: socket.recovered, rooms: [...socket.rooms].sort(), data: structuredClone(socket.data) });
+    // Set field by field: under the Admin UI's instrument socket.data is its proxy, holding
+    // _admin. That proxy throws on a null value (admin-ui 0.5.1 wraps every typeof "object"),
+    // so with --admin-hash a missing user is left out instead of null.
+    const user = socket.handshake.auth?.user ?? null;
+    if (!socket.recovered) Object.assign(socket.data, opts.adminHash && user === null ? { node: opts.name } : { node: opts.name, user });
+    connections.get(name).push({ id: socket.id, recovered: socket.recovered, rooms: [...socket.rooms].sort(), data: plain(socket.data) });
     socket.on("join", (room, ack) => {
       socket.join(room);
       if (typeof ack === "function") ack();
@@ -169,6 +177,17 @@ for (const name of NAMESPACES) {
   };
 }
 
+// A copy of socket.data without proxies (the Admin UI's instrument wraps it).
+function plain(data) {
+  return opts.adminHash ? JSON.parse(JSON.stringify(data ?? null)) : structuredClone(data);
+}
+
+const subscribed = [...NAMESPACES];
+if (opts.adminHash) {
+  instrument(io, { auth: { type: "basic", username: "admin", password: opts.adminHash }, serverId: opts.name, mode: "development" });
+  subscribed.push("/admin");
+}
+
 // The adapters subscribe asynchronously: wait until the subscriber connection holds both
 // namespaces' channels (classic: request, response, own response, and the broadcast pattern;
 // streams: the public and the own response channel) and, streams, until the reader is blocked
@@ -182,12 +201,12 @@ for (const deadline = Date.now() + 10_000; ; ) {
       .filter((line) => line.includes(` name=${clientName} `))
       .join("\n");
     const sub_n = Math.max(0, ...[...info.matchAll(/\bsub=(\d+)/g)].map((m) => Number(m[1])));
-    ready = sub_n >= 2 * NAMESPACES.length && /\bcmd=xread\b/.test(info);
+    ready = sub_n >= 2 * subscribed.length && /\bcmd=xread\b/.test(info);
   } else {
     info = String(await pub.sendCommand(["CLIENT", "LIST", "ID", String(subId)]));
     const sub_n = Number(/\bsub=(\d+)/.exec(info)?.[1] ?? 0);
     const psub_n = Number(/\bpsub=(\d+)/.exec(info)?.[1] ?? 0);
-    ready = sub_n >= 3 * NAMESPACES.length && psub_n >= NAMESPACES.length;
+    ready = sub_n >= 3 * subscribed.length && psub_n >= subscribed.length;
   }
   if (ready) break;
   if (Date.now() > deadline) {

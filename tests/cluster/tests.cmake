@@ -12,6 +12,8 @@
 #    node on the Redis streams adapter (@socket.io/redis-streams-adapter on the Node nodes).
 #    cluster_streams (streams.test.mjs) is connection state recovery across such nodes.
 #    CHORUS_SERVER_BIN names chorus-server (faults.test.mjs runs it with --redis).
+#    cluster_admin (admin.test.mjs): the Admin UI across a Chorus node and a Node node
+#    (@socket.io/admin-ui's instrument).
 # The chorus-cluster-app target, when there is one, is defined before this point (here, above
 # the return, as tests/interop/tests.cmake defines its app), so the check below sees it.
 if(TARGET chorus_server)
@@ -23,7 +25,7 @@ if(NOT CHORUS_NODE_TESTS)
   return()
 endif()
 # notepack.io (the adapter's msgpack) decodes what the nodes publish.
-chorus_require_node(cluster socket.io socket.io-client @socket.io/redis-adapter @socket.io/redis-streams-adapter @socket.io/redis-emitter
+chorus_require_node(cluster socket.io socket.io-client @socket.io/redis-adapter @socket.io/redis-streams-adapter @socket.io/redis-emitter @socket.io/admin-ui
                     redis notepack.io)
 set(CHORUS_REDIS_SERVER /usr/bin/redis-server CACHE FILEPATH "The redis-server the cluster tests start")
 if(NOT EXISTS ${CHORUS_REDIS_SERVER})

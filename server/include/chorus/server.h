@@ -361,6 +361,10 @@ class Socket : public std::enable_shared_from_this<Socket> {
   // adapter's thread: set it in middleware or on_connection, before anyone can fetch it, and
   // replace it whole rather than editing it in place afterwards.
   Value& data() { return data_; }
+  // Sets one field of data() (made an object first if it is not one) and tells a watching
+  // Admin UI (socket_updated with the new data), as `socket.data.key = value` does in a
+  // Node server under the Admin UI's instrument. Edits made through data() are not reported.
+  void set_data(const std::string& key, Value value);
 
   // on("event", [](const Args&, Ack) {...}) or on("event", [](const Args&) {...}).
   void on(std::string event, EventHandler handler);
