@@ -7,6 +7,7 @@
 import { io } from "/chorus/chorus.mjs";
 import { Doc } from "/chorus/chorus_collab.mjs";
 import { DocSync } from "./sync.js";
+import { OfflineStore } from "./store.js";
 import { createEditor, showCursors } from "./editor.js";
 import { welcomeSeed } from "./welcome.js";
 import * as ui from "./ui.js";
@@ -41,7 +42,14 @@ const docSocket = io("/docs", options);
 const chatSocket = io("/", options);
 
 const doc = new Doc();
-const sync = new DocSync(docSocket, docName, doc, { seed: docName === "welcome" ? welcomeSeed : undefined });
+// What earlier pages kept of this document (IndexedDB): edits made offline and never
+// acknowledged survive a reload and are merged once the server is reached.
+const { store, edits: restoredEdits } = await OfflineStore.open(docName, doc);
+const sync = new DocSync(docSocket, docName, doc, { seed: docName === "welcome" ? welcomeSeed : undefined, restoredEdits });
+if (store) {
+  store.unacknowledged = () => sync.waitingEdits;
+  sync.on("update", (bytes, edits) => store.append(bytes, edits));
+}
 
 // ---- presence ------------------------------------------------------------------------------
 let typing = false;
@@ -242,7 +250,7 @@ ui.renderPeople(people());
 publishPresence();  // name and color go out with the join, before any cursor
 
 // For tests and the curious.
-window.chorusDemo = { view, doc, sync, docSocket, chatSocket, user, docName, ready: true };
+window.chorusDemo = { view, doc, sync, store, docSocket, chatSocket, user, docName, ready: true };
 
 // Server time over a plain SSE route (GET /events/time), beside the realtime socket: Chorus
 // serves REST, SSE and Socket.IO from one process.

@@ -4,6 +4,10 @@
 //   doc:update (name, update)       ack {ok} once the server stored it durably
 //   awareness  (name, state)        relayed as awareness (name, socketId, state)
 //
+// Events: "update" (bytes, edits) for every update taken from or applied to the Doc (edits:
+// how many local edits it holds, 0 for a remote one), besides status, joined, resumed, merged,
+// peers, join, leave, remote and error.
+//
 // Local edits are taken from the Doc one update per editor transaction and kept until the
 // server acknowledges them: while offline they simply wait (the Doc already holds them).
 // On every (re)connection the client joins with its state vector, applies what the server
@@ -89,7 +93,9 @@ export class DocSync {
    * @param socket   a Socket.IO-style socket on "/docs"
    * @param name     document name
    * @param doc      the local replica (Doc of chorus_collab.mjs)
-   * @param options  {seed?: () => Uint8Array}: content for a document the server has never seen
+   * @param options  {seed?: () => Uint8Array}: content for a document the server has never seen;
+   *                 {restoredEdits?: number}: the Doc holds that many edits kept from an earlier
+   *                 page (OfflineStore) that the server may lack: they wait like offline edits
    */
   constructor(socket, name, doc, options = {}) {
     this.socket = socket;
@@ -111,6 +117,10 @@ export class DocSync {
     this.generation = 0;
     this.awarenessTimer = null;
     this.lastAwarenessAt = 0;
+    this.restoredEdits = options.restoredEdits ?? 0;
+    if (this.restoredEdits > 0) {
+      this.pending.push({ bytes: doc.encodeStateAsUpdate(), edits: this.restoredEdits, inflight: false, sentAt: 0 });
+    }
 
     socket.on("connect", () => {
       if (socket.recovered && this.stats.rejoins > 0) this.#resumed();
@@ -153,6 +163,7 @@ export class DocSync {
     if (!this.doc.hasLocalChanges) return;
     const entry = { bytes: this.doc.takeUpdate(), edits, inflight: false, sentAt: 0 };
     this.pending.push(entry);
+    this.#emit("update", entry.bytes, edits);
     this.#send(entry);
     this.#emit("status");
   }
@@ -186,8 +197,9 @@ export class DocSync {
       // characters it does not have: send everything it lacks in one update.
       const edits = this.waitingEdits;
       this.pending = [{ bytes: this.doc.encodeStateAsUpdate(serverVector), edits, inflight: false, sentAt: 0 }];
-      if (this.stats.rejoins > 0) this.#emit("merged", edits);
+      if (this.stats.rejoins > 0 || this.restoredEdits > 0) this.#emit("merged", edits);
     }
+    this.restoredEdits = 0;
     this.stats.rejoins++;
     this.peers.clear();
     for (const p of res.awareness ?? []) {
@@ -268,6 +280,7 @@ export class DocSync {
       try {
         const delta = this.doc.applyUpdate(bytes);
         if (delta.length > 0) deltas.push(delta);
+        this.#emit("update", bytes, 0);
       } catch (e) {
         console.warn("chorus demo: update rejected", e);
       }

@@ -107,6 +107,47 @@ describe("collaborative editor", () => {
     await closeAll([a, b]);
   });
 
+  test("offline edits survive a reload: the page keeps them in IndexedDB and merges them when it comes back", async () => {
+    const doc = "e2e-offline-reload";
+    const [a, b] = await Promise.all([open({ doc, name: "Online" }), open({ doc, name: "Reloader" })]);
+    await randomEdits(a, { count: 20, seed: 11 });
+    await converge([a, b]);
+
+    const context = b.context();
+    await context.setOffline(true);
+    await b.waitForFunction(() => !window.chorusDemo.sync.joined);
+    await Promise.all([randomEdits(a, { count: 30, seed: 12 }), randomEdits(b, { count: 30, seed: 13 })]);
+    await select(b, await b.evaluate(() => window.chorusDemo.view.state.doc.length));
+    await b.keyboard.type(" kept across a reload", { delay: 5 });
+    const waiting = await b.evaluate(() => window.chorusDemo.sync.waitingEdits);
+    assert.ok(waiting >= 30, `edits waiting (${waiting})`);
+    await b.evaluate(() => window.chorusDemo.store.flushed());
+    // The tab goes while offline: only IndexedDB has its edits now.
+    await b.close();
+    pages.splice(pages.indexOf(b), 1);
+    assert.ok(!(await pageState(a)).editor.includes("kept across a reload"));
+
+    await context.setOffline(false);
+    const again = await context.newPage();
+    again.errors = [];
+    again.on("pageerror", (e) => again.errors.push(e.message));
+    again.on("console", (m) => { if (m.type() === "error") again.errors.push(m.text()); });
+    pages.push(again);
+    await again.goto(`${server.url}/?${new URLSearchParams({ doc, name: "Reloader" })}`);
+    await again.waitForFunction(() => window.chorusDemo?.sync?.joined === true, null, { timeout: 20_000 });
+    const text = await converge([a, again], 20_000);
+    assert.ok(text.includes("kept across a reload"), "the kept edits were merged");
+    assert.equal((await serverText(server.url, doc)).text, text);
+    // The page said so, with the number of edits it had kept.
+    await again.waitForFunction(() => /edits? merged/.test(document.getElementById("toasts").textContent), null, { timeout: 5000 });
+    // A second reload, everything acknowledged: the kept copy adds nothing twice.
+    await again.evaluate(() => window.chorusDemo.store.compact());
+    await again.reload();
+    await again.waitForFunction(() => window.chorusDemo?.sync?.joined === true, null, { timeout: 20_000 });
+    assert.equal(await converge([a, again], 20_000), text);
+    await closeAll([a, again]);
+  });
+
   test("remote cursors and selections are drawn at the right place with the user's name", async () => {
     const doc = "e2e-cursors";
     const [a, b] = await Promise.all([open({ doc, name: "Anna" }), open({ doc, name: "Bruno" })]);
