@@ -43,6 +43,7 @@ Status encode_snapshot(const Snapshot& snapshot, std::string& out) {
   out.push_back(static_cast<char>(kSnapshotMagic));
   out.push_back(static_cast<char>(kSnapshotVersion));
   put32(out, snapshot.tick);
+  put32(out, snapshot.time_ms);
   put16(out, static_cast<std::uint16_t>(snapshot.players.size()));
   put16(out, static_cast<std::uint16_t>(snapshot.items.size()));
   for (const PlayerState& p : snapshot.players) {
@@ -79,8 +80,9 @@ Result<Snapshot> decode_snapshot(std::string_view bytes) {
   }
   Snapshot s;
   s.tick = get32(p + 2);
-  std::size_t players = get16(p + 6);
-  std::size_t items = get16(p + 8);
+  s.time_ms = get32(p + 6);
+  std::size_t players = get16(p + 10);
+  std::size_t items = get16(p + 12);
   if (players > kMaxSnapshotPlayers || items > kMaxSnapshotItems) {
     return make_error(ErrorCode::kLimitExceeded, "snapshot: " + std::to_string(players) + " players and " +
                                                      std::to_string(items) + " items, past the limits (" +

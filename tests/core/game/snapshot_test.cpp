@@ -12,6 +12,7 @@ Snapshot sample(std::size_t players, std::size_t items, std::uint32_t seed = 7) 
   std::mt19937 rng(seed);
   Snapshot s;
   s.tick = 0xA1B2C3D4;
+  s.time_ms = 0x0BADCAFE;
   for (std::size_t i = 0; i < players; ++i) {
     s.players.push_back({static_cast<std::uint16_t>(i * 3 + 1), static_cast<std::uint16_t>(rng()),
                          static_cast<std::uint16_t>(rng()), static_cast<std::uint16_t>(rng()),
@@ -25,6 +26,7 @@ Snapshot sample(std::size_t players, std::size_t items, std::uint32_t seed = 7) 
 
 void expect_same(const Snapshot& a, const Snapshot& b) {
   EXPECT_EQ(a.tick, b.tick);
+  EXPECT_EQ(a.time_ms, b.time_ms);
   EXPECT_EQ(a.players, b.players);
   EXPECT_EQ(a.items, b.items);
 }
@@ -48,15 +50,16 @@ TEST(GameSnapshot, RoundTrips) {
 TEST(GameSnapshot, ExactLayout) {
   Snapshot s;
   s.tick = 0x01020304;
+  s.time_ms = 0x11121314;
   s.players.push_back({0x0102, 0x0304, 0x0506, 0x0708, 0x090A});
   s.items.push_back({0x0B0C, 0x0D0E});
   auto bytes = encode_snapshot(s);
   ASSERT_TRUE(bytes.ok());
   const std::string want(
-      "\x47\x01\x04\x03\x02\x01\x01\x00\x01\x00"
+      "\x47\x01\x04\x03\x02\x01\x14\x13\x12\x11\x01\x00\x01\x00"
       "\x02\x01\x04\x03\x06\x05\x08\x07\x0A\x09"
       "\x0C\x0B\x0E\x0D",
-      24);
+      28);
   EXPECT_EQ(*bytes, want);
 }
 
@@ -97,20 +100,20 @@ TEST(GameSnapshot, HostileHeadersAreRejected) {
   EXPECT_NE(decode_snapshot(bad).error().message.find("version"), std::string::npos);
   // Counts claiming more records than the bytes hold (the decoder must not read past them).
   bad = bytes;
-  bad[6] = '\xFF';
-  bad[7] = '\xFF';
+  bad[10] = '\xFF';
+  bad[11] = '\xFF';
   auto r = decode_snapshot(bad);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.error().code, ErrorCode::kLimitExceeded);
   bad = bytes;
-  bad[6] = 3;
+  bad[10] = 3;
   EXPECT_FALSE(decode_snapshot(bad).ok());
   // At the limit of players (exact size) passes; one past it is refused before any reading.
   std::string at = encode_snapshot(sample(kMaxSnapshotPlayers, 0)).value();
   EXPECT_TRUE(decode_snapshot(at).ok());
   std::string past = at;
-  past[6] = static_cast<char>((kMaxSnapshotPlayers + 1) & 0xFF);
-  past[7] = static_cast<char>((kMaxSnapshotPlayers + 1) >> 8);
+  past[10] = static_cast<char>((kMaxSnapshotPlayers + 1) & 0xFF);
+  past[11] = static_cast<char>((kMaxSnapshotPlayers + 1) >> 8);
   past.append(kPlayerRecordBytes, '\0');
   EXPECT_EQ(decode_snapshot(past).error().code, ErrorCode::kLimitExceeded);
 }

@@ -6,6 +6,8 @@
 //   u8  magic 'G' (0x47)
 //   u8  version (1)
 //   u32 tick
+//   u32 time_ms: the server's wall clock when it encoded the snapshot, in milliseconds since
+//       the Unix epoch modulo 2^32 (a client on the same clock measures the delivery delay)
 //   u16 player count P, u16 item count I
 //   P x { u16 id, u16 x, u16 y, u16 score, u16 latency_ms }   10 bytes each
 //   I x { u16 x, u16 y }                                      4 bytes each
@@ -27,7 +29,7 @@ namespace chorus::game {
 constexpr std::uint8_t kSnapshotMagic = 0x47;  // 'G'
 constexpr std::uint8_t kSnapshotVersion = 1;
 constexpr int kPositionScale = 16;
-constexpr std::size_t kSnapshotHeaderBytes = 10;
+constexpr std::size_t kSnapshotHeaderBytes = 14;
 constexpr std::size_t kPlayerRecordBytes = 10;
 constexpr std::size_t kItemRecordBytes = 4;
 // Records one snapshot may carry (encode refuses more, decode rejects more).
@@ -53,6 +55,7 @@ struct ItemState {
 
 struct Snapshot {
   std::uint32_t tick = 0;
+  std::uint32_t time_ms = 0;
   std::vector<PlayerState> players;
   std::vector<ItemState> items;
 };
