@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "chorus/collab_service.h"
+#include "chorus/game_service.h"
 #include "chorus/json/json.h"
 #include "chorus/jwt.h"
 #include "chorus/server.h"
@@ -66,6 +67,14 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --jwt-secret SECRET    require an HS256 token on every connection
   --docs-db FILE         SQLite file of the collaborative documents (default chorus-docs.db;
                          "" keeps them in memory only)
+  --game-bots N          server-side bots in each game room (/game/), from its creation
+                         (default 0; people take their places when a room is full)
+  --game-tick-hz N       game simulation steps and snapshots per second (default 30; 1..120)
+  --game-max-players N   players in one game room, bots included (default 256; 1..1024)
+  --game-max-rooms N     game rooms at once (default 100)
+  --game-max-inputs-per-second N
+                         inputs one player may send per second (default 60; more are refused)
+  --no-game              do not serve the game's namespace /game
   --tls-cert FILE        PEM with certificate and key: serve https/wss
   --redis URL            join a cluster through Redis: redis://[[user]:password@]host[:port][/db]
                          (the protocol of @socket.io/redis-adapter; default: a single node)
@@ -122,6 +131,8 @@ std::vector<std::string> split(const std::string& s) {
 std::string g_docs_db = "chorus-docs.db";
 std::string g_admin_ui = std::string(1, '\0');  // unset
 std::chrono::milliseconds g_leave_grace{chorus::CollabOptions{}.leave_grace};
+chorus::GameOptions g_game;
+bool g_no_game = false;
 
 bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, const std::string& key,
            const std::string& value, std::string& error) {
@@ -232,6 +243,34 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
     }
     o.connection_state_recovery.enabled = n > 0;
     o.connection_state_recovery.max_disconnection_ms = static_cast<std::uint32_t>(n);
+  } else if (key == "no-game") {
+    g_no_game = value != "false";
+  } else if (key.rfind("game-", 0) == 0) {
+    if (!number(n)) return false;
+    auto in = [&](std::uint64_t lo, std::uint64_t hi) {
+      if (n >= lo && n <= hi) return true;
+      error = "--" + key + " must be " + std::to_string(lo) + " to " + std::to_string(hi);
+      return false;
+    };
+    if (key == "game-bots") {
+      if (!in(0, 1023)) return false;
+      g_game.bots_per_room = n;
+    } else if (key == "game-tick-hz") {
+      if (!in(1, 120)) return false;
+      g_game.tick_hz = static_cast<std::uint32_t>(n);
+    } else if (key == "game-max-players") {
+      if (!in(1, 1024)) return false;
+      g_game.max_players_per_room = n;
+    } else if (key == "game-max-rooms") {
+      if (!in(1, 1'000'000)) return false;
+      g_game.max_rooms = n;
+    } else if (key == "game-max-inputs-per-second") {
+      if (!in(1, 1'000'000)) return false;
+      g_game.max_inputs_per_second = static_cast<std::uint32_t>(n);
+    } else {
+      error = "unknown option --" + key;
+      return false;
+    }
   } else if (key == "leave-grace-ms") {
     if (!number(n)) return false;
     if (n > 86'400'000) {
@@ -388,7 +427,7 @@ int main(int argc, char** argv) {
     }
     std::string key = arg.substr(2);
     std::string value;
-    if (key == "cors-credentials" || key == "admin-no-auth" || key == "admin-readonly") {
+    if (key == "cors-credentials" || key == "admin-no-auth" || key == "admin-readonly" || key == "no-game") {
       value = "true";
     } else if (i + 1 < argc) {
       value = argv[++i];
@@ -539,6 +578,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (require_token) server.of("/docs").use(chorus::jwt_middleware(jwt_options));
+
+  // The arena game (the /game/ page) on "/game".
+  std::unique_ptr<chorus::GameService> game;
+  if (!g_no_game) {
+    auto attached = chorus::GameService::attach(server, g_game);
+    if (!attached) {
+      std::fprintf(stderr, "chorus-server: %s\n", attached.error().message.c_str());
+      return 1;
+    }
+    game = std::move(attached.value());
+  }
 
   chorus::WebSocketHandlers echo;
   echo.on_message = [](const std::shared_ptr<chorus::WebSocketConnection>& ws, const std::string& data, bool binary) {

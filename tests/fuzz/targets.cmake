@@ -12,4 +12,5 @@ set(CHORUS_FUZZ_TARGETS
   engineio_server_session
   collab_update
   cluster_message
+  game_snapshot
 )
