@@ -2,7 +2,9 @@
 // decoder that validates a whole update before anyone acts on it. Internal.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -14,6 +16,17 @@
 namespace chorus::collab::detail {
 
 inline constexpr std::uint8_t kUpdateVersion = 1;
+// The column-oriented version (format in chorus/collab/doc.h), written for larger updates.
+inline constexpr std::uint8_t kUpdateVersion2 = 2;
+// An LZ4 body may expand to at most this many times its size (plus 64 KiB): the encoder
+// stores a body raw rather than pass it, and the decoder refuses more, so a small hostile
+// update cannot make a replica allocate much.
+inline constexpr std::size_t kMaxExpansion = 64;
+inline constexpr std::size_t kMaxExpansionSlack = 64 * 1024;
+// Updates with at most this many runs and content bytes are written in version 1, which is
+// smaller for them (a keystroke's update).
+inline constexpr std::size_t kSmallRuns = 8;
+inline constexpr std::size_t kSmallContent = 256;
 
 // Item info byte.
 inline constexpr std::uint8_t kLeftMask = 0x03;
@@ -26,6 +39,7 @@ inline constexpr std::uint8_t kRightSame = 0x04;      // as the previous item of
 inline constexpr std::uint8_t kRightExplicit = 0x08;  // client, clock follow
 inline constexpr std::uint8_t kDeleted = 0x10;        // a tombstone run: length, no content
 inline constexpr std::uint8_t kReservedBits = 0xE0;
+inline constexpr std::uint8_t kRightAfterLeft = 0x0C;  // version 2: the left origin's next clock
 
 struct EncOrigin {
   bool none = true;
@@ -59,8 +73,10 @@ struct EncDeletes {
 };
 
 // Consecutive items that continue each other (a run split by a later edit) are written as
-// one.
+// one. Small updates are written in version 1, others in version 2.
 std::string encode_update(const std::vector<EncBlock>& blocks, const std::vector<EncDeletes>& deletes);
+// One version explicitly (tests; `version` 1 or 2).
+std::string encode_update(const std::vector<EncBlock>& blocks, const std::vector<EncDeletes>& deletes, int version);
 
 inline constexpr std::uint32_t kNoRef = 0xFFFFFFFFu;
 
@@ -88,6 +104,9 @@ struct DecDelete {
 };
 
 struct DecodedUpdate {
+  // The decompressed body of a version 2 update, which the contents point into (a heap
+  // buffer of its own: moving the update moves no bytes).
+  std::unique_ptr<std::string> storage;
   std::vector<ClientId> clients;
   std::vector<DecItem> items;
   std::vector<DecDelete> deletes;

@@ -1,6 +1,8 @@
 // The update encoding: round trips, compactness, state-vector sync, and the decoder's
 // rejection of malformed updates without changing the document.
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -90,6 +92,127 @@ TEST(CollabEncoding, TypedTextCostsLittleMoreThanItsBytes) {
   Doc e(2);
   ASSERT_TRUE(e.apply_update(encoded).ok());
   EXPECT_EQ(e.text(), d.text());
+}
+
+// A document of many runs: two clients typing and deleting at random places, synced now and
+// then, with multibyte text. Its whole encoding is large enough for version 2.
+Doc make_big_doc() {
+  Doc a(11), b(1ull << 40);
+  std::mt19937 rng(9);
+  const char* pieces[] = {"the ", "caf\xC3\xA9 ", "\xF0\x9F\x98\x80", "x", "collaborative ", "\n"};
+  for (int round = 0; round < 40; ++round) {
+    for (Doc* d : {&a, &b}) {
+      for (int i = 0; i < 10; ++i) {
+        const std::size_t len = d->length();
+        if (len > 20 && rng() % 3 == 0) {
+          std::size_t at = rng() % (len - 5);
+          while (!d->erase(at, 1 + rng() % 4).ok()) at = (at + 1) % (len - 5);  // not inside a surrogate pair
+        } else {
+          std::size_t at = len == 0 ? 0 : rng() % len;
+          while (!d->insert(at, pieces[rng() % 6]).ok()) at = (at + 1) % (len + 1);
+        }
+      }
+    }
+    const std::string from_a = a.take_update(), from_b = b.take_update();
+    EXPECT_TRUE(a.apply_update(from_b).ok());
+    EXPECT_TRUE(b.apply_update(from_a).ok());
+  }
+  EXPECT_EQ(a.text(), b.text());
+  return a;
+}
+
+std::string read_fixture(const std::string& name) {
+  std::ifstream in(std::string(CHORUS_COLLAB_FIXTURES) + "/" + name, std::ios::binary);
+  EXPECT_TRUE(in.good()) << name;
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+TEST(CollabEncoding, LargeUpdatesUseTheCompressedColumnFormat) {
+  Doc a = make_big_doc();
+  const std::string encoded = a.encode_state_as_update();
+  ASSERT_EQ(encoded[0], 2);
+  Doc c(99);
+  ASSERT_TRUE(c.apply_update(encoded).ok());
+  EXPECT_EQ(c.text(), a.text());
+  EXPECT_EQ(c.state_vector(), a.state_vector());
+  EXPECT_EQ(c.encode_state_as_update(), encoded);
+  CHORUS_EXPECT_SOUND(c);
+  // A keystroke's update stays in version 1, smaller for it; both kinds mix freely.
+  ASSERT_TRUE(a.insert(3, "k").ok());
+  const std::string keystroke = a.take_update();
+  EXPECT_EQ(keystroke[0], 1);
+  EXPECT_LT(keystroke.size(), 32u);
+  ASSERT_TRUE(c.apply_update(keystroke).ok());
+  EXPECT_EQ(c.text(), a.text());
+}
+
+TEST(CollabEncoding, Version1DocumentsStillLoad) {
+  // Written by the version 1 encoder (two clients, 4,000 edits of a real trace, emoji and
+  // accents), as SQLite files and IndexedDB copies made before version 2 hold them.
+  const std::string v1 = read_fixture("v1-document.bin");
+  const std::string text = read_fixture("v1-document.txt");
+  ASSERT_EQ(v1[0], 1);
+  Doc d(5);
+  ASSERT_TRUE(d.apply_update(v1).ok());
+  EXPECT_EQ(d.text(), text);
+  CHORUS_EXPECT_SOUND(d);
+  const std::string v2 = d.encode_state_as_update();
+  EXPECT_EQ(v2[0], 2);
+  EXPECT_LT(v2.size() * 4, v1.size() * 3);  // compressed columns: a quarter smaller at least
+  Doc e(6);
+  ASSERT_TRUE(e.apply_update(v2).ok());
+  EXPECT_EQ(e.text(), text);
+  EXPECT_EQ(e.state_vector(), d.state_vector());
+  // Version 1 updates applied on top of a version 2 load add nothing twice.
+  ASSERT_TRUE(e.apply_update(v1).ok());
+  EXPECT_EQ(e.text(), text);
+}
+
+TEST(CollabEncoding, ColumnFormatTruncationAndCorruptionApplyWhollyOrNotAtAll) {
+  const std::string full = make_big_doc().encode_state_as_update();
+  ASSERT_EQ(full[0], 2);
+  Doc d(55);
+  ASSERT_TRUE(d.insert(0, "local text").ok());
+  Snapshot before = snapshot(d);
+  for (std::size_t n = 0; n < full.size(); ++n) {
+    SCOPED_TRACE(n);
+    ASSERT_FALSE(d.apply_update(full.substr(0, n)).ok());
+    expect_unchanged(d, before);
+  }
+  std::mt19937_64 rng(4);
+  for (int round = 0; round < 1000; ++round) {
+    std::string bad = full;
+    for (int i = 0; i < 1 + static_cast<int>(rng() % 3); ++i) {
+      bad[rng() % bad.size()] ^= static_cast<char>(1u << (rng() % 8));
+    }
+    Doc e(56);
+    ASSERT_TRUE(e.insert(0, "abc").ok());
+    Snapshot was = snapshot(e);
+    if (!e.apply_update(bad).ok()) {
+      expect_unchanged(e, was);
+    } else {
+      ASSERT_EQ(e.check_invariants(), "");
+    }
+    ASSERT_TRUE(e.insert(0, "z").ok());
+  }
+}
+
+TEST(CollabEncoding, ColumnFormatHeaderIsChecked) {
+  Doc d(3);
+  // A compressed body may not claim to expand past 64 times its size (plus 64 KiB).
+  std::string bomb = byte(2) + byte(1) + varuint(64 * 100 + 64 * 1024 + 1) + std::string(100, '\0');
+  Status s = d.apply_update(bomb);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.error().message.find("expands too far"), std::string::npos) << s.error().message;
+  EXPECT_FALSE(d.apply_update(byte(2) + byte(2) + varuint(1) + byte(0)).ok());  // unknown flags
+  EXPECT_FALSE(d.apply_update(byte(2) + byte(0) + varuint(5) + byte(0)).ok());  // raw body size wrong
+  EXPECT_FALSE(d.apply_update(byte(3) + byte(0)).ok());                         // unknown version
+  // The smallest valid raw body: no clients, no blocks, seven empty columns, no deletes.
+  std::string empty = byte(0) + byte(0) + std::string(7, '\0') + byte(0);
+  EXPECT_TRUE(d.apply_update(byte(2) + byte(0) + varuint(empty.size()) + empty).ok());
+  EXPECT_EQ(d.text(), "");
 }
 
 TEST(CollabEncoding, StateVectorRoundTripsAndRejectsGarbage) {

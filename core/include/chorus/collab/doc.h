@@ -25,7 +25,10 @@
 //   returns what the other replica lacks (nullptr: the whole document, which loads with
 //   apply_update on an empty Doc).
 //
-// Update encoding (version 1; all integers LEB128 varuints):
+// Update encoding: version 1 for small updates (a keystroke's), version 2 for the others;
+// both are read. All integers are LEB128 varuints.
+//
+// Version 1:
 //   byte 0x01, varuint(n) client ids (the client table: each 64-bit id once per update;
 //   everything below refers to a client by its index), varuint(blocks), each block:
 //   varuint(client) varuint(first clock) varuint(items), each item: byte info, then its
@@ -37,6 +40,22 @@
 //   Items of a block have consecutive clocks. Then the delete set: varuint(clients), each:
 //   varuint(client) varuint(ranges) and per range varuint(gap from the previous end)
 //   varuint(length).
+//
+// Version 2, the same runs with their fields in columns: byte 0x02, byte flags (bit 0: the
+// body is one LZ4 block; other bits zero), varuint(body size), then the body, raw or
+// compressed. A compressed body expands to at most 64 times its size plus 64 KiB. Body:
+//   varuint(n) client ids, the first one whole and each next one as its difference from
+//   the one before (ascending); varuint(blocks), each block: varuint(client)
+//   varuint(first clock) varuint(runs); seven columns, each varuint(bytes) + bytes:
+//     infos          (info byte, varuint(repeats - 1)) pairs, one info per run;
+//     left clients   varuint(client) per run with an explicit left origin;
+//     left clocks    the same runs' left clocks, each as the zigzag varint of its
+//                    difference from the previous one in this column (the first: from 0);
+//     right clients, right clocks   the same for explicit right origins;
+//     lengths        varuint per run: content bytes, or a deleted run's code points;
+//     content        the runs' UTF-8, concatenated;
+//   then the delete set as in version 1. The info byte is version 1's, plus right origin
+//   kind 3: the left origin's next clock (same client).
 //
 // Memory: characters are stored in runs (one item, ~44 bytes, per run of characters typed
 // in a row by one client, split where later edits cut it), their UTF-8 in one buffer.
