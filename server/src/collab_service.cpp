@@ -15,19 +15,10 @@
 #include "chorus/collab/doc.h"
 #include "chorus/json/json.h"
 #include "internal.h"
+#include "plain_name.h"
 
 namespace chorus {
 namespace {
-
-bool valid_name(const std::string& name, std::size_t max) {
-  if (name.empty() || name.size() > max) return false;
-  for (char c : name) {
-    bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 std::string as_bytes(const Binary& b) {
   return std::string(b.begin(), b.end());
@@ -449,7 +440,7 @@ struct CollabService::Impl {
         std::lock_guard<std::mutex> lock(joined_mu);
         fits = conn->joined.count(name) == 0 && conn->joined.size() < opts.max_documents_per_connection;
       }
-      bool ok = fits && valid_name(name, opts.max_name_bytes);
+      bool ok = fits && is_plain_name(name, opts.max_name_bytes);
       if (ok) ok = static_cast<bool>(get(name, /*subscribe=*/true));
       if (!ok) {
         socket.leave(room);
@@ -479,7 +470,7 @@ void CollabService::Impl::on_connection(Socket& socket) {
   auto fail = [](Ack& ack, const std::string& message) { ack(Value::object({{"ok", false}, {"error", message}})); };
 
   socket.on("doc:join", [this, &socket, fail](const Args& a, Ack ack) {
-    if (a.empty() || !a[0].is_string() || !valid_name(a[0].as_string(), opts.max_name_bytes)) {
+    if (a.empty() || !a[0].is_string() || !is_plain_name(a[0].as_string(), opts.max_name_bytes)) {
       return fail(
           ack, "document name must be 1-" + std::to_string(opts.max_name_bytes) + " characters of A-Z a-z 0-9 . _ -");
     }

@@ -16,6 +16,7 @@
 
 #include "chorus/game/snapshot.h"
 #include "chorus/utf8.h"
+#include "plain_name.h"
 
 namespace chorus {
 namespace {
@@ -23,16 +24,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr const char* kDefaultRoom = "lobby";
-
-bool valid_room_name(const std::string& name, std::size_t max) {
-  if (name.empty() || name.size() > max) return false;
-  for (char c : name) {
-    bool ok =
-        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
 
 bool valid_player_name(const std::string& name, std::size_t max) {
   if (name.empty() || name.size() > max || !utf8::is_valid(name)) return false;
@@ -164,7 +155,7 @@ struct GameService::Impl : std::enable_shared_from_this<GameService::Impl> {
     std::string room_name = kDefaultRoom;
     if (room_v != nullptr && !room_v->is_null()) {
       room_name = room_v->is_string() ? room_v->as_string() : std::string();
-      if (!valid_room_name(room_name, opts.max_room_name_bytes)) {
+      if (!is_plain_name(room_name, opts.max_room_name_bytes)) {
         ack(refused("join: room must be 1 to " + std::to_string(opts.max_room_name_bytes) +
                     " bytes of [A-Za-z0-9._-] (max_room_name_bytes)"));
         return;

@@ -91,15 +91,24 @@ describe("the Admin UI across a Chorus node and a Node node", { concurrency: fal
     }
   });
 
-  test("the live events of either node's sockets reach a UI on the other", async () => {
+  // fn(ui, clientNode, where) with a UI on one node and clients on the other, both ways.
+  async function eachWay(fn) {
     for (const [uiAt, clientAt] of [
       [0, 1],
       [1, 0],
     ]) {
-      const where = `UI on ${nodes[uiAt].nodeName}, client on ${nodes[clientAt].nodeName}`;
       const ui = await adminOn(nodes[uiAt]);
       try {
-        const peer = await connect(nodes[clientAt], { transport: "websocket" });
+        await fn(ui, nodes[clientAt], `UI on ${nodes[uiAt].nodeName}, client on ${nodes[clientAt].nodeName}`);
+      } finally {
+        ui.close();
+      }
+    }
+  }
+
+  test("the live events of either node's sockets reach a UI on the other", async () => {
+    await eachWay(async (ui, clientNode, where) => {
+        const peer = await connect(clientNode, { transport: "websocket" });
         peers.push(peer);
         const [connected] = await seen(ui, "socket_connected", (s) => s.id === peer.id);
         assert.deepEqual([connected.nsp, connected.clientId, connected.transport], ["/", clientIdOf(peer), "websocket"], where);
@@ -113,28 +122,19 @@ describe("the Admin UI across a Chorus node and a Node node", { concurrency: fal
         // Socket::set_data; Node: the instrument's proxy).
         await peer.socket.timeout(10_000).emitWithAck("set", { color: "teal" });
         const [updated] = await seen(ui, "socket_updated", (u) => u.id === peer.id && u.data?.extra !== undefined);
-        assert.deepEqual(updated, { id: peer.id, nsp: "/", data: { node: nodes[clientAt].nodeName, user: "ann", extra: { color: "teal" } } }, where);
+        assert.deepEqual(updated, { id: peer.id, nsp: "/", data: { node: clientNode.nodeName, user: "ann", extra: { color: "teal" } } }, where);
         const id = peer.id;  // gone from the client once it has closed
         peer.close();
         const [, , reason] = await seen(ui, "socket_disconnected", (nsp, sid) => sid === id);
         assert.equal(reason, "client namespace disconnect", where);
-      } finally {
-        ui.close();
-      }
-    }
+    });
   });
 
   test("a UI's commands on one node act on the other node's sockets", async () => {
-    for (const [uiAt, clientAt] of [
-      [0, 1],
-      [1, 0],
-    ]) {
-      const where = `UI on ${nodes[uiAt].nodeName}, client on ${nodes[clientAt].nodeName}`;
-      const ui = await adminOn(nodes[uiAt]);
-      try {
-        const peer = await connect(nodes[clientAt], { transport: "websocket" });
+    await eachWay(async (ui, clientNode, where) => {
+        const peer = await connect(clientNode, { transport: "websocket" });
         peers.push(peer);
-        const other = await connect(nodes[clientAt], { transport: "websocket" });
+        const other = await connect(clientNode, { transport: "websocket" });
         peers.push(other);
         await seen(ui, "socket_connected", (s) => s.id === other.id);
         // emit(nsp, filter, event, ...args): to that socket only.
@@ -155,9 +155,6 @@ describe("the Admin UI across a Chorus node and a Node node", { concurrency: fal
         await seen(ui, "socket_disconnected", (nsp, sid, reason) => sid === id && reason === "server namespace disconnect");
         assert.equal(other.socket.connected, true, where);
         other.close();
-      } finally {
-        ui.close();
-      }
-    }
+    });
   });
 });
