@@ -106,7 +106,7 @@ class ClockIndex {
   }
 
  private:
-  static constexpr std::size_t kBlock = 512;
+  static constexpr std::size_t kBlock = 128;
 
   std::size_t block_for(Clock clock) const {
     auto it = std::upper_bound(firsts_.begin(), firsts_.end(), clock);

@@ -1,7 +1,6 @@
 #include "update_codec.h"
 
 #include <algorithm>
-#include <unordered_map>
 
 #include "chorus/utf8.h"
 #include "text_units.h"
@@ -15,36 +14,73 @@ bool continues(const EncItem& a, const EncItem& b, ClientId client) {
          b.left.client == client && b.left.clock == b.clock - 1;
 }
 
-void put_origin(std::string& out, const EncOrigin& o, const std::unordered_map<ClientId, std::uint32_t>& refs) {
-  put_varuint(out, refs.at(o.client));
+// The ascending client table of an update being written.
+struct Table {
+  const ClientId* ids;
+  std::size_t size;
+  const ClientId* begin() const { return ids; }
+  const ClientId* end() const { return ids + size; }
+};
+
+// The index of `client` in the table (every client written is in it): a binary search, as
+// an update names a handful of clients.
+std::uint32_t ref_of(const Table& table, ClientId client) {
+  return static_cast<std::uint32_t>(std::lower_bound(table.begin(), table.end(), client) - table.begin());
+}
+
+void put_origin(std::string& out, const EncOrigin& o, const Table& table) {
+  put_varuint(out, ref_of(table, o.client));
   put_varuint(out, o.clock);
 }
 
 }  // namespace
 
 std::string encode_update(const std::vector<EncBlock>& blocks, const std::vector<EncDeletes>& deletes) {
-  // The client table: every id the update mentions, once, ascending.
-  std::vector<ClientId> table;
+  // The client table: every id the update mentions, once, ascending. Built without a heap
+  // allocation while it is small (an update per keystroke names one to three clients):
+  // distinct ids are kept in `few` until there are more than fit.
+  std::size_t content_bytes = 0;
+  constexpr std::size_t kFew = 8;
+  ClientId few[kFew];
+  std::size_t nfew = 0;
+  std::vector<ClientId> many;
+  auto mention = [&](ClientId c) {
+    if (many.empty()) {
+      for (std::size_t i = 0; i < nfew; ++i) {
+        if (few[i] == c) return;
+      }
+      if (nfew < kFew) {
+        few[nfew++] = c;
+        return;
+      }
+      many.assign(few, few + nfew);
+    }
+    many.push_back(c);
+  };
   for (const EncBlock& b : blocks) {
     if (b.items.empty()) continue;
-    table.push_back(b.client);
+    mention(b.client);
     for (const EncItem& it : b.items) {
-      if (!it.left.none) table.push_back(it.left.client);
-      if (!it.right.none) table.push_back(it.right.client);
+      content_bytes += it.content.size();
+      if (!it.left.none) mention(it.left.client);
+      if (!it.right.none) mention(it.right.client);
     }
   }
   for (const EncDeletes& d : deletes) {
-    if (!d.ranges.empty()) table.push_back(d.client);
+    if (!d.ranges.empty()) mention(d.client);
   }
-  std::sort(table.begin(), table.end());
-  table.erase(std::unique(table.begin(), table.end()), table.end());
-  std::unordered_map<ClientId, std::uint32_t> refs;
-  refs.reserve(table.size());
-  for (std::uint32_t i = 0; i < table.size(); ++i) refs.emplace(table[i], i);
-
+  Table table{few, nfew};
+  if (many.empty()) {
+    std::sort(few, few + nfew);
+  } else {
+    std::sort(many.begin(), many.end());
+    many.erase(std::unique(many.begin(), many.end()), many.end());
+    table = Table{many.data(), many.size()};
+  }
   std::string out;
+  out.reserve(32 + content_bytes);
   out.push_back(static_cast<char>(kUpdateVersion));
-  put_varuint(out, table.size());
+  put_varuint(out, table.size);
   for (ClientId c : table) put_varuint(out, c);
 
   std::size_t nblocks = 0;
@@ -52,19 +88,20 @@ std::string encode_update(const std::vector<EncBlock>& blocks, const std::vector
   put_varuint(out, nblocks);
   for (const EncBlock& b : blocks) {
     if (b.items.empty()) continue;
-    // Group continuing items first: the item count comes before the items.
-    std::vector<std::pair<std::size_t, std::size_t>> runs;  // [first, last) of b.items
-    for (std::size_t i = 0; i < b.items.size();) {
+    // Continuing items are written as one run; the run count comes before the runs.
+    auto run_end = [&](std::size_t i) {
       std::size_t j = i + 1;
       while (j < b.items.size() && continues(b.items[j - 1], b.items[j], b.client)) ++j;
-      runs.emplace_back(i, j);
-      i = j;
-    }
-    put_varuint(out, refs.at(b.client));
+      return j;
+    };
+    std::size_t nruns = 0;
+    for (std::size_t i = 0; i < b.items.size(); i = run_end(i)) ++nruns;
+    put_varuint(out, ref_of(table, b.client));
     put_varuint(out, b.items.front().clock);
-    put_varuint(out, runs.size());
+    put_varuint(out, nruns);
     const EncOrigin* prev_right = nullptr;
-    for (auto [first, last] : runs) {
+    for (std::size_t first = 0, last = 0; first < b.items.size(); first = last) {
+      last = run_end(first);
       const EncItem& head = b.items[first];
       std::uint8_t info = 0;
       if (head.left.none) {
@@ -83,8 +120,8 @@ std::string encode_update(const std::vector<EncBlock>& blocks, const std::vector
       }
       if (head.deleted) info |= kDeleted;
       out.push_back(static_cast<char>(info));
-      if ((info & kLeftMask) == kLeftExplicit) put_origin(out, head.left, refs);
-      if ((info & kRightMask) == kRightExplicit) put_origin(out, head.right, refs);
+      if ((info & kLeftMask) == kLeftExplicit) put_origin(out, head.left, table);
+      if ((info & kRightMask) == kRightExplicit) put_origin(out, head.right, table);
       if (head.deleted) {
         std::uint64_t len = 0;
         for (std::size_t i = first; i < last; ++i) len += b.items[i].len;
@@ -104,7 +141,7 @@ std::string encode_update(const std::vector<EncBlock>& blocks, const std::vector
   put_varuint(out, ndel);
   for (const EncDeletes& d : deletes) {
     if (d.ranges.empty()) continue;
-    put_varuint(out, refs.at(d.client));
+    put_varuint(out, ref_of(table, d.client));
     put_varuint(out, d.ranges.size());
     Clock end = 0;
     for (auto [clock, len] : d.ranges) {
