@@ -31,6 +31,10 @@ const M = await load();
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+function freed() {
+  throw new Error("Doc used after free()");
+}
+
 function fail(what) {
   const ptr = M._chorus_collab_error();
   const heap = M.HEAPU8;
@@ -149,26 +153,32 @@ export class Doc {
   }
 
   get _handle() {
-    if (this.#handle === 0) throw new Error("Doc used after free()");
+    if (this.#handle === 0) freed();
     return this.#handle;
   }
   get clientId() { return this.#clientId; }
 
   /** Inserts `text` at UTF-16 position `pos`. */
   insert(pos, text) {
-    const handle = this._handle;
+    // The per-keystroke path: no getter or helper call that can be avoided (a page's first
+    // edits run before the engine optimises this code).
+    const handle = this.#handle;
+    if (handle === 0) freed();
     if (typeof text !== "string") text = String(text);
     // One keystroke (one UTF-16 unit, not half of a surrogate pair): passed as a number.
     const c = text.length === 1 ? text.charCodeAt(0) : -1;
+    const t = stamp >= 0 ? stamp : now();
     const r = c >= 0 && (c < 0xd800 || c > 0xdfff)
-      ? M._chorus_collab_insert_unit(handle, pos, c, now())
-      : M._chorus_collab_insert(handle, pos, putText(text), now());
+      ? M._chorus_collab_insert_unit(handle, pos, c, t)
+      : M._chorus_collab_insert(handle, pos, putText(text), t);
     if (r < 0) fail("insert");
   }
   /** Deletes `len` UTF-16 units from `pos`. */
   erase(pos, len) {
     if (len === 0) return;
-    if (M._chorus_collab_erase(this._handle, pos, len, now()) < 0) fail("erase");
+    const handle = this.#handle;
+    if (handle === 0) freed();
+    if (M._chorus_collab_erase(handle, pos, len, stamp >= 0 ? stamp : now()) < 0) fail("erase");
   }
   delete(pos, len) { this.erase(pos, len); }
 
