@@ -31,7 +31,8 @@ target_link_options(chorus_sdk_core PRIVATE
   -Oz -flto -fno-exceptions -fno-rtti
   -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createChorusCore
   -sENVIRONMENT=web,worker -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 -sMALLOC=emmalloc
-  -sSUPPORT_LONGJMP=0 -sDYNAMIC_EXECUTION=0 -sTEXTDECODER=2
+  -sSUPPORT_LONGJMP=0 -sDYNAMIC_EXECUTION=0
+  "-sINCOMING_MODULE_JS_API=[\"wasmBinary\",\"locateFile\"]" -sTEXTDECODER=2
   "-sEXPORTED_FUNCTIONS=[\"${_sdk_exports_joined}\"]"
   "-sEXPORTED_RUNTIME_METHODS=[\"HEAPU8\",\"HEAPU32\"]")
 
@@ -43,6 +44,7 @@ add_custom_command(
   COMMAND ${CMAKE_COMMAND} -E copy ${_sdk_glue_dir}/chorus_core.wasm ${_sdk_out}/chorus.wasm
   COMMAND ${CMAKE_COMMAND} -E copy ${_sdk_src}/chorus.d.ts ${_sdk_out}/chorus.d.ts
   DEPENDS chorus_sdk_core ${_sdk_src}/chorus.mjs ${_sdk_src}/chorus.d.ts ${_sdk_src}/assemble.cmake
+          ${CMAKE_CURRENT_LIST_DIR}/strip_js_comments.cmake
   COMMENT "Assembling the Chorus browser SDK (chorus.mjs, chorus.wasm, chorus.d.ts)"
   VERBATIM)
 add_custom_target(chorus_sdk ALL

@@ -1,21 +1,19 @@
-// Collab engine benchmark: the automerge-paper and friendsforever traces through
-// chorus::collab::Doc. Built natively and with Emscripten (bench/collab/CMakeLists.txt); run
-// by bench/collab/run.sh, which compares it with Yjs (yjs_bench.mjs) in the same run.
+// Collab engine benchmark, native side: one run of chorus::collab::Doc (Release build) on
+// one trace file, in this process; bench/collab/run.sh starts one process per trace and run
+// and compares with the shipped WASM module, Yjs and diamond-types-node (js_bench.mjs).
 //
-// Usage: collab_bench TRACES_DIR [RUNS]
-// Prints one JSON object per run and metric set on stdout:
-//   {"trace":"automerge-paper","run":0,"apply_ms":..,"remote_apply_ms":..,"encode_ms":..,
-//    "encoded_bytes":..,"load_ms":..,"memory_bytes":..,"heap_bytes":..,"items":..}
-//   {"trace":"friendsforever","run":0,"replay_ms":..,"merges":..}
-// apply_ms: the edits as local edits, one change per edit (positions in UTF-16 units, the
-// editor path). remote_apply_ms: the same history as one update per edit, applied to another
-// replica. encode_ms / encoded_bytes: the whole document as one update. load_ms: that update
-// applied to an empty Doc. memory_bytes: Doc::memory_usage(). heap_bytes: allocator bytes in
-// use after the local replay, less before (mallinfo).
-#include <malloc.h>
-
+// Usage: collab_bench TRACE_FILE
+// Prints one JSON line with js_bench.mjs's field names. The trace's "format" says how to
+// replay it (shared/traces/README.md):
+//   flat-edits-v1: apply_ms (one insert or erase call per edit, UTF-16 positions as an
+//     editor passes them), apply_update_ms (the same with take_update() after every edit),
+//     update_bytes, encode_ms / encoded_bytes (the whole document as one update), load_ms
+//     (that update applied to an empty Doc), memory_bytes (Doc::memory_usage()).
+//   concurrent-v1: replay_ms (trace_replay.h: one replica per agent, merges, final merge),
+//     merges, encode_ms / encoded_bytes / load_ms of the first replica, memory_bytes of all.
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -29,22 +27,32 @@ namespace {
 using chorus::collab::Doc;
 using chorus::collab::Unit;
 namespace trace = chorus::collab::trace;
+using Clock = std::chrono::steady_clock;
 
-double ms_since(std::chrono::steady_clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+double ms_since(Clock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 }
 
-long heap_in_use() {
-#ifdef __EMSCRIPTEN__
-  return static_cast<long>(mallinfo().uordblks);
-#else
-  return static_cast<long>(mallinfo2().uordblks);
-#endif
-}
-
-int fail(const char* what) {
-  std::fprintf(stderr, "collab_bench: %s\n", what);
+int fail(const std::string& what) {
+  std::fprintf(stderr, "collab_bench: %s\n", what.c_str());
   return 1;
+}
+
+// encode_ms, encoded_bytes, load_ms of `doc` (the load checked against `expected`).
+bool encode_and_load(const Doc& doc, const std::string& expected, std::string* json) {
+  auto t0 = Clock::now();
+  std::string encoded = doc.encode_state_as_update();
+  double encode_ms = ms_since(t0);
+  t0 = Clock::now();
+  Doc loaded(999);
+  if (!loaded.apply_update(encoded).ok()) return false;
+  double load_ms = ms_since(t0);
+  if (loaded.text() != expected) return false;
+  char buf[160];
+  std::snprintf(buf, sizeof buf, ",\"encode_ms\":%.3f,\"encoded_bytes\":%zu,\"load_ms\":%.3f", encode_ms,
+                encoded.size(), load_ms);
+  *json += buf;
+  return true;
 }
 
 }  // namespace
@@ -52,88 +60,66 @@ int fail(const char* what) {
 int main(int argc, char** argv) {
   std::vector<std::string> args;
   chorus::tools::CommandLine cl("collab_bench",
-                                "usage: collab_bench TRACES_DIR [RUNS]\n\n"
-                                "Replays the automerge-paper trace from TRACES_DIR RUNS times (default 5,\n"
-                                "at most 1000); one JSON line per run.\n\n"
+                                "usage: collab_bench TRACE_FILE\n\n"
+                                "One run of chorus::collab::Doc on a flat-edits-v1 or concurrent-v1 trace;\n"
+                                "one JSON line.\n\n"
                                 "  --help   this text\n");
-  cl.positional(&args, 1, 2).parse(argc, argv);
-  std::string dir = args[0];
-  int runs = 5;
-  if (args.size() == 2) {
-    const std::string& text = args[1];
-    bool digits = !text.empty() && text.size() <= 4 && text.find_first_not_of("0123456789") == std::string::npos;
-    runs = digits ? std::stoi(text) : 0;
-    if (runs < 1 || runs > 1000) cl.fail("RUNS must be a whole number from 1 to 1000, got '" + text + "'");
-  }
-
+  cl.positional(&args, 1, 1).parse(argc, argv);
+  const std::string& path = args[0];
+  std::string text;
+  if (!trace::read_file(path, &text)) return fail("cannot read " + path);
+  std::string name = path.substr(path.find_last_of('/') + 1);
+  name = name.substr(0, name.find('.'));
+  char buf[512];
   std::string json;
-  trace::FlatTrace paper;
-  if (!trace::read_file(dir + "/automerge-paper.json", &json) || !trace::parse_flat(json, &paper)) {
-    return fail("cannot read automerge-paper.json");
-  }
-  trace::ConcurrentTrace friends;
-  if (!trace::read_file(dir + "/friendsforever.concurrent.json", &json) || !trace::parse_concurrent(json, &friends)) {
-    return fail("cannot read friendsforever.concurrent.json");
-  }
-  std::string().swap(json);
 
-  // One update per edit, made once (not timed), for the remote-apply measurement.
-  std::vector<std::string> per_edit;
-  {
-    Doc author(1);
-    per_edit.reserve(paper.edits.size());
-    for (const trace::Edit& e : paper.edits) {
-      if (e.del && !author.erase(e.pos, e.del).ok()) return fail("erase rejected");
-      if (!e.ins.empty() && !author.insert(e.pos, e.ins).ok()) return fail("insert rejected");
-      per_edit.push_back(author.take_update());
-    }
-  }
-
-  for (int run = 0; run < runs; ++run) {
-    long heap0 = heap_in_use();
-    auto t0 = std::chrono::steady_clock::now();
-    auto doc = std::make_unique<Doc>(1);
-    if (!trace::replay_flat(*doc, paper.edits, paper.edits.size(), Unit::kUtf16)) {
-      return fail("replay rejected an edit");
-    }
+  trace::FlatTrace flat;
+  trace::ConcurrentTrace conc;
+  if (text.find("\"flat-edits-v1\"") != std::string::npos && trace::parse_flat(text, &flat)) {
+    std::string().swap(text);
+    auto t0 = Clock::now();
+    auto doc = std::make_unique<Doc>(1000);
+    if (!trace::replay_flat(*doc, flat.edits, flat.edits.size(), Unit::kUtf16)) return fail("an edit was rejected");
     double apply_ms = ms_since(t0);
-    long heap = heap_in_use() - heap0;
-    if (doc->text() != paper.end_content) return fail("automerge-paper: wrong final text");
+    if (doc->text() != flat.end_content) return fail(name + ": wrong final text");
 
-    t0 = std::chrono::steady_clock::now();
-    std::string encoded = doc->encode_state_as_update();
-    double encode_ms = ms_since(t0);
-
-    t0 = std::chrono::steady_clock::now();
-    Doc loaded(2);
-    if (!loaded.apply_update(encoded).ok()) return fail("load rejected");
-    double load_ms = ms_since(t0);
-    if (loaded.text() != paper.end_content) return fail("load: wrong text");
-
-    t0 = std::chrono::steady_clock::now();
-    Doc remote(3);
-    for (const std::string& u : per_edit) {
-      if (!remote.apply_update(u).ok()) return fail("remote update rejected");
+    t0 = Clock::now();
+    Doc updating(1001);
+    std::size_t update_bytes = 0;
+    for (const trace::Edit& e : flat.edits) {
+      if (e.del && !updating.erase(e.pos, e.del).ok()) return fail("erase rejected");
+      if (!e.ins.empty() && !updating.insert(e.pos, e.ins).ok()) return fail("insert rejected");
+      update_bytes += updating.take_update().size();
     }
-    double remote_ms = ms_since(t0);
-    if (remote.text() != paper.end_content) return fail("remote: wrong text");
+    double apply_update_ms = ms_since(t0);
+    if (updating.text() != flat.end_content) return fail(name + ": wrong final text with updates");
 
-    std::printf(
-        "{\"trace\":\"automerge-paper\",\"run\":%d,\"apply_ms\":%.3f,\"remote_apply_ms\":%.3f,"
-        "\"encode_ms\":%.3f,\"encoded_bytes\":%zu,\"load_ms\":%.3f,\"memory_bytes\":%zu,"
-        "\"heap_bytes\":%ld,\"items\":%zu}\n",
-        run, apply_ms, remote_ms, encode_ms, encoded.size(), load_ms, doc->memory_usage(), heap, doc->item_count());
-
-    t0 = std::chrono::steady_clock::now();
+    std::snprintf(buf, sizeof buf,
+                  "{\"engine\":\"native\",\"trace\":\"%s\",\"format\":\"flat-edits-v1\",\"apply_ms\":%.3f,"
+                  "\"apply_update_ms\":%.3f,\"update_bytes\":%zu,\"memory_bytes\":%zu,\"items\":%zu",
+                  name.c_str(), apply_ms, apply_update_ms, update_bytes, doc->memory_usage(), doc->item_count());
+    json = buf;
+    if (!encode_and_load(*doc, flat.end_content, &json)) return fail(name + ": load failed");
+  } else if (text.find("\"concurrent-v1\"") != std::string::npos && trace::parse_concurrent(text, &conc)) {
+    std::string().swap(text);
+    auto t0 = Clock::now();
     trace::ConcurrentReplay replay;
-    if (!trace::replay_concurrent(friends, &replay)) return fail("friendsforever rejected");
+    if (!trace::replay_concurrent(conc, &replay)) return fail(name + ": an operation was rejected");
     double replay_ms = ms_since(t0);
+    std::size_t memory = 0;
     for (const auto& r : replay.replicas) {
-      if (r->text() != friends.end_content) return fail("friendsforever: no convergence");
+      if (r->text() != conc.end_content) return fail(name + ": no convergence");
+      memory += r->memory_usage();
     }
-    std::printf("{\"trace\":\"friendsforever\",\"run\":%d,\"replay_ms\":%.3f,\"merges\":%zu}\n", run, replay_ms,
-                replay.merges);
-    std::fflush(stdout);
+    std::snprintf(buf, sizeof buf,
+                  "{\"engine\":\"native\",\"trace\":\"%s\",\"format\":\"concurrent-v1\",\"replay_ms\":%.3f,"
+                  "\"merges\":%zu,\"memory_bytes\":%zu",
+                  name.c_str(), replay_ms, replay.merges, memory);
+    json = buf;
+    if (!encode_and_load(*replay.replicas[0], conc.end_content, &json)) return fail(name + ": load failed");
+  } else {
+    return fail(path + ": neither a flat-edits-v1 nor a concurrent-v1 trace");
   }
+  std::printf("%s}\n", json.c_str());
   return 0;
 }

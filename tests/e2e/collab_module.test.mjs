@@ -46,6 +46,55 @@ test("insert, erase, text and length count UTF-16 units", () => {
   e.free();
 });
 
+test("keystrokes of every width and texts of every length insert as typed, here and remotely", () => {
+  // One UTF-16 unit goes in as a number, short ASCII is copied as it is, anything else
+  // through the text encoder: every path must give the same document.
+  const a = new Doc();
+  const b = new Doc();
+  const pieces = ["a", "\u00e9", "\u4e2d", "\uffff", "😀", "ascii only", "x".repeat(64), "y".repeat(65),
+    "ascii then \u00e9", "\u4e2d".repeat(70), "\ud83d", "\ude00"];
+  let expected = "";
+  for (const [i, piece] of pieces.entries()) {
+    const at = i % 2 ? 0 : a.length;
+    a.insert(at, piece);
+    // A lone surrogate has no UTF-8 form: it arrives as U+FFFD, as TextEncoder makes it.
+    const stored = /^[\ud800-\udfff]$/.test(piece) ? "\ufffd" : piece;
+    expected = expected.slice(0, at) + stored + expected.slice(at);
+    assert.equal(a.text, expected, `after inserting ${JSON.stringify(piece)}`);
+    assert.equal(a.length, expected.length);
+    b.applyUpdate(a.takeUpdate());
+    assert.equal(b.text, expected);
+  }
+  a.erase(1, a.length - 2);
+  b.applyUpdate(a.takeUpdate());
+  assert.equal(b.text, a.text);
+  assert.equal(a.text.length, 2);
+  a.free();
+  b.free();
+});
+
+test("memoryUsage counts what the document holds", () => {
+  const d = new Doc();
+  const empty = d.memoryUsage;
+  assert.ok(Number.isSafeInteger(empty) && empty > 0, `empty document: ${empty}`);
+  for (let i = 0; i < 2000; i++) d.insert(d.length >> 1, "abc");
+  assert.ok(d.memoryUsage > empty + 6000, `${d.memoryUsage} bytes for 6000 characters`);
+  d.free();
+  assert.throws(() => d.memoryUsage, /free/);
+});
+
+test("edits made in one run of JavaScript undo as one step", () => {
+  const d = new Doc();
+  for (const ch of "typed at once") d.insert(d.length, ch);
+  d.erase(0, 6);
+  assert.equal(d.text, "at once");
+  assert.deepEqual(d.undoManager.undo(), [{ delete: 7 }]);
+  assert.equal(d.text, "");
+  assert.equal(d.undoManager.canUndo, false, "one step");
+  assert.deepEqual(d.undoManager.redo(), [{ insert: "at once" }]);
+  d.free();
+});
+
 test("takeUpdate / applyUpdate: deltas reproduce the text; updates are Uint8Arrays", () => {
   const a = new Doc();
   const b = new Doc();

@@ -136,6 +136,28 @@ EMSCRIPTEN_KEEPALIVE int chorus_collab_insert(int handle, std::uint32_t pos, int
   return s ? 0 : fail(s.error());
 }
 
+// Inserts one UTF-16 code unit (not a surrogate) at `pos`, recorded for undo: a keystroke
+// without the input buffer or a text encoder on the JavaScript side.
+EMSCRIPTEN_KEEPALIVE int chorus_collab_insert_unit(int handle, std::uint32_t pos, std::uint32_t unit, double now) {
+  Replica* r = get(handle);
+  if (r == nullptr) return no_doc();
+  char utf8[3];
+  std::size_t n = 0;
+  if (unit < 0x80) {
+    utf8[n++] = static_cast<char>(unit);
+  } else if (unit < 0x800) {
+    utf8[n++] = static_cast<char>(0xC0 | (unit >> 6));
+    utf8[n++] = static_cast<char>(0x80 | (unit & 0x3F));
+  } else {
+    // A surrogate (or anything past 0xFFFF) makes invalid UTF-8: insert() rejects it.
+    utf8[n++] = static_cast<char>(0xE0 | ((unit >> 12) & 0x0F));
+    utf8[n++] = static_cast<char>(0x80 | ((unit >> 6) & 0x3F));
+    utf8[n++] = static_cast<char>(0x80 | (unit & 0x3F));
+  }
+  auto s = r->undo.insert(pos, std::string_view(utf8, n), ms(now));
+  return s ? 0 : fail(s.error());
+}
+
 EMSCRIPTEN_KEEPALIVE int chorus_collab_erase(int handle, std::uint32_t pos, std::uint32_t len, double now) {
   Replica* r = get(handle);
   if (r == nullptr) return no_doc();
@@ -175,6 +197,11 @@ EMSCRIPTEN_KEEPALIVE int chorus_collab_text(int handle) {
 EMSCRIPTEN_KEEPALIVE double chorus_collab_length(int handle) {
   Replica* r = get(handle);
   return r == nullptr ? 0 : static_cast<double>(r->doc.length_utf16());
+}
+
+EMSCRIPTEN_KEEPALIVE double chorus_collab_memory(int handle) {
+  Replica* r = get(handle);
+  return r == nullptr ? 0 : static_cast<double>(r->doc.memory_usage());
 }
 
 EMSCRIPTEN_KEEPALIVE double chorus_collab_pending(int handle) {

@@ -31,6 +31,10 @@ const M = await load();
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
+function freed() {
+  throw new Error("Doc used after free()");
+}
+
 function fail(what) {
   const ptr = M._chorus_collab_error();
   const heap = M.HEAPU8;
@@ -52,8 +56,20 @@ function putBytes(bytes) {
 }
 
 function putText(text) {
-  const ptr = M._chorus_collab_input(text.length * 3);
-  const { written } = encoder.encodeInto(text, M.HEAPU8.subarray(ptr, ptr + text.length * 3));
+  const n = text.length;
+  const ptr = M._chorus_collab_input(n * 3);
+  const heap = M.HEAPU8;
+  // Short ASCII text is copied as it is: no encoder call, no subarray.
+  if (n <= 64) {
+    let i = 0;
+    for (; i < n; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 0x80) break;
+      heap[ptr + i] = c;
+    }
+    if (i === n) return n;
+  }
+  const { written } = encoder.encodeInto(text, heap.subarray(ptr, ptr + n * 3));
   return written;
 }
 
@@ -93,7 +109,19 @@ function randomClientId() {
   return (words[0] & 0x1fffff) * 2 ** 32 + words[1] || 1;
 }
 
-const now = () => (typeof performance === "object" ? performance.now() : Date.now());
+const clock = () => (typeof performance === "object" ? performance.now() : Date.now());
+// The time of an edit, for undo's capture window: read once per task (every edit made in
+// one run of JavaScript happens at the same moment as far as the page can tell), so a
+// burst of edits does not pay for a clock read each.
+let stamp = -1;
+const forgetStamp = () => { stamp = -1; };
+function now() {
+  if (stamp < 0) {
+    stamp = clock();
+    queueMicrotask(forgetStamp);
+  }
+  return stamp;
+}
 
 /** Undo / redo of this replica's own edits; consecutive edits within 500 ms undo as one. */
 export class UndoManager {
@@ -125,20 +153,32 @@ export class Doc {
   }
 
   get _handle() {
-    if (this.#handle === 0) throw new Error("Doc used after free()");
+    if (this.#handle === 0) freed();
     return this.#handle;
   }
   get clientId() { return this.#clientId; }
 
   /** Inserts `text` at UTF-16 position `pos`. */
   insert(pos, text) {
-    const len = putText(String(text));
-    if (M._chorus_collab_insert(this._handle, pos, len, now()) < 0) fail("insert");
+    // The per-keystroke path: no getter or helper call that can be avoided (a page's first
+    // edits run before the engine optimises this code).
+    const handle = this.#handle;
+    if (handle === 0) freed();
+    if (typeof text !== "string") text = String(text);
+    // One keystroke (one UTF-16 unit, not half of a surrogate pair): passed as a number.
+    const c = text.length === 1 ? text.charCodeAt(0) : -1;
+    const t = stamp >= 0 ? stamp : now();
+    const r = c >= 0 && (c < 0xd800 || c > 0xdfff)
+      ? M._chorus_collab_insert_unit(handle, pos, c, t)
+      : M._chorus_collab_insert(handle, pos, putText(text), t);
+    if (r < 0) fail("insert");
   }
   /** Deletes `len` UTF-16 units from `pos`. */
   erase(pos, len) {
     if (len === 0) return;
-    if (M._chorus_collab_erase(this._handle, pos, len, now()) < 0) fail("erase");
+    const handle = this.#handle;
+    if (handle === 0) freed();
+    if (M._chorus_collab_erase(handle, pos, len, stamp >= 0 ? stamp : now()) < 0) fail("erase");
   }
   delete(pos, len) { this.erase(pos, len); }
 
@@ -160,6 +200,8 @@ export class Doc {
   toString() { return this.text; }
   /** Length in UTF-16 code units. */
   get length() { return M._chorus_collab_length(this._handle); }
+  /** Bytes the document's structures hold in the module's memory (content, tree, indexes). */
+  get memoryUsage() { return M._chorus_collab_memory(this._handle); }
   /** Items of updates waiting for their dependencies. */
   get pending() { return M._chorus_collab_pending(this._handle); }
 

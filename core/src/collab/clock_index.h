@@ -106,9 +106,11 @@ class ClockIndex {
   }
 
  private:
-  static constexpr std::size_t kBlock = 512;
+  static constexpr std::size_t kBlock = 128;
 
   std::size_t block_for(Clock clock) const {
+    // Edits mostly touch recent items: the newest block first.
+    if (!firsts_.empty() && clock >= firsts_.back()) return firsts_.size() - 1;
     auto it = std::upper_bound(firsts_.begin(), firsts_.end(), clock);
     return it == firsts_.begin() ? 0 : static_cast<std::size_t>(it - firsts_.begin()) - 1;
   }

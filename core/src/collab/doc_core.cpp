@@ -449,13 +449,17 @@ void normalize(std::vector<std::pair<Clock, Clock>>& ranges) {
 }  // namespace
 
 std::string DocCore::take_update() {
-  std::vector<ClientId> ids(clients_.size());
+  // The vectors are kept between calls: an editor takes an update per keystroke.
+  std::vector<ClientId>& ids = take_ids_;
+  ids.resize(clients_.size());
   for (std::size_t i = 0; i < clients_.size(); ++i) ids[i] = clients_[i].id;
 
-  std::vector<EncBlock> blocks;
+  std::vector<EncBlock>& blocks = take_blocks_;
+  blocks.resize(1);
+  EncBlock& block = blocks[0];
+  block.items.clear();
   const ClientState& me = clients_[self_];
   if (me.next > taken_clock_) {
-    EncBlock block;
     block.client = me.id;
     me.index.for_each_from(taken_clock_, [&](const ClockIndex::Entry& e) {
       const Leaf* leaf = tree_.leaf(e.leaf);
@@ -470,23 +474,31 @@ std::string DocCore::take_update() {
         enc.left = enc_origin(from ? item.id_at(from - 1) : item.origin_left, ids);
         enc.right = enc_origin(item.origin_right, ids);
         enc.deleted = item.deleted;
-        if (!item.deleted) enc.content = content(item).substr(byte_offset(content(item), from));
+        if (!item.deleted) {
+          // A run typed in a row grows with every keystroke: no scan for ASCII.
+          enc.content = content(item).substr(item.ascii() ? from : byte_offset(content(item), from));
+        }
         block.items.push_back(enc);
         break;
       }
     });
-    blocks.push_back(std::move(block));
   }
 
   // Deletions; this client's characters created since the last take travel as tombstones
   // in the block above already.
+  std::vector<EncDeletes> deletes;
+  if (local_deletes_.empty()) {
+    taken_clock_ = me.next;
+    std::string update = encode_update(blocks, deletes);
+    if (block.items.capacity() > 1024) std::vector<EncItem>().swap(block.items);  // keep little
+    return update;
+  }
   std::vector<std::vector<std::pair<Clock, Clock>>> per_client(clients_.size());
   for (const LocalRange& r : local_deletes_) {
     Clock end = r.clock + r.len;
     if (r.client == self_) end = std::min(end, taken_clock_);
     if (end > r.clock) per_client[r.client].emplace_back(r.clock, end - r.clock);
   }
-  std::vector<EncDeletes> deletes;
   for (std::size_t c = 0; c < per_client.size(); ++c) {
     if (per_client[c].empty()) continue;
     normalize(per_client[c]);
@@ -497,7 +509,9 @@ std::string DocCore::take_update() {
 
   taken_clock_ = me.next;
   local_deletes_.clear();
-  return encode_update(blocks, deletes);
+  std::string update = encode_update(blocks, deletes);
+  if (block.items.capacity() > 1024) std::vector<EncItem>().swap(block.items);
+  return update;
 }
 
 // ---- reading ---------------------------------------------------------------------------

@@ -177,6 +177,9 @@ class DocCore final : public LeafMoveListener {
   // Local changes since the last take_update().
   Clock taken_clock_ = 0;
   std::vector<LocalRange> local_deletes_;
+  // Scratch of take_update(), kept between calls.
+  std::vector<ClientId> take_ids_;
+  std::vector<EncBlock> take_blocks_;
 
   // Changes recorded for a delta.
   bool recording_ = false;

@@ -57,6 +57,7 @@ std::vector<IdRange> subtract(const IdRange& r, const std::vector<IdRange>& minu
 }  // namespace
 
 UndoManager::UndoManager(Doc& doc, UndoOptions options) : doc_(doc), options_(options) {}
+UndoManager::~UndoManager() = default;
 
 void UndoManager::push_undo(Step step) {
   undo_.push_back(std::move(step));
@@ -81,7 +82,8 @@ Status UndoManager::insert(std::size_t pos, std::string_view text, std::uint64_t
 
 Status UndoManager::erase(std::size_t pos, std::size_t len, std::uint64_t now_ms, Unit unit) {
   DocCore& core = *doc_.core_;
-  std::vector<LocalRange> deleted;
+  std::vector<LocalRange>& deleted = erased_;  // reused: no allocation per keystroke
+  deleted.clear();
   Status s = core.erase(pos, len, unit, &deleted);
   if (!s.ok() || deleted.empty()) return s;
   bool merge = capture_open_ && !undo_.empty() && now_ms - last_edit_ms_ < options_.capture_window_ms;

@@ -1,7 +1,6 @@
 #include "update_codec.h"
 
 #include <algorithm>
-#include <unordered_map>
 
 #include "chorus/utf8.h"
 #include "lz4.h"
@@ -16,47 +15,90 @@ bool continues(const EncItem& a, const EncItem& b, ClientId client) {
          b.left.client == client && b.left.clock == b.clock - 1;
 }
 
-void put_origin(std::string& out, const EncOrigin& o, const std::unordered_map<ClientId, std::uint32_t>& refs) {
-  put_varuint(out, refs.at(o.client));
+// The ascending client table of an update being written.
+struct Table {
+  const ClientId* ids;
+  std::size_t size;
+  const ClientId* begin() const { return ids; }
+  const ClientId* end() const { return ids + size; }
+};
+
+// The index of `client` in the table (every client written is in it): a binary search, as
+// an update names a handful of clients.
+std::uint32_t ref_of(const Table& table, ClientId client) {
+  return static_cast<std::uint32_t>(std::lower_bound(table.begin(), table.end(), client) - table.begin());
+}
+
+void put_origin(std::string& out, const EncOrigin& o, const Table& table) {
+  put_varuint(out, ref_of(table, o.client));
   put_varuint(out, o.clock);
 }
 
-// The client table: every id the update mentions, once, ascending; and each id's index.
-struct ClientTable {
-  std::vector<ClientId> ids;
-  std::unordered_map<ClientId, std::uint32_t> refs;
-};
-
-ClientTable client_table(const std::vector<EncBlock>& blocks, const std::vector<EncDeletes>& deletes) {
-  ClientTable t;
-  for (const EncBlock& b : blocks) {
-    if (b.items.empty()) continue;
-    t.ids.push_back(b.client);
-    for (const EncItem& it : b.items) {
-      if (!it.left.none) t.ids.push_back(it.left.client);
-      if (!it.right.none) t.ids.push_back(it.right.client);
+// The client table: every id the update mentions, once, ascending. Built without a heap
+// allocation while it is small (an update per keystroke names one to three clients):
+// distinct ids are kept in `few_` until there are more than fit. Also counts the content.
+class ClientTable {
+ public:
+  ClientTable(const std::vector<EncBlock>& blocks, const std::vector<EncDeletes>& deletes) {
+    for (const EncBlock& b : blocks) {
+      if (b.items.empty()) continue;
+      mention(b.client);
+      for (const EncItem& it : b.items) {
+        content_bytes += it.content.size();
+        if (!it.left.none) mention(it.left.client);
+        if (!it.right.none) mention(it.right.client);
+      }
+    }
+    for (const EncDeletes& d : deletes) {
+      if (!d.ranges.empty()) mention(d.client);
+    }
+    if (many_.empty()) {
+      std::sort(few_, few_ + nfew_);
+    } else {
+      std::sort(many_.begin(), many_.end());
+      many_.erase(std::unique(many_.begin(), many_.end()), many_.end());
     }
   }
-  for (const EncDeletes& d : deletes) {
-    if (!d.ranges.empty()) t.ids.push_back(d.client);
+  ClientTable(const ClientTable&) = delete;
+  ClientTable& operator=(const ClientTable&) = delete;
+
+  Table view() const { return many_.empty() ? Table{few_, nfew_} : Table{many_.data(), many_.size()}; }
+
+  std::size_t content_bytes = 0;
+
+ private:
+  void mention(ClientId c) {
+    if (many_.empty()) {
+      for (std::size_t i = 0; i < nfew_; ++i) {
+        if (few_[i] == c) return;
+      }
+      if (nfew_ < kFew) {
+        few_[nfew_++] = c;
+        return;
+      }
+      many_.assign(few_, few_ + nfew_);
+    }
+    many_.push_back(c);
   }
-  std::sort(t.ids.begin(), t.ids.end());
-  t.ids.erase(std::unique(t.ids.begin(), t.ids.end()), t.ids.end());
-  t.refs.reserve(t.ids.size());
-  for (std::uint32_t i = 0; i < t.ids.size(); ++i) t.refs.emplace(t.ids[i], i);
-  return t;
+
+  static constexpr std::size_t kFew = 8;
+  ClientId few_[kFew];
+  std::size_t nfew_ = 0;
+  std::vector<ClientId> many_;
+};
+
+// The end of the run starting at item i of a block: items that continue each other are
+// written as one run.
+std::size_t run_end(const EncBlock& b, std::size_t i) {
+  std::size_t j = i + 1;
+  while (j < b.items.size() && continues(b.items[j - 1], b.items[j], b.client)) ++j;
+  return j;
 }
 
-// A block's items grouped into runs that continue each other: [first, last) of b.items.
-std::vector<std::pair<std::size_t, std::size_t>> runs_of(const EncBlock& b) {
-  std::vector<std::pair<std::size_t, std::size_t>> runs;
-  for (std::size_t i = 0; i < b.items.size();) {
-    std::size_t j = i + 1;
-    while (j < b.items.size() && continues(b.items[j - 1], b.items[j], b.client)) ++j;
-    runs.emplace_back(i, j);
-    i = j;
-  }
-  return runs;
+std::size_t run_count(const EncBlock& b) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < b.items.size(); i = run_end(b, i)) ++n;
+  return n;
 }
 
 // A run's length field: its content's bytes, or a deleted run's code points.
@@ -66,14 +108,34 @@ std::uint64_t run_length(const EncBlock& b, std::size_t first, std::size_t last)
   return len;
 }
 
-void put_deletes(std::string& out, const std::vector<EncDeletes>& deletes,
-                 const std::unordered_map<ClientId, std::uint32_t>& refs) {
+// A run's info byte as version 1 writes it (version 2 adds a right origin kind).
+std::uint8_t origin_info(const EncItem& head, ClientId client, const EncOrigin* prev_right) {
+  std::uint8_t info = 0;
+  if (head.left.none) {
+    info |= kLeftNone;
+  } else if (head.left.client == client && head.left.clock + 1 == head.clock) {
+    info |= kLeftPrev;
+  } else {
+    info |= kLeftExplicit;
+  }
+  if (head.right.none) {
+    info |= kRightNone;
+  } else if (prev_right && !prev_right->none && *prev_right == head.right) {
+    info |= kRightSame;
+  } else {
+    info |= kRightExplicit;
+  }
+  if (head.deleted) info |= kDeleted;
+  return info;
+}
+
+void put_deletes(std::string& out, const std::vector<EncDeletes>& deletes, const Table& table) {
   std::size_t ndel = 0;
   for (const EncDeletes& d : deletes) ndel += d.ranges.empty() ? 0 : 1;
   put_varuint(out, ndel);
   for (const EncDeletes& d : deletes) {
     if (d.ranges.empty()) continue;
-    put_varuint(out, refs.at(d.client));
+    put_varuint(out, ref_of(table, d.client));
     put_varuint(out, d.ranges.size());
     Clock end = 0;
     for (auto [clock, len] : d.ranges) {
@@ -85,45 +147,30 @@ void put_deletes(std::string& out, const std::vector<EncDeletes>& deletes,
 }
 
 std::string encode_v1(const std::vector<EncBlock>& blocks, const std::vector<EncDeletes>& deletes) {
-  const ClientTable table = client_table(blocks, deletes);
-  const auto& refs = table.refs;
+  const ClientTable clients(blocks, deletes);
+  const Table table = clients.view();
   std::string out;
+  out.reserve(32 + clients.content_bytes);
   out.push_back(static_cast<char>(kUpdateVersion));
-  put_varuint(out, table.ids.size());
-  for (ClientId c : table.ids) put_varuint(out, c);
+  put_varuint(out, table.size);
+  for (ClientId c : table) put_varuint(out, c);
 
   std::size_t nblocks = 0;
   for (const EncBlock& b : blocks) nblocks += b.items.empty() ? 0 : 1;
   put_varuint(out, nblocks);
   for (const EncBlock& b : blocks) {
     if (b.items.empty()) continue;
-    // Group continuing items first: the item count comes before the items.
-    const auto runs = runs_of(b);
-    put_varuint(out, refs.at(b.client));
+    put_varuint(out, ref_of(table, b.client));
     put_varuint(out, b.items.front().clock);
-    put_varuint(out, runs.size());
+    put_varuint(out, run_count(b));  // the run count comes before the runs
     const EncOrigin* prev_right = nullptr;
-    for (auto [first, last] : runs) {
+    for (std::size_t first = 0, last = 0; first < b.items.size(); first = last) {
+      last = run_end(b, first);
       const EncItem& head = b.items[first];
-      std::uint8_t info = 0;
-      if (head.left.none) {
-        info |= kLeftNone;
-      } else if (head.left.client == b.client && head.left.clock + 1 == head.clock) {
-        info |= kLeftPrev;
-      } else {
-        info |= kLeftExplicit;
-      }
-      if (head.right.none) {
-        info |= kRightNone;
-      } else if (prev_right && !prev_right->none && *prev_right == head.right) {
-        info |= kRightSame;
-      } else {
-        info |= kRightExplicit;
-      }
-      if (head.deleted) info |= kDeleted;
+      const std::uint8_t info = origin_info(head, b.client, prev_right);
       out.push_back(static_cast<char>(info));
-      if ((info & kLeftMask) == kLeftExplicit) put_origin(out, head.left, refs);
-      if ((info & kRightMask) == kRightExplicit) put_origin(out, head.right, refs);
+      if ((info & kLeftMask) == kLeftExplicit) put_origin(out, head.left, table);
+      if ((info & kRightMask) == kRightExplicit) put_origin(out, head.right, table);
       put_varuint(out, run_length(b, first, last));
       if (!head.deleted) {
         for (std::size_t i = first; i < last; ++i) out.append(b.items[i].content);
@@ -131,7 +178,7 @@ std::string encode_v1(const std::vector<EncBlock>& blocks, const std::vector<Enc
       prev_right = &head.right;
     }
   }
-  put_deletes(out, deletes, refs);
+  put_deletes(out, deletes, table);
   return out;
 }
 
@@ -147,14 +194,16 @@ std::int64_t unzigzag(std::uint64_t v) {
 // compresses far better than the fields interleaved), the body LZ4-compressed when that
 // pays.
 std::string encode_v2(const std::vector<EncBlock>& blocks, const std::vector<EncDeletes>& deletes) {
-  const ClientTable table = client_table(blocks, deletes);
-  const auto& refs = table.refs;
+  const ClientTable clients(blocks, deletes);
+  const Table table = clients.view();
   std::string body;
-  put_varuint(body, table.ids.size());
-  for (std::size_t i = 0; i < table.ids.size(); ++i)
+  body.reserve(64 + clients.content_bytes * 5 / 4);
+  put_varuint(body, table.size);
+  for (std::size_t i = 0; i < table.size; ++i)
     put_varuint(body, i == 0 ? table.ids[0] : table.ids[i] - table.ids[i - 1]);
 
   std::string infos, left_clients, left_clocks, right_clients, right_clocks, lengths, content;
+  content.reserve(clients.content_bytes);
   std::int64_t prev_left = 0, prev_right_clock = 0;
   int info_run = -1;  // the info byte being repeated, and how often
   std::uint64_t info_repeats = 0;
@@ -168,37 +217,28 @@ std::string encode_v2(const std::vector<EncBlock>& blocks, const std::vector<Enc
   put_varuint(body, nblocks);
   for (const EncBlock& b : blocks) {
     if (b.items.empty()) continue;
-    const auto runs = runs_of(b);
-    put_varuint(body, refs.at(b.client));
+    put_varuint(body, ref_of(table, b.client));
     put_varuint(body, b.items.front().clock);
-    put_varuint(body, runs.size());
+    put_varuint(body, run_count(b));
     const EncOrigin* prev_right = nullptr;
-    for (auto [first, last] : runs) {
+    for (std::size_t first = 0, last = 0; first < b.items.size(); first = last) {
+      last = run_end(b, first);
       const EncItem& head = b.items[first];
-      std::uint8_t info = 0;
-      if (head.left.none) {
-        info |= kLeftNone;
-      } else if (head.left.client == b.client && head.left.clock + 1 == head.clock) {
-        info |= kLeftPrev;
-      } else {
-        info |= kLeftExplicit;
-        put_varuint(left_clients, refs.at(head.left.client));
+      std::uint8_t info = origin_info(head, b.client, prev_right);
+      if ((info & kLeftMask) == kLeftExplicit) {
+        put_varuint(left_clients, ref_of(table, head.left.client));
         put_varuint(left_clocks, zigzag(static_cast<std::int64_t>(head.left.clock) - prev_left));
         prev_left = head.left.clock;
       }
-      if (head.right.none) {
-        info |= kRightNone;
-      } else if (prev_right && !prev_right->none && *prev_right == head.right) {
-        info |= kRightSame;
-      } else if (!head.left.none && head.right.client == head.left.client && head.right.clock == head.left.clock + 1) {
-        info |= kRightAfterLeft;
-      } else {
-        info |= kRightExplicit;
-        put_varuint(right_clients, refs.at(head.right.client));
-        put_varuint(right_clocks, zigzag(static_cast<std::int64_t>(head.right.clock) - prev_right_clock));
-        prev_right_clock = head.right.clock;
+      if ((info & kRightMask) == kRightExplicit) {
+        if (!head.left.none && head.right.client == head.left.client && head.right.clock == head.left.clock + 1) {
+          info = static_cast<std::uint8_t>((info & ~kRightMask) | kRightAfterLeft);
+        } else {
+          put_varuint(right_clients, ref_of(table, head.right.client));
+          put_varuint(right_clocks, zigzag(static_cast<std::int64_t>(head.right.clock) - prev_right_clock));
+          prev_right_clock = head.right.clock;
+        }
       }
-      if (head.deleted) info |= kDeleted;
       if (info == info_run) {
         ++info_repeats;
       } else {
@@ -219,7 +259,7 @@ std::string encode_v2(const std::vector<EncBlock>& blocks, const std::vector<Enc
     put_varuint(body, column->size());
     body.append(*column);
   }
-  put_deletes(body, deletes, refs);
+  put_deletes(body, deletes, table);
 
   std::string out;
   out.push_back(static_cast<char>(kUpdateVersion2));

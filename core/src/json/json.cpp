@@ -17,6 +17,21 @@
 
 #include "chorus/utf8.h"
 
+#if defined(__EMSCRIPTEN__) && !(defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L)
+// In the browser, numbers are converted by the JavaScript engine (core/src/json/number.js,
+// linked into every WebAssembly build of chorus_core): its conversions are the correctly
+// rounded ones JSON.parse and JSON.stringify use, and they spare each module printf,
+// strtod and their long-double arithmetic (about 8 kB gzipped).
+extern "C" {
+// x.toExponential() (the shortest digits that read back as x) of a finite, positive x into
+// `out` (ASCII, at most `cap` bytes); returns its length.
+int chorus_js_number_to_exponential(double x, char* out, int cap);
+// Number() of the ASCII literal at `text` (a valid JSON number).
+double chorus_js_parse_number(const char* text, int len);
+}
+#define CHORUS_JS_NUMBERS 1
+#endif
+
 namespace chorus::json {
 namespace {
 
@@ -117,6 +132,9 @@ bool to_double(std::string_view literal, double& out) {
     return false;
   }
   return r.ec == std::errc() && r.ptr == literal.data() + literal.size();
+#elif defined(CHORUS_JS_NUMBERS)
+  out = chorus_js_parse_number(literal.data(), static_cast<int>(literal.size()));
+  return !std::isnan(out);
 #else
   // Emscripten's libc++ has no floating-point from_chars; its strtod runs in the C locale.
   std::string copy(literal);
@@ -258,6 +276,8 @@ void shortest_digits(double x, std::string& digits, int& n) {
 #if defined(__cpp_lib_to_chars) && __cpp_lib_to_chars >= 201611L
   auto r = std::to_chars(buf, buf + sizeof buf, x, std::chars_format::scientific);
   len = static_cast<std::size_t>(r.ptr - buf);
+#elif defined(CHORUS_JS_NUMBERS)
+  len = static_cast<std::size_t>(chorus_js_number_to_exponential(x, buf, static_cast<int>(sizeof buf)));
 #else
   // Without floating-point to_chars (Emscripten's libc++): the first precision that
   // round-trips is the shortest, and printf rounds correctly, as to_chars does.

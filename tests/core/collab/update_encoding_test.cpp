@@ -215,6 +215,58 @@ TEST(CollabEncoding, ColumnFormatHeaderIsChecked) {
   EXPECT_EQ(d.text(), "");
 }
 
+// The encoder keeps the client table of small updates off the heap (up to 8 clients) and
+// switches to a vector past that: updates and documents naming more clients than that, with
+// origins and deletions of every client, round-trip in both regimes.
+TEST(CollabEncoding, UpdatesNamingManyClientsRoundTrip) {
+  for (std::size_t clients : {7u, 8u, 9u, 20u}) {
+    SCOPED_TRACE(clients);
+    Doc hub(1);
+    for (std::size_t i = 0; i < clients; ++i) {
+      Doc c(1000 + 977 * i);  // ids not in table order
+      ASSERT_TRUE(c.apply_update(hub.encode_state_as_update()).ok());
+      ASSERT_TRUE(c.insert(c.length() / 2, "ab" + std::to_string(i)).ok());
+      ASSERT_TRUE(hub.apply_update(c.take_update()).ok());
+    }
+    // One local change whose items have origins from every client and deletes in all of
+    // them: one update naming them all.
+    Doc editor(5);
+    ASSERT_TRUE(editor.apply_update(hub.encode_state_as_update()).ok());
+    for (std::size_t at = 1; at < editor.length(); at += 3) ASSERT_TRUE(editor.insert(at, "|").ok());
+    for (std::size_t at = 0; at + 1 < editor.length(); at += 2) ASSERT_TRUE(editor.erase(at, 1).ok());
+    std::string update = editor.take_update();
+    ASSERT_TRUE(hub.apply_update(update).ok());
+    EXPECT_EQ(hub.text(), editor.text());
+    Doc loaded(3);
+    ASSERT_TRUE(loaded.apply_update(hub.encode_state_as_update()).ok());
+    EXPECT_EQ(loaded.text(), editor.text());
+    EXPECT_EQ(loaded.encode_state_as_update(), hub.encode_state_as_update());
+    CHORUS_EXPECT_SOUND(loaded);
+  }
+}
+
+// An editor takes an update after every keystroke: each carries exactly that edit, and
+// replaying them on another replica in order gives the same text.
+TEST(CollabEncoding, PerKeystrokeUpdatesCarryEachEdit) {
+  Doc a(1ull << 40), b(2);
+  std::mt19937 rng(7);
+  const std::string typed = "the quick brown fox jumps over the lazy dog, ";
+  for (int i = 0; i < 2000; ++i) {
+    std::size_t len = a.length(Unit::kCodePoint);
+    if (len > 0 && rng() % 3 == 0) {
+      ASSERT_TRUE(a.erase(rng() % len, 1, Unit::kCodePoint).ok());
+    } else {
+      ASSERT_TRUE(a.insert(len == 0 ? 0 : rng() % (len + 1), typed.substr(i % 44, 1), Unit::kCodePoint).ok());
+    }
+    std::string update = a.take_update();
+    EXPECT_LT(update.size(), 24u) << "one keystroke";
+    EXPECT_TRUE(a.take_update().size() <= 4u) << "nothing left after the take";
+    ASSERT_TRUE(b.apply_update(update).ok());
+    ASSERT_EQ(b.text(), a.text());
+  }
+  CHORUS_EXPECT_SOUND(b);
+}
+
 TEST(CollabEncoding, StateVectorRoundTripsAndRejectsGarbage) {
   StateVector sv;
   sv.set(5, 10);

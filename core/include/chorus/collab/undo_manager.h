@@ -26,6 +26,10 @@
 
 namespace chorus::collab {
 
+namespace detail {
+struct LocalRange;
+}
+
 struct UndoOptions {
   std::uint64_t capture_window_ms = 500;
   // Oldest undo steps are forgotten past this many.
@@ -35,6 +39,9 @@ struct UndoOptions {
 class UndoManager {
  public:
   explicit UndoManager(Doc& doc, UndoOptions options = {});
+  ~UndoManager();
+  UndoManager(const UndoManager&) = delete;
+  UndoManager& operator=(const UndoManager&) = delete;
 
   // Doc::insert / Doc::erase, recorded for undo. `now_ms` is any monotonic time in ms.
   Status insert(std::size_t pos, std::string_view text, std::uint64_t now_ms, Unit unit = Unit::kUtf16);
@@ -66,6 +73,7 @@ class UndoManager {
   UndoOptions options_;
   std::vector<Step> undo_;
   std::vector<Step> redo_;
+  std::vector<detail::LocalRange> erased_;  // scratch of erase()
   std::uint64_t last_edit_ms_ = 0;
   bool capture_open_ = false;
 };
