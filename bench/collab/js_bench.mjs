@@ -4,7 +4,7 @@
 //   node --expose-gc js_bench.mjs ENGINE TRACE_FILE [CHORUS_COLLAB_MJS [LABEL]]
 //
 // ENGINE: chorus (the shipped module, chorus_collab.mjs, as a page drives it: one JS call per
-// edit), yjs (npm yjs, Y.Text), dt (npm diamond-types-node: Doc.ins / Doc.del). LABEL names
+// edit), yjs (npm yjs, Y.Text; documents encoded in its V2 format), dt (npm diamond-types-node: Doc.ins / Doc.del). LABEL names
 // the engine in the output (run.sh: "before" for an older build of the module).
 // The trace's "format" says how to replay it (../shared/traces/README.md):
 //   flat-edits-v1: apply_ms (one call per insert or delete), apply_update_ms (the same with
@@ -77,8 +77,9 @@ async function makeEngine(name) {
       del: (d, pos, n) => d.getText("text").delete(pos, n),
       update: (d) => { const u = last.get(d) ?? new Uint8Array(0); last.delete(d); return u; },
       batch: (d, fn) => d.transact(fn),
-      encode: (d) => Y.encodeStateAsUpdate(d),
-      load: (bytes) => { const d = new Y.Doc(); Y.applyUpdate(d, bytes, "remote"); return d; },
+      // Yjs's V2 encoding: its smaller one (column-oriented), the one to compare sizes with.
+      encode: (d) => Y.encodeStateAsUpdateV2(d),
+      load: (bytes) => { const d = new Y.Doc(); Y.applyUpdateV2(d, bytes, "remote"); return d; },
       apply: (d, bytes) => Y.applyUpdate(d, bytes, "remote"),
       text: (d) => d.getText("text").toString(),
       free: (d) => d.destroy(),

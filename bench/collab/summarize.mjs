@@ -99,8 +99,8 @@ out.push("");
 out.push("- Per-edit update: Chorus `takeUpdate()`; Yjs the update its `update` event hands over for the edit's " +
   "transaction; diamond-types `getPatchSince(version)` with the version of the previous update, then " +
   "`getLocalVersion()` (its API has no \"changes since the last call\").");
-out.push("- Encoding: Chorus `encodeStateAsUpdate()`, Yjs `Y.encodeStateAsUpdate` (V1), diamond-types `toBytes()`; " +
-  "loading: Chorus `applyUpdate` on a new Doc (returns the delta a page would apply), Yjs `Y.applyUpdate`, " +
+out.push("- Encoding: Chorus `encodeStateAsUpdate()`, Yjs `Y.encodeStateAsUpdateV2` (its V2 format, the smaller one), diamond-types `toBytes()`; " +
+  "loading: Chorus `applyUpdate` on a new Doc (returns the delta a page would apply), Yjs `Y.applyUpdateV2`, " +
   "diamond-types `Doc.fromBytes`.");
 out.push("- Concurrent traces: diamond-types replays them like the others: one `Doc` per agent, " +
   "`mergeBytes(patch)` for each missing ancestor, the transaction's patches, `getPatchSince` for its update.");

@@ -145,9 +145,12 @@ Result<std::string> lz4_decompress(std::string_view block, std::size_t size) {
     if (len == 15 && !read_length(len)) return bad("has a bad match length");
     len += kMinMatch;
     if (len > size - at) return bad("expands past its declared size");
-    // Byte by byte: a match may overlap the bytes it produces (offset < length).
     const unsigned char* from = dst + at - offset;
-    for (std::size_t k = 0; k < len; ++k) dst[at + k] = from[k];
+    if (offset >= len) {
+      std::memcpy(dst + at, from, len);
+    } else {  // the match overlaps the bytes it produces: byte by byte
+      for (std::size_t k = 0; k < len; ++k) dst[at + k] = from[k];
+    }
     at += len;
   }
   if (at != size) return bad("is shorter than its declared size");
