@@ -38,13 +38,14 @@ const token = await login(user.name);
 const options = { reconnectionDelay: 300, reconnectionDelayMax: 2000 };
 if (transports.length > 0) options.transports = transports;
 if (token) options.auth = { token };
+// What earlier pages kept of this document (IndexedDB): edits made offline and never
+// acknowledged survive a reload and are merged once the server is reached. Read before the
+// sockets exist: every handler below is in place before they can connect.
+const doc = new Doc();
+const { store, edits: restoredEdits } = await OfflineStore.open(docName, doc);
+
 const docSocket = io("/docs", options);
 const chatSocket = io("/", options);
-
-const doc = new Doc();
-// What earlier pages kept of this document (IndexedDB): edits made offline and never
-// acknowledged survive a reload and are merged once the server is reached.
-const { store, edits: restoredEdits } = await OfflineStore.open(docName, doc);
 const sync = new DocSync(docSocket, docName, doc, { seed: docName === "welcome" ? welcomeSeed : undefined, restoredEdits });
 if (store) {
   store.unacknowledged = () => sync.waitingEdits;
@@ -250,7 +251,7 @@ ui.renderPeople(people());
 publishPresence();  // name and color go out with the join, before any cursor
 
 // For tests and the curious.
-window.chorusDemo = { view, doc, sync, store, docSocket, chatSocket, user, docName, ready: true };
+window.chorusDemo = { view, doc, sync, store, docSocket, chatSocket, user, docName, toasts: ui.toastLog, ready: true };
 
 // Server time over a plain SSE route (GET /events/time), beside the realtime socket: Chorus
 // serves REST, SSE and Socket.IO from one process.

@@ -147,7 +147,13 @@ export function renderPeople(people) {
 }
 
 // ---- toasts ------------------------------------------------------------------------------
+// Every toast's text, newest last (the last 100): toasts fade after 3.5 s, the log stays
+// (tests read it through window.chorusDemo.toasts).
+export const toastLog = [];
+
 export function toast(text, color) {
+  toastLog.push(String(text));
+  if (toastLog.length > 100) toastLog.shift();
   const box = $("toasts");
   const el = document.createElement("div");
   el.className = "toast";

@@ -139,7 +139,7 @@ describe("collaborative editor", () => {
     assert.ok(text.includes("kept across a reload"), "the kept edits were merged");
     assert.equal((await serverText(server.url, doc)).text, text);
     // The page said so, with the number of edits it had kept.
-    await again.waitForFunction(() => /edits? merged/.test(document.getElementById("toasts").textContent), null, { timeout: 5000 });
+    await again.waitForFunction(() => window.chorusDemo.toasts.some((t) => /edits? merged/.test(t)), null, { timeout: 20_000 });
     // A second reload, everything acknowledged: the kept copy adds nothing twice.
     await again.evaluate(() => window.chorusDemo.store.compact());
     await again.reload();
@@ -164,7 +164,7 @@ describe("collaborative editor", () => {
     await a.waitForFunction(() => {
       const el = document.querySelector('.cm-remote-caret[data-name="Bruno"]');
       return window.chorusDemo.view.posAtDOM(el) === 6;
-    }, null, { timeout: 5000 });
+    }, null, { timeout: 20_000 });
     assert.equal(await caretAt(a, "Bruno"), 6);
     assert.equal(await a.locator('.cm-remote-caret[data-name="Bruno"] .cm-remote-label').textContent(), "Bruno");
 
@@ -177,18 +177,18 @@ describe("collaborative editor", () => {
     // A selection: highlighted over exactly the selected text, caret at its head.
     await select(b, 9, 14);  // "world"
     await a.waitForFunction(() => [...document.querySelectorAll(".cm-remote-selection")].map((e) => e.textContent).join("") === "world",
-      null, { timeout: 5000 });
+      null, { timeout: 20_000 });
     assert.equal(await caretAt(a, "Bruno"), 14);
     // And b sees a's caret too once a moves.
     await select(a, 3);
     await b.waitForFunction(() => {
       const el = document.querySelector('.cm-remote-caret[data-name="Anna"]');
       return el && window.chorusDemo.view.posAtDOM(el) === 3;
-    }, null, { timeout: 5000 });
+    }, null, { timeout: 20_000 });
     // Presence list and typing indicator.
     await select(b, 0);
     await b.keyboard.type("typing", { delay: 20 });
-    await a.waitForFunction(() => /Bruno is typing/.test(document.getElementById("typing").textContent), null, { timeout: 5000 });
+    await a.waitForFunction(() => /Bruno is typing/.test(document.getElementById("typing").textContent), null, { timeout: 20_000 });
     await closeAll([a, b]);
   });
 
@@ -202,7 +202,7 @@ describe("collaborative editor", () => {
       const text = await converge([a, b]);
       assert.equal((await serverText(server.url, doc)).text, text);
       await select(b, 1);
-      await a.waitForFunction(() => document.querySelector('.cm-remote-caret[data-name="Two"]'), null, { timeout: 5000 });
+      await a.waitForFunction(() => document.querySelector('.cm-remote-caret[data-name="Two"]'), null, { timeout: 20_000 });
       await closeAll([a, b]);
     });
   }
@@ -227,12 +227,12 @@ describe("collaborative editor", () => {
     const doc = "e2e-chat";
     const a = await open({ doc, name: "Host" });
     const b = await open({ doc, name: "Guest" });
-    await a.waitForFunction(() => /Guest joined/.test(document.getElementById("toasts").textContent), null, { timeout: 5000 });
+    await a.waitForFunction(() => window.chorusDemo.toasts.some((t) => /Guest joined/.test(t)), null, { timeout: 20_000 });
     await b.fill("#chat-input", "hello there");
     await b.press("#chat-input", "Enter");
-    await a.waitForFunction(() => /hello there/.test(document.getElementById("messages").textContent), null, { timeout: 5000 });
+    await a.waitForFunction(() => /hello there/.test(document.getElementById("messages").textContent), null, { timeout: 20_000 });
     await closeAll([b]);
-    await a.waitForFunction(() => /Guest left/.test(document.getElementById("toasts").textContent), null, { timeout: 8000 });
+    await a.waitForFunction(() => window.chorusDemo.toasts.some((t) => /Guest left/.test(t)), null, { timeout: 20_000 });
     await closeAll([a]);
   });
 
@@ -249,7 +249,7 @@ describe("collaborative editor", () => {
       await closeAll([b]);
       // Well under the heartbeat timeout (45 s) even on a loaded machine; typically < 1 s.
       await a.waitForFunction((name) => ![...window.chorusDemo.sync.peers.values()].some((s) => s.user?.name === name),
-        "Goes", { timeout: 8000 });
+        "Goes", { timeout: 20_000 });
       await closeAll([a]);
     });
   }
