@@ -356,6 +356,46 @@ Status read_deletes(ByteReader& r, DecodedUpdate& u) {
   return Ok{};
 }
 
+// The origins a run's info byte describes, into `it`. `read_left` / `read_right` read an
+// explicit origin (false: the input ended); `prev_right` is the block's previous run's right
+// origin (nullptr for a block's first run); version 2 adds right origin kind 3.
+template <class ReadLeft, class ReadRight>
+Status decode_origins(std::uint8_t info, std::uint32_t client, std::uint64_t clock, const DecOrigin* prev_right,
+                      bool version2, DecItem& it, ReadLeft read_left, ReadRight read_right) {
+  switch (info & kLeftMask) {
+    case kLeftNone:
+      break;
+    case kLeftPrev:
+      if (clock == 0) return bad("left origin before clock 0");
+      it.left.client_ref = client;
+      it.left.clock = static_cast<Clock>(clock - 1);
+      break;
+    case kLeftExplicit:
+      if (!read_left(it.left)) return bad("truncated left origin");
+      break;
+    default:
+      return bad("bad left origin kind");
+  }
+  switch (info & kRightMask) {
+    case kRightNone:
+      break;
+    case kRightSame:
+      if (prev_right == nullptr || prev_right->none()) return bad("no previous right origin");
+      it.right = *prev_right;
+      break;
+    case kRightExplicit:
+      if (!read_right(it.right)) return bad("truncated right origin");
+      break;
+    default:  // kRightAfterLeft
+      if (!version2) return bad("bad right origin kind");
+      if (it.left.none() || it.left.clock >= kMaxClock - 1) return bad("no left origin to follow");
+      it.right.client_ref = it.left.client_ref;
+      it.right.clock = it.left.clock + 1;
+      break;
+  }
+  return Ok{};
+}
+
 Result<DecodedUpdate> decode_v1(ByteReader& r) {
   DecodedUpdate u;
   // Every count is bounded by the bytes left (each counted thing takes at least one byte),
@@ -394,32 +434,13 @@ Result<DecodedUpdate> decode_v1(ByteReader& r) {
       std::uint8_t info = r.byte();
       if (!r.ok()) return bad("truncated item");
       if (info & kReservedBits) return bad("reserved item bits set");
-      switch (info & kLeftMask) {
-        case kLeftNone:
-          break;
-        case kLeftPrev:
-          if (clock == 0) return bad("left origin before clock 0");
-          it.left.client_ref = client;
-          it.left.clock = static_cast<Clock>(clock - 1);
-          break;
-        case kLeftExplicit:
-          read_origin(it.left);
-          break;
-        default:
-          return bad("bad left origin kind");
-      }
-      switch (info & kRightMask) {
-        case kRightNone:
-          break;
-        case kRightSame:
-          if (!has_prev || prev_right.none()) return bad("no previous right origin");
-          it.right = prev_right;
-          break;
-        case kRightExplicit:
-          read_origin(it.right);
-          break;
-        default:
-          return bad("bad right origin kind");
+      auto read = [&](DecOrigin& o) {
+        read_origin(o);
+        return r.ok();
+      };
+      if (Status s = decode_origins(info, client, clock, has_prev ? &prev_right : nullptr, false, it, read, read);
+          !s.ok()) {
+        return s.error();
       }
       it.deleted = (info & kDeleted) != 0;
       if (it.deleted) {
@@ -528,38 +549,11 @@ Result<DecodedUpdate> decode_v2(ByteReader& r) {
       --info_left;
       DecItem it;
       it.client_ref = blk.client;
-      switch (info & kLeftMask) {
-        case kLeftNone:
-          break;
-        case kLeftPrev:
-          if (clock == 0) return bad("left origin before clock 0");
-          it.left.client_ref = blk.client;
-          it.left.clock = static_cast<Clock>(clock - 1);
-          break;
-        case kLeftExplicit:
-          if (!explicit_origin(left_clients, left_clocks, prev_left, it.left)) return bad("truncated left origins");
-          break;
-        default:
-          return bad("bad left origin kind");
-      }
-      switch (info & kRightMask) {
-        case kRightNone:
-          break;
-        case kRightSame:
-          if (!has_prev || prev_right.none()) return bad("no previous right origin");
-          it.right = prev_right;
-          break;
-        case kRightExplicit:
-          if (!explicit_origin(right_clients, right_clocks, prev_right_clock, it.right)) {
-            return bad("truncated right origins");
-          }
-          break;
-        case kRightAfterLeft:
-          if (it.left.none() || it.left.clock >= kMaxClock - 1) return bad("no left origin to follow");
-          it.right.client_ref = it.left.client_ref;
-          it.right.clock = it.left.clock + 1;
-          break;
-      }
+      Status origins = decode_origins(
+          info, blk.client, clock, has_prev ? &prev_right : nullptr, true, it,
+          [&](DecOrigin& o) { return explicit_origin(left_clients, left_clocks, prev_left, o); },
+          [&](DecOrigin& o) { return explicit_origin(right_clients, right_clocks, prev_right_clock, o); });
+      if (!origins.ok()) return origins.error();
       it.deleted = (info & kDeleted) != 0;
       const std::uint64_t len = lengths.varuint_max(it.deleted ? kMaxClock : content.remaining());
       if (!lengths.ok()) return bad("truncated lengths");
