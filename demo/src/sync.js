@@ -119,7 +119,9 @@ export class DocSync {
     this.lastAwarenessAt = 0;
     this.restoredEdits = options.restoredEdits ?? 0;
     if (this.restoredEdits > 0) {
-      this.pending.push({ bytes: doc.encodeStateAsUpdate(), edits: this.restoredEdits, inflight: false, sentAt: 0 });
+      // Counted while they wait; the join replaces this entry with what the server lacks, so
+      // no bytes are encoded for it before then.
+      this.pending.push({ bytes: null, edits: this.restoredEdits, inflight: false, sentAt: 0 });
     }
 
     socket.on("connect", () => {
@@ -234,7 +236,7 @@ export class DocSync {
   }
 
   #send(entry) {
-    if (!this.joined || !this.socket.connected) return;
+    if (!this.joined || !this.socket.connected || entry.bytes === null) return;
     entry.inflight = true;
     entry.sentAt = Date.now();
     this.stats.sent++;
