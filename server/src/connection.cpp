@@ -19,6 +19,9 @@ namespace {
 // Reads per readiness event before other connections get their turn (then it continues
 // through EventLoop::post, as an edge-triggered socket reports no new edge).
 constexpr int kReadsPerTurn = 16;
+// Fill-and-write rounds per turn (each moves up to kHighWater from the owner); a longer
+// backlog continues through a flush request, for the same reason.
+constexpr int kWriteRoundsPerTurn = 8;
 constexpr int kMaxIov = 64;
 constexpr std::size_t kTlsRecord = 16 * 1024;
 }  // namespace
@@ -149,18 +152,32 @@ void Connection::read_ready() {
 void Connection::write_ready() {
   if (in_write_) return;  // fill() closing the connection: the outer call goes on
   in_write_ = true;
-  // Fill from the owner, write, and again while the kernel takes everything: a queue longer
-  // than kHighWater goes out in the same turn unless the socket is full.
+  // Fill from the owner, write, and again while the kernel takes everything, up to
+  // kWriteRoundsPerTurn rounds.
   bool all = true;
-  for (int round = 0; round < 8; ++round) {
+  bool capped = true;  // every round wrote all it had: the owner may hold more
+  for (int round = 0; round < kWriteRoundsPerTurn; ++round) {
     if (state_ == State::kOpen && want_more()) fill();
-    if (state_ == State::kClosed) break;
-    if (out_.empty() && tls_pending_.empty()) break;
+    if (state_ == State::kClosed || (out_.empty() && tls_pending_.empty())) {
+      capped = false;
+      break;
+    }
     all = ssl_ != nullptr ? write_tls() : write_plain();
-    if (state_ == State::kClosed || !all) break;
+    if (state_ == State::kClosed || !all) {
+      capped = false;
+      break;
+    }
   }
   in_write_ = false;
-  if (state_ != State::kClosed && all) after_write();
+  if (state_ == State::kClosed) return;
+  if (capped && state_ == State::kOpen) {
+    // The kernel took everything and no EPOLLOUT will come: go on after the other
+    // connections' turn, or a backlog larger than the rounds of one turn would wait for the
+    // next send (and a Close queued behind it, forever).
+    request_flush();
+    return;
+  }
+  if (all) after_write();
 }
 
 bool Connection::write_plain() {
