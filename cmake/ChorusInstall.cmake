@@ -53,6 +53,7 @@ install(FILES ${CHORUS_PACKAGE_DIR}/chorus.pc DESTINATION ${CMAKE_INSTALL_LIBDIR
 # The browser SDK, as wasm/sdk.cmake builds it in the wasm tree: serve it with
 # `chorus-server --sdk <prefix>/share/chorus/sdk` (at /chorus/).
 if(CHORUS_WASM_DIR)
-  install(FILES ${CHORUS_WASM_DIR}/wasm/chorus.mjs ${CHORUS_WASM_DIR}/wasm/chorus.wasm ${CHORUS_WASM_DIR}/wasm/chorus.d.ts
+  install(FILES ${CHORUS_WASM_DIR}/wasm/chorus.mjs ${CHORUS_WASM_DIR}/wasm/chorus.mjs.map ${CHORUS_WASM_DIR}/wasm/chorus.wasm
+                ${CHORUS_WASM_DIR}/wasm/chorus.d.ts
           DESTINATION ${CMAKE_INSTALL_DATADIR}/chorus/sdk)
 endif()

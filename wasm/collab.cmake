@@ -2,7 +2,8 @@
 # chorus::collab::Doc + UndoManager behind an ES module. Output, next to chorus_inspector.*
 # in this build tree's wasm/ folder (chorus-server --sdk serves it at /chorus/):
 #   chorus_collab.mjs   wasm/collab/collab.mjs with the Emscripten glue inlined in place of
-#                       its `import createChorusCollab from "./chorus_collab_glue.mjs"` line
+#                       its `import createChorusCollab from "./chorus_collab_glue.mjs"` line,
+#                       minified (chorus_collab.mjs.map: its source map)
 #   chorus_collab.wasm  the CRDT (wasm/collab/bindings.cpp)
 # One flavour for browsers and Node: the glue is built for web,worker and collab.mjs hands
 # it the .wasm bytes itself under Node (node:fs), so neither the 3.1.6 glue's __dirname nor
@@ -39,13 +40,14 @@ target_link_options(chorus_collab_core PRIVATE
   "-sEXPORTED_RUNTIME_METHODS=[\"HEAPU8\"]")
 
 add_custom_command(
-  OUTPUT ${_collab_out}/chorus_collab.mjs ${_collab_out}/chorus_collab.wasm
+  OUTPUT ${_collab_out}/chorus_collab.mjs ${_collab_out}/chorus_collab.mjs.map ${_collab_out}/chorus_collab.wasm
   COMMAND ${CMAKE_COMMAND}
     -DGLUE=${_collab_glue_dir}/chorus_collab.mjs -DSOURCE=${_collab_src}/collab.mjs
-    -DOUT=${_collab_out}/chorus_collab.mjs -P ${_collab_src}/assemble.cmake
+    -DOUT=${_collab_glue_dir}/collab.mjs -P ${_collab_src}/assemble.cmake
+  COMMAND ${CHORUS_ESBUILD} ${_collab_glue_dir}/collab.mjs ${CHORUS_ESBUILD_MINIFY}
+    --outfile=${_collab_out}/chorus_collab.mjs
   COMMAND ${CMAKE_COMMAND} -E copy ${_collab_glue_dir}/chorus_collab.wasm ${_collab_out}/chorus_collab.wasm
   DEPENDS chorus_collab_core ${_collab_src}/collab.mjs ${_collab_src}/assemble.cmake
-          ${CMAKE_CURRENT_LIST_DIR}/strip_js_comments.cmake
   COMMENT "Assembling the Chorus collaborative text module (chorus_collab.mjs, chorus_collab.wasm)"
   VERBATIM)
 add_custom_target(chorus_collab ALL

@@ -2,7 +2,8 @@
 # behind the socket.io-client API. Output, next to chorus_inspector.* in this build tree's
 # wasm/ folder (chorus-server --sdk serves it at /chorus/):
 #   chorus.mjs   wasm/sdk/chorus.mjs with the Emscripten glue inlined in place of its
-#                `import createChorusCore from "./chorus_core.mjs"` line: one module to load
+#                `import createChorusCore from "./chorus_core.mjs"` line: one module to load,
+#                minified (chorus.mjs.map: its source map, the readable module in it)
 #   chorus.wasm  the core (client::Manager, wasm/sdk/bindings.cpp)
 #   chorus.d.ts  the hand-written types
 # One flavour serves browsers, workers and Node: the glue is built for web,worker and
@@ -37,14 +38,14 @@ target_link_options(chorus_sdk_core PRIVATE
   "-sEXPORTED_RUNTIME_METHODS=[\"HEAPU8\",\"HEAPU32\"]")
 
 add_custom_command(
-  OUTPUT ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.wasm ${_sdk_out}/chorus.d.ts
+  OUTPUT ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.mjs.map ${_sdk_out}/chorus.wasm ${_sdk_out}/chorus.d.ts
   COMMAND ${CMAKE_COMMAND}
-    -DGLUE=${_sdk_glue_dir}/chorus_core.mjs -DSOURCE=${_sdk_src}/chorus.mjs -DOUT=${_sdk_out}/chorus.mjs
+    -DGLUE=${_sdk_glue_dir}/chorus_core.mjs -DSOURCE=${_sdk_src}/chorus.mjs -DOUT=${_sdk_glue_dir}/chorus.mjs
     -P ${_sdk_src}/assemble.cmake
+  COMMAND ${CHORUS_ESBUILD} ${_sdk_glue_dir}/chorus.mjs ${CHORUS_ESBUILD_MINIFY} --outfile=${_sdk_out}/chorus.mjs
   COMMAND ${CMAKE_COMMAND} -E copy ${_sdk_glue_dir}/chorus_core.wasm ${_sdk_out}/chorus.wasm
   COMMAND ${CMAKE_COMMAND} -E copy ${_sdk_src}/chorus.d.ts ${_sdk_out}/chorus.d.ts
   DEPENDS chorus_sdk_core ${_sdk_src}/chorus.mjs ${_sdk_src}/chorus.d.ts ${_sdk_src}/assemble.cmake
-          ${CMAKE_CURRENT_LIST_DIR}/strip_js_comments.cmake
   COMMENT "Assembling the Chorus browser SDK (chorus.mjs, chorus.wasm, chorus.d.ts)"
   VERBATIM)
 add_custom_target(chorus_sdk ALL
@@ -64,8 +65,8 @@ set(CHORUS_SDK_TARBALL ${_npm_dir}/chorus-sdk-${PROJECT_VERSION}.tgz)
 configure_file(${_sdk_src}/npm/package.json.in ${_npm_dir}/package.json @ONLY)
 add_custom_command(
   OUTPUT ${CHORUS_SDK_TARBALL}
-  COMMAND ${CMAKE_COMMAND} -E copy ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.wasm ${_sdk_out}/chorus.d.ts
-                                   ${_sdk_src}/npm/README.md ${_npm_dir}
+  COMMAND ${CMAKE_COMMAND} -E copy ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.mjs.map ${_sdk_out}/chorus.wasm
+                                   ${_sdk_out}/chorus.d.ts ${_sdk_src}/npm/README.md ${_npm_dir}
   COMMAND ${CHORUS_NPM} pack --offline --silent --pack-destination ${_npm_dir}
   WORKING_DIRECTORY ${_npm_dir}
   DEPENDS chorus_sdk ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.wasm ${_sdk_out}/chorus.d.ts

@@ -943,7 +943,7 @@ Status Civet::start() {
       "",  // no server-side includes: .shtml files are served as they are
       // ES modules and WebAssembly must carry their types or browsers refuse to load them.
       "extra_mime_types",
-      ".mjs=text/javascript,.wasm=application/wasm,.d.ts=text/plain; charset=utf-8",
+      ".mjs=text/javascript,.map=application/json,.wasm=application/wasm,.d.ts=text/plain; charset=utf-8",
   };
   if (!o.document_root.empty()) kv.insert(kv.end(), {"document_root", o.document_root});
   if (tls) {

@@ -111,9 +111,9 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
 
 // What /chorus/ serves from the SDK folder: the browser SDK, its typings, the collaborative
 // text module (the editor demo) and the WASM core smoke module (demo/inspector/).
-const std::vector<std::string> kSdkFiles = {"chorus.mjs",           "chorus.wasm",        "chorus.d.ts",
-                                            "chorus_collab.mjs",    "chorus_collab.wasm", "chorus_inspector.mjs",
-                                            "chorus_inspector.wasm"};
+const std::vector<std::string> kSdkFiles = {"chorus.mjs",         "chorus.mjs.map",       "chorus.wasm",
+                                            "chorus.d.ts",        "chorus_collab.mjs",    "chorus_collab.mjs.map",
+                                            "chorus_collab.wasm", "chorus_inspector.mjs", "chorus_inspector.wasm"};
 
 constexpr std::int64_t kLoginTokenSeconds = 12 * 3600;        // tokens issued by POST /api/login
 constexpr std::int64_t kMaxTokenLifetimeSeconds = 24 * 3600;  // JwtOptions::max_lifetime_seconds

@@ -58,7 +58,7 @@ pc_version="$("$pkg_config" --modversion chorus)"
 if [ "$sdk" = 1 ]; then
   echo "== the installed chorus-server serves the installed SDK"
   sdk_dir="$prefix/share/chorus/sdk"
-  for f in chorus.mjs chorus.wasm chorus.d.ts; do [ -f "$sdk_dir/$f" ] || fail "share/chorus/sdk/$f was not installed"; done
+  for f in chorus.mjs chorus.mjs.map chorus.wasm chorus.d.ts; do [ -f "$sdk_dir/$f" ] || fail "share/chorus/sdk/$f was not installed"; done
   # From a folder outside the source tree, with no --root or --sdk: the installed SDK by default.
   (cd "$work" && exec "$prefix/bin/chorus-server" --port 0 --docs-db "" --max-connections 16 \
     >"$work/server.out" 2>"$work/server.err") &
@@ -70,7 +70,7 @@ if [ "$sdk" = 1 ]; then
     [ -n "$port" ] || sleep 0.1
   done
   [ -n "$port" ] || { cat "$work/server.err"; fail "the installed chorus-server did not start"; }
-  for f in chorus.mjs chorus.wasm chorus.d.ts; do
+  for f in chorus.mjs chorus.mjs.map chorus.wasm chorus.d.ts; do
     curl -fsS "http://127.0.0.1:$port/chorus/$f" -o "$work/served-$f" || fail "GET /chorus/$f failed"
     cmp -s "$work/served-$f" "$sdk_dir/$f" || fail "/chorus/$f is not the installed file"
   done

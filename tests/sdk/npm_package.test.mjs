@@ -2,7 +2,7 @@
 // (env CHORUS_SDK_TARBALL), installed with `npm install --offline` into a scratch project in
 // the temporary folder (empty npm cache, a registry address nobody answers: installing must
 // need no network, so the package can have no dependencies), then used as its README says:
-//  - the tarball holds exactly package.json, README.md, chorus.mjs, chorus.wasm, chorus.d.ts,
+//  - the tarball holds exactly package.json, README.md, chorus.mjs (+ .map), chorus.wasm, chorus.d.ts,
 //    the SDK files equal to the wasm tree's, and package.json names the CMake version;
 //  - Node: `import { io } from "chorus-sdk"` (with `ws` installed beside it, as on Node 20)
 //    joins a room on the real chorus-server and receives what another SDK client publishes
@@ -29,7 +29,7 @@ const VERSION = process.env.CHORUS_VERSION;
 const NPM = process.env.CHORUS_NPM ?? "npm";
 const CHROMIUM = process.env.CHORUS_CHROMIUM ?? "/usr/bin/chromium";
 const SERVER = process.env.CHORUS_SERVER_BIN;
-const FILES = ["README.md", "chorus.d.ts", "chorus.mjs", "chorus.wasm", "package.json"];
+const FILES = ["README.md", "chorus.d.ts", "chorus.mjs", "chorus.mjs.map", "chorus.wasm", "package.json"];
 
 function run(cmd, args, { cwd, env = process.env, ms = 120_000 } = {}) {
   return new Promise((resolve, reject) => {
@@ -82,7 +82,7 @@ test("the tarball: exactly the package's files, the built SDK, the project's ver
   const { stdout } = await run("tar", ["-tzf", TARBALL]);
   assert.deepEqual(stdout.trim().split("\n").sort(), FILES.map((f) => `package/${f}`));
   const installed = join(project, "node_modules", "chorus-sdk");
-  for (const name of ["chorus.mjs", "chorus.wasm", "chorus.d.ts"]) {
+  for (const name of ["chorus.mjs", "chorus.mjs.map", "chorus.wasm", "chorus.d.ts"]) {
     assert.ok(readFileSync(join(installed, name)).equals(readFileSync(join(dirname(sdkPath()), name))),
       `${name} in the package differs from the wasm tree's`);
   }
