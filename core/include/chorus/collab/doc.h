@@ -60,7 +60,8 @@
 // Memory: characters are stored in runs (one item, ~44 bytes, per run of characters typed
 // in a row by one client, split where later edits cut it), their UTF-8 in one buffer.
 // Deleted text stays in memory for undo; a document loaded from an encoding has none (the
-// encoding sends deleted runs by length only). Nothing is garbage-collected.
+// encoding sends deleted runs by length only). Tombstones stay for the document's life: a new
+// epoch (chorus/collab/epoch.h) is how they go.
 //
 // Limits: a client's clock stays below kMaxClock; the document's UTF-8 content (tombstones
 // included) stays below 4 GiB; updates buffered for missing dependencies stay below

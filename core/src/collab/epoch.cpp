@@ -1,0 +1,116 @@
+// Epochs (epoch.h).
+#include "chorus/collab/epoch.h"
+
+#include <string>
+
+namespace chorus::collab {
+
+Result<Doc> start_epoch(const Doc& old, ClientId epoch_client, ClientId owner) {
+  if (owner == epoch_client) {
+    return make_error(ErrorCode::kProtocol, "start_epoch: the owner cannot be the epoch's own client id");
+  }
+  if (old.length(Unit::kCodePoint) > kMaxClock) {
+    return make_error(ErrorCode::kLimitExceeded, "start_epoch: the text has more code points than a clock counts");
+  }
+  Doc seed(epoch_client);
+  const std::string text = old.text();
+  if (!text.empty()) {
+    if (auto s = seed.insert(0, text, Unit::kUtf8); !s) return s.error();
+  }
+  Doc next(owner);
+  if (auto s = next.apply_update(seed.take_update()); !s) return s.error();
+  return next;
+}
+
+namespace {
+
+std::size_t code_points(std::string_view utf8) {
+  std::size_t n = 0;
+  for (char c : utf8) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+// Deletes from `current` the characters Id{epoch, first} .. Id{epoch, end - 1} that are
+// still visible there; returns how many it deleted.
+Result<std::size_t> erase_epoch_chars(Doc& current, ClientId epoch, Clock first, Clock end) {
+  std::size_t deleted = 0;
+  for (Clock j = first; j < end; ++j) {
+    RelativePosition rp;
+    rp.kind = RelativePosition::Kind::kItem;
+    rp.item = Id{epoch, j};
+    rp.assoc = Assoc::kRight;
+    auto before = current.resolve(rp);
+    rp.assoc = Assoc::kLeft;
+    auto after = current.resolve(rp);
+    if (!before.ok()) return before.error();
+    if (!after.ok()) return after.error();
+    if (after.value() > before.value()) {  // visible: it spans [before, after)
+      if (auto s = current.erase(before.value(), after.value() - before.value()); !s) return s.error();
+      ++deleted;
+    }
+  }
+  return deleted;
+}
+
+}  // namespace
+
+Result<CarryOver> carry_over(const Doc& frozen, std::string_view update, ClientId epoch_client, Doc& current) {
+  const std::size_t old_chars = frozen.length(Unit::kCodePoint);
+  if (current.state_vector().get(epoch_client) < old_chars) {
+    return make_error(ErrorCode::kProtocol, "carry_over: the document does not hold this epoch's text");
+  }
+  // A scratch copy of the frozen document (with what it had waiting), which takes the update.
+  Doc scratch(frozen.client_id());
+  if (auto s = scratch.apply_update(frozen.encode_state_as_update()); !s) return s.error();
+  if (auto s = scratch.apply_update(frozen.encode_pending()); !s) return s.error();
+  const std::size_t pending_before = scratch.pending_count();
+  TextDelta delta;
+  if (auto s = scratch.apply_update(update, &delta); !s) return s.error();
+
+  CarryOver out;
+  out.pending = scratch.pending_count() > pending_before ? scratch.pending_count() - pending_before : 0;
+  // The delta's cursor runs over the frozen text (UTF-16 units); the epoch's run numbers the
+  // same text by code point.
+  std::size_t cursor = 0;
+  for (const DeltaOp& op : delta) {
+    switch (op.kind) {
+      case DeltaOp::Kind::kRetain:
+        cursor += op.length;
+        break;
+      case DeltaOp::Kind::kDelete: {
+        auto first = frozen.convert(cursor, Unit::kUtf16, Unit::kCodePoint);
+        auto end = frozen.convert(cursor + op.length, Unit::kUtf16, Unit::kCodePoint);
+        if (!first.ok()) return first.error();
+        if (!end.ok()) return end.error();
+        auto n = erase_epoch_chars(current, epoch_client, static_cast<Clock>(first.value()),
+                                   static_cast<Clock>(end.value()));
+        if (!n.ok()) return n.error();
+        out.deleted += n.value();
+        cursor += op.length;
+        break;
+      }
+      case DeltaOp::Kind::kInsert: {
+        auto at = frozen.convert(cursor, Unit::kUtf16, Unit::kCodePoint);
+        if (!at.ok()) return at.error();
+        // After the old character it followed; before the first one at the very start.
+        RelativePosition rp;
+        if (old_chars == 0) {
+          rp.kind = RelativePosition::Kind::kStart;
+        } else {
+          rp.kind = RelativePosition::Kind::kItem;
+          const bool front = at.value() == 0;
+          rp.item = Id{epoch_client, static_cast<Clock>(front ? 0 : at.value() - 1)};
+          rp.assoc = front ? Assoc::kRight : Assoc::kLeft;
+        }
+        auto index = current.resolve(rp);
+        if (!index.ok()) return index.error();
+        if (auto s = current.insert(index.value(), op.text); !s) return s.error();
+        out.inserted += code_points(op.text);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace chorus::collab
