@@ -185,8 +185,11 @@ void EngineConnection::handle_poll(mg_connection* conn) {
   {
     std::unique_lock<std::mutex> lock(mu_);
     if (finished_ || session_.transport() != Transport::kPolling) {
+      // A finished session is leaving the table (its removal may not have run yet): to the
+      // client it is gone, as in the reference.
+      const int code = finished_ ? kUnknownSid : kBadRequest;
       lock.unlock();
-      civet_->respond_error(conn, 400, kBadRequest);
+      civet_->respond_error(conn, 400, code);
       return;
     }
     if (!session_.begin_get()) {
@@ -275,9 +278,13 @@ void EngineConnection::handle_post(mg_connection* conn) {
   {
     Deferred d;
     bool reject = false;
+    int code = kBadRequest;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (finished_ || session_.transport() == Transport::kWebSocket) {
+      if (finished_) {
+        reject = true;  // leaving the table: gone, as for handle_poll
+        code = kUnknownSid;
+      } else if (session_.transport() == Transport::kWebSocket) {
         reject = true;  // after an upgrade the reference answers stale polling requests 400
       } else if (!session_.begin_post()) {
         finish_locked("transport error", d);  // "data request overlap from client"
@@ -286,7 +293,7 @@ void EngineConnection::handle_post(mg_connection* conn) {
     }
     if (reject) {
       run_deferred(d);
-      civet_->respond_error(conn, 400, kBadRequest);
+      civet_->respond_error(conn, 400, code);
       return;
     }
   }
