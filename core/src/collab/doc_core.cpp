@@ -743,12 +743,35 @@ void DocCore::add_pending(PendingItem p) {
   }
   p.alive = true;
   pending_[slot] = std::move(p);
-  pending_keys_.insert(key);
+  pending_keys_.emplace(key, slot);
   pending_bytes_ += cost;
   ++pending_items_;
   auto& heap = clients_[missing.client].waiters;
   heap.emplace_back(missing.clock, slot);
   std::push_heap(heap.begin(), heap.end(), std::greater<>());
+}
+
+void DocCore::release_pending(std::uint32_t slot) {
+  PendingItem& p = pending_[slot];
+  p.alive = false;
+  pending_keys_.erase(std::make_tuple(p.client, p.clock, p.len));
+  pending_bytes_ -= sizeof(PendingItem) + p.content.size();
+  --pending_items_;
+  std::string().swap(p.content);
+  pending_free_.push_back(slot);
+}
+
+void DocCore::settle_known_pending(ClientIndex c) {
+  const Clock next = clients_[c].next;
+  auto it = pending_keys_.lower_bound(std::make_tuple(c, Clock{0}, Clock{0}));
+  while (it != pending_keys_.end() && std::get<0>(it->first) == c && std::get<1>(it->first) < next) {
+    const std::uint32_t slot = it->second;
+    const bool known_whole = std::get<1>(it->first) + std::get<2>(it->first) <= next;
+    ++it;  // release_pending erases the entry
+    if (!known_whole) continue;
+    delete_known_tombstone(pending_[slot]);
+    release_pending(slot);  // its entry in a waiters heap stays: popped, it is not alive
+  }
 }
 
 // Client c's clock advanced: integrate whatever waited for it, and whatever that unblocks.
@@ -757,6 +780,7 @@ void DocCore::wake(ClientIndex first) {
   while (!work.empty()) {
     ClientIndex c = work.back();
     work.pop_back();
+    settle_known_pending(c);
     {
       auto& dels = clients_[c].pending_deletes;
       while (!dels.empty() && dels.begin()->first < clients_[c].next) {
@@ -789,13 +813,8 @@ void DocCore::wake(ClientIndex first) {
         continue;
       }
       integrate_ready(p, p.content);
-      p.alive = false;
-      pending_keys_.erase(std::make_tuple(p.client, p.clock, p.len));
-      pending_bytes_ -= sizeof(PendingItem) + p.content.size();
-      --pending_items_;
       ClientIndex advanced = p.client;
-      std::string().swap(p.content);
-      pending_free_.push_back(slot);
+      release_pending(slot);
       work.push_back(advanced);
     }
   }
@@ -854,7 +873,7 @@ Status DocCore::apply(std::string_view bytes, TextDelta* delta) {
     // The common case integrates straight from the update bytes, without a copy.
     integrate_ready(p, d.content);
     const ClientState& cs = clients_[p.client];
-    if (!cs.waiters.empty() || !cs.pending_deletes.empty()) wake(p.client);
+    if (!cs.waiters.empty() || !cs.pending_deletes.empty() || has_own_pending(p.client)) wake(p.client);
   }
   for (const DecDelete& d : u.deletes) apply_delete(refs[d.client_ref], d.clock, d.len);
   end_changes(delta);

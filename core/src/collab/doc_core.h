@@ -61,6 +61,7 @@ class DocCore final : public LeafMoveListener {
   // ---- reading ----
   std::string text() const;
   std::uint64_t length(Unit unit) const { return tree_.total().get(unit); }
+  std::uint64_t deleted_length() const { return tree_.total().all - tree_.total().cp; }
   Result<std::uint64_t> convert(std::uint64_t pos, Unit from, Unit to) const;
 
   // ---- sync ----
@@ -159,6 +160,17 @@ class DocCore final : public LeafMoveListener {
   void delete_known_tombstone(const PendingItem& p);
   void integrate_ready(const PendingItem& p, std::string_view text);
   void add_pending(PendingItem p);
+  // Takes a waiting item out of the buffer (integrated, or known by now).
+  void release_pending(std::uint32_t slot);
+  // Waiting items of client c whose characters all became known through other items (a
+  // hostile update can give the same ids twice): what they carry is done (a tombstone's
+  // deletion applies), and nothing would ever wake them.
+  void settle_known_pending(ClientIndex c);
+  bool has_own_pending(ClientIndex c) const {
+    if (pending_keys_.empty()) return false;
+    auto it = pending_keys_.lower_bound(std::make_tuple(c, Clock{0}, Clock{0}));
+    return it != pending_keys_.end() && std::get<0>(it->first) == c;
+  }
   void wake(ClientIndex c);
   void apply_delete(ClientIndex c, Clock clock, Clock len);
 
@@ -190,7 +202,8 @@ class DocCore final : public LeafMoveListener {
   std::vector<PendingItem> pending_;
   std::vector<std::uint32_t> pending_free_;
   std::vector<std::uint32_t> ready_;
-  std::set<std::tuple<ClientIndex, Clock, Clock>> pending_keys_;
+  // (client, clock, len) of every waiting item -> its slot in pending_.
+  std::map<std::tuple<ClientIndex, Clock, Clock>, std::uint32_t> pending_keys_;
   std::size_t pending_items_ = 0;
   std::size_t pending_deletes_ = 0;
   std::size_t pending_bytes_ = 0;
