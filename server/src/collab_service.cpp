@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "chorus/collab/doc.h"
+#include "chorus/collab/epoch.h"
 #include "chorus/json/json.h"
 #include "internal.h"
 #include "plain_name.h"
@@ -27,10 +28,35 @@ Value as_binary(const std::string& s) {
   return Value::binary(s.data(), s.size());
 }
 
-// The server's replica never edits: its client id is never used for new content.
+// The server's replica: its client id carries only the edits it carries over from replicas
+// of an earlier epoch (doc:carry).
 constexpr collab::ClientId kServerClient = 0;
+// Epoch N's run (collab/epoch.h) is typed by kEpochClientBase + N, a range no replica uses
+// (the SDK's random ids stay below 2^53).
+constexpr collab::ClientId kEpochClientBase = collab::ClientId{1} << 62;
+collab::ClientId epoch_client(std::uint64_t epoch) {
+  return kEpochClientBase + epoch;
+}
 
 using Clock = std::chrono::steady_clock;
+
+// An epoch argument: absent or null means 0 (a client that knows nothing of epochs); anything
+// else must be a whole number.
+bool read_epoch(const Args& a, std::size_t i, std::uint64_t& out) {
+  out = 0;
+  if (a.size() <= i || a[i].is_null()) return true;
+  if (!a[i].is_number()) return false;
+  double v = a[i].as_number();
+  if (!(v >= 0 && v <= 9007199254740991.0) || v != static_cast<double>(static_cast<std::uint64_t>(v))) return false;
+  out = static_cast<std::uint64_t>(v);
+  return true;
+}
+
+std::string epoch_message(std::uint64_t theirs, std::uint64_t ours) {
+  return "document is at epoch " + std::to_string(ours) + ", not " + std::to_string(theirs) +
+         (theirs + 1 == ours ? ": carry your edits over (doc:carry), then join without a state vector"
+                             : ": join without a state vector");
+}
 
 // The socket may come back recovered (the server keeps its session).
 bool may_come_back(const std::string& reason) {
@@ -53,6 +79,9 @@ struct DocEntry {
   std::mutex mu;
   collab::Doc doc;
   std::size_t log_count = 0;                         // updates appended since the snapshot
+  std::uint64_t epoch = 0;                           // collab/epoch.h: 0 until the first one starts
+  std::string frozen;                                // the previous epoch's final state, for its stragglers (doc:carry)
+  collab::StateVector carried;                       // what doc:carry brought from that epoch so far
   std::unordered_map<std::string, Value> awareness;  // socket id -> state
   // Socket id -> (its connection, bytes of pending_bytes() charged to it).
   std::unordered_map<std::string, std::pair<std::shared_ptr<Conn>, std::size_t>> charges;
@@ -146,7 +175,9 @@ struct CollabService::Impl {
           "CREATE TABLE IF NOT EXISTS snapshots(doc TEXT PRIMARY KEY, data BLOB NOT NULL, upto INTEGER NOT NULL)",
           "CREATE TABLE IF NOT EXISTS updates(seq INTEGER PRIMARY KEY AUTOINCREMENT, doc TEXT NOT NULL, data BLOB NOT "
           "NULL)",
-          "CREATE INDEX IF NOT EXISTS updates_by_doc ON updates(doc, seq)"}) {
+          "CREATE INDEX IF NOT EXISTS updates_by_doc ON updates(doc, seq)",
+          "CREATE TABLE IF NOT EXISTS epochs(doc TEXT PRIMARY KEY, epoch INTEGER NOT NULL, frozen BLOB NOT NULL, "
+          "carried BLOB NOT NULL)"}) {
       Status s = exec(sql);
       if (!s) return s;
     }
@@ -167,6 +198,21 @@ struct CollabService::Impl {
       upto = sqlite3_column_int64(st, 1);
       Status s = e.doc.apply_update(data);
       if (!s) log(LogLevel::kError, "document " + name + ": snapshot rejected: " + s.error().message);
+    }
+    sqlite3_finalize(st);
+    sqlite3_prepare_v2(db, "SELECT epoch, frozen, carried FROM epochs WHERE doc = ?", -1, &st, nullptr);
+    sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      e.epoch = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
+      e.frozen.assign(static_cast<const char*>(sqlite3_column_blob(st, 1)),
+                      static_cast<std::size_t>(sqlite3_column_bytes(st, 1)));
+      auto carried = collab::StateVector::decode(std::string_view(
+          static_cast<const char*>(sqlite3_column_blob(st, 2)), static_cast<std::size_t>(sqlite3_column_bytes(st, 2))));
+      if (carried) {
+        e.carried = std::move(carried).value();
+      } else {
+        log(LogLevel::kError, "document " + name + ": epoch record unreadable: " + carried.error().message);
+      }
     }
     sqlite3_finalize(st);
     sqlite3_prepare_v2(db, "SELECT data FROM updates WHERE doc = ? AND seq > ? ORDER BY seq", -1, &st, nullptr);
@@ -194,6 +240,32 @@ struct CollabService::Impl {
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return make_error(ErrorCode::kProtocol, std::string("database: ") + sqlite3_errmsg(db));
     return Ok{};
+  }
+
+  // A carried-over update and the record of what has been carried, in one transaction: a
+  // straggler that retries after a crash is carried once.
+  Status append_carried(const std::string& name, std::string_view update, const collab::StateVector& carried) {
+    if (db == nullptr) return Ok{};
+    const std::string record = carried.encode();
+    std::lock_guard<std::mutex> lock(db_mu);
+    if (Status s = exec("BEGIN IMMEDIATE"); !s) return s;
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "INSERT INTO updates(doc, data) VALUES(?, ?)", -1, &st, nullptr);
+    sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_blob(st, 2, update.data(), static_cast<int>(update.size()), SQLITE_TRANSIENT);
+    bool ok = sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    sqlite3_prepare_v2(db, "UPDATE epochs SET carried = ? WHERE doc = ?", -1, &st, nullptr);
+    sqlite3_bind_blob(st, 1, record.data(), static_cast<int>(record.size()), SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+    ok = ok && sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    if (!ok) {
+      std::string message = sqlite3_errmsg(db);
+      (void)exec("ROLLBACK");
+      return make_error(ErrorCode::kProtocol, "database: " + message);
+    }
+    return exec("COMMIT");
   }
 
   // Replaces the log of `name` by one snapshot of the integrated state and, in the same
@@ -234,6 +306,64 @@ struct CollabService::Impl {
     if (ok) e.log_count = pending.empty() ? 0 : 1;
   }
 
+  // Starts the next epoch of `name` (collab/epoch.h): the document becomes its text without a
+  // tombstone, and the state it had is kept (in SQLite too) for replicas of the epoch ending
+  // now that come back with offline edits. Snapshot, log and epoch change in one transaction.
+  // Refused while updates wait for missing edits (the new epoch could not place them).
+  // Caller holds e.mu and has checked that nobody has the document open.
+  Status begin_epoch_locked(const std::string& name, DocEntry& e) {
+    if (e.doc.pending_count() > 0) {
+      return make_error(ErrorCode::kProtocol, "document " + name + ": updates wait for missing edits");
+    }
+    std::string frozen = e.doc.encode_state_as_update();
+    const std::size_t dropped = e.doc.deleted_length();
+    auto next = collab::start_epoch(
+        e.doc, epoch_client(e.epoch + 1), kServerClient,
+        collab::DocOptions{std::max(opts.max_pending_bytes_per_document, collab::DocOptions{}.max_pending_bytes)});
+    if (!next) return next.error();
+    if (db != nullptr) {
+      std::string snapshot = next->encode_state_as_update();
+      std::lock_guard<std::mutex> lock(db_mu);
+      if (Status s = exec("BEGIN IMMEDIATE"); !s) return s;
+      sqlite3_int64 upto = 0;
+      sqlite3_stmt* st = nullptr;
+      sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) FROM updates WHERE doc = ?", -1, &st, nullptr);
+      sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+      if (sqlite3_step(st) == SQLITE_ROW) upto = sqlite3_column_int64(st, 0);
+      sqlite3_finalize(st);
+      sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO snapshots(doc, data, upto) VALUES(?, ?, ?)", -1, &st, nullptr);
+      sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_blob(st, 2, snapshot.data(), static_cast<int>(snapshot.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_int64(st, 3, upto);
+      bool ok = sqlite3_step(st) == SQLITE_DONE;
+      sqlite3_finalize(st);
+      sqlite3_prepare_v2(db, "DELETE FROM updates WHERE doc = ? AND seq <= ?", -1, &st, nullptr);
+      sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_int64(st, 2, upto);
+      ok = ok && sqlite3_step(st) == SQLITE_DONE;
+      sqlite3_finalize(st);
+      const std::string none = collab::StateVector().encode();
+      sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO epochs(doc, epoch, frozen, carried) VALUES(?, ?, ?, ?)", -1, &st,
+                         nullptr);
+      sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_int64(st, 2, static_cast<sqlite3_int64>(e.epoch + 1));
+      sqlite3_bind_blob(st, 3, frozen.data(), static_cast<int>(frozen.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_blob(st, 4, none.data(), static_cast<int>(none.size()), SQLITE_TRANSIENT);
+      ok = ok && sqlite3_step(st) == SQLITE_DONE;
+      sqlite3_finalize(st);
+      (void)exec(ok ? "COMMIT" : "ROLLBACK");
+      if (!ok) return make_error(ErrorCode::kProtocol, std::string("database: ") + sqlite3_errmsg(db));
+    }
+    e.doc = std::move(next.value());
+    e.epoch += 1;
+    e.frozen = std::move(frozen);
+    e.carried = collab::StateVector();
+    e.log_count = 0;
+    log(LogLevel::kInfo, "document " + name + ": epoch " + std::to_string(e.epoch) + " started, " +
+                             std::to_string(dropped) + " deleted characters dropped");
+    return Ok{};
+  }
+
   // The document, loaded if needed; `subscribe` counts a socket that joins it.
   Result<std::shared_ptr<DocEntry>> get(const std::string& name, bool subscribe = false) {
     std::lock_guard<std::mutex> lock(docs_mu);
@@ -266,6 +396,20 @@ struct CollabService::Impl {
     if (--it->second->subscribers == 0) it->second->idle_since = Clock::now();
   }
 
+  // A new epoch for a document about to leave memory, when it holds at least
+  // CollabOptions::epoch_min_deleted deleted characters and no fewer than its text.
+  void maybe_begin_epoch(const std::string& name, DocEntry& e) {
+    std::lock_guard<std::mutex> lock(e.mu);
+    const std::size_t deleted = e.doc.deleted_length();
+    if (opts.epoch_min_deleted == 0 || deleted < opts.epoch_min_deleted ||
+        deleted < e.doc.length(collab::Unit::kCodePoint)) {
+      return;
+    }
+    if (Status s = begin_epoch_locked(name, e); !s) {
+      log(LogLevel::kWarn, "document " + name + ": no new epoch: " + s.error().message);
+    }
+  }
+
   // Drops the documents nobody has joined or holds for idle_unload_after. Everything they
   // hold is in SQLite (the log keeps even what waits for missing edits); awareness is empty
   // without subscribers.
@@ -279,6 +423,9 @@ struct CollabService::Impl {
         // use_count 1: only the map holds it, and new holders only come through get()
         // under docs_mu, so nobody is using it.
         if (e.subscribers == 0 && it->second.use_count() == 1 && now - e.idle_since >= opts.idle_unload_after) {
+          // Nobody has it open: the moment to drop its tombstones, when they are many. Still
+          // under docs_mu, so nobody loads the document meanwhile from the rows this rewrites.
+          maybe_begin_epoch(it->first, e);
           dropped.push_back(std::move(it->second));
           it = docs.erase(it);
         } else {
@@ -481,6 +628,8 @@ void CollabService::Impl::on_connection(Socket& socket) {
       if (!sv) return fail(ack, "invalid state vector: " + sv.error().message);
       theirs = std::move(sv).value();
     }
+    std::uint64_t their_epoch = 0;
+    if (!read_epoch(a, 2, their_epoch)) return fail(ack, "epoch must be a whole number");
     std::shared_ptr<Conn> conn = conn_of(socket.id());
     bool again = false;
     {
@@ -501,13 +650,24 @@ void CollabService::Impl::on_connection(Socket& socket) {
     Value reply = Value::object({{"ok", true}});
     {
       std::lock_guard<std::mutex> lock((*e)->mu);
-      reply.set("update", as_binary((*e)->doc.encode_state_as_update(theirs ? &*theirs : nullptr)));
-      reply.set("stateVector", as_binary((*e)->doc.state_vector().encode()));
-      Value peers = Value::array();
-      for (const auto& [sid, state] : (*e)->awareness) {
-        if (sid != socket.id()) peers.push_back(Value::object({{"id", sid}, {"state", state}}));
+      if (theirs && their_epoch != (*e)->epoch) {
+        // Their state vector names another epoch's ids: nothing in it can be diffed here.
+        const std::uint64_t ours = (*e)->epoch;
+        reply = Value::object(
+            {{"ok", false}, {"error", epoch_message(their_epoch, ours)}, {"epoch", static_cast<double>(ours)}});
+      } else {
+        reply.set("epoch", static_cast<double>((*e)->epoch));
+        reply.set("update", as_binary((*e)->doc.encode_state_as_update(theirs ? &*theirs : nullptr)));
+        reply.set("stateVector", as_binary((*e)->doc.state_vector().encode()));
+        Value peers = Value::array();
+        for (const auto& [sid, state] : (*e)->awareness) {
+          if (sid != socket.id()) peers.push_back(Value::object({{"id", sid}, {"state", state}}));
+        }
+        reply.set("awareness", std::move(peers));
       }
-      reply.set("awareness", std::move(peers));
+    }
+    if (const Value* ok = reply.find("ok"); ok != nullptr && !ok->get_bool()) {
+      if (!again) leave(socket, name);
     }
     ack(std::move(reply));
   });
@@ -520,15 +680,66 @@ void CollabService::Impl::on_connection(Socket& socket) {
     const Binary& bytes = a[1].as_binary();
     if (bytes.size() > opts.max_update_bytes)
       return fail(ack, "update larger than " + std::to_string(opts.max_update_bytes) + " bytes");
+    std::uint64_t their_epoch = 0;
+    if (!read_epoch(a, 2, their_epoch)) return fail(ack, "epoch must be a whole number");
     auto e = get(name);
     if (!e) return fail(ack, e.error().message);
     std::shared_ptr<Conn> conn = conn_of(socket.id());
     {
       std::lock_guard<std::mutex> lock((*e)->mu);
+      if (their_epoch != (*e)->epoch) {
+        const std::uint64_t ours = (*e)->epoch;
+        return ack(Value::object({{"ok", false},
+                                  {"error", "update refused: " + epoch_message(their_epoch, ours)},
+                                  {"epoch", static_cast<double>(ours)}}));
+      }
       Status s = apply_locked(name, **e, as_bytes(bytes), &socket, conn);
       if (!s) return fail(ack, s.error().message);
     }
     ack(Value::object({{"ok", true}, {"waiting", static_cast<double>(conn->pending.load())}}));
+  });
+
+  socket.on("doc:carry", [this, fail](const Args& a, Ack ack) {
+    std::uint64_t their_epoch = 0;
+    if (a.size() < 3 || !a[0].is_string() || !a[1].is_number() || !a[2].is_binary() || !read_epoch(a, 1, their_epoch)) {
+      return fail(ack, "doc:carry takes (name, epoch, state bytes)");
+    }
+    const std::string& name = a[0].as_string();
+    if (!is_plain_name(name, opts.max_name_bytes)) return fail(ack, "invalid document name");
+    const Binary& bytes = a[2].as_binary();
+    if (bytes.size() > opts.max_update_bytes)
+      return fail(ack, "state larger than " + std::to_string(opts.max_update_bytes) + " bytes");
+    auto e = get(name);
+    if (!e) return fail(ack, e.error().message);
+    std::lock_guard<std::mutex> lock((*e)->mu);
+    DocEntry& entry = **e;
+    if (their_epoch + 1 != entry.epoch || entry.frozen.empty()) {
+      const std::string why = their_epoch == entry.epoch
+                                  ? "nothing to carry over: the document is at epoch " + std::to_string(entry.epoch) +
+                                        " already (send doc:update)"
+                                  : "cannot carry over from epoch " + std::to_string(their_epoch) +
+                                        ": the document is at epoch " + std::to_string(entry.epoch) +
+                                        " and keeps only the state of the epoch before";
+      return ack(Value::object({{"ok", false}, {"error", why}, {"epoch", static_cast<double>(entry.epoch)}}));
+    }
+    collab::Doc frozen(kServerClient);
+    if (Status s = frozen.apply_update(entry.frozen); !s)
+      return fail(ack, "epoch state unreadable: " + s.error().message);
+    collab::StateVector carried_sv = entry.carried;
+    auto carried = collab::carry_over(frozen, as_bytes(bytes), epoch_client(entry.epoch), entry.doc, carried_sv);
+    // What was replayed (all of it, or up to an error) goes out like any update.
+    if (entry.doc.has_local_changes()) {
+      std::string update = entry.doc.take_update();
+      if (Status stored = append_carried(name, update, carried_sv); !stored) return fail(ack, stored.error().message);
+      entry.carried = carried_sv;
+      if (++entry.log_count >= opts.compact_every) compact(name, entry);
+      server->of(opts.nsp).to("doc:" + name).emit("doc:update", Args{name, as_binary(update)});
+    }
+    if (!carried) return fail(ack, "carry-over refused: " + carried.error().message);
+    ack(Value::object({{"ok", true},
+                       {"epoch", static_cast<double>(entry.epoch)},
+                       {"inserted", static_cast<double>(carried->inserted)},
+                       {"deleted", static_cast<double>(carried->deleted)}}));
   });
 
   socket.on("doc:leave", [this, &socket](const Args& a, Ack ack) {
@@ -631,6 +842,27 @@ Status CollabService::apply(const std::string& name, std::string_view update) {
   if (!e) return e.error();
   std::lock_guard<std::mutex> lock((*e)->mu);
   return impl_->apply_locked(name, **e, update, nullptr, nullptr);
+}
+
+Result<std::uint64_t> CollabService::epoch(const std::string& name) {
+  auto e = impl_->get(name);
+  if (!e) return e.error();
+  std::lock_guard<std::mutex> lock((*e)->mu);
+  return (*e)->epoch;
+}
+
+Status CollabService::start_epoch(const std::string& name) {
+  auto e = impl_->get(name);
+  if (!e) return e.error();
+  {
+    std::lock_guard<std::mutex> lock(impl_->docs_mu);
+    if ((*e)->subscribers > 0) {
+      return make_error(ErrorCode::kProtocol, "document " + name + " is open (" + std::to_string((*e)->subscribers) +
+                                                  " sockets): epochs start when nobody has it open");
+    }
+  }
+  std::lock_guard<std::mutex> lock((*e)->mu);
+  return impl_->begin_epoch_locked(name, **e);
 }
 
 std::size_t CollabService::loaded_documents() const {

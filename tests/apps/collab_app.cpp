@@ -5,7 +5,7 @@
 //   chorus-collab-app --port N --db FILE [--compact-every N] [--max-documents N]
 //                     [--max-pending-document BYTES] [--max-pending-connection BYTES]
 //                     [--max-awareness BYTES] [--idle-unload-ms MS] [--recovery-ms MS]
-//                     [--leave-grace-ms MS]
+//                     [--leave-grace-ms MS] [--epoch-min-deleted N]
 //
 // First stdout line: "chorus: listening on http://127.0.0.1:PORT". SIGTERM/SIGINT stop the
 // server cleanly (exit code 0). Besides "/docs" (collab_service.h):
@@ -26,7 +26,8 @@ int usage() {
   std::fputs(
       "usage: chorus-collab-app --port N --db FILE [--compact-every N] [--max-documents N]\n"
       "       [--max-pending-document BYTES] [--max-pending-connection BYTES] [--max-awareness BYTES]\n"
-      "       [--idle-unload-ms MS] [--recovery-ms MS (0: off, the default)] [--leave-grace-ms MS]\n",
+      "       [--idle-unload-ms MS] [--recovery-ms MS (0: off, the default)] [--leave-grace-ms MS]\n"
+      "       [--epoch-min-deleted N]\n",
       stderr);
   return 2;
 }
@@ -76,6 +77,8 @@ int main(int argc, char** argv) {
       options.connection_state_recovery.max_disconnection_ms = static_cast<std::uint32_t>(value);
     } else if (std::strcmp(flag, "--leave-grace-ms") == 0) {
       collab.leave_grace = std::chrono::milliseconds(value);
+    } else if (std::strcmp(flag, "--epoch-min-deleted") == 0) {
+      collab.epoch_min_deleted = value;
     } else {
       return usage();
     }

@@ -46,6 +46,15 @@ if(TARGET chorus_server AND CHORUS_NODE AND EXISTS ${PROJECT_SOURCE_DIR}/node_mo
            WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
   set_tests_properties(server_collab PROPERTIES
     LABELS "server" TIMEOUT 120 ENVIRONMENT "CHORUS_COLLAB_APP=$<TARGET_FILE:chorus-collab-app>")
+  # Epochs over the wire, with the shipped CRDT module as the client's replica.
+  if(CHORUS_WASM_DIR)
+    add_test(NAME server_collab_epoch
+             COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${CMAKE_CURRENT_LIST_DIR}/collab_epoch.test.mjs
+             WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+    set_tests_properties(server_collab_epoch PROPERTIES
+      LABELS "server;wasm" TIMEOUT 120
+      ENVIRONMENT "CHORUS_COLLAB_APP=$<TARGET_FILE:chorus-collab-app>;CHORUS_WASM_DIR=${CHORUS_WASM_DIR}")
+  endif()
 elseif(TARGET chorus_server)
   message(WARNING "server: node or node_modules/socket.io-client missing (run npm ci): server_collab not added")
 endif()

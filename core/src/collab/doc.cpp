@@ -85,6 +85,9 @@ Result<std::size_t> Doc::resolve(const RelativePosition& position, Unit unit) co
   return static_cast<std::size_t>(r.value());
 }
 
+std::size_t Doc::deleted_length() const {
+  return static_cast<std::size_t>(core_->deleted_length());
+}
 std::size_t Doc::item_count() const {
   return core_->item_count();
 }

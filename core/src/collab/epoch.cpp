@@ -5,7 +5,7 @@
 
 namespace chorus::collab {
 
-Result<Doc> start_epoch(const Doc& old, ClientId epoch_client, ClientId owner) {
+Result<Doc> start_epoch(const Doc& old, ClientId epoch_client, ClientId owner, DocOptions options) {
   if (owner == epoch_client) {
     return make_error(ErrorCode::kProtocol, "start_epoch: the owner cannot be the epoch's own client id");
   }
@@ -17,7 +17,7 @@ Result<Doc> start_epoch(const Doc& old, ClientId epoch_client, ClientId owner) {
   if (!text.empty()) {
     if (auto s = seed.insert(0, text, Unit::kUtf8); !s) return s.error();
   }
-  Doc next(owner);
+  Doc next(owner, options);
   if (auto s = next.apply_update(seed.take_update()); !s) return s.error();
   return next;
 }
@@ -54,21 +54,40 @@ Result<std::size_t> erase_epoch_chars(Doc& current, ClientId epoch, Clock first,
 
 }  // namespace
 
-Result<CarryOver> carry_over(const Doc& frozen, std::string_view update, ClientId epoch_client, Doc& current) {
+Result<CarryOver> carry_over(const Doc& frozen, std::string_view update, ClientId epoch_client, Doc& current,
+                             StateVector& carried) {
   const std::size_t old_chars = frozen.length(Unit::kCodePoint);
   if (current.state_vector().get(epoch_client) < old_chars) {
     return make_error(ErrorCode::kProtocol, "carry_over: the document does not hold this epoch's text");
   }
   // A scratch copy of the frozen document (with what it had waiting), which takes the update.
+  const std::string base = frozen.encode_state_as_update();
+  const std::string waiting = frozen.encode_pending();
   Doc scratch(frozen.client_id());
-  if (auto s = scratch.apply_update(frozen.encode_state_as_update()); !s) return s.error();
-  if (auto s = scratch.apply_update(frozen.encode_pending()); !s) return s.error();
+  if (auto s = scratch.apply_update(base); !s) return s.error();
+  if (auto s = scratch.apply_update(waiting); !s) return s.error();
+  // The update less what was carried before: the frozen state plus the update, diffed
+  // against the frozen state vector raised to `carried`.
+  Doc whole(frozen.client_id());
+  if (auto s = whole.apply_update(base); !s) return s.error();
+  if (auto s = whole.apply_update(waiting); !s) return s.error();
+  if (auto s = whole.apply_update(update); !s) return s.error();
+  StateVector skip = frozen.state_vector();
+  for (const auto& [client, clock] : carried.entries()) {
+    if (clock > skip.get(client)) skip.set(client, clock);
+  }
+  const std::string fresh = whole.encode_state_as_update(&skip);
   const std::size_t pending_before = scratch.pending_count();
   TextDelta delta;
-  if (auto s = scratch.apply_update(update, &delta); !s) return s.error();
+  if (auto s = scratch.apply_update(fresh, &delta); !s) return s.error();
+  const StateVector brought = whole.state_vector();
+  for (const auto& [client, clock] : brought.entries()) {
+    if (clock > carried.get(client)) carried.set(client, clock);
+  }
 
   CarryOver out;
   out.pending = scratch.pending_count() > pending_before ? scratch.pending_count() - pending_before : 0;
+  if (whole.pending_count() > frozen.pending_count()) out.pending += whole.pending_count() - frozen.pending_count();
   // The delta's cursor runs over the frozen text (UTF-16 units); the epoch's run numbers the
   // same text by code point.
   std::size_t cursor = 0;

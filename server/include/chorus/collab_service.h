@@ -9,13 +9,28 @@
 // A document nobody has joined leaves memory after `idle_unload_after` and is loaded again
 // from SQLite when needed.
 //
+// Epochs (chorus/collab/epoch.h): a document whose tombstones outnumber its text
+// (CollabOptions::epoch_min_deleted) starts a new epoch when it leaves memory, nobody having it
+// open: it becomes its text without tombstones, and the epoch number goes up. A replica of the
+// epoch before (offline edits in the editor's IndexedDB copy) is carried over: its join is
+// refused with the current epoch, it sends its whole state with doc:carry, then joins afresh.
+//
 // Events (all binary arguments are Socket.IO binary attachments):
-//   client -> "doc:join"   (name, stateVector?: Binary)  ack: {ok, update: Binary (what the
-//                           client lacks), stateVector: Binary (the server's), awareness: [...]}
-//   client -> "doc:update" (name, update: Binary)        ack: {ok, waiting} once durable; others
-//                           in the document get "doc:update" (name, update). `waiting`: bytes
-//                           of this connection's updates still waiting for missing edits
-//                           (counted against max_pending_bytes_per_connection).
+//   client -> "doc:join"   (name, stateVector?: Binary, epoch?: number)  ack: {ok, epoch,
+//                           update: Binary (what the client lacks), stateVector: Binary (the
+//                           server's), awareness: [...]}. With a state vector of another epoch
+//                           than the document's (no epoch given: 0): {ok:false, error, epoch}.
+//   client -> "doc:update" (name, update: Binary, epoch?: number)  ack: {ok, waiting} once
+//                           durable; others in the document get "doc:update" (name, update).
+//                           `waiting`: bytes of this connection's updates still waiting for
+//                           missing edits (counted against max_pending_bytes_per_connection).
+//                           An update of another epoch: {ok:false, error, epoch}.
+//   client -> "doc:carry"  (name, epoch: number, state: Binary)  a replica of the epoch before
+//                           the document's: its whole state (encodeStateAsUpdate()); what it
+//                           changed there is replayed on the document (collab::carry_over) and
+//                           sent to the others as a "doc:update". ack: {ok, epoch, inserted,
+//                           deleted} once durable. Older epochs are refused (their state is
+//                           gone): {ok:false, error, epoch}.
 //   client -> "doc:leave"  (name)
 //   client -> "awareness"  (name, state: object|null)   others get "awareness" (name, socketId,
 //                           state); state is application data (user name, color, cursor as
@@ -34,6 +49,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -73,6 +89,11 @@ struct CollabOptions {
   // window (ServerOptions::connection_state_recovery.max_disconnection_ms); 0, or recovery
   // off: the leave is immediate. An explicit disconnect or doc:leave is always immediate.
   std::chrono::milliseconds leave_grace{5'000};
+  // A document leaving memory (idle_unload_after) with at least this many deleted characters,
+  // and no fewer than its text's, starts a new epoch (above). 0: never. Only for clients that
+  // send epochs (the editor demo does); the previous epoch's state stays in SQLite for its
+  // stragglers, one epoch back.
+  std::size_t epoch_min_deleted = 0;
 };
 
 class CollabService {
@@ -88,6 +109,11 @@ class CollabService {
   Status apply(const std::string& name, std::string_view update);
   // Documents in memory now; for tests and health checks.
   std::size_t loaded_documents() const;
+  // The document's epoch (loading it if needed).
+  Result<std::uint64_t> epoch(const std::string& name);
+  // Starts the document's next epoch now (an admin tool). kProtocol while a socket has it
+  // open, or while updates wait for missing edits.
+  Status start_epoch(const std::string& name);
 
   struct Impl;
 

@@ -39,10 +39,12 @@ TEST(CollabEpoch, StartEpochKeepsTheTextAndNoTombstone) {
   ASSERT_TRUE(old.insert(0, "¡").ok());
   ASSERT_TRUE(old.erase(1, 1).ok());
   ASSERT_GT(old.item_count(), 1u);
+  EXPECT_EQ(old.deleted_length(), 7u);
   auto next = start_epoch(old, kEpochClient, kServer);
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->text(), old.text());
   EXPECT_EQ(next->item_count(), 1u);
+  EXPECT_EQ(next->deleted_length(), 0u);
   EXPECT_EQ(next->client_id(), kServer);
   EXPECT_EQ(next->state_vector().get(kEpochClient), old.length(Unit::kCodePoint));
   EXPECT_EQ(next->check_invariants(), "");
@@ -78,7 +80,8 @@ TEST(CollabEpoch, CarryOverPlacesAStragglersEditsByTheOldText) {
   ASSERT_TRUE(straggler.erase(6, 5).ok());
   ASSERT_TRUE(straggler.insert(6, "there").ok());
   ASSERT_TRUE(straggler.insert(11, "!").ok());
-  auto carried = carry_over(frozen, straggler.encode_state_as_update(), kEpochClient, current);
+  StateVector carried_sv;
+  auto carried = carry_over(frozen, straggler.encode_state_as_update(), kEpochClient, current, carried_sv);
   ASSERT_TRUE(carried.ok()) << carried.error().message;
   EXPECT_EQ(carried->deleted, 5u);
   EXPECT_EQ(carried->inserted, 6u);
@@ -91,11 +94,21 @@ TEST(CollabEpoch, CarryOverPlacesAStragglersEditsByTheOldText) {
   EXPECT_EQ(online.text(), current.text());
   EXPECT_EQ(current.check_invariants(), "");
 
-  // Carrying the same update over again changes nothing (its edits are in `frozen`'s copy
-  // every time, but their characters are gone or placed: deletions find nothing visible).
-  auto again = carry_over(frozen, straggler.encode_state_as_update(), kEpochClient, current);
+  // The same state carried again (its acknowledgement lost) changes nothing: its inserts were
+  // carried, its deletions find nothing visible.
+  EXPECT_EQ(carried_sv.get(50), straggler.state_vector().get(50));
+  const std::string text = current.text();
+  auto again = carry_over(frozen, straggler.encode_state_as_update(), kEpochClient, current, carried_sv);
   ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->inserted, 0u);
   EXPECT_EQ(again->deleted, 0u);
+  EXPECT_EQ(current.text(), text);
+  EXPECT_FALSE(current.has_local_changes());
+  // Without the record of what was carried, the inserts would come twice.
+  StateVector none;
+  auto twice = carry_over(frozen, straggler.encode_state_as_update(), kEpochClient, current, none);
+  ASSERT_TRUE(twice.ok());
+  EXPECT_EQ(twice->inserted, 6u);
 }
 
 TEST(CollabEpoch, CarryOverCountsCodePointsNotUnits) {
@@ -111,7 +124,8 @@ TEST(CollabEpoch, CarryOverCountsCodePointsNotUnits) {
   ASSERT_TRUE(straggler.erase(4, 1).ok());     // "b"
   ASSERT_TRUE(straggler.insert(5, "Y").ok());  // after "€": "a😀X€Yc"
   const std::string offline = straggler.text();
-  auto carried = carry_over(server, straggler.encode_state_as_update(), kEpochClient, current);
+  StateVector carried_sv;
+  auto carried = carry_over(server, straggler.encode_state_as_update(), kEpochClient, current, carried_sv);
   ASSERT_TRUE(carried.ok()) << carried.error().message;
   EXPECT_EQ(current.text(), "中" + offline);
   EXPECT_EQ(current.check_invariants(), "");
@@ -124,14 +138,16 @@ TEST(CollabEpoch, CarryOverRefusesBadInputAndOtherEpochs) {
   ASSERT_TRUE(next.ok());
   Doc current = std::move(next.value());
   const std::string before = encode(current);
-  auto bad = carry_over(server, "\x02garbage", kEpochClient, current);
+  StateVector carried_sv;
+  auto bad = carry_over(server, "\x02garbage", kEpochClient, current, carried_sv);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.error().code, ErrorCode::kInvalidPacket);
   EXPECT_EQ(encode(current), before);
-  auto other = carry_over(server, "", kEpochClient + 1, current);
+  auto other = carry_over(server, "", kEpochClient + 1, current, carried_sv);
   ASSERT_FALSE(other.ok());
   EXPECT_EQ(other.error().code, ErrorCode::kProtocol);
   EXPECT_FALSE(current.has_local_changes());
+  EXPECT_TRUE(carried_sv.empty());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -251,6 +267,7 @@ void run_session(std::uint64_t seed, bool deletes) {
   // Epoch 1: new-epoch clients edit (with undo) and sync; stragglers edit offline, then come
   // back one by one: carried over, then they load the new epoch.
   std::vector<std::string> returned_texts;
+  StateVector carried_sv;
   for (int step = 0; step < 150; ++step) {
     Client& c = clients[rng() % clients.size()];
     unsigned action = rng() % 10;
@@ -260,7 +277,7 @@ void run_session(std::uint64_t seed, bool deletes) {
       ASSERT_NO_FATAL_FAILURE(sync(c));
     } else if (action == 9) {
       const std::string offline_text = c.doc->text();
-      auto carried = carry_over(frozen, c.doc->encode_state_as_update(), kEpochClient, *server);
+      auto carried = carry_over(frozen, c.doc->encode_state_as_update(), kEpochClient, *server, carried_sv);
       ASSERT_TRUE(carried.ok()) << carried.error().message;
       EXPECT_EQ(carried->pending, 0u);
       if (!deletes) {
@@ -276,7 +293,7 @@ void run_session(std::uint64_t seed, bool deletes) {
   for (Client& c : clients) {
     if (c.epoch == 0) {
       const std::string offline_text = c.doc->text();
-      auto carried = carry_over(frozen, c.doc->encode_state_as_update(), kEpochClient, *server);
+      auto carried = carry_over(frozen, c.doc->encode_state_as_update(), kEpochClient, *server, carried_sv);
       ASSERT_TRUE(carried.ok()) << carried.error().message;
       returned_texts.push_back(offline_text);
       ASSERT_NO_FATAL_FAILURE(join_epoch(c));
@@ -349,7 +366,8 @@ TEST(CollabEpoch, OneStragglerOnAQuietEpochGivesTheMergedText) {
     auto next = start_epoch(server, kEpochClient, kServer);
     ASSERT_TRUE(next.ok());
     Doc current = std::move(next.value());
-    auto carried = carry_over(server, straggler.encode_state_as_update(), kEpochClient, current);
+    StateVector carried_sv;
+    auto carried = carry_over(server, straggler.encode_state_as_update(), kEpochClient, current, carried_sv);
     ASSERT_TRUE(carried.ok()) << carried.error().message;
     EXPECT_EQ(current.text(), merged.text());
     EXPECT_EQ(current.check_invariants(), "");

@@ -176,6 +176,9 @@ class Doc {
   // ---- introspection ------------------------------------------------------------------
   // Runs of characters stored (tombstones included).
   std::size_t item_count() const;
+  // Code points of deleted characters still held as tombstones (what a new epoch drops:
+  // chorus/collab/epoch.h).
+  std::size_t deleted_length() const;
   // Bytes allocated for this document's structures (content, tree, indexes, buffers).
   std::size_t memory_usage() const;
   // Internal consistency check for tests (weights, indexes, links): empty when sound.

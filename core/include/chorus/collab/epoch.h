@@ -16,8 +16,10 @@
 //   carry_over(frozen, update, epoch_client, current) merges what a replica of the old epoch
 //   did after the epoch began (its offline edits) into the new epoch's document. `frozen` is
 //   the old epoch's document as it was when the new one started (start_epoch's input, kept
-//   encoded while old-epoch replicas may still come back). The update is applied to a copy
-//   of it; the visible change it makes there is replayed on `current` as local edits, each
+//   encoded while old-epoch replicas may still come back). The update's characters not yet
+//   carried over are applied to a copy of it (so a straggler that sends its state twice,
+//   its acknowledgement lost, is carried once); the visible change they make there is
+//   replayed on `current` as local edits, each
 //   at the place the old text's characters have now: an insert goes after the character it
 //   followed in the old text, a deletion removes the old text's characters that are still
 //   visible. The straggler then loads the new epoch's document (its undo history ends
@@ -41,9 +43,9 @@
 namespace chorus::collab {
 
 // A document of the next epoch: old's visible text as one run by `epoch_client`, owned by
-// replica `owner` (the id its own later edits carry). kLimitExceeded when the text has more
-// than kMaxClock code points.
-Result<Doc> start_epoch(const Doc& old, ClientId epoch_client, ClientId owner);
+// replica `owner` (the id its own later edits carry), with `options`. kLimitExceeded when the
+// text has more than kMaxClock code points.
+Result<Doc> start_epoch(const Doc& old, ClientId epoch_client, ClientId owner, DocOptions options = {});
 
 // What carry_over did.
 struct CarryOver {
@@ -53,10 +55,15 @@ struct CarryOver {
 };
 
 // Replays on `current` (a document of the epoch start_epoch(frozen, epoch_client, ...) began)
-// the visible change `update` makes to `frozen`. The edits are local edits of `current`:
-// take_update() afterwards sends them to the new epoch's replicas. Errors: those of
-// Doc::apply_update for `update` (nothing changed then), kProtocol when `current` does not
-// hold the epoch's run (another epoch, or frozen's text was not its start).
-Result<CarryOver> carry_over(const Doc& frozen, std::string_view update, ClientId epoch_client, Doc& current);
+// the visible change `update` makes to `frozen`, leaving out the characters `carried` already
+// covers (what earlier carry_over calls of this epoch brought; `carried` then covers this
+// update's too). The edits are local edits of `current`: take_update() afterwards sends them
+// to the new epoch's replicas. Deletions are replayed whole every time (deleting a deleted
+// character changes nothing). Errors: those of Doc::apply_update for `update` (nothing
+// changed then), kProtocol when `current` does not hold the epoch's run (another epoch, or
+// frozen's text was not its start). Inserts that depend on characters carried earlier
+// cannot be placed: they count as `pending`.
+Result<CarryOver> carry_over(const Doc& frozen, std::string_view update, ClientId epoch_client, Doc& current,
+                             StateVector& carried);
 
 }  // namespace chorus::collab
