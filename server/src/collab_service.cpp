@@ -650,8 +650,9 @@ void CollabService::Impl::on_connection(Socket& socket) {
     Value reply = Value::object({{"ok", true}});
     {
       std::lock_guard<std::mutex> lock((*e)->mu);
-      if (theirs && their_epoch != (*e)->epoch) {
-        // Their state vector names another epoch's ids: nothing in it can be diffed here.
+      if (theirs && !theirs->empty() && their_epoch != (*e)->epoch) {
+        // Their state vector names another epoch's ids: nothing in it can be diffed here. (An
+        // empty one names none: a replica that has nothing joins any epoch.)
         const std::uint64_t ours = (*e)->epoch;
         reply = Value::object(
             {{"ok", false}, {"error", epoch_message(their_epoch, ours)}, {"epoch", static_cast<double>(ours)}});

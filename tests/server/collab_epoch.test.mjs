@@ -226,6 +226,10 @@ describe("collaboration epochs", () => {
     const c = { doc: new Doc({ clientId: 43 }), epoch: 2 };
     assert.equal((await joinDoc(s, "small", c)).epoch, 2);
     assert.equal(c.doc.text, "");
+    // A replica with nothing (an empty state vector) joins whatever its epoch says.
+    const empty = await s.emitWithAck("doc:join", "small", new Doc({ clientId: 45 }).stateVector(), 0);
+    assert.equal(empty.ok, true, empty.error);
+    assert.equal(empty.epoch, 2);
 
     const tooOld = await s.emitWithAck("doc:carry", "small", 0, epoch0);
     assert.equal(tooOld.ok, false);

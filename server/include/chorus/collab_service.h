@@ -18,8 +18,9 @@
 // Events (all binary arguments are Socket.IO binary attachments):
 //   client -> "doc:join"   (name, stateVector?: Binary, epoch?: number)  ack: {ok, epoch,
 //                           update: Binary (what the client lacks), stateVector: Binary (the
-//                           server's), awareness: [...]}. With a state vector of another epoch
-//                           than the document's (no epoch given: 0): {ok:false, error, epoch}.
+//                           server's), awareness: [...]}. With a non-empty state vector of
+//                           another epoch than the document's (no epoch given: 0):
+//                           {ok:false, error, epoch}.
 //   client -> "doc:update" (name, update: Binary, epoch?: number)  ack: {ok, waiting} once
 //                           durable; others in the document get "doc:update" (name, update).
 //                           `waiting`: bytes of this connection's updates still waiting for
