@@ -268,16 +268,9 @@ struct CollabService::Impl {
     return exec("COMMIT");
   }
 
-  // Replaces the log of `name` by one snapshot of the integrated state and, in the same
-  // transaction, one logged update holding whatever still waits for missing edits: those
-  // parts were acknowledged too, and the snapshot cannot carry them (caller holds the
-  // document's lock).
-  void compact(const std::string& name, DocEntry& e) {
-    if (db == nullptr) return;
-    std::string snapshot = e.doc.encode_state_as_update();
-    std::string pending = e.doc.pending_count() > 0 ? e.doc.encode_pending() : std::string();
-    std::lock_guard<std::mutex> lock(db_mu);
-    if (!exec("BEGIN IMMEDIATE")) return;
+  // Inside a transaction (caller holds db_mu): `snapshot` becomes the document's snapshot and
+  // the log up to now goes. False on a database error (the caller rolls back).
+  bool replace_log_in_transaction(const std::string& name, const std::string& snapshot) {
     sqlite3_int64 upto = 0;
     sqlite3_stmt* st = nullptr;
     sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) FROM updates WHERE doc = ?", -1, &st, nullptr);
@@ -295,6 +288,21 @@ struct CollabService::Impl {
     sqlite3_bind_int64(st, 2, upto);
     ok = ok && sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
+    return ok;
+  }
+
+  // Replaces the log of `name` by one snapshot of the integrated state and, in the same
+  // transaction, one logged update holding whatever still waits for missing edits: those
+  // parts were acknowledged too, and the snapshot cannot carry them (caller holds the
+  // document's lock).
+  void compact(const std::string& name, DocEntry& e) {
+    if (db == nullptr) return;
+    std::string snapshot = e.doc.encode_state_as_update();
+    std::string pending = e.doc.pending_count() > 0 ? e.doc.encode_pending() : std::string();
+    std::lock_guard<std::mutex> lock(db_mu);
+    if (!exec("BEGIN IMMEDIATE")) return;
+    bool ok = replace_log_in_transaction(name, snapshot);
+    sqlite3_stmt* st = nullptr;
     if (ok && !pending.empty()) {
       sqlite3_prepare_v2(db, "INSERT INTO updates(doc, data) VALUES(?, ?)", -1, &st, nullptr);
       sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
@@ -325,23 +333,8 @@ struct CollabService::Impl {
       std::string snapshot = next->encode_state_as_update();
       std::lock_guard<std::mutex> lock(db_mu);
       if (Status s = exec("BEGIN IMMEDIATE"); !s) return s;
-      sqlite3_int64 upto = 0;
+      bool ok = replace_log_in_transaction(name, snapshot);
       sqlite3_stmt* st = nullptr;
-      sqlite3_prepare_v2(db, "SELECT COALESCE(MAX(seq), 0) FROM updates WHERE doc = ?", -1, &st, nullptr);
-      sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
-      if (sqlite3_step(st) == SQLITE_ROW) upto = sqlite3_column_int64(st, 0);
-      sqlite3_finalize(st);
-      sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO snapshots(doc, data, upto) VALUES(?, ?, ?)", -1, &st, nullptr);
-      sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
-      sqlite3_bind_blob(st, 2, snapshot.data(), static_cast<int>(snapshot.size()), SQLITE_TRANSIENT);
-      sqlite3_bind_int64(st, 3, upto);
-      bool ok = sqlite3_step(st) == SQLITE_DONE;
-      sqlite3_finalize(st);
-      sqlite3_prepare_v2(db, "DELETE FROM updates WHERE doc = ? AND seq <= ?", -1, &st, nullptr);
-      sqlite3_bind_text(st, 1, name.c_str(), static_cast<int>(name.size()), SQLITE_TRANSIENT);
-      sqlite3_bind_int64(st, 2, upto);
-      ok = ok && sqlite3_step(st) == SQLITE_DONE;
-      sqlite3_finalize(st);
       const std::string none = collab::StateVector().encode();
       sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO epochs(doc, epoch, frozen, carried) VALUES(?, ?, ?, ?)", -1, &st,
                          nullptr);

@@ -3,64 +3,18 @@
 // Updates are written by hand in the update encoding (core/include/chorus/collab/doc.h):
 // one client, one run of text, origins "document start" or "the client's previous clock".
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { io } from "socket.io-client";
+import { startApp } from "./collab_app.mjs";
 
-const APP = process.env.CHORUS_COLLAB_APP;
-if (!APP) throw new Error("set CHORUS_COLLAB_APP to the chorus-collab-app binary");
 
 const dir = mkdtempSync(join(tmpdir(), "chorus-collab-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
 let dbCount = 0;
 const freshDb = () => join(dir, `docs-${++dbCount}.db`);
 
-function startApp(args) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(APP, ["--port", "0", ...args], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    proc.stderr.on("data", (c) => (err += c));
-    proc.on("error", reject);
-    proc.on("exit", (code) => reject(new Error(`chorus-collab-app exited (${code}): ${err}`)));
-    proc.stdout.on("data", (c) => {
-      out += c;
-      const m = out.match(/listening on (http:\/\/[^\s]+)/);
-      if (!m) return;
-      const url = m[1];
-      const sockets = [];
-      resolve({
-        url,
-        connect() {
-          // No automatic reconnection: a test that drops a transport reconnects with connect().
-          const s = io(`${url}/docs`, { transports: ["websocket"], forceNew: true, reconnection: false });
-          sockets.push(s);
-          return new Promise((ok, fail) => {
-            s.once("connect", () => ok(s));
-            s.once("connect_error", fail);
-          });
-        },
-        async get(path) {
-          const res = await fetch(url + path);
-          assert.equal(res.status, 200, path);
-          return res.json();
-        },
-        stop(signal = "SIGTERM") {
-          for (const s of sockets) s.disconnect();
-          proc.removeAllListeners("exit");
-          return new Promise((done) => {
-            if (proc.exitCode !== null || proc.signalCode !== null) return done();
-            proc.once("exit", () => done());
-            proc.kill(signal);
-          });
-        },
-      });
-    });
-  });
-}
 
 function varuint(n, out) {
   let v = BigInt(n);

@@ -6,17 +6,15 @@
 // everything survives a restart; bad and stale requests get clear errors.
 // Env: CHORUS_COLLAB_APP (the app), CHORUS_WASM_DIR (the wasm build tree).
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { after, describe, test } from "node:test";
-import { io } from "socket.io-client";
+import { startApp as startCollabApp } from "./collab_app.mjs";
 
-const APP = process.env.CHORUS_COLLAB_APP;
 const WASM = process.env.CHORUS_WASM_DIR;
-if (!APP || !WASM) throw new Error("set CHORUS_COLLAB_APP and CHORUS_WASM_DIR");
+if (!WASM) throw new Error("set CHORUS_WASM_DIR to the wasm build tree");
 const { Doc } = await import(pathToFileURL(join(WASM, "wasm", "chorus_collab.mjs")).href);
 
 const dir = mkdtempSync(join(tmpdir(), "chorus-epoch-"));
@@ -25,57 +23,8 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 const IDLE_MS = 300;
 const MIN_DELETED = 20;
 
-const running = new Set();
-after(async () => {
-  for (const app of running) await app.stop();
-});
-
 function startApp(db) {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(APP, ["--port", "0", "--db", db, "--idle-unload-ms", String(IDLE_MS),
-      "--epoch-min-deleted", String(MIN_DELETED)], { stdio: ["ignore", "pipe", "pipe"] });
-    let out = "";
-    let err = "";
-    proc.stderr.on("data", (c) => (err += c));
-    proc.on("error", reject);
-    proc.on("exit", (code) => reject(new Error(`chorus-collab-app exited (${code}): ${err}`)));
-    proc.stdout.on("data", (c) => {
-      out += c;
-      const m = out.match(/listening on (http:\/\/[^\s]+)/);
-      if (!m) return;
-      const url = m[1];
-      const sockets = [];
-      const app = {
-        url,
-        stderr: () => err,
-        connect() {
-          const s = io(`${url}/docs`, { transports: ["websocket"], forceNew: true, reconnection: false });
-          sockets.push(s);
-          return new Promise((ok, fail) => {
-            s.once("connect", () => ok(s));
-            s.once("connect_error", fail);
-          });
-        },
-        async get(path) {
-          const res = await fetch(url + path);
-          assert.equal(res.status, 200, path);
-          return res.json();
-        },
-        stop() {
-          running.delete(app);
-          for (const s of sockets) s.disconnect();
-          proc.removeAllListeners("exit");
-          return new Promise((done) => {
-            if (proc.exitCode !== null || proc.signalCode !== null) return done();
-            proc.once("exit", () => done());
-            proc.kill("SIGTERM");
-          });
-        },
-      };
-      running.add(app);
-      resolve(app);
-    });
-  });
+  return startCollabApp(["--db", db, "--idle-unload-ms", String(IDLE_MS), "--epoch-min-deleted", String(MIN_DELETED)]);
 }
 
 const bytes = (b) => new Uint8Array(b);

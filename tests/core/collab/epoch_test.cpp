@@ -10,6 +10,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chorus/collab/doc.h"
@@ -167,6 +168,26 @@ std::size_t random_boundary(const Doc& doc, std::mt19937_64& rng) {
   return doc.convert(rng() % (cps + 1), Unit::kCodePoint, Unit::kUtf16).value();
 }
 
+// A random range of 1..max_len whole characters of a non-empty doc: {UTF-16 start, length}.
+std::pair<std::size_t, std::size_t> random_range(const Doc& doc, std::mt19937_64& rng, std::size_t max_len) {
+  std::size_t cps = doc.length(Unit::kCodePoint);
+  std::size_t a = rng() % cps;
+  std::size_t b = std::min(cps, a + 1 + rng() % max_len);
+  std::size_t pa = doc.convert(a, Unit::kCodePoint, Unit::kUtf16).value();
+  std::size_t pb = doc.convert(b, Unit::kCodePoint, Unit::kUtf16).value();
+  return {pa, pb - pa};
+}
+
+// One random edit: an erase of 1..max_len characters one time in `erase_one_in` (when there
+// is text), else an insert.
+Status random_edit(Doc& doc, std::mt19937_64& rng, unsigned erase_one_in, std::size_t max_len) {
+  if (doc.length(Unit::kCodePoint) > 0 && rng() % erase_one_in == 0) {
+    auto [pos, len] = random_range(doc, rng, max_len);
+    return doc.erase(pos, len);
+  }
+  return doc.insert(random_boundary(doc, rng), random_text(rng));
+}
+
 // True when `small` can be made from `big` by removing characters (UTF-8, code point-wise:
 // both are valid UTF-8, and matching lead bytes keeps whole characters aligned).
 bool is_subsequence(const std::string& small, const std::string& big) {
@@ -199,12 +220,8 @@ void run_session(std::uint64_t seed, bool deletes) {
     Doc& d = *c.doc;
     clock_ms += 1 + rng() % 700;
     if (deletes && d.length(Unit::kCodePoint) > 0 && rng() % 3 == 0) {
-      std::size_t cps = d.length(Unit::kCodePoint);
-      std::size_t a = rng() % cps;
-      std::size_t b = std::min(cps, a + 1 + rng() % 4);
-      std::size_t pa = d.convert(a, Unit::kCodePoint, Unit::kUtf16).value();
-      std::size_t pb = d.convert(b, Unit::kCodePoint, Unit::kUtf16).value();
-      ASSERT_TRUE(c.undo ? c.undo->erase(pa, pb - pa, clock_ms).ok() : d.erase(pa, pb - pa).ok());
+      auto [pos, len] = random_range(d, rng, 4);
+      ASSERT_TRUE(c.undo ? c.undo->erase(pos, len, clock_ms).ok() : d.erase(pos, len).ok());
     } else {
       std::size_t pos = random_boundary(d, rng);
       std::string t = random_text(rng);
@@ -336,31 +353,11 @@ TEST(CollabEpoch, OneStragglerOnAQuietEpochGivesTheMergedText) {
       Doc& w = *writers[rng() % writers.size()];
       StateVector sv = w.state_vector();
       ASSERT_TRUE(w.apply_update(server.encode_state_as_update(&sv)).ok());
-      std::size_t cps = w.length(Unit::kCodePoint);
-      if (cps > 0 && rng() % 3 == 0) {
-        std::size_t a = rng() % cps;
-        std::size_t b = std::min(cps, a + 1 + rng() % 4);
-        std::size_t pa = w.convert(a, Unit::kCodePoint, Unit::kUtf16).value();
-        std::size_t pb = w.convert(b, Unit::kCodePoint, Unit::kUtf16).value();
-        ASSERT_TRUE(w.erase(pa, pb - pa).ok());
-      } else {
-        ASSERT_TRUE(w.insert(random_boundary(w, rng), random_text(rng)).ok());
-      }
+      ASSERT_TRUE(random_edit(w, rng, 3, 4).ok());
       ASSERT_TRUE(server.apply_update(w.take_update()).ok());
     }
     Doc straggler = load(77, snapshot);
-    for (int k = 0; k < 12; ++k) {
-      std::size_t cps = straggler.length(Unit::kCodePoint);
-      if (cps > 0 && rng() % 2 == 0) {
-        std::size_t a = rng() % cps;
-        std::size_t b = std::min(cps, a + 1 + rng() % 6);
-        std::size_t pa = straggler.convert(a, Unit::kCodePoint, Unit::kUtf16).value();
-        std::size_t pb = straggler.convert(b, Unit::kCodePoint, Unit::kUtf16).value();
-        ASSERT_TRUE(straggler.erase(pa, pb - pa).ok());
-      } else {
-        ASSERT_TRUE(straggler.insert(random_boundary(straggler, rng), random_text(rng)).ok());
-      }
-    }
+    for (int k = 0; k < 12; ++k) ASSERT_TRUE(random_edit(straggler, rng, 2, 6).ok());
     Doc merged = load(kServer, encode(server));
     ASSERT_TRUE(merged.apply_update(straggler.encode_state_as_update()).ok());
     auto next = start_epoch(server, kEpochClient, kServer);
