@@ -42,11 +42,25 @@ if (token) options.auth = { token };
 // acknowledged survive a reload and are merged once the server is reached. Read before the
 // sockets exist: every handler below is in place before they can connect.
 const doc = new Doc();
-const { store, edits: restoredEdits } = await OfflineStore.open(docName, doc);
+const { store, edits: restoredEdits, epoch, stale } = await OfflineStore.open(docName, doc);
 
 const docSocket = io("/docs", options);
 const chatSocket = io("/", options);
-const sync = new DocSync(docSocket, docName, doc, { seed: docName === "welcome" ? welcomeSeed : undefined, restoredEdits });
+// Copies other tabs kept from an older epoch of the document (offline when the server
+// dropped its tombstones): carried over before the join (emits go out in order).
+if (stale.length > 0) {
+  docSocket.once("connect", () => {
+    for (const s of stale) {
+      docSocket.emit("doc:carry", docName, s.epoch, s.bytes, (res) => {
+        if (res?.ok) ui.toast("Edits kept from an earlier version of this document were merged");
+        else ui.toast(`Edits kept from an older version could not be merged: ${res?.error ?? "no answer"}`);
+      });
+    }
+  });
+}
+const sync = new DocSync(docSocket, docName, doc, {
+  seed: docName === "welcome" ? welcomeSeed : undefined, restoredEdits, epoch,
+});
 if (store) {
   store.unacknowledged = () => sync.waitingEdits;
   sync.on("update", (bytes, edits) => store.append(bytes, edits));
@@ -162,6 +176,7 @@ sync.on("joined", () => {
   // Two people with one color are hard to tell apart: take another while some are free.
   const taken = new Set([...sync.peers.values()].map((s) => s?.user?.color));
   user.color = ui.freeColor(user.color, taken);
+  store?.setEpoch(sync.epoch);
   publishPresence();
   renderStatus();
   renderPresence();
@@ -170,6 +185,16 @@ sync.on("joined", () => {
 sync.on("resumed", () => {
   renderStatus();
   renderPresence();
+});
+// The server started a newer epoch (it dropped the document's tombstones) while this page
+// held the old one: our edits were carried over; load the new epoch afresh.
+sync.on("epoch", async (newEpoch, info) => {
+  if (info.lost) ui.toast(`${info.lost} offline edits could not be merged: ${info.error}`);
+  try {
+    await store?.setEpoch(newEpoch, { reset: true });
+  } finally {
+    location.reload();
+  }
 });
 sync.on("merged", (edits) => { if (edits > 0) ui.toast(`Back online: ${edits} edit${edits === 1 ? "" : "s"} merged`); });
 sync.on("error", (message) => console.warn("chorus demo:", message));

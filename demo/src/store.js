@@ -14,8 +14,13 @@
 // transaction. A tab is gone when it no longer holds its Web Lock; without Web Locks (an
 // insecure origin) other tabs' records are merged but never deleted.
 //
-// Database "chorus-demo": store "snapshots" {tab, doc, bytes, edits, savedAt} keyed by tab;
-// store "updates" {id (auto), tab, doc, bytes, edits}, indexed by tab and by doc.
+// Records name the document's epoch (collab_service.h; absent: 0). A page merges the records
+// of the newest epoch among them; those of older epochs (tabs that were offline when the
+// server started a new one) are handed back as `stale` [{epoch, bytes}], one state per epoch,
+// for the page to carry over (doc:carry), and are deleted like the others.
+//
+// Database "chorus-demo": store "snapshots" {tab, doc, epoch, bytes, edits, savedAt} keyed by
+// tab; store "updates" {id (auto), tab, doc, epoch, bytes, edits}, indexed by tab and by doc.
 
 const DB_NAME = "chorus-demo";
 const DB_VERSION = 1;
@@ -57,22 +62,25 @@ function randomTab() {
 export class OfflineStore {
   /**
    * Opens the store for one document and merges into `doc` what earlier tabs kept of it.
-   * Resolves with {store, edits} (edits: how many of the merged edits were unacknowledged
-   * when they were kept), or {store: null, edits: 0} when IndexedDB is not available.
+   * Resolves with {store, edits, epoch, stale} (edits: how many of the merged edits were
+   * unacknowledged when they were kept; epoch: the epoch they belong to; stale: older epochs'
+   * states to carry over), or {store: null, edits: 0, epoch: 0, stale: []} when IndexedDB is
+   * not available.
    */
   static async open(docName, doc) {
-    if (typeof indexedDB === "undefined") return { store: null, edits: 0 };
+    const none = { store: null, edits: 0, epoch: 0, stale: [] };
+    if (typeof indexedDB === "undefined") return none;
     let db;
     try {
       db = await openDb();
     } catch (e) {
       console.warn("chorus demo: no offline copy (IndexedDB)", e);
-      return { store: null, edits: 0 };
+      return none;
     }
     const store = new OfflineStore(db, docName, doc);
     await store.#holdLock();
-    const edits = await store.#takeOver();
-    return { store, edits };
+    const { edits, stale } = await store.#takeOver();
+    return { store, edits, epoch: store.epoch, stale };
   }
 
   constructor(db, docName, doc) {
@@ -80,6 +88,7 @@ export class OfflineStore {
     this.docName = docName;
     this.doc = doc;
     this.tab = randomTab();
+    this.epoch = 0;
     this.unacknowledged = () => 0;  // set by the page: edits the server has not acknowledged
     this.appended = 0;
     this.compactTimer = null;
@@ -113,30 +122,66 @@ export class OfflineStore {
       request(tx.objectStore("snapshots").index("doc").getAll(this.docName)),
       request(tx.objectStore("updates").index("doc").getAll(this.docName)),
     ]);
+    const epochOf = (r) => r.epoch ?? 0;
+    this.epoch = Math.max(0, ...snapshots.map(epochOf), ...updates.map(epochOf));
     let edits = 0;
-    const apply = (bytes) => {
+    // One Doc per epoch: the newest is the page's; older ones become states to carry over.
+    const docs = new Map([[this.epoch, this.doc]]);
+    const docFor = (epoch) => {
+      if (!docs.has(epoch)) docs.set(epoch, new this.doc.constructor());
+      return docs.get(epoch);
+    };
+    const apply = (record) => {
       try {
-        this.doc.applyUpdate(bytes);
+        docFor(epochOf(record)).applyUpdate(record.bytes);
       } catch (e) {
         console.warn("chorus demo: a kept update was rejected", e);
       }
     };
     for (const s of snapshots) {
-      apply(s.bytes);
-      edits += s.edits || 0;
+      apply(s);
+      if (epochOf(s) === this.epoch) edits += s.edits || 0;
     }
     updates.sort((a, b) => a.id - b.id);
     for (const u of updates) {
-      apply(u.bytes);
-      edits += u.edits || 0;
+      apply(u);
+      if (epochOf(u) === this.epoch) edits += u.edits || 0;
+    }
+    const stale = [];
+    for (const [epoch, d] of docs) {
+      if (epoch === this.epoch) continue;
+      stale.push({ epoch, bytes: d.encodeStateAsUpdate() });
+      d.free?.();
     }
     const gone = (tab) => live !== null && !live.has(tab);
     const write = this.db.transaction(["snapshots", "updates"], "readwrite");
-    write.objectStore("snapshots").put({ tab: this.tab, doc: this.docName, bytes: this.doc.encodeStateAsUpdate(), edits, savedAt: Date.now() });
+    write.objectStore("snapshots").put({
+      tab: this.tab, doc: this.docName, epoch: this.epoch, bytes: this.doc.encodeStateAsUpdate(), edits, savedAt: Date.now(),
+    });
     for (const s of snapshots) if (gone(s.tab)) write.objectStore("snapshots").delete(s.tab);
     for (const u of updates) if (gone(u.tab)) write.objectStore("updates").delete(u.id);
     await done(write);
-    return edits;
+    return { edits, stale };
+  }
+
+  /** The document moved to `epoch` (a join said so, or this tab's state was carried over):
+   *  this tab's records now belong to it. With `reset`, they are emptied (the page loads the
+   *  new epoch from the server), leaving an empty snapshot that names the epoch: the next page
+   *  then treats what other tabs keep of older epochs as states to carry, not to merge. */
+  setEpoch(epoch, { reset = false } = {}) {
+    if (epoch === this.epoch && !reset) return this.writes;
+    this.epoch = epoch;
+    if (!reset) return this.compact();
+    const empty = new this.doc.constructor();
+    const bytes = empty.encodeStateAsUpdate();
+    empty.free?.();
+    return this.#queue(async () => {
+      const tx = this.db.transaction(["snapshots", "updates"], "readwrite");
+      tx.objectStore("snapshots").put({ tab: this.tab, doc: this.docName, epoch, bytes, edits: 0, savedAt: Date.now() });
+      const keys = await request(tx.objectStore("updates").index("tab").getAllKeys(this.tab));
+      for (const key of keys) tx.objectStore("updates").delete(key);
+      return done(tx);
+    });
   }
 
   #queue(fn) {
@@ -152,7 +197,7 @@ export class OfflineStore {
     if (bytes.length === 0) return;
     this.#queue(() => {
       const tx = this.db.transaction("updates", "readwrite");
-      tx.objectStore("updates").add({ tab: this.tab, doc: this.docName, bytes, edits });
+      tx.objectStore("updates").add({ tab: this.tab, doc: this.docName, epoch: this.epoch, bytes, edits });
       return done(tx);
     });
     if (++this.appended >= COMPACT_AFTER_UPDATES) this.compact();
@@ -174,7 +219,7 @@ export class OfflineStore {
     const edits = this.unacknowledged();
     return this.#queue(async () => {
       const tx = this.db.transaction(["snapshots", "updates"], "readwrite");
-      tx.objectStore("snapshots").put({ tab: this.tab, doc: this.docName, bytes, edits, savedAt: Date.now() });
+      tx.objectStore("snapshots").put({ tab: this.tab, doc: this.docName, epoch: this.epoch, bytes, edits, savedAt: Date.now() });
       const keys = await request(tx.objectStore("updates").index("tab").getAllKeys(this.tab));
       for (const key of keys) tx.objectStore("updates").delete(key);
       return done(tx);

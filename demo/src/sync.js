@@ -1,8 +1,14 @@
 // DocSync: keeps one collab Doc in step with the server's copy over the "/docs" namespace of
 // chorus-server (server/include/chorus/collab_service.h):
-//   doc:join   (name, stateVector)  ack {ok, update, stateVector, awareness}
-//   doc:update (name, update)       ack {ok} once the server stored it durably
-//   awareness  (name, state)        relayed as awareness (name, socketId, state)
+//   doc:join   (name, stateVector, epoch)  ack {ok, epoch, update, stateVector, awareness}
+//   doc:update (name, update, epoch)       ack {ok} once the server stored it durably
+//   doc:carry  (name, epoch, state)        ack {ok, epoch, inserted, deleted}
+//   awareness  (name, state)               relayed as awareness (name, socketId, state)
+//
+// Epochs: when the server has started a newer epoch of the document (its tombstones gone), a
+// join or an update of ours is refused with that epoch. The Doc's whole state is then carried
+// over (doc:carry: what we changed is replayed there), and "epoch" (newEpoch, {inserted,
+// deleted}) tells the page to load the new epoch into a fresh Doc; this DocSync stops.
 //
 // Events: "update" (bytes, edits) for every update taken from or applied to the Doc (edits:
 // how many local edits it holds, 0 for a remote one), besides status, joined, resumed, merged,
@@ -96,6 +102,7 @@ export class DocSync {
    * @param options  {seed?: () => Uint8Array}: content for a document the server has never seen;
    *                 {restoredEdits?: number}: the Doc holds that many edits kept from an earlier
    *                 page (OfflineStore) that the server may lack: they wait like offline edits
+   *                 {epoch?: number}: the epoch the Doc belongs to (0 by default)
    */
   constructor(socket, name, doc, options = {}) {
     this.socket = socket;
@@ -118,6 +125,8 @@ export class DocSync {
     this.awarenessTimer = null;
     this.lastAwarenessAt = 0;
     this.restoredEdits = options.restoredEdits ?? 0;
+    this.epoch = options.epoch ?? 0;
+    this.carrying = false;  // a carry-over to a newer epoch is under way: nothing else is sent
     if (this.restoredEdits > 0) {
       // Counted while they wait; the join replaces this entry with what the server lacks, so
       // no bytes are encoded for it before then.
@@ -173,8 +182,13 @@ export class DocSync {
   join() {
     this.joined = false;
     const generation = ++this.generation;
-    this.socket.emit("doc:join", this.name, this.doc.stateVector(), (res) => {
+    if (this.carrying) return;
+    this.socket.emit("doc:join", this.name, this.doc.stateVector(), this.epoch, (res) => {
       if (generation !== this.generation || !this.socket.connected) return;
+      if (res && !res.ok && typeof res.epoch === "number" && res.epoch > this.epoch) {
+        this.#carry(res.epoch);
+        return;
+      }
       if (!res || !res.ok) {
         this.#emit("error", (res && res.error) || "doc:join refused");
         setTimeout(() => { if (generation === this.generation && this.socket.connected) this.join(); }, 2000);
@@ -184,7 +198,34 @@ export class DocSync {
     });
   }
 
+  // The server is at a newer epoch: hand it the Doc's whole state to carry over, then let the
+  // page load the new epoch. Retried on the next connection if the answer is lost (the server
+  // carries what it has not carried yet, so nothing comes twice).
+  #carry(serverEpoch) {
+    if (this.carrying) return;
+    this.carrying = true;
+    this.joined = false;
+    this.#emit("status");
+    this.socket.emit("doc:carry", this.name, this.epoch, this.doc.encodeStateAsUpdate(), (res) => {
+      if (res && res.ok) {
+        this.pending = [];
+        this.#emit("epoch", res.epoch, { inserted: res.inserted, deleted: res.deleted });
+        return;
+      }
+      this.carrying = false;
+      if (res && typeof res.epoch === "number" && res.epoch > this.epoch + 1) {
+        // Two epochs or more behind: the server no longer has what our edits refer to.
+        this.pending = [];
+        this.#emit("epoch", res.epoch, { lost: this.waitingEdits, error: res.error });
+        return;
+      }
+      this.#emit("error", (res && res.error) || "doc:carry refused");
+    });
+    void serverEpoch;
+  }
+
   #joined(res) {
+    if (typeof res.epoch === "number") this.epoch = res.epoch;
     const serverVector = toBytes(res.stateVector);
     this.inbox.push(toBytes(res.update));
     this.flushInbox();
@@ -236,11 +277,16 @@ export class DocSync {
   }
 
   #send(entry) {
-    if (!this.joined || !this.socket.connected || entry.bytes === null) return;
+    if (!this.joined || this.carrying || !this.socket.connected || entry.bytes === null) return;
     entry.inflight = true;
     entry.sentAt = Date.now();
     this.stats.sent++;
-    this.socket.emit("doc:update", this.name, entry.bytes, (res) => {
+    this.socket.emit("doc:update", this.name, entry.bytes, this.epoch, (res) => {
+      if (res && !res.ok && typeof res.epoch === "number" && res.epoch > this.epoch) {
+        entry.inflight = false;
+        this.#carry(res.epoch);
+        return;
+      }
       if (res && res.ok) {
         const at = this.pending.indexOf(entry);
         if (at >= 0) this.pending.splice(at, 1);

@@ -87,6 +87,12 @@ constexpr const char* kUsage = R"(usage: chorus-server [options]
   --leave-grace-ms MS    a collaborative editor whose connection dropped stays in its documents
                          this long before the others see it leave (default 5000; at most the
                          recovery window)
+  --doc-idle-unload-ms MS
+                         a document nobody has open leaves memory after MS (default 30000)
+  --doc-epoch-min-deleted N
+                         a document leaving memory with N deleted characters or more, and more
+                         than its text, drops its tombstones: a new epoch (default 10000;
+                         0 never)
   --admin-auth USER:BCRYPT_HASH
                          serve the Socket.IO Admin UI's namespace /admin, for USER with the
                          password of this bcrypt hash ($2a$/$2b$/$2y$)
@@ -131,6 +137,8 @@ std::vector<std::string> split(const std::string& s) {
 std::string g_docs_db = "chorus-docs.db";
 std::string g_admin_ui = std::string(1, '\0');  // unset
 std::chrono::milliseconds g_leave_grace{chorus::CollabOptions{}.leave_grace};
+std::chrono::milliseconds g_doc_idle_unload{chorus::CollabOptions{}.idle_unload_after};
+std::size_t g_doc_epoch_min_deleted = 10'000;
 chorus::GameOptions g_game;
 bool g_no_game = false;
 
@@ -278,6 +286,20 @@ bool apply(chorus::ServerOptions& o, std::string& sdk, std::string& jwt_secret, 
       return false;
     }
     g_leave_grace = std::chrono::milliseconds(n);
+  } else if (key == "doc-idle-unload-ms") {
+    if (!number(n)) return false;
+    if (n < 10 || n > 86'400'000) {
+      error = "--doc-idle-unload-ms must be 10 to 86400000 ms";
+      return false;
+    }
+    g_doc_idle_unload = std::chrono::milliseconds(n);
+  } else if (key == "doc-epoch-min-deleted") {
+    if (!number(n)) return false;
+    if (n > 1'000'000'000) {
+      error = "--doc-epoch-min-deleted must be 0 (never) to 1000000000";
+      return false;
+    }
+    g_doc_epoch_min_deleted = static_cast<std::size_t>(n);
   } else if (key == "metrics-path") {
     if (value.empty()) {
       error = "--metrics-path needs a path (e.g. /metrics), or off";
@@ -572,6 +594,8 @@ int main(int argc, char** argv) {
   chorus::CollabOptions collab_options;
   collab_options.database_path = g_docs_db;
   collab_options.leave_grace = g_leave_grace;
+  collab_options.idle_unload_after = g_doc_idle_unload;
+  collab_options.epoch_min_deleted = g_doc_epoch_min_deleted;
   auto collab = chorus::CollabService::attach(server, collab_options);
   if (!collab) {
     std::fprintf(stderr, "chorus-server: %s\n", collab.error().message.c_str());

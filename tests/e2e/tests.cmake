@@ -20,3 +20,10 @@ add_test(NAME e2e_editor
          WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
 # Several Chromium pages and a sanitized server: alone on the machine's cores.
 set_tests_properties(e2e_editor PROPERTIES LABELS "e2e" TIMEOUT 300 RUN_SERIAL TRUE ENVIRONMENT "${_e2e_env}")
+
+# Epochs: a page offline while the server drops the document's tombstones carries its edits
+# over and loads the new epoch.
+add_test(NAME e2e_epoch
+         COMMAND ${CHORUS_NODE} --test --test-reporter=spec ${CMAKE_CURRENT_LIST_DIR}/epoch.test.mjs
+         WORKING_DIRECTORY ${PROJECT_SOURCE_DIR})
+set_tests_properties(e2e_epoch PROPERTIES LABELS "e2e" TIMEOUT 180 RUN_SERIAL TRUE ENVIRONMENT "${_e2e_env}")
