@@ -186,7 +186,7 @@ export class DocSync {
     this.socket.emit("doc:join", this.name, this.doc.stateVector(), this.epoch, (res) => {
       if (generation !== this.generation || !this.socket.connected) return;
       if (res && !res.ok && typeof res.epoch === "number" && res.epoch > this.epoch) {
-        this.#carry(res.epoch);
+        this.#carry();
         return;
       }
       if (!res || !res.ok) {
@@ -201,7 +201,7 @@ export class DocSync {
   // The server is at a newer epoch: hand it the Doc's whole state to carry over, then let the
   // page load the new epoch. Retried on the next connection if the answer is lost (the server
   // carries what it has not carried yet, so nothing comes twice).
-  #carry(serverEpoch) {
+  #carry() {
     if (this.carrying) return;
     this.carrying = true;
     this.joined = false;
@@ -221,7 +221,6 @@ export class DocSync {
       }
       this.#emit("error", (res && res.error) || "doc:carry refused");
     });
-    void serverEpoch;
   }
 
   #joined(res) {
@@ -284,7 +283,7 @@ export class DocSync {
     this.socket.emit("doc:update", this.name, entry.bytes, this.epoch, (res) => {
       if (res && !res.ok && typeof res.epoch === "number" && res.epoch > this.epoch) {
         entry.inflight = false;
-        this.#carry(res.epoch);
+        this.#carry();
         return;
       }
       if (res && res.ok) {

@@ -31,9 +31,18 @@ std::size_t code_points(std::string_view utf8) {
 }
 
 // Deletes from `current` the characters Id{epoch, first} .. Id{epoch, end - 1} that are
-// still visible there; returns how many it deleted.
+// still visible there, each stretch of adjacent ones in one erase; returns how many it deleted.
 Result<std::size_t> erase_epoch_chars(Doc& current, ClientId epoch, Clock first, Clock end) {
   std::size_t deleted = 0;
+  std::size_t run_start = 0;
+  std::size_t run_end = 0;  // [run_start, run_end): visible, adjacent, not erased yet
+  auto flush = [&]() -> Status {
+    if (run_end > run_start) {
+      if (auto s = current.erase(run_start, run_end - run_start); !s) return s;
+    }
+    run_start = run_end = 0;
+    return Ok{};
+  };
   for (Clock j = first; j < end; ++j) {
     RelativePosition rp;
     rp.kind = RelativePosition::Kind::kItem;
@@ -44,11 +53,21 @@ Result<std::size_t> erase_epoch_chars(Doc& current, ClientId epoch, Clock first,
     auto after = current.resolve(rp);
     if (!before.ok()) return before.error();
     if (!after.ok()) return after.error();
-    if (after.value() > before.value()) {  // visible: it spans [before, after)
-      if (auto s = current.erase(before.value(), after.value() - before.value()); !s) return s.error();
-      ++deleted;
+    if (after.value() <= before.value()) continue;  // deleted already
+    // Visible: it spans [before, after), counted before the pending run (to its left) goes.
+    std::size_t from = before.value();
+    std::size_t to = after.value();
+    if (from != run_end || run_end == run_start) {
+      const std::size_t shift = run_end - run_start;
+      if (auto s = flush(); !s) return s.error();
+      from -= shift;
+      to -= shift;
+      run_start = from;
     }
+    run_end = to;
+    ++deleted;
   }
+  if (auto s = flush(); !s) return s.error();
   return deleted;
 }
 
