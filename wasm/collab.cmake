@@ -27,11 +27,12 @@ add_executable(chorus_collab_core ${_collab_src}/bindings.cpp)
 target_link_libraries(chorus_collab_core PRIVATE chorus_core)
 set_target_properties(chorus_collab_core PROPERTIES
   OUTPUT_NAME "chorus_collab" SUFFIX ".mjs" RUNTIME_OUTPUT_DIRECTORY ${_collab_glue_dir})
-# -O3, not -Oz: speed per keystroke over 4 kB gzipped (README, Collaboration). The link's
-# level matters as much as the sources': wasm-opt -Oz after an -O3 compile loses most of it.
-target_compile_options(chorus_collab_core PRIVATE -O3 -flto -fno-exceptions -fno-rtti)
+# Built for speed per keystroke over size (README, Collaboration), as core/CMakeLists.txt
+# builds the CRDT's sources: -O2 with bulk memory instructions. The link's level matters as
+# much as the sources': wasm-opt -Oz after a fast compile loses most of it.
+target_compile_options(chorus_collab_core PRIVATE -O2 -mbulk-memory -flto -fno-exceptions -fno-rtti)
 target_link_options(chorus_collab_core PRIVATE
-  -O3 -flto -fno-exceptions -fno-rtti
+  -O3 -mbulk-memory -flto -fno-exceptions -fno-rtti
   -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createChorusCollab
   -sENVIRONMENT=web,worker -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 -sMALLOC=emmalloc
   -sSUPPORT_LONGJMP=0 -sDYNAMIC_EXECUTION=0 -sTEXTDECODER=2

@@ -950,6 +950,7 @@ std::string DocCore::encode_pending() const {
 
 void DocCore::begin_changes(bool record) {
   recording_ = record;
+  changes_from_empty_ = tree_.total().cp == 0;
   changed_inserted_.clear();
   changed_deleted_.clear();
 }
@@ -981,6 +982,17 @@ void DocCore::record_deleted(ClientIndex c, Clock clock, Clock len) {
 }
 
 void DocCore::build_delta(TextDelta* delta) {
+  if (changes_from_empty_) {
+    // A document loaded into an empty one: no need to find where each piece went.
+    if (tree_.total().u16 > 0) {
+      DeltaOp op;
+      op.kind = DeltaOp::Kind::kInsert;
+      op.length = tree_.total().u16;
+      op.text = text();
+      delta->push_back(std::move(op));
+    }
+    return;
+  }
   struct Piece {
     std::uint64_t order;
     std::uint64_t pos;  // UTF-16 offset in the text after the change

@@ -195,6 +195,8 @@ class DocCore final : public LeafMoveListener {
 
   // Changes recorded for a delta.
   bool recording_ = false;
+  // The visible text was empty when the change began: its delta is the whole text inserted.
+  bool changes_from_empty_ = false;
   std::vector<LocalRange> changed_inserted_;
   std::vector<LocalRange> changed_deleted_;
 
