@@ -5,9 +5,9 @@
 #                       its `import createChorusCollab from "./chorus_collab_glue.mjs"` line,
 #                       minified (chorus_collab.mjs.map: its source map)
 #   chorus_collab.wasm  the CRDT (wasm/collab/bindings.cpp)
-# One flavour for browsers and Node: the glue is built for web,worker and collab.mjs hands
-# it the .wasm bytes itself under Node (node:fs), so neither the 3.1.6 glue's __dirname nor
-# Node 20's fetch are involved (DESIGN.md §5).
+# One flavour for browsers and Node: the minimal runtime's glue (wasm/CMakeLists.txt) takes
+# the .wasm bytes, which collab.mjs fetches in a page and reads with node:fs under Node, so
+# neither the 3.1.6 glue's __dirname nor Node 20's fetch are involved (DESIGN.md §5).
 set(_collab_src ${CMAKE_CURRENT_LIST_DIR}/collab)
 set(_collab_out ${CMAKE_CURRENT_BINARY_DIR})
 set(_collab_glue_dir ${CMAKE_CURRENT_BINARY_DIR}/collab_glue)
@@ -22,6 +22,7 @@ set(_collab_exports
   _chorus_collab_undo _chorus_collab_undo_state _chorus_collab_stop_capturing
   _chorus_collab_clear_undo)
 list(JOIN _collab_exports "\",\"" _collab_exports_joined)
+chorus_exports_post_js(_collab_post_js chorus_collab ${_collab_exports})
 
 add_executable(chorus_collab_core ${_collab_src}/bindings.cpp)
 target_link_libraries(chorus_collab_core PRIVATE chorus_core)
@@ -33,12 +34,12 @@ set_target_properties(chorus_collab_core PROPERTIES
 target_compile_options(chorus_collab_core PRIVATE -O2 -mbulk-memory -flto -fno-exceptions -fno-rtti)
 target_link_options(chorus_collab_core PRIVATE
   -O3 -mbulk-memory -flto -fno-exceptions -fno-rtti
-  -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createChorusCollab
+  -sMINIMAL_RUNTIME=1 -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createChorusCollab
   -sENVIRONMENT=web,worker -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 -sMALLOC=emmalloc
   -sSUPPORT_LONGJMP=0 -sDYNAMIC_EXECUTION=0 -sTEXTDECODER=2
-  "-sINCOMING_MODULE_JS_API=[\"wasmBinary\",\"locateFile\"]"
   "-sEXPORTED_FUNCTIONS=[\"${_collab_exports_joined}\"]"
-  "-sEXPORTED_RUNTIME_METHODS=[\"HEAPU8\"]")
+  --post-js ${_collab_post_js})
+set_property(TARGET chorus_collab_core APPEND PROPERTY LINK_DEPENDS ${_collab_post_js})
 
 add_custom_command(
   OUTPUT ${_collab_out}/chorus_collab.mjs ${_collab_out}/chorus_collab.mjs.map ${_collab_out}/chorus_collab.wasm

@@ -6,9 +6,10 @@
 #                minified (chorus.mjs.map: its source map, the readable module in it)
 #   chorus.wasm  the core (client::Manager, wasm/sdk/bindings.cpp)
 #   chorus.d.ts  the hand-written types
-# One flavour serves browsers, workers and Node: the glue is built for web,worker and
-# chorus.mjs hands it the .wasm bytes itself under Node (read with node:fs), so neither the
-# glue's __dirname nor Node 20's fetch are involved (DESIGN.md §5).
+# One flavour serves browsers, workers and Node: the minimal runtime's glue
+# (wasm/CMakeLists.txt) takes the .wasm bytes, which chorus.mjs fetches in a page and reads
+# with node:fs under Node, so neither the glue's __dirname nor Node 20's fetch are involved
+# (DESIGN.md §5).
 set(_sdk_src ${CMAKE_CURRENT_LIST_DIR}/sdk)
 set(_sdk_out ${CMAKE_CURRENT_BINARY_DIR})
 set(_sdk_glue_dir ${CMAKE_CURRENT_BINARY_DIR}/sdk_glue)
@@ -22,6 +23,7 @@ set(_sdk_exports
   _chorus_transport_open _chorus_transport_text _chorus_transport_binary _chorus_transport_close
   _chorus_http_response _chorus_timer _chorus_next_action)
 list(JOIN _sdk_exports "\",\"" _sdk_exports_joined)
+chorus_exports_post_js(_sdk_post_js chorus_sdk ${_sdk_exports})
 
 add_executable(chorus_sdk_core ${_sdk_src}/bindings.cpp)
 target_link_libraries(chorus_sdk_core PRIVATE chorus_core)
@@ -30,12 +32,12 @@ set_target_properties(chorus_sdk_core PROPERTIES
 target_compile_options(chorus_sdk_core PRIVATE -Oz -flto -fno-exceptions -fno-rtti)
 target_link_options(chorus_sdk_core PRIVATE
   -Oz -flto -fno-exceptions -fno-rtti
-  -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createChorusCore
+  -sMINIMAL_RUNTIME=1 -sMODULARIZE=1 -sEXPORT_ES6=1 -sEXPORT_NAME=createChorusCore
   -sENVIRONMENT=web,worker -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 -sMALLOC=emmalloc
-  -sSUPPORT_LONGJMP=0 -sDYNAMIC_EXECUTION=0
-  "-sINCOMING_MODULE_JS_API=[\"wasmBinary\",\"locateFile\"]" -sTEXTDECODER=2
+  -sSUPPORT_LONGJMP=0 -sDYNAMIC_EXECUTION=0 -sTEXTDECODER=2
   "-sEXPORTED_FUNCTIONS=[\"${_sdk_exports_joined}\"]"
-  "-sEXPORTED_RUNTIME_METHODS=[\"HEAPU8\",\"HEAPU32\"]")
+  --post-js ${_sdk_post_js})
+set_property(TARGET chorus_sdk_core APPEND PROPERTY LINK_DEPENDS ${_sdk_post_js})
 
 add_custom_command(
   OUTPUT ${_sdk_out}/chorus.mjs ${_sdk_out}/chorus.mjs.map ${_sdk_out}/chorus.wasm ${_sdk_out}/chorus.d.ts

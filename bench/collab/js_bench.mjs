@@ -53,7 +53,10 @@ async function makeEngine(name) {
       update: (d) => d.takeUpdate(),
       batch: (d, fn) => fn(),
       encode: (d) => d.encodeStateAsUpdate(),
-      load: (bytes) => { const d = new Doc({ clientId: 999 }); d.applyUpdate(bytes); return d; },
+      // Doc.load: a stored document into a new Doc, no delta (a module from before it:
+      // applyUpdate on a new Doc).
+      load: Doc.load ? (bytes) => Doc.load(bytes, { clientId: 999 })
+        : (bytes) => { const d = new Doc({ clientId: 999 }); d.applyUpdate(bytes); return d; },
       apply: (d, bytes) => d.applyUpdate(bytes),
       text: (d) => d.text,
       free: (d) => d.free(),

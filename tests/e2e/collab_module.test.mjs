@@ -170,6 +170,25 @@ test("state vectors: a replica gets exactly what it lacks", () => {
   for (const d of [a, b, fresh]) d.free();
 });
 
+test("Doc.load: a stored document into a new Doc, which edits on with its own client id", () => {
+  const a = new Doc({ clientId: 5 });
+  a.insert(0, "stored text, ünïcode 🎉");
+  a.erase(0, 7);
+  const loaded = Doc.load(a.encodeStateAsUpdate(), { clientId: 6 });
+  assert.equal(loaded.clientId, 6);
+  assert.equal(loaded.text, a.text);
+  assert.deepEqual(loaded.stateVector(), a.stateVector());
+  loaded.insert(0, "still ");
+  a.applyUpdate(loaded.takeUpdate());
+  assert.equal(a.text, "still text, ünïcode 🎉");
+  const empty = new Doc();
+  assert.equal(Doc.load(empty.encodeStateAsUpdate()).text, "");
+  empty.free();
+  assert.throws(() => Doc.load(new Uint8Array([1, 200, 200, 200])), /Doc\.load/);
+  assert.throws(() => Doc.load("nope"), TypeError);
+  for (const d of [a, loaded]) d.free();
+});
+
 test("a malformed update throws and changes nothing", () => {
   const d = new Doc();
   d.insert(0, "keep");

@@ -177,12 +177,18 @@ EMSCRIPTEN_KEEPALIVE int chorus_collab_has_local_changes(int handle) {
   return r != nullptr && r->doc.has_local_changes() ? 1 : 0;
 }
 
-// Applies the update in the input buffer; the output holds the delta.
-EMSCRIPTEN_KEEPALIVE int chorus_collab_apply_update(int handle, int len) {
+// Applies the update in the input buffer; the output holds the delta when `want_delta` is
+// not 0 (a document being loaded needs none: its text is read afterwards).
+EMSCRIPTEN_KEEPALIVE int chorus_collab_apply_update(int handle, int len, int want_delta) {
   Replica* r = get(handle);
   if (r == nullptr) return no_doc();
+  std::string_view bytes(g_in.data(), static_cast<std::size_t>(len));
+  if (want_delta == 0) {
+    auto s = r->doc.apply_update(bytes);
+    return s ? 0 : fail(s.error());
+  }
   TextDelta delta;
-  auto s = r->doc.apply_update(std::string_view(g_in.data(), static_cast<std::size_t>(len)), &delta);
+  auto s = r->doc.apply_update(bytes, &delta);
   if (!s) return fail(s.error());
   return write_delta(delta);
 }

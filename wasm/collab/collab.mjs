@@ -6,6 +6,7 @@
 //   doc.insert(0, "hello");                       // UTF-16 positions, as editors count
 //   socket.emit("doc:update", name, doc.takeUpdate(), ack);
 //   const delta = doc.applyUpdate(bytes);          // [{retain: n} | {insert: "s"} | {delete: n}]
+//   const stored = Doc.load(bytes);                // a new Doc from a stored document
 //
 // Every local edit goes through the document's UndoManager (doc.undoManager), so undo and
 // redo touch this replica's own edits only. Call free() when done with a Doc (a
@@ -16,18 +17,34 @@ const isNode = typeof process === "object" && process.versions != null &&
   process.versions.node != null && typeof window === "undefined";
 
 async function load() {
-  const options = {};
+  const url = new URL("./chorus_collab.wasm", import.meta.url);
+  let wasm;
   if (isNode) {
-    // Node: hand the glue the bytes (its web loader would fetch; DESIGN.md §5).
     const { readFile } = await import("node:fs/promises");
-    options.wasmBinary = await readFile(new URL("./chorus_collab.wasm", import.meta.url));
+    wasm = await readFile(url);
   } else {
-    options.locateFile = (file) => new URL(file, import.meta.url).href;
+    const response = await fetch(url);
+    if (!response.ok) throw new Error(`chorus_collab.wasm: HTTP ${response.status} from ${url}`);
+    wasm = await response.arrayBuffer();
   }
-  return createChorusCollab(options);
+  // The minimal runtime's glue would leave its promise pending on bytes it cannot compile.
+  if (!WebAssembly.validate(wasm)) throw new Error(`chorus_collab.wasm from ${url} is not a valid WebAssembly module`);
+  return createChorusCollab({ wasm });
 }
 
 const M = await load();
+// The exports, read once: the per-keystroke calls go straight to the WebAssembly functions.
+const {
+  _chorus_collab_input: input, _chorus_collab_output: output, _chorus_collab_error: lastError,
+  _chorus_collab_create: create, _chorus_collab_destroy: destroy,
+  _chorus_collab_insert: insertText, _chorus_collab_insert_unit: insertUnit, _chorus_collab_erase: erase,
+  _chorus_collab_take_update: takeUpdate, _chorus_collab_has_local_changes: hasLocalChanges,
+  _chorus_collab_apply_update: applyUpdate, _chorus_collab_text: textOf, _chorus_collab_length: lengthOf,
+  _chorus_collab_memory: memoryOf, _chorus_collab_pending: pendingOf, _chorus_collab_state_vector: stateVector,
+  _chorus_collab_encode_state: encodeState, _chorus_collab_relative_position: relativePosition,
+  _chorus_collab_resolve: resolve, _chorus_collab_undo: undo, _chorus_collab_undo_state: undoState,
+  _chorus_collab_stop_capturing: stopCapturing, _chorus_collab_clear_undo: clearUndo,
+} = M;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -36,7 +53,7 @@ function freed() {
 }
 
 function fail(what) {
-  const ptr = M._chorus_collab_error();
+  const ptr = lastError();
   const heap = M.HEAPU8;
   let end = ptr;
   while (heap[end] !== 0) end++;
@@ -50,14 +67,14 @@ function putBytes(bytes) {
     else if (ArrayBuffer.isView(bytes)) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     else throw new TypeError("expected a Uint8Array or an ArrayBuffer");
   }
-  const ptr = M._chorus_collab_input(bytes.length);
+  const ptr = input(bytes.length);
   M.HEAPU8.set(bytes, ptr);
   return bytes.length;
 }
 
 function putText(text) {
   const n = text.length;
-  const ptr = M._chorus_collab_input(n * 3);
+  const ptr = input(n * 3);
   const heap = M.HEAPU8;
   // Short ASCII text is copied as it is: no encoder call, no subarray.
   if (n <= 64) {
@@ -74,13 +91,13 @@ function putText(text) {
 }
 
 function outBytes(len) {
-  const ptr = M._chorus_collab_output();
+  const ptr = output();
   return M.HEAPU8.slice(ptr, ptr + len);
 }
 
 // Delta records (bindings.cpp): kind byte, u32le UTF-16 length, inserts: u32le bytes + UTF-8.
 function outDelta(len) {
-  const ptr = M._chorus_collab_output();
+  const ptr = output();
   const view = new DataView(M.HEAPU8.buffer, ptr, len);
   const delta = [];
   for (let at = 0; at < len;) {
@@ -100,7 +117,7 @@ function outDelta(len) {
 }
 
 const registry = typeof FinalizationRegistry === "function"
-  ? new FinalizationRegistry((handle) => M._chorus_collab_destroy(handle)) : null;
+  ? new FinalizationRegistry((handle) => destroy(handle)) : null;
 
 function randomClientId() {
   const words = new Uint32Array(2);
@@ -130,13 +147,13 @@ export class UndoManager {
   /** Undoes the last step; returns its delta (to apply to the editor) or null. */
   undo() { return this.#run(0); }
   redo() { return this.#run(1); }
-  get canUndo() { return (M._chorus_collab_undo_state(this.#doc._handle) & 1) !== 0; }
-  get canRedo() { return (M._chorus_collab_undo_state(this.#doc._handle) & 2) !== 0; }
+  get canUndo() { return (undoState(this.#doc._handle) & 1) !== 0; }
+  get canRedo() { return (undoState(this.#doc._handle) & 2) !== 0; }
   /** The next edit starts a new undo step (e.g. the cursor jumped). */
-  stopCapturing() { M._chorus_collab_stop_capturing(this.#doc._handle); }
-  clear() { M._chorus_collab_clear_undo(this.#doc._handle); }
+  stopCapturing() { stopCapturing(this.#doc._handle); }
+  clear() { clearUndo(this.#doc._handle); }
   #run(redo) {
-    const len = M._chorus_collab_undo(this.#doc._handle, redo);
+    const len = undo(this.#doc._handle, redo);
     return len < 0 ? null : outDelta(len);
   }
 }
@@ -147,7 +164,7 @@ export class Doc {
   /** @param {{clientId?: number}} [options] clientId: unique per replica, below 2^53. */
   constructor(options = {}) {
     this.#clientId = options.clientId ?? randomClientId();
-    this.#handle = M._chorus_collab_create(this.#clientId);
+    this.#handle = create(this.#clientId);
     registry?.register(this, this.#handle, this);
     this.undoManager = new UndoManager(this);
   }
@@ -169,8 +186,8 @@ export class Doc {
     const c = text.length === 1 ? text.charCodeAt(0) : -1;
     const t = stamp >= 0 ? stamp : now();
     const r = c >= 0 && (c < 0xd800 || c > 0xdfff)
-      ? M._chorus_collab_insert_unit(handle, pos, c, t)
-      : M._chorus_collab_insert(handle, pos, putText(text), t);
+      ? insertUnit(handle, pos, c, t)
+      : insertText(handle, pos, putText(text), t);
     if (r < 0) fail("insert");
   }
   /** Deletes `len` UTF-16 units from `pos`. */
@@ -178,38 +195,51 @@ export class Doc {
     if (len === 0) return;
     const handle = this.#handle;
     if (handle === 0) freed();
-    if (M._chorus_collab_erase(handle, pos, len, stamp >= 0 ? stamp : now()) < 0) fail("erase");
+    if (erase(handle, pos, len, stamp >= 0 ? stamp : now()) < 0) fail("erase");
   }
   delete(pos, len) { this.erase(pos, len); }
 
   /** True when local edits wait for takeUpdate(). */
-  get hasLocalChanges() { return M._chorus_collab_has_local_changes(this._handle) !== 0; }
+  get hasLocalChanges() { return hasLocalChanges(this._handle) !== 0; }
   /** One update carrying every local edit since the last call. */
-  takeUpdate() { return outBytes(M._chorus_collab_take_update(this._handle)); }
+  takeUpdate() { return outBytes(takeUpdate(this._handle)); }
 
   /** Applies a remote update; returns what changed as a delta. Throws on malformed bytes
    *  (the document is then unchanged). */
   applyUpdate(update) {
     const len = putBytes(update);
-    const out = M._chorus_collab_apply_update(this._handle, len);
+    const out = applyUpdate(this._handle, len, 1);
     if (out < 0) fail("applyUpdate");
     return outDelta(out);
   }
 
-  get text() { return decoder.decode(outBytes(M._chorus_collab_text(this._handle))); }
+  /** A new Doc holding a stored document (an update, e.g. from encodeStateAsUpdate()):
+   *  applyUpdate on a new Doc without building the delta. Throws on malformed bytes.
+   *  @param {Uint8Array | ArrayBuffer} update @param {{clientId?: number}} [options] */
+  static load(update, options) {
+    const len = putBytes(update);
+    const doc = new Doc(options);
+    if (applyUpdate(doc._handle, len, 0) < 0) {
+      doc.free();
+      fail("Doc.load");
+    }
+    return doc;
+  }
+
+  get text() { return decoder.decode(outBytes(textOf(this._handle))); }
   toString() { return this.text; }
   /** Length in UTF-16 code units. */
-  get length() { return M._chorus_collab_length(this._handle); }
+  get length() { return lengthOf(this._handle); }
   /** Bytes the document's structures hold in the module's memory (content, tree, indexes). */
-  get memoryUsage() { return M._chorus_collab_memory(this._handle); }
+  get memoryUsage() { return memoryOf(this._handle); }
   /** Items of updates waiting for their dependencies. */
-  get pending() { return M._chorus_collab_pending(this._handle); }
+  get pending() { return pendingOf(this._handle); }
 
-  stateVector() { return outBytes(M._chorus_collab_state_vector(this._handle)); }
+  stateVector() { return outBytes(stateVector(this._handle)); }
   /** What a replica with state vector `sv` lacks; the whole document without one. */
   encodeStateAsUpdate(sv) {
     const len = sv == null ? -1 : putBytes(sv);
-    const out = M._chorus_collab_encode_state(this._handle, len);
+    const out = encodeState(this._handle, len);
     if (out < 0) fail("encodeStateAsUpdate");
     return outBytes(out);
   }
@@ -219,21 +249,21 @@ export class Doc {
    *  one before. */
   relativePosition(pos, assoc = 0) {
     const side = assoc === "left" || (typeof assoc === "number" && assoc < 0) ? 1 : 0;
-    const out = M._chorus_collab_relative_position(this._handle, pos, side);
+    const out = relativePosition(this._handle, pos, side);
     if (out < 0) fail("relativePosition");
     return outBytes(out);
   }
   /** The index a relative position stands for now, or null when its character is unknown. */
   resolve(position) {
     if (position == null) return null;
-    const at = M._chorus_collab_resolve(this._handle, putBytes(position));
+    const at = resolve(this._handle, putBytes(position));
     return at < 0 ? null : at;
   }
 
   free() {
     if (this.#handle === 0) return;
     registry?.unregister(this);
-    M._chorus_collab_destroy(this.#handle);
+    destroy(this.#handle);
     this.#handle = 0;
   }
 }

@@ -21,13 +21,18 @@ const isNode = typeof process === "object" && process !== null && typeof process
 const nodeImport = (specifier) => import(/* webpackIgnore: true */ /* @vite-ignore */ specifier);
 
 const wasmUrl = new URL("chorus.wasm", import.meta.url);
-const coreArgs = { locateFile: (path) => (path.endsWith(".wasm") ? wasmUrl.href : path) };
+let wasm;
 if (isNode) {
-  // Node: hand the bytes over (the web glue would fetch them).
   const { readFile } = await nodeImport("node:fs/promises");
-  coreArgs.wasmBinary = await readFile(wasmUrl);
+  wasm = await readFile(wasmUrl);
+} else {
+  const response = await fetch(wasmUrl);
+  if (!response.ok) throw new Error(`chorus.wasm: HTTP ${response.status} from ${wasmUrl}`);
+  wasm = await response.arrayBuffer();
 }
-const core = await createChorusCore(coreArgs);
+// The minimal runtime's glue would leave its promise pending on bytes it cannot compile.
+if (!WebAssembly.validate(wasm)) throw new Error(`chorus.wasm from ${wasmUrl} is not a valid WebAssembly module`);
+const core = await createChorusCore({ wasm });
 
 // Node without a global WebSocket (Node 20): the `ws` package, as socket.io-client uses,
 // found from this file's folder or else from the working directory.

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "chorus/utf8.h"
+#include "sort.h"
 #include "text_units.h"
 
 namespace chorus::collab::detail {
@@ -433,7 +434,7 @@ EncOrigin enc_origin(LocalId id, const std::vector<ClientId>& ids) {
 
 // Sorts and merges (clock, len) ranges.
 void normalize(std::vector<std::pair<Clock, Clock>>& ranges) {
-  std::sort(ranges.begin(), ranges.end());
+  compact_sort(ranges.begin(), ranges.end());
   std::size_t out = 0;
   for (std::size_t i = 0; i < ranges.size(); ++i) {
     if (out > 0 && ranges[i].first <= ranges[out - 1].first + ranges[out - 1].second) {
@@ -504,8 +505,8 @@ std::string DocCore::take_update() {
     normalize(per_client[c]);
     deletes.push_back(EncDeletes{ids[c], std::move(per_client[c])});
   }
-  std::sort(deletes.begin(), deletes.end(),
-            [](const EncDeletes& a, const EncDeletes& b) { return a.client < b.client; });
+  compact_sort(deletes.begin(), deletes.end(),
+               [](const EncDeletes& a, const EncDeletes& b) { return a.client < b.client; });
 
   taken_clock_ = me.next;
   local_deletes_.clear();
@@ -645,12 +646,13 @@ std::string DocCore::encode(const StateVector* since) const {
   }
   std::vector<ClientIndex> order(clients_.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<ClientIndex>(i);
-  std::sort(order.begin(), order.end(), [&](ClientIndex a, ClientIndex b) { return ids[a] < ids[b]; });
+  compact_sort(order.begin(), order.end(), [&](ClientIndex a, ClientIndex b) { return ids[a] < ids[b]; });
   std::vector<EncBlock> blocks;
   std::vector<EncDeletes> deletes;
   for (ClientIndex c : order) {
     if (!items[c].empty()) {
-      std::sort(items[c].begin(), items[c].end(), [](const EncItem& a, const EncItem& b) { return a.clock < b.clock; });
+      compact_sort(items[c].begin(), items[c].end(),
+                   [](const EncItem& a, const EncItem& b) { return a.clock < b.clock; });
       blocks.push_back(EncBlock{ids[c], std::move(items[c])});
     }
     if (!dels[c].empty()) {
@@ -837,6 +839,32 @@ void DocCore::apply_delete(ClientIndex c, Clock clock, Clock len) {
   }
 }
 
+CHORUS_COLLAB_OWN_FUNCTION void DocCore::apply_item(const DecItem& d, const std::vector<ClientIndex>& refs) {
+  auto local = [&](const DecOrigin& o) { return o.none() ? LocalId{} : LocalId{refs[o.client_ref], o.clock}; };
+  PendingItem p;
+  p.client = refs[d.client_ref];
+  p.clock = d.clock;
+  p.len = d.len;
+  p.u16 = d.u16;
+  p.left = local(d.left);
+  p.right = local(d.right);
+  p.deleted = d.deleted;
+  if (p.clock + p.len <= clients_[p.client].next) {  // a duplicate
+    delete_known_tombstone(p);
+    return;
+  }
+  LocalId missing;
+  if (missing_dependency(p, &missing)) {
+    p.content.assign(d.content);
+    add_pending(std::move(p));
+    return;
+  }
+  // The common case integrates straight from the update bytes, without a copy.
+  integrate_ready(p, d.content);
+  const ClientState& cs = clients_[p.client];
+  if (!cs.waiters.empty() || !cs.pending_deletes.empty() || has_own_pending(p.client)) wake(p.client);
+}
+
 Status DocCore::apply(std::string_view bytes, TextDelta* delta) {
   auto decoded = decode_update(bytes);
   if (!decoded.ok()) return decoded.error();
@@ -848,33 +876,9 @@ Status DocCore::apply(std::string_view bytes, TextDelta* delta) {
   // all (parts waiting for dependencies are applied as soon as those arrive).
   std::vector<ClientIndex> refs(u.clients.size());
   for (std::size_t i = 0; i < u.clients.size(); ++i) refs[i] = intern(u.clients[i]);
-  auto local = [&](const DecOrigin& o) { return o.none() ? LocalId{} : LocalId{refs[o.client_ref], o.clock}; };
 
   begin_changes(delta != nullptr);
-  for (const DecItem& d : u.items) {
-    PendingItem p;
-    p.client = refs[d.client_ref];
-    p.clock = d.clock;
-    p.len = d.len;
-    p.u16 = d.u16;
-    p.left = local(d.left);
-    p.right = local(d.right);
-    p.deleted = d.deleted;
-    if (p.clock + p.len <= clients_[p.client].next) {  // a duplicate
-      delete_known_tombstone(p);
-      continue;
-    }
-    LocalId missing;
-    if (missing_dependency(p, &missing)) {
-      p.content.assign(d.content);
-      add_pending(std::move(p));
-      continue;
-    }
-    // The common case integrates straight from the update bytes, without a copy.
-    integrate_ready(p, d.content);
-    const ClientState& cs = clients_[p.client];
-    if (!cs.waiters.empty() || !cs.pending_deletes.empty() || has_own_pending(p.client)) wake(p.client);
-  }
+  for (const DecItem& d : u.items) apply_item(d, refs);
   for (const DecDelete& d : u.deletes) apply_delete(refs[d.client_ref], d.clock, d.len);
   end_changes(delta);
   return Ok{};
@@ -941,8 +945,8 @@ std::string DocCore::encode_pending() const {
     normalize(d.ranges);
     deletes.push_back(std::move(d));
   }
-  std::sort(deletes.begin(), deletes.end(),
-            [](const EncDeletes& a, const EncDeletes& b) { return a.client < b.client; });
+  compact_sort(deletes.begin(), deletes.end(),
+               [](const EncDeletes& a, const EncDeletes& b) { return a.client < b.client; });
   return encode_update(blocks, deletes);
 }
 
@@ -1005,7 +1009,7 @@ void DocCore::build_delta(TextDelta* delta) {
   // Inserted ranges, per client and sorted, to tell deletions of characters that were not
   // visible before this change (inserted and deleted within it) from real ones.
   std::vector<LocalRange> inserted = changed_inserted_;
-  std::sort(inserted.begin(), inserted.end(), [](const LocalRange& a, const LocalRange& b) {
+  compact_sort(inserted.begin(), inserted.end(), [](const LocalRange& a, const LocalRange& b) {
     return a.client != b.client ? a.client < b.client : a.clock < b.clock;
   });
 
@@ -1074,7 +1078,7 @@ void DocCore::build_delta(TextDelta* delta) {
     }
   }
 
-  std::sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.order < b.order; });
+  compact_sort(pieces.begin(), pieces.end(), [](const Piece& a, const Piece& b) { return a.order < b.order; });
   std::uint64_t cursor = 0;
   auto push = [&](DeltaOp::Kind kind, std::uint64_t units, std::string_view text) {
     if (!delta->empty() && delta->back().kind == kind) {

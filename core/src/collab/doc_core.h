@@ -159,6 +159,8 @@ class DocCore final : public LeafMoveListener {
   bool missing_dependency(const PendingItem& p, LocalId* missing) const;
   void delete_known_tombstone(const PendingItem& p);
   void integrate_ready(const PendingItem& p, std::string_view text);
+  // One item of an update being applied (refs: the update's client table as indexes here).
+  void apply_item(const DecItem& d, const std::vector<ClientIndex>& refs);
   void add_pending(PendingItem p);
   // Takes a waiting item out of the buffer (integrated, or known by now).
   void release_pending(std::uint32_t slot);

@@ -4,6 +4,7 @@
 
 #include "chorus/utf8.h"
 #include "lz4.h"
+#include "sort.h"
 #include "text_units.h"
 #include "varint.h"
 
@@ -53,9 +54,9 @@ class ClientTable {
       if (!d.ranges.empty()) mention(d.client);
     }
     if (many_.empty()) {
-      std::sort(few_, few_ + nfew_);
+      compact_sort(few_, few_ + nfew_);
     } else {
-      std::sort(many_.begin(), many_.end());
+      compact_sort(many_.begin(), many_.end());
       many_.erase(std::unique(many_.begin(), many_.end()), many_.end());
     }
   }
@@ -396,7 +397,7 @@ Status decode_origins(std::uint8_t info, std::uint32_t client, std::uint64_t clo
   return Ok{};
 }
 
-Result<DecodedUpdate> decode_v1(ByteReader& r) {
+CHORUS_COLLAB_OWN_FUNCTION Result<DecodedUpdate> decode_v1(ByteReader& r) {
   DecodedUpdate u;
   // Every count is bounded by the bytes left (each counted thing takes at least one byte),
   // so a hostile count cannot make us reserve memory the input does not pay for.
@@ -462,7 +463,7 @@ Result<DecodedUpdate> decode_v1(ByteReader& r) {
 }
 
 // Version 2 (format in chorus/collab/doc.h).
-Result<DecodedUpdate> decode_v2(ByteReader& r) {
+CHORUS_COLLAB_OWN_FUNCTION Result<DecodedUpdate> decode_v2(ByteReader& r) {
   const std::uint8_t flags = r.byte();
   const std::uint64_t body_size = r.varuint();
   if (!r.ok()) return bad("truncated header");
