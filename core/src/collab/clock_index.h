@@ -53,6 +53,17 @@ class ClockIndex {
     if (it != block.end() && it->clock == clock) it->leaf = leaf;
   }
 
+  // Moves the entry starting exactly at `from` to `to` (an item whose first clock moved); no
+  // other entry may lie between the two.
+  void rekey(Clock from, Clock to) {
+    std::size_t b = block_for(from);
+    std::vector<Entry>& block = blocks_[b];
+    auto it = std::lower_bound(block.begin(), block.end(), from, [](const Entry& e, Clock c) { return e.clock < c; });
+    if (it == block.end() || it->clock != from) return;
+    it->clock = to;
+    firsts_[b] = block.front().clock;
+  }
+
   // Removes the entry starting exactly at `clock` (an item merged into its predecessor).
   void erase(Clock clock) {
     std::size_t b = block_for(clock);

@@ -152,6 +152,67 @@ Cursor DocCore::mark_deleted(Cursor at) {
   return at;
 }
 
+namespace {
+
+// What a leaf loses when characters move from a live item to a tombstone beside it: they
+// stop being visible, and stay in the document order (`all`).
+Weights hidden(const Weights& live_before, const Weights& live_after) {
+  Weights d = live_before - live_after;
+  d.all = 0;
+  return d;
+}
+
+}  // namespace
+
+LocalRange DocCore::shift_into_tombstone(Cursor at, std::uint32_t first, std::uint32_t count) {
+  Item& live = at.item();
+  if (live.deleted || !live.ascii() || count == 0 || count >= live.len) return LocalRange{live.client, 0, 0};
+  Leaf* leaf = at.leaf;
+  const Weights before = live.weights();
+  if (first + count == live.len && at.index + 1 < leaf->count) {
+    Item& tomb = leaf->items[at.index + 1];
+    if (tomb.deleted && !tomb.gone && tomb.client == live.client && live.clock + live.len == tomb.clock &&
+        tomb.origin_left == live.last_id() && tomb.origin_right == live.origin_right &&
+        live.byte_start + live.byte_len == tomb.byte_start) {
+      live.len -= count;
+      live.byte_len -= count;
+      live.u16_len -= count;
+      const Clock from = tomb.clock;
+      tomb.clock -= count;
+      tomb.len += count;
+      tomb.byte_start -= count;
+      tomb.byte_len += count;
+      tomb.u16_len += count;
+      tomb.origin_left = live.last_id();
+      clients_[tomb.client].index.rekey(from, tomb.clock);
+      tree_.sub_weight(leaf, hidden(before, live.weights()));
+      return LocalRange{tomb.client, tomb.clock, count};
+    }
+  }
+  if (first == 0 && at.index > 0) {
+    Item& tomb = leaf->items[at.index - 1];
+    if (tomb.deleted && !tomb.gone && tomb.client == live.client && tomb.clock + tomb.len == live.clock &&
+        live.origin_left == tomb.last_id() && tomb.origin_right == live.origin_right &&
+        tomb.byte_start + tomb.byte_len == live.byte_start) {
+      const LocalRange deleted{live.client, live.clock, count};
+      tomb.len += count;
+      tomb.byte_len += count;
+      tomb.u16_len += count;
+      const Clock from = live.clock;
+      live.clock += count;
+      live.len -= count;
+      live.byte_start += count;
+      live.byte_len -= count;
+      live.u16_len -= count;
+      live.origin_left = tomb.last_id();
+      clients_[live.client].index.rekey(from, live.clock);
+      tree_.sub_weight(leaf, hidden(before, live.weights()));
+      return deleted;
+    }
+  }
+  return LocalRange{live.client, 0, 0};
+}
+
 Cursor DocCore::place(Cursor at, const Item& item) {
   Cursor before;
   if (at.index > 0) {
@@ -361,7 +422,16 @@ Status DocCore::erase(std::uint64_t pos, std::uint64_t len, Unit unit, std::vect
     if (c.start != off) return position_error("erase range splits a character");
     first = c.index;
   }
-  if (pos + len < total && unit != Unit::kCodePoint) {
+  if (cur.item().ascii() && !cur.item().deleted && first + len <= cur.item().len) {
+    // Within one ASCII run (a keystroke's delete): both ends fall between characters.
+    const LocalRange r = shift_into_tombstone(cur, first, static_cast<std::uint32_t>(len));
+    if (r.len > 0) {
+      record_deleted(r.client, r.clock, r.len);
+      push_local_delete(r);
+      if (deleted) deleted->push_back(r);
+      return Ok{};
+    }
+  } else if (pos + len < total && unit != Unit::kCodePoint) {
     std::uint64_t end_off = 0;
     Cursor end = tree_.find_visible(pos + len, unit, &end_off);
     if (!end.item().ascii() && char_at(content(end.item()), end_off, unit).start != end_off) {

@@ -144,6 +144,11 @@ class DocCore final : public LeafMoveListener {
   // Marks the item at `at` deleted, joining it with neighbouring tombstones it continues;
   // returns the item now holding its characters.
   Cursor mark_deleted(Cursor at);
+  // Deletes `count` characters of the ASCII item at `at` from `first` when they end it and
+  // the next item of the leaf is a tombstone they continue (a backspace), or start it and
+  // the previous one is (a forward delete): the boundary between the two items moves, with
+  // no split and no merge. Returns the deleted range, or len 0 when the case does not apply.
+  LocalRange shift_into_tombstone(Cursor at, std::uint32_t first, std::uint32_t count);
   // Deletes the visible characters of clocks [clock, clock + len) of client c (all known).
   void delete_known(ClientIndex c, Clock clock, Clock len, bool local, std::vector<LocalRange>* deleted);
   // Inserts `item` at `at`, or extends the item before `at` when `item` continues it.

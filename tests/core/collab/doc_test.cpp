@@ -50,6 +50,31 @@ TEST(CollabDoc, TypingExtendsOneItem) {
   CHORUS_EXPECT_SOUND(doc);
 }
 
+TEST(CollabDoc, DeletesBesideATombstoneMoveItsBoundary) {
+  Doc doc(1);
+  ASSERT_TRUE(doc.insert(0, "hello world").ok());
+  // Forward deletes in the middle: the first splits the run, the next ones grow the
+  // tombstone rightwards.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(doc.erase(5, 1).ok());
+  EXPECT_EQ(doc.text(), "hellorld");
+  EXPECT_EQ(doc.item_count(), 3u);
+  // Backspaces before it grow it leftwards.
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(doc.erase(4 - i, 1).ok());
+  EXPECT_EQ(doc.text(), "helrld");
+  EXPECT_EQ(doc.item_count(), 3u);
+  CHORUS_EXPECT_SOUND(doc);
+  // The same deletions reach another replica, and typing at the boundary still works.
+  Doc other(2);
+  ASSERT_TRUE(other.apply_update(doc.take_update()).ok());
+  EXPECT_EQ(other.text(), "helrld");
+  ASSERT_TRUE(doc.insert(3, "p wo").ok());
+  ASSERT_TRUE(other.apply_update(doc.take_update()).ok());
+  EXPECT_EQ(doc.text(), "help world");
+  EXPECT_EQ(other.text(), doc.text());
+  CHORUS_EXPECT_SOUND(doc);
+  CHORUS_EXPECT_SOUND(other);
+}
+
 TEST(CollabDoc, CountsUtf16CodePointsAndBytes) {
   Doc doc(1);
   // "a😀é中": 1 + 4 + 2 + 3 bytes, 4 code points, 1 + 2 + 1 + 1 UTF-16 units.

@@ -15,6 +15,27 @@ void sync(Doc& from, Doc& to) {
   ASSERT_TRUE(to.apply_update(from.take_update()).ok());
 }
 
+TEST(CollabUndo, BackspacesAndDeletesBesideATombstoneUndo) {
+  Doc doc(1);
+  UndoManager um(doc, UndoOptions{500});
+  ASSERT_TRUE(um.insert(0, "hello world", 0).ok());
+  um.stop_capturing();
+  // Backspaces from the end of "hello" and deletes from the start of " world": each one
+  // after the first moves a boundary between a live run and its tombstone.
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(um.erase(5 - i - 1, 1, 10).ok());
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(um.erase(2, 1, 20).ok());
+  EXPECT_EQ(doc.text(), "herld");
+  EXPECT_EQ(um.undo_size(), 2u);
+  ASSERT_TRUE(um.undo());
+  EXPECT_EQ(doc.text(), "hello world");
+  ASSERT_TRUE(um.redo());
+  EXPECT_EQ(doc.text(), "herld");
+  ASSERT_TRUE(um.undo());
+  ASSERT_TRUE(um.undo());
+  EXPECT_EQ(doc.text(), "");
+  CHORUS_EXPECT_SOUND(doc);
+}
+
 TEST(CollabUndo, TypingWithinTheWindowIsOneStep) {
   Doc doc(1);
   UndoManager um(doc, UndoOptions{500});
