@@ -909,7 +909,7 @@ void DocCore::apply_delete(ClientIndex c, Clock clock, Clock len) {
   }
 }
 
-CHORUS_COLLAB_OWN_FUNCTION void DocCore::apply_item(const DecItem& d, const std::vector<ClientIndex>& refs) {
+void DocCore::apply_item(const DecItem& d, const std::vector<ClientIndex>& refs) {
   auto local = [&](const DecOrigin& o) { return o.none() ? LocalId{} : LocalId{refs[o.client_ref], o.clock}; };
   PendingItem p;
   p.client = refs[d.client_ref];

@@ -397,7 +397,7 @@ Status decode_origins(std::uint8_t info, std::uint32_t client, std::uint64_t clo
   return Ok{};
 }
 
-CHORUS_COLLAB_OWN_FUNCTION Result<DecodedUpdate> decode_v1(ByteReader& r) {
+Result<DecodedUpdate> decode_v1(ByteReader& r) {
   DecodedUpdate u;
   // Every count is bounded by the bytes left (each counted thing takes at least one byte),
   // so a hostile count cannot make us reserve memory the input does not pay for.
@@ -463,7 +463,7 @@ CHORUS_COLLAB_OWN_FUNCTION Result<DecodedUpdate> decode_v1(ByteReader& r) {
 }
 
 // Version 2 (format in chorus/collab/doc.h).
-CHORUS_COLLAB_OWN_FUNCTION Result<DecodedUpdate> decode_v2(ByteReader& r) {
+Result<DecodedUpdate> decode_v2(ByteReader& r) {
   const std::uint8_t flags = r.byte();
   const std::uint64_t body_size = r.varuint();
   if (!r.ok()) return bad("truncated header");

@@ -13,12 +13,6 @@
 #include "chorus/collab/id.h"
 #include "chorus/error.h"
 
-// On a function that runs once per call with a long loop inside (decoding, applying an
-// update): kept out of its caller, so that in the browser the engine compiles a small
-// function in its optimizing tier rather than one that has swallowed everything around it
-// (a 60 kB function took 45 ms to optimize, on a core the page's own thread then missed).
-#define CHORUS_COLLAB_OWN_FUNCTION __attribute__((noinline))
-
 namespace chorus::collab::detail {
 
 inline constexpr std::uint8_t kUpdateVersion = 1;
