@@ -152,23 +152,14 @@ Cursor DocCore::mark_deleted(Cursor at) {
   return at;
 }
 
-namespace {
-
-// What a leaf loses when characters move from a live item to a tombstone beside it: they
-// stop being visible, and stay in the document order (`all`).
-Weights hidden(const Weights& live_before, const Weights& live_after) {
-  Weights d = live_before - live_after;
-  d.all = 0;
-  return d;
-}
-
-}  // namespace
-
 LocalRange DocCore::shift_into_tombstone(Cursor at, std::uint32_t first, std::uint32_t count) {
   Item& live = at.item();
   if (live.deleted || !live.ascii() || count == 0 || count >= live.len) return LocalRange{live.client, 0, 0};
   Leaf* leaf = at.leaf;
-  const Weights before = live.weights();
+  // What the leaf loses: `count` ASCII characters stop being visible and stay in the
+  // document order (`all`).
+  Weights hidden;
+  hidden.cp = hidden.u16 = hidden.u8 = count;
   if (first + count == live.len && at.index + 1 < leaf->count) {
     Item& tomb = leaf->items[at.index + 1];
     if (tomb.deleted && !tomb.gone && tomb.client == live.client && live.clock + live.len == tomb.clock &&
@@ -185,7 +176,7 @@ LocalRange DocCore::shift_into_tombstone(Cursor at, std::uint32_t first, std::ui
       tomb.u16_len += count;
       tomb.origin_left = live.last_id();
       clients_[tomb.client].index.rekey(from, tomb.clock);
-      tree_.sub_weight(leaf, hidden(before, live.weights()));
+      tree_.sub_weight(leaf, hidden);
       return LocalRange{tomb.client, tomb.clock, count};
     }
   }
@@ -206,7 +197,7 @@ LocalRange DocCore::shift_into_tombstone(Cursor at, std::uint32_t first, std::ui
       live.u16_len -= count;
       live.origin_left = tomb.last_id();
       clients_[live.client].index.rekey(from, live.clock);
-      tree_.sub_weight(leaf, hidden(before, live.weights()));
+      tree_.sub_weight(leaf, hidden);
       return deleted;
     }
   }
